@@ -1,0 +1,12 @@
+"""agent-eval: measure how much work a coding agent needs to use a library."""
+
+import os
+from pathlib import Path
+
+__version__ = "0.1.0"
+
+
+def cache_dir() -> Path:
+    """Where git mirrors, revision environments and the pinned pi live; shared by every suite."""
+    root = os.environ.get("AGENT_EVAL_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "agent-eval"
+    return Path(root)

@@ -1,0 +1,274 @@
+"""The `agent-eval` command. Modules are imported inside commands so `--help` stays instant."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+HELP = """Measure how much work a coding agent (pi) needs to *use* a library.
+
+\b
+A PROFILE (profiles/<name>/profile.yaml) says how to install the library at a git revision, what
+each TIER gives the agent, and which MARKERS to look for in what it did:
+  bare   the library installed, an empty working dir
+  clone  the library's source at that revision checked out in the working dir
+  skill  the library installed, plus its Skill (curated docs) loaded with pi's --skill
+A TASK (tasks/<profile>/<id>.yaml) is a prompt with an expected answer (substring, regex or exact).
+A SUITE (suite.yaml) picks models, revisions, tasks, tiers and repeats; every combination is a CELL.
+Each cell runs pi once and stores result.json, pi's trace and the proxy's token log.
+
+\b
+Start with:  agent-eval validate suite.yaml   then   agent-eval run suite.yaml --dry-run
+"""
+
+app = typer.Typer(
+    name="agent-eval", help=HELP, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    from .agent import AgentError
+    from .config import ConfigError
+    from .repo import RepoError
+
+    return ConfigError, RepoError, AgentError
+
+
+def make_plan(suite: Path, rerun: bool = False, store: Path | None = None):
+    from . import plan
+
+    try:
+        return plan.make(suite, rerun=rerun, store=store)
+    except user_errors() as err:
+        fail(str(err))
+
+
+@app.command()
+def run(
+    suite: Annotated[Path, typer.Argument(help="The suite.yaml to run.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (every cell, done or to run) and stop.")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Cells at once (pi processes).")] = os.cpu_count() or 2,
+    rerun: Annotated[bool, typer.Option("--rerun", help="Run every cell again, even those already done.")] = False,
+    store: Annotated[Optional[Path], typer.Option(help="Store folder; overrides the suite's `store`.")] = None,
+) -> None:
+    """Run a suite locally: one pi run per cell; cells already in the store are skipped (resume)."""
+    made = make_plan(suite, rerun, store)
+    print_plan(made, every_cell=dry_run)
+    if dry_run or not made.todo:
+        return
+    from . import local
+
+    try:
+        outcome = local.run(made, jobs)
+    except user_errors() as err:
+        fail(str(err))
+    typer.echo(f"{len(made.todo)} cells: {outcome.line()}. Results in {made.suite.store_path}", err=True)
+    if outcome["interrupted"]:
+        raise typer.Exit(130)
+
+
+def print_plan(made, every_cell: bool) -> None:
+    s = made.suite
+    total = len(made.todo) + len(made.done)
+    typer.echo(
+        f"suite {s.name}: {len(s.models)} models × {len(made.revisions)} revisions × {len(made.tasks)} tasks × "
+        f"{len(s.tiers)} tiers × {s.repeats} repeats = {total} cells; {len(made.done)} done, {len(made.todo)} to run",
+        err=True,
+    )
+    for reason in made.not_applicable:
+        typer.echo(f"  not applicable: {reason}", err=True)
+    if every_cell:
+        done = {c.key for c in made.done}
+        for cell in made.done + made.todo:
+            state = "done" if cell.key in done else "run "
+            typer.echo(f"  {state}  {cell.model.display} · {cell.revision.name} ({cell.revision.sha[:10]}) · {cell.tier} · {cell.task.id} · r{cell.repeat}")
+
+
+@app.command()
+def validate(suite: Annotated[Path, typer.Argument(help="The suite.yaml to check.")]) -> None:
+    """Check a suite, its profile and tasks, and resolve its revisions — without running anything."""
+    made = make_plan(suite)
+    print_plan(made, every_cell=False)
+    for rev in made.revisions:
+        typer.echo(f"  revision {rev.name}: {rev.ref} -> {rev.sha}", err=True)
+    typer.echo("ok", err=True)
+
+
+@app.command("profiles")
+def list_profiles(base: Annotated[Path, typer.Option(help="Folder holding profiles/.")] = Path(".")) -> None:
+    """List the profiles found in ./profiles and installed packages."""
+    from . import profiles
+
+    found = profiles.available(base)
+    if not found:
+        typer.echo("no profiles found (looked in ./profiles and the agent_eval.profiles entry point)", err=True)
+    for name, folder in sorted(found.items()):
+        try:
+            profile = profiles.load(folder)
+        except user_errors() as err:
+            typer.echo(f"{name:20} (broken) {err}")
+            continue
+        typer.echo(f"{name:20} {profile.description}  [{folder}]")
+
+
+@app.command("tasks")
+def list_tasks(
+    profile: Annotated[str, typer.Argument(help="Profile name.")],
+    tasks_dir: Annotated[Optional[Path], typer.Option(help="Default: ./tasks/<profile>.")] = None,
+) -> None:
+    """List a profile's tasks with their expected answers."""
+    from .config import load_tasks
+
+    folder = tasks_dir or Path("tasks") / profile
+    try:
+        tasks = load_tasks(folder, ["*"], folder)
+    except user_errors() as err:
+        fail(str(err))
+    for task in tasks:
+        expected = "(behaviour only)" if task.expected is None else f"{task.match}: {task.expected}"
+        first = task.prompt.strip().splitlines()[0][:70]
+        typer.echo(f"{task.id:24} {expected:30} {first}")
+
+
+@app.command()
+def worker(
+    cell_file: Annotated[Path, typer.Argument(help="A cell.json, as written by plan.")],
+    store: Annotated[Optional[Path], typer.Option(help="The store; default: the store the cell.json sits in.")] = None,
+) -> None:
+    """Run exactly one cell (what the local pool runs in-process; what an HF Job runs)."""
+    from . import profiles, worker as work
+    from .config import load_task
+    from .proxy import Proxy
+    from .store import Cell, Store
+
+    try:
+        cell = Cell.model_validate_json(cell_file.read_bytes())
+    except (OSError, ValueError) as err:
+        fail(f"{cell_file}: not a readable cell ({str(err).splitlines()[0]})")
+    root = store or infer_store(cell_file)
+    snapshot = root / "suites" / cell.suite / "snapshot"
+    try:
+        profile = profiles.load(snapshot / "profile")
+        task = load_task(snapshot / "tasks" / f"{cell.task.id}.yaml")
+        from .agent import ensure_pi
+
+        ensure_pi(say=lambda m: typer.echo(m, err=True))
+    except user_errors() as err:
+        fail(str(err))
+    with Proxy() as proxy:
+        result = work.run_cell(cell, profile, task, Store(root), proxy)
+    typer.echo(f"{result.status} matched={result.matched} {result.wall_seconds:.1f}s -> {root / cell.folder}", err=True)
+
+
+def infer_store(cell_file: Path) -> Path:
+    parts = cell_file.resolve().parents
+    if len(parts) > 5 and parts[5].name == "runs":
+        return parts[6]
+    fail(f"{cell_file}: not inside <store>/runs/…; pass --store")
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+@app.command()
+def results(
+    store: Annotated[Path, typer.Argument(help="The store folder.")] = Path("agent-eval-results"),
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+) -> None:
+    """Print every result in a store."""
+    from . import results as collect
+    from .store import Store
+
+    if not (store / "runs").is_dir():
+        fail(f"{store}: no runs/ folder here; is this a store? (default ./agent-eval-results)")
+    found = Store(store).results()
+    if format == Format.json:
+        sys.stdout.buffer.write(collect.as_json(found) + b"\n")
+    elif format == Format.csv:
+        sys.stdout.write(collect.as_csv(found))
+    else:
+        print_table([collect.row(r) for r in found])
+
+
+def print_table(rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None)
+    columns = ["model", "revision", "tier", "task", "repeat", "status", "matched", "wall_seconds", "turns", "tool_calls", "tokens_new", "tokens_generated", "markers"]
+    for column in columns:
+        table.add_column(column.replace("_", " "))
+    for row in rows:
+        table.add_row(*[str(row[c]) for c in columns])
+    Console().print(table)
+    typer.echo(f"{len(rows)} results", err=True)
+
+
+class Schema(str, Enum):
+    suite = "suite"
+    profile = "profile"
+    task = "task"
+
+
+@app.command()
+def schema(kind: Annotated[Schema, typer.Argument(help="Which file.")] = Schema.suite) -> None:
+    """Print the JSON Schema of a file format (for editor completion)."""
+    import orjson
+
+    from . import config
+
+    model = {"suite": config.Suite, "profile": config.Profile, "task": config.Task}[kind.value]
+    sys.stdout.buffer.write(orjson.dumps(model.model_json_schema(), option=orjson.OPT_INDENT_2) + b"\n")
+
+
+@app.command()
+def doctor(fix: Annotated[bool, typer.Option("--fix", help="Install what is missing (pi).")] = False) -> None:
+    """Check node, npm, git, uv and the pinned pi; say how to fix what is missing."""
+    import uv
+
+    from .agent import PI_VERSION, ensure_pi, pi_bin
+
+    if fix:
+        try:
+            ensure_pi(say=lambda m: typer.echo(m, err=True))
+        except user_errors() as err:
+            fail(str(err))
+    checks = [
+        ("node", shutil.which("node"), "install Node.js 20+ (apt-get install nodejs)"),
+        ("npm", shutil.which("npm"), "install npm (apt-get install npm)"),
+        ("git", shutil.which("git"), "install git (apt-get install git)"),
+        ("uv", uv.find_uv_bin(), "pip install uv"),
+        (f"pi {PI_VERSION}", str(pi_bin()) if pi_bin().is_file() else None, "agent-eval doctor --fix"),
+    ]
+    missing = 0
+    for name, where, how in checks:
+        version = _version(where) if where else ""
+        typer.echo(f"{'ok ' if where else 'MISSING'} {name:12} {where or ''} {version}" + ("" if where else f"  -> {how}"))
+        missing += where is None
+    raise typer.Exit(1 if missing else 0)
+
+
+def _version(binary: str) -> str:
+    try:
+        done = subprocess.run([binary, "--version"], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return (done.stdout.strip() or done.stderr.strip()).splitlines()[0] if (done.stdout or done.stderr) else ""
+
+
+def main() -> None:
+    app()

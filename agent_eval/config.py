@@ -1,0 +1,287 @@
+"""The files a user writes — suite, profile, task, marker — as pydantic models.
+
+Every loader turns bad input into one ConfigError line that names the file, the field and the
+fix; the CLI prints it and exits 2. Nothing here runs anything.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_TIERS = ("bare", "clone", "skill")
+THINKING_LEVELS = ("off", "minimal", "low", "medium", "high", "xhigh")
+
+
+class ConfigError(Exception):
+    """A user file is wrong. The message is one line: file, field, what to do."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- profile -----------------------------------------------------------------------------------
+
+
+class Marker(Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    where: Literal["command", "code", "file_read", "answer"]
+    pattern: str
+    description: str = ""
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as err:
+            raise ValueError(f"not a valid regex ({err}); escape special characters like ( [ . with \\")
+        return value
+
+
+class Install(Strict):
+    # A pip requirement. {source} is the library's tree at the revision, {sha} the full SHA, {repo}
+    # the git URL; extras are appended to it as [a,b].
+    spec: str = "{source}"
+    extras: list[str] = []
+    packages: list[str] = []  # more requirements installed beside the library
+    python: str | None = None  # e.g. "3.11"; default: the Python running agent-eval
+
+
+class Skill(Strict):
+    # Exactly one of: a folder in the repository at the revision, or a folder in the profile.
+    path: str | None = None
+    dir: str | None = None
+
+    @model_validator(mode="after")
+    def _one_place(self) -> Skill:
+        if (self.path is None) == (self.dir is None):
+            raise ValueError("give exactly one of path (in the repo) or dir (in the profile folder)")
+        return self
+
+
+class Tier(Strict):
+    checkout: bool = False  # the source at the revision, checked out under <workdir>/<profile name>
+    skill: bool = False  # the profile's Skill passed to pi with --skill
+    files: list[str] = []  # files or folders of the profile copied into the working dir
+
+
+class Profile(Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    description: str = ""
+    repo: str  # git URL or local path
+    install: Install = Install()
+    skill: Skill | None = None
+    tiers: dict[str, Tier] = {"bare": Tier(), "clone": Tier(checkout=True), "skill": Tier(skill=True)}
+    markers: list[Marker] = []
+
+    # Set by the loader, not by the YAML.
+    root: Path = Field(default=Path("."), exclude=True)
+    content_hash: str = Field(default="", exclude=True)
+
+    @model_validator(mode="after")
+    def _skill_declared(self) -> Profile:
+        for name, tier in self.tiers.items():
+            if tier.skill and self.skill is None:
+                raise ValueError(f"tier '{name}' uses a skill but the profile has no 'skill:' section")
+        names = [m.name for m in self.markers]
+        if len(names) != len(set(names)):
+            raise ValueError(f"marker names must be unique, got {names}")
+        return self
+
+
+# --- task --------------------------------------------------------------------------------------
+
+
+class Task(Strict):
+    id: str = ""  # from the file name
+    prompt: str
+    expected: str | None = None  # None: behaviour-only, never counted in match %
+    match: Literal["substring", "regex", "exact"] = "substring"
+    timeout: float | None = None  # seconds; overrides the suite's budget
+    tags: list[str] = []
+    files: list[str] = []  # input files beside the task, copied into the working dir
+
+    root: Path = Field(default=Path("."), exclude=True)
+    content_hash: str = Field(default="", exclude=True)
+
+    @model_validator(mode="after")
+    def _regex_compiles(self) -> Task:
+        if self.match == "regex" and self.expected is not None:
+            try:
+                re.compile(self.expected)
+            except re.error as err:
+                raise ValueError(f"expected is not a valid regex ({err})")
+        if self.prompt.lstrip().startswith("-"):
+            raise ValueError("prompt must not start with '-' (pi would read it as an option)")
+        return self
+
+
+# --- suite -------------------------------------------------------------------------------------
+
+
+class ModelSpec(Strict):
+    # Hub models go through pi's built-in `huggingface` provider; anything with base_url is an
+    # OpenAI-compatible endpoint. Either way pi only ever talks to our metering proxy.
+    id: str
+    name: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None  # the *name* of the variable holding the key, never the key
+    context_window: int = 32768
+    max_tokens: int = 4096
+
+    @property
+    def display(self) -> str:
+        return self.name or self.id
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^A-Za-z0-9._-]+", "--", self.id).strip("-")
+
+    @property
+    def key_env(self) -> str:
+        return self.api_key_env or ("HF_TOKEN" if self.base_url is None else "")
+
+
+class RevisionSpec(Strict):
+    ref: str
+    name: str | None = None
+
+
+class Budgets(Strict):
+    timeout: float = 600.0  # wall-clock seconds per cell
+    max_turns: int | None = None  # model calls
+    max_tool_calls: int | None = None
+
+
+class Suite(Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    profile: str  # a name (profiles/<name>/ beside the suite, or an installed plugin) or a path
+    models: list[ModelSpec] = Field(min_length=1)
+    revisions: list[RevisionSpec] = Field(min_length=1)
+    tasks: list[str] = ["*"]
+    tiers: list[str] = list(DEFAULT_TIERS)
+    repeats: int = Field(default=1, ge=1)
+    budgets: Budgets = Budgets()
+    thinking: Literal[THINKING_LEVELS] = "off"  # type: ignore[valid-type]
+    store: str = "agent-eval-results"
+    tasks_dir: str | None = None  # default: tasks/<profile> beside the suite
+
+    path: Path = Field(default=Path("suite.yaml"), exclude=True)
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _model_shorthand(cls, value: Any) -> Any:
+        return [{"id": m} if isinstance(m, str) else m for m in value] if isinstance(value, list) else value
+
+    @field_validator("revisions", mode="before")
+    @classmethod
+    def _revision_shorthand(cls, value: Any) -> Any:
+        return [{"ref": r} if isinstance(r, str) else r for r in value] if isinstance(value, list) else value
+
+    @property
+    def store_path(self) -> Path:
+        return (self.path.parent / self.store).resolve()
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where} not valid YAML ({getattr(err, 'problem', err)}); fix the syntax")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of fields at the top level, got {type(data).__name__}")
+    return data
+
+
+def parse(model: type[BaseModel], data: dict, source: Path, **extra: Any) -> Any:
+    try:
+        return model.model_validate({**data, **extra})
+    except ValidationError as err:
+        raise ConfigError(f"{source}: {_one_line(model, err)}") from None
+
+
+def _one_line(model: type[BaseModel], err: ValidationError) -> str:
+    first = err.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        parent = _model_at(model, first["loc"][:-1])
+        allowed = ", ".join(n for n, f in parent.model_fields.items() if not f.exclude) if parent else ""
+        return f"unknown field '{field}'; allowed here: {allowed}"
+    if first["type"] == "missing":
+        return f"field '{field}' is required; add it"
+    msg = first["msg"].removeprefix("Value error, ")
+    return f"field '{field}': {msg}"
+
+
+def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        field = current.model_fields.get(part)
+        if field is None:
+            return None
+        current = _inner_model(field.annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _inner_model(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def hash_files(paths: list[Path], root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def load_suite(path: Path) -> Suite:
+    path = Path(path)
+    return parse(Suite, read_yaml(path), path, path=path)
+
+
+def load_task(path: Path) -> Task:
+    task = parse(Task, read_yaml(path), path, id=path.stem, root=path.parent)
+    inputs = []
+    for name in task.files:
+        source = path.parent / name
+        if not source.is_file():
+            raise ConfigError(f"{path}: field 'files': {name} not found beside the task; add it or remove it")
+        inputs.append(source)
+    return task.model_copy(update={"content_hash": hash_files([path, *inputs], path.parent)})
+
+
+def load_tasks(tasks_dir: Path, selectors: list[str], source: Path) -> list[Task]:
+    if not tasks_dir.is_dir():
+        raise ConfigError(f"{source}: field 'tasks_dir': {tasks_dir} is not a folder; create it or set tasks_dir")
+    files = {p.stem: p for p in sorted(tasks_dir.glob("*.yaml"))}
+    chosen: list[str] = []
+    for selector in selectors:
+        hits = [name for name in files if fnmatch.fnmatchcase(name, selector)]
+        if not hits:
+            close = ", ".join(sorted(files)) or "none"
+            raise ConfigError(f"{source}: field 'tasks': no task matches '{selector}' in {tasks_dir}; tasks there: {close}")
+        chosen += [h for h in hits if h not in chosen]
+    return [load_task(files[name]) for name in chosen]

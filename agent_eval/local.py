@@ -1,0 +1,125 @@
+"""Local backend: run a plan's cells from this one process, at most `jobs` pi processes at a time.
+
+Threads, not processes: each cell is a pi subprocess plus a little parsing, so a fresh Python
+interpreter per cell would cost more than the harness's whole work. Environments are built first,
+once per revision, so cells only start pi. Ctrl-C stops every running pi and stores nothing for
+the interrupted cells: the next run picks them up.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from . import agent, prepare, profiles, worker
+from .plan import Plan
+from .proxy import Control, Proxy
+from .store import Cell, Result, Store
+
+console = Console(stderr=True, highlight=False)
+
+
+class Outcome(Counter):
+    """Counts by status, plus matched and interrupted."""
+
+    def line(self) -> str:
+        parts = [f"{self[s]} {s}" for s in ("ok", "agent_error", "timeout", "silent_failure", "setup_error") if self[s]]
+        matched = f" ({self['matched']} matched)" if self["ok"] else ""
+        left = f"; {self['interrupted']} interrupted, will run next time" if self["interrupted"] else ""
+        return (", ".join(parts) or "nothing ran") + matched + left
+
+
+def run(plan: Plan, jobs: int) -> Outcome:
+    store = Store(plan.suite.store_path)
+    store.snapshot(plan.suite, plan.profile, plan.tasks, plan.summary())
+    agent.ensure_pi(say=console.print)
+    tasks = {t.id: t for t in plan.tasks}
+    envs, failed = environments(plan)
+    controls: dict[str, Control] = {}
+
+    def one(cell: Cell) -> Result | None:
+        if cell.revision.sha in failed:
+            return worker.setup_failed(cell, store, failed[cell.revision.sha], time.perf_counter())
+        return worker.run_cell(cell, plan.profile, tasks[cell.task.id], store, proxy, controls[cell.key], envs.get(cell.revision.sha))
+
+    with Proxy() as proxy, Display(len(plan.todo)) as display, ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {}
+        for cell in plan.todo:
+            controls[cell.key] = Control()
+            futures[pool.submit(one, cell)] = cell
+        try:
+            for future in as_completed(futures):
+                display.finished(futures[future], future.result())
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted: stopping running cells…[/]")
+            pool.shutdown(wait=False, cancel_futures=True)
+            for control in controls.values():
+                control.stop("interrupted")
+    return tally(futures)
+
+
+def tally(futures) -> Outcome:
+    outcome = Outcome()
+    for future in futures:
+        result = None if future.cancelled() else future.result()
+        outcome["interrupted" if result is None else result.status] += 1
+        outcome["matched"] += bool(result and result.matched)
+    return outcome
+
+
+def environments(plan: Plan) -> tuple[dict[str, prepare.Env], dict[str, str]]:
+    """Build each needed revision's environment once; a failure fails that revision's cells only."""
+    url = profiles.repo_url(plan.profile)
+    envs, failed = {}, {}
+    needed = {c.revision.sha for c in plan.todo}
+    for rev in plan.revisions:
+        if rev.sha not in needed:
+            continue
+        started = time.perf_counter()
+        try:
+            envs[rev.sha] = prepare.environment(plan.profile, url, rev.sha)
+            console.print(f"environment for {rev.name} ({rev.sha[:10]}) ready in {time.perf_counter() - started:.1f}s")
+        except worker.SETUP_FAILURES as err:
+            failed[rev.sha] = f"{type(err).__name__}: {err}"
+            console.print(f"[red]environment for {rev.name} failed:[/] {err}")
+    return envs, failed
+
+
+class Display:
+    """A live bar on a terminal; one plain line per finished cell otherwise (CI logs, pipes)."""
+
+    def __init__(self, total: int):
+        self.live = sys.stderr.isatty()
+        self.total, self.count, self.failed = total, 0, 0
+        self.bar = Progress(
+            TextColumn("cells"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[failed]} failed"),
+            TimeElapsedColumn(), console=console, transient=False,
+        )
+        self.task = self.bar.add_task("cells", total=total, failed=0)
+
+    def __enter__(self) -> Display:
+        if self.live:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.live:
+            self.bar.stop()
+
+    def finished(self, cell: Cell, result: Result | None) -> None:
+        self.count += 1
+        status = "interrupted" if result is None else result.status
+        self.failed += status not in ("ok", "interrupted")
+        mark = "" if result is None or result.matched is None else (" match" if result.matched else " miss")
+        seconds = f" {result.wall_seconds:.1f}s" if result else ""
+        line = f"[{self.count}/{self.total}] {status}{mark}{seconds}  {cell.model.display} · {cell.revision.name} · {cell.tier} · {cell.task.id} r{cell.repeat}"
+        if self.live:
+            self.bar.update(self.task, advance=1, failed=self.failed)
+            self.bar.console.print(line)
+        else:
+            print(line, file=sys.stderr, flush=True)

@@ -1,0 +1,107 @@
+"""Prepare: the library's environment for a revision (built once, reused by all its cells) and a
+fresh working directory per cell, filled according to its tier."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import orjson
+import uv
+from pydantic import BaseModel
+
+from . import cache_dir, profiles, repo
+from .config import Profile, Task
+from .store import Cell
+
+
+class SetupError(Exception):
+    """The harness could not set the cell up; the cell is recorded as setup_error and retried next run."""
+
+
+class Env(BaseModel):
+    path: Path
+
+    @property
+    def bin(self) -> Path:
+        return self.path / "bin"
+
+
+class Workspace(BaseModel):
+    scratch: Path  # removed after the cell
+    workdir: Path  # the agent's cwd
+    home: Path  # HOME and pi's agent dir
+    skill: Path | None = None
+
+
+def install_requirements(profile: Profile, source: Path, sha: str) -> list[str]:
+    spec = profile.install.spec.format(source=source, sha=sha, repo=profile.repo)
+    if profile.install.extras:
+        spec = f"{spec}[{','.join(profile.install.extras)}]"
+    return [spec, *profile.install.packages]
+
+
+def environment(profile: Profile, url: str, sha: str) -> Env:
+    """The venv with the library at `sha` installed. Keyed by SHA + install spec, built under a lock."""
+    repo.ensure(url, sha)
+    source = repo.export(url, sha)
+    requirements = install_requirements(profile, source, sha)
+    python = profile.install.python or sys.executable
+    key = hashlib.sha256(orjson.dumps([sha, requirements, python])).hexdigest()[:16]
+    env = Env(path=cache_dir() / "envs" / f"{profile.name}-{sha[:10]}-{key}")
+    ready = env.path / ".agent-eval-ready"
+    if ready.is_file():
+        return env
+    with repo.locked(env.path):
+        if ready.is_file():
+            return env
+        shutil.rmtree(env.path, ignore_errors=True)
+        log = env.path.with_suffix(".log")
+        uv_bin = uv.find_uv_bin()
+        _run([uv_bin, "venv", "--quiet", "--python", python, str(env.path)], log, "create the venv")
+        _run([uv_bin, "pip", "install", "--python", str(env.bin / "python"), *requirements], log, "install the library")
+        ready.touch()
+    return env
+
+
+def _run(cmd: list[str], log: Path, what: str) -> None:
+    with open(log, "ab") as out:
+        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    if done.returncode:
+        tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
+        raise SetupError(f"could not {what} (exit {done.returncode}): {tail[0][:300]} — full log: {log}")
+
+
+def workspace(cell: Cell, profile: Profile, task: Task, url: str) -> Workspace:
+    """A fresh scratch folder: the working dir with the task's inputs and what the tier adds."""
+    scratch = Path(tempfile.mkdtemp(prefix=f"agent-eval-{cell.key[:8]}-"))
+    ws = Workspace(scratch=scratch, workdir=scratch / "work", home=scratch / "home")
+    ws.workdir.mkdir()
+    (ws.home / ".pi" / "agent").mkdir(parents=True)
+    for name in task.files:
+        _copy(task.root / name, ws.workdir / name)
+    tier = profile.tiers[cell.tier]
+    for item in tier.files:
+        _copy(profile.root / item, ws.workdir / Path(item).name)
+    if tier.checkout:
+        repo.checkout(url, cell.revision.sha, ws.workdir / profile.name)
+    if tier.skill:
+        origin = repo.export(url, cell.revision.sha) / profile.skill.path if profile.skill.path else profile.root / profile.skill.dir
+        ws.skill = scratch / "skills" / origin.name
+        shutil.copytree(origin, ws.skill)
+    hooks = profiles.plugin(profile)
+    if hooks and hasattr(hooks, "prepare_workdir"):
+        hooks.prepare_workdir(ws.workdir, cell.tier, cell.revision.sha)
+    return ws
+
+
+def _copy(source: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        shutil.copytree(source, dest)
+    else:
+        shutil.copy2(source, dest)

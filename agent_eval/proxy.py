@@ -1,0 +1,211 @@
+"""The metering proxy: pi's only door to a model.
+
+The agent's bash tool sees pi's environment and argv, so the real API key never goes to pi. pi
+talks to this proxy on loopback with a dummy key that names its run; the proxy swaps in the real
+key, relays the streamed reply untouched, and logs every request's usage, latency and status —
+the ground truth for tokens, retries included. It also enforces the turn and tool-call budgets.
+One proxy serves every cell of a process; each run registers a Meter.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import orjson
+
+from .config import Budgets
+from .store import Tokens
+
+
+class Control:
+    """Why a run stopped; the first reason wins. Set by pi's exit, a budget, or the scheduler."""
+
+    def __init__(self):
+        self.event = threading.Event()
+        self.reason: str | None = None
+        self._lock = threading.Lock()
+
+    def stop(self, reason: str) -> None:
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+        self.event.set()
+
+
+class Meter:
+    def __init__(self, upstream: str, key: str, log: Path, budgets: Budgets, control: Control):
+        self.upstream = upstream.rstrip("/")
+        self.key = key
+        self.log = log
+        self.budgets = budgets
+        self.control = control
+        self.requests = 0
+        self.tool_calls = 0
+        self.tokens = Tokens()
+        self._lock = threading.Lock()
+
+    def admit(self) -> bool:
+        with self._lock:
+            self.requests += 1
+            limit = self.budgets.max_turns
+            if limit is not None and self.requests > limit:
+                self.control.stop("max_turns")
+                return False
+            return True
+
+    def record(self, entry: dict) -> None:
+        with self._lock:
+            self.tool_calls += entry["tool_calls"]
+            self.tokens = self.tokens + Tokens(
+                new=entry["prompt_tokens"] - entry["cached_tokens"], cached=entry["cached_tokens"], generated=entry["completion_tokens"]
+            )
+            with open(self.log, "ab") as out:
+                out.write(orjson.dumps(entry) + b"\n")
+            limit = self.budgets.max_tool_calls
+            if limit is not None and self.tool_calls > limit:
+                self.control.stop("max_tool_calls")
+
+
+class Usage:
+    """Reads what it needs from a streamed (SSE) or plain JSON chat-completion reply as it passes."""
+
+    def __init__(self):
+        self.usage: dict = {}
+        self.finish_reason: str | None = None
+        self.tool_ids: set = set()
+        self._pending = b""
+        self._plain = b""
+
+    def feed(self, chunk: bytes, streamed: bool) -> None:
+        if not streamed:
+            self._plain += chunk
+            return
+        lines = (self._pending + chunk).split(b"\n")
+        self._pending = lines.pop()
+        for line in lines:
+            if line.startswith(b"data:") and line[5:].strip() not in (b"", b"[DONE]"):
+                self._read(line[5:])
+
+    def done(self) -> None:
+        if self._plain:
+            self._read(self._plain, plain=True)
+
+    def _read(self, payload: bytes, plain: bool = False) -> None:
+        try:
+            data = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return
+        if data.get("usage"):
+            self.usage = data["usage"]
+        for choice in data.get("choices") or []:
+            self.finish_reason = choice.get("finish_reason") or self.finish_reason
+            part = choice.get("message" if plain else "delta") or {}
+            for call in part.get("tool_calls") or []:
+                self.tool_ids.add(call.get("index", call.get("id")))
+
+    def entry(self) -> dict:
+        details = self.usage.get("prompt_tokens_details") or {}
+        cached = details.get("cached_tokens") or self.usage.get("prompt_cache_hit_tokens") or 0
+        return {
+            "prompt_tokens": self.usage.get("prompt_tokens") or 0,
+            "cached_tokens": cached,
+            "completion_tokens": self.usage.get("completion_tokens") or 0,
+            "tool_calls": len(self.tool_ids),
+            "finish_reason": self.finish_reason,
+        }
+
+
+class Proxy:
+    def __init__(self):
+        self.meters: dict[str, Meter] = {}
+        self.client = httpx.Client(timeout=httpx.Timeout(30.0, read=600.0))
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server.daemon_threads = True
+        self.server.proxy = self
+        self.thread = threading.Thread(target=self.server.serve_forever, name="agent-eval-proxy", daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def register(self, meter: Meter) -> str:
+        dummy = f"agent-eval-run-{secrets.token_hex(12)}"
+        self.meters[dummy] = meter
+        return dummy
+
+    def unregister(self, dummy: str) -> None:
+        self.meters.pop(dummy, None)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.client.close()
+
+    def __enter__(self) -> Proxy:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # the proxy's own log is proxy.jsonl
+        pass
+
+    def do_POST(self) -> None:
+        proxy: Proxy = self.server.proxy
+        meter = proxy.meters.get(self.headers.get("Authorization", "").removeprefix("Bearer ").strip())
+        if meter is None:
+            return self._error(401, "agent-eval proxy: unknown run key")
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        started, usage = time.time(), Usage()
+        entry = {"t": round(started, 3), "path": self.path, "status": 0, "error": None}
+        if not meter.admit():
+            entry.update(status=429, error="max_turns budget reached")
+            self._error(429, "agent-eval: max_turns budget reached")
+        else:
+            self._relay(proxy, meter, body, usage, entry)
+        usage.done()
+        entry.update(usage.entry(), seconds=round(time.time() - started, 3))
+        meter.record(entry)
+
+    def _relay(self, proxy: Proxy, meter: Meter, body: bytes, usage: Usage, entry: dict) -> None:
+        headers = {"Content-Type": "application/json", "Accept": self.headers.get("Accept", "*/*")}
+        if meter.key:
+            headers["Authorization"] = f"Bearer {meter.key}"
+        url = meter.upstream + self.path.removeprefix("/v1")
+        sent = False
+        try:
+            with proxy.client.stream("POST", url, content=body, headers=headers) as reply:
+                entry["status"] = reply.status_code
+                streamed = "event-stream" in reply.headers.get("content-type", "")
+                self.send_response(reply.status_code)
+                self.send_header("Content-Type", reply.headers.get("content-type", "application/json"))
+                self.end_headers()
+                sent = True
+                for chunk in reply.iter_raw():
+                    usage.feed(chunk, streamed)
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+                if reply.status_code >= 400:
+                    entry["error"] = f"upstream answered {reply.status_code}"
+        except httpx.HTTPError as err:
+            entry.update(status=entry["status"] or 502, error=f"upstream {type(err).__name__}: {err}"[:300])
+            if not sent:
+                self._error(502, f"agent-eval proxy: {entry['error']}")
+        except (BrokenPipeError, ConnectionResetError):
+            entry["error"] = "pi closed the connection"
+
+    def _error(self, status: int, message: str) -> None:
+        body = orjson.dumps({"error": {"message": message, "type": "agent_eval_proxy"}})
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)

@@ -1,0 +1,114 @@
+"""The library's git history: one bare mirror per repository in the cache, refs resolved to SHAs."""
+
+from __future__ import annotations
+
+import difflib
+import fcntl
+import hashlib
+import io
+import re
+import shutil
+import tarfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import git
+
+from . import cache_dir
+
+
+class RepoError(Exception):
+    """The repository or a ref cannot be used. One line, says what to do."""
+
+
+@contextmanager
+def locked(path: Path):
+    """An exclusive lock beside `path`, so two processes never build the same thing at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def mirror_path(url: str) -> Path:
+    name = re.sub(r"[^A-Za-z0-9]+", "-", url).strip("-")[-40:]
+    return cache_dir() / "repos" / f"{name}-{hashlib.sha256(url.encode()).hexdigest()[:8]}"
+
+
+@contextmanager
+def opened(url: str):
+    with git.Repo(mirror_path(url)) as repo:
+        yield repo
+
+
+def fetch(url: str) -> None:
+    """A bare mirror of `url` in the cache, fetched now so branch names mean what they mean today."""
+    path = mirror_path(url)
+    with locked(path):
+        try:
+            if path.is_dir():
+                with git.Repo(path) as repo:
+                    repo.git.fetch("--prune", "--tags", "--force", "origin")
+            else:
+                git.Repo.clone_from(url, path, mirror=True).close()
+        except git.GitCommandError as err:
+            detail = (err.stderr or "").strip().splitlines()[-1:] or [str(err)]
+            raise RepoError(f"cannot fetch {url}: {detail[0].strip()}") from None
+
+
+def ensure(url: str, sha: str) -> None:
+    """The mirror holds `sha` (a worker on a fresh machine fetches it; a warm one does nothing)."""
+    if (cache_dir() / "src" / sha).is_dir():
+        return
+    if mirror_path(url).is_dir():
+        with opened(url) as repo:
+            try:
+                repo.commit(sha)
+                return
+            except ValueError:
+                pass
+    fetch(url)
+
+
+def resolve(url: str, ref: str) -> str:
+    with opened(url) as repo:
+        try:
+            return repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")
+        except git.GitCommandError:
+            names = [h.name for h in repo.heads] + [t.name for t in repo.tags]
+    close = difflib.get_close_matches(ref, names, n=5, cutoff=0.5)
+    hint = f"; did you mean: {', '.join(close)}" if close else f"; known: {', '.join(names[:10]) or 'none'}"
+    raise RepoError(f"unknown revision '{ref}'{hint}")
+
+
+def has_path(url: str, sha: str, path: str) -> bool:
+    with opened(url) as repo:
+        try:
+            repo.commit(sha).tree / path.strip("/")
+            return True
+        except KeyError:
+            return False
+
+
+def export(url: str, sha: str) -> Path:
+    """The tree at `sha` as plain files in the cache (what pip installs from); made once per SHA."""
+    dest = cache_dir() / "src" / sha
+    if dest.is_dir():
+        return dest
+    with locked(dest), opened(url) as repo:
+        if not dest.is_dir():
+            buffer = io.BytesIO()
+            repo.archive(buffer, treeish=sha, format="tar")
+            buffer.seek(0)
+            partial = dest.with_name(dest.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            with tarfile.open(fileobj=buffer) as tar:
+                tar.extractall(partial, filter="data")
+            partial.rename(dest)
+    return dest
+
+
+def checkout(url: str, sha: str, dest: Path) -> None:
+    """A real git checkout (history included) at `sha`, sharing objects with the mirror."""
+    with git.Repo.clone_from(str(mirror_path(url)), dest, shared=True, no_checkout=True) as clone:
+        clone.git.checkout("--quiet", "--detach", sha)

@@ -1,0 +1,61 @@
+"""Score: did the answer match, which markers fired, and what status the run gets.
+
+A status says whose fault a bad run was. A run that produced nothing (no generated tokens, or
+neither a tool call nor an answer) is a silent failure, never an honest miss.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .agent import AgentRun
+from .config import Marker, Task
+from .store import MarkerHit, Status
+from .trace import Trace
+
+
+def matches(task: Task, answer: str) -> bool | None:
+    if task.expected is None:
+        return None  # behaviour-only: not counted in match %
+    if task.match == "exact":
+        return answer.strip() == task.expected.strip()
+    if task.match == "regex":
+        return re.search(task.expected, answer, re.IGNORECASE | re.MULTILINE) is not None
+    return task.expected.casefold() in answer.casefold()
+
+
+def fired(markers: list[Marker], trace: Trace) -> list[MarkerHit]:
+    corpus = {"command": trace.commands, "code": trace.code, "file_read": trace.files_read, "answer": [trace.answer]}
+    hits = []
+    for marker in markers:
+        pattern = re.compile(marker.pattern, re.MULTILINE)
+        for text in corpus[marker.where]:
+            found = pattern.search(text)
+            if found:
+                hits.append(MarkerHit(name=marker.name, where=marker.where, excerpt=_excerpt(text, found)))
+                break
+    return hits
+
+
+def _excerpt(text: str, found: re.Match) -> str:
+    start = text.rfind("\n", 0, found.start()) + 1
+    end = text.find("\n", found.end())
+    line = text[start : end if end != -1 else len(text)].strip()
+    return line if len(line) <= 200 else line[:197] + "…"
+
+
+def status(run: AgentRun, stop_reason: str, trace: Trace, generated: int) -> tuple[Status, str | None, list[str]]:
+    """(status, which budget ended the run, extra errors)."""
+    if run.model_not_found:
+        return "setup_error", None, ["pi did not know the model and fell back to a guess; check the model id"]
+    if stop_reason in ("wall_clock", "max_turns", "max_tool_calls"):
+        return "timeout", stop_reason, []
+    if trace.last_stop in ("error", "aborted"):
+        return "agent_error", None, []
+    if run.exit_code not in (0, None):
+        return "agent_error", None, [f"pi exited with code {run.exit_code}"]
+    if trace.model_calls == 0:
+        return "agent_error", None, ["pi wrote no session: the model never answered"]
+    if generated == 0 or (not trace.tool_calls and not trace.answer):
+        return "silent_failure", None, []
+    return "ok", None, []

@@ -1,0 +1,154 @@
+"""The store: where every cell's record lives, and the two records themselves (Cell, Result).
+
+Layout (same on a local folder and, later, a bucket):
+  runs/<sha10>/<model-slug>/<tier>/<task>/r<repeat>-<key8>/{cell.json, result.json, trace.jsonl, proxy.jsonl, agent.log}
+  suites/<suite>/{snapshot/{suite.yaml, profile/, tasks/}, plan.json}
+A cell is done iff its result.json exists and is not a setup error (the harness failed, not the
+agent, so the next run tries again). result.json is written last, atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+import orjson
+from pydantic import BaseModel
+
+from .config import Budgets, ModelSpec, Profile, Suite, Task
+
+Status = Literal["ok", "agent_error", "timeout", "setup_error", "silent_failure"]
+
+
+class Revision(BaseModel):
+    ref: str
+    name: str
+    sha: str
+
+
+class Cell(BaseModel):
+    """One (model, revision, task, tier, repeat): everything the worker needs besides the snapshot."""
+
+    key: str
+    suite: str
+    profile: str
+    model: ModelSpec
+    revision: Revision
+    task: Task
+    tier: str
+    repeat: int
+    budgets: Budgets
+    thinking: str
+    agent: str = "pi"
+    agent_version: str
+
+    @property
+    def folder(self) -> str:
+        return (
+            f"runs/{self.revision.sha[:10]}/{self.model.slug}/{self.tier}/{self.task.id}/"
+            f"r{self.repeat}-{self.key[:8]}"
+        )
+
+
+class Tokens(BaseModel):
+    new: int = 0  # uncached input
+    cached: int = 0  # cache reads
+    generated: int = 0  # output, reasoning included
+
+    def __add__(self, other: Tokens) -> Tokens:
+        return Tokens(new=self.new + other.new, cached=self.cached + other.cached, generated=self.generated + other.generated)
+
+
+class MarkerHit(BaseModel):
+    name: str
+    where: str
+    excerpt: str
+
+
+class Step(BaseModel):
+    """One tool call, in order: what the report's timeline shows."""
+
+    tool: str
+    input: str
+    error: bool
+
+
+class Result(BaseModel):
+    cell: Cell
+    status: Status
+    ended_by: str | None = None  # which budget stopped the run: wall_clock, max_turns, max_tool_calls
+    matched: bool | None = None  # None: behaviour-only task, or no answer to score
+    answer: str = ""
+    wall_seconds: float = 0.0  # the whole cell, setup included
+    agent_seconds: float = 0.0  # the pi process alone
+    turns: int = 0  # successful model calls
+    tool_calls: dict[str, int] = {}
+    tokens: Tokens = Tokens()  # as the metering proxy saw them: ground truth
+    tokens_trace: Tokens = Tokens()  # as pi's session file reports them
+    requests: int = 0  # model requests through the proxy, pi's retries included
+    cost: float | None = None
+    markers: list[MarkerHit] = []
+    errors: list[str] = []
+    steps: list[Step] = []
+    harness_version: str = ""
+    finished_at: str = ""
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)
+
+
+class Store:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def run_dir(self, cell: Cell) -> Path:
+        return self.root / cell.folder
+
+    def result(self, cell: Cell) -> Result | None:
+        path = self.run_dir(cell) / "result.json"
+        return Result.model_validate_json(path.read_bytes()) if path.is_file() else None
+
+    def is_done(self, cell: Cell) -> bool:
+        path = self.run_dir(cell) / "result.json"
+        return path.is_file() and orjson.loads(path.read_bytes())["status"] != "setup_error"
+
+    def start(self, cell: Cell) -> Path:
+        """A clean run folder for the cell: leftovers of an interrupted attempt are dropped."""
+        folder = self.run_dir(cell)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        (folder / "cell.json").write_bytes(orjson.dumps(cell.model_dump(mode="json"), option=orjson.OPT_INDENT_2))
+        return folder
+
+    def finish(self, result: Result) -> None:
+        data = orjson.dumps(result.model_dump(mode="json"), option=orjson.OPT_INDENT_2)
+        write_atomic(self.run_dir(result.cell) / "result.json", data)
+
+    def results(self) -> list[Result]:
+        return [Result.model_validate_json(p.read_bytes()) for p in sorted(self.root.glob("runs/*/*/*/*/*/result.json"))]
+
+    def snapshot(self, suite: Suite, profile: Profile, tasks: list[Task], plan: dict) -> Path:
+        """What was run, kept beside the results: the suite, the profile folder, the tasks used."""
+        folder = self.root / "suites" / suite.name
+        snap = folder / "snapshot"
+        shutil.rmtree(snap, ignore_errors=True)
+        (snap / "tasks").mkdir(parents=True)
+        shutil.copy2(suite.path, snap / "suite.yaml")
+        shutil.copytree(profile.root, snap / "profile", ignore=shutil.ignore_patterns("__pycache__"))
+        for task in tasks:
+            shutil.copy2(task.root / f"{task.id}.yaml", snap / "tasks")
+            for name in task.files:
+                (snap / "tasks" / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(task.root / name, snap / "tasks" / name)
+        write_atomic(folder / "plan.json", orjson.dumps(plan, option=orjson.OPT_INDENT_2))
+        return snap
