@@ -214,7 +214,7 @@ def print_table(rows: list[dict]) -> None:
         table.add_column(column.replace("_", " "))
     for row in rows:
         table.add_row(*[str(row[c]) for c in columns])
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 400).print(table)  # never squeeze a piped table
     typer.echo(f"{len(rows)} results", err=True)
 
 

@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
-DEFAULT_TIERS = ("bare", "clone", "skill")
 THINKING_LEVELS = ("off", "minimal", "low", "medium", "high", "xhigh")
 
 
@@ -79,12 +79,20 @@ class Profile(Strict):
     repo: str  # git URL or local path
     install: Install = Install()
     skill: Skill | None = None
-    tiers: dict[str, Tier] = {"bare": Tier(), "clone": Tier(checkout=True), "skill": Tier(skill=True)}
+    tiers: dict[str, Tier] = {}  # default: bare, clone, and skill when the profile has a Skill
     markers: list[Marker] = []
 
     # Set by the loader, not by the YAML.
-    root: Path = Field(default=Path("."), exclude=True)
-    content_hash: str = Field(default="", exclude=True)
+    root: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
+    content_hash: SkipJsonSchema[str] = Field(default="", exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_tiers(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "tiers" not in data:
+            tiers = {"bare": {}, "clone": {"checkout": True}}
+            data = {**data, "tiers": {**tiers, "skill": {"skill": True}} if data.get("skill") else tiers}
+        return data
 
     @model_validator(mode="after")
     def _skill_declared(self) -> Profile:
@@ -109,8 +117,8 @@ class Task(Strict):
     tags: list[str] = []
     files: list[str] = []  # input files beside the task, copied into the working dir
 
-    root: Path = Field(default=Path("."), exclude=True)
-    content_hash: str = Field(default="", exclude=True)
+    root: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
+    content_hash: SkipJsonSchema[str] = Field(default="", exclude=True)
 
     @model_validator(mode="after")
     def _regex_compiles(self) -> Task:
@@ -167,14 +175,14 @@ class Suite(Strict):
     models: list[ModelSpec] = Field(min_length=1)
     revisions: list[RevisionSpec] = Field(min_length=1)
     tasks: list[str] = ["*"]
-    tiers: list[str] = list(DEFAULT_TIERS)
+    tiers: list[str] | None = None  # default: every tier of the profile (bare, clone, skill)
     repeats: int = Field(default=1, ge=1)
     budgets: Budgets = Budgets()
     thinking: Literal[THINKING_LEVELS] = "off"  # type: ignore[valid-type]
     store: str = "agent-eval-results"
     tasks_dir: str | None = None  # default: tasks/<profile> beside the suite
 
-    path: Path = Field(default=Path("suite.yaml"), exclude=True)
+    path: SkipJsonSchema[Path] = Field(default=Path("suite.yaml"), exclude=True)
 
     @field_validator("models", mode="before")
     @classmethod
@@ -229,25 +237,29 @@ def _one_line(model: type[BaseModel], err: ValidationError) -> str:
 
 
 def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The model class that `loc` points into, following lists, dicts and optionals."""
     current: Any = model
     for part in loc:
-        if isinstance(part, int) or current is None:
-            continue
-        field = current.model_fields.get(part)
-        if field is None:
-            return None
-        current = _inner_model(field.annotation)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+        current = _unwrap(current)
+        if isinstance(part, str) and _is_model(current):
+            field = current.model_fields.get(part)
+            if field is None:
+                return None
+            current = field.annotation
+        else:
+            args = getattr(current, "__args__", ())
+            current = args[-1] if args else None  # list[X] -> X, dict[K, V] -> V
+    current = _unwrap(current)
+    return current if _is_model(current) else None
 
 
-def _inner_model(annotation: Any) -> Any:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _inner_model(arg)
-        if found is not None:
-            return found
-    return None
+def _unwrap(annotation: Any) -> Any:
+    args = getattr(annotation, "__args__", ())
+    return next(a for a in args if a is not type(None)) if type(None) in args else annotation
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
 def hash_files(paths: list[Path], root: Path) -> str:

@@ -46,6 +46,8 @@ def load(suite_path: Path) -> tuple[Suite, Profile, list[Task]]:
     suite = load_suite(suite_path)
     base = suite.path.parent
     profile = profiles.load(profiles.find(suite.profile, base, suite.path))
+    if suite.tiers is None:
+        suite = suite.model_copy(update={"tiers": list(profile.tiers)})
     for tier in suite.tiers:
         if tier not in profile.tiers:
             raise ConfigError(f"{suite.path}: field 'tiers': unknown tier '{tier}'; profile {profile.name} has {', '.join(profile.tiers)}")

@@ -189,7 +189,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Type", reply.headers.get("content-type", "application/json"))
                 self.end_headers()
                 sent = True
-                for chunk in reply.iter_raw():
+                for chunk in reply.iter_bytes():  # decoded: we do not forward Content-Encoding
                     usage.feed(chunk, streamed)
                     self.wfile.write(chunk)
                     self.wfile.flush()

@@ -133,12 +133,18 @@ def files_in_command(command: str) -> list[str]:
             words = shlex.split(segment)
         except ValueError:
             words = segment.split()
-        if not words or Path(words[0]).name not in READERS:
+        reader = Path(words[0]).name if words else ""
+        if reader not in READERS:
             continue
-        args = [w for w in words[1:] if not w.startswith("-")]
-        if Path(words[0]).name == "sed" and "-n" in words:
-            args = args[1:]  # sed -n '1,20p' FILE: the first argument is the script
-        found += args
+        args, skip = [], False
+        for word in words[1:]:
+            if skip:
+                skip = False
+            elif reader in ("head", "tail") and word in ("-n", "-c"):
+                skip = True  # the option's value, not a file
+            elif not word.startswith("-"):
+                args.append(word)
+        found += args[1:] if reader == "sed" else args  # sed's first argument is its script
     return found
 
 

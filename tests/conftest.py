@@ -35,7 +35,7 @@ def rules() -> list[Rule]:
         Rule("checksum of the text 'agent'", [Reply(tool="read", args={"path": "{skill_location}"}), cli, answer], system_contains="<available_skills>"),
         Rule("checksum of the text 'agent'", [cli, answer]),
         Rule("Python API of minilib", [Reply(tool="bash", args={"command": "python -c \"import minilib; print(minilib.checksum('hello'))\""}), answer]),
-        Rule("List the files", [Reply(tool="bash", args={"command": "ls"}), Reply(text="Listed.")]),
+        Rule("List the files", [Reply(tool="bash", args={"command": "ls"}), Reply(text="Files: {last_tool_output}")]),
         Rule("RETRY", [Reply(status=503, fail_times=1, text="recovered")]),
         Rule("BADREQUEST", [Reply(status=400)]),
         Rule("SILENT", [Reply(empty=True)]),
@@ -102,11 +102,13 @@ class Project:
         path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
         return path
 
-    def cli(self, *args: str, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
-        env = {**os.environ, "FAKE_MODEL_KEY": MODEL_KEY, "HF_TOKEN": HF_CANARY}
+    def env(self, **extra: str) -> dict[str, str]:
+        return {**os.environ, "FAKE_MODEL_KEY": MODEL_KEY, "HF_TOKEN": HF_CANARY, **extra}
+
+    def cli(self, *args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "agent_eval", *args], cwd=self.root, env=env, capture_output=True, text=True,
-            timeout=timeout, stdin=subprocess.DEVNULL, **kwargs,
+            [sys.executable, "-m", "agent_eval", *args], cwd=self.root, env=self.env(**(env or {})),
+            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
         )
 
     def stored_bytes(self) -> bytes:

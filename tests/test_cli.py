@@ -1,0 +1,75 @@
+"""The smaller commands: results, schema, profiles (and plugins), tasks, doctor."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+
+import orjson
+
+from conftest import PROMPTS
+
+
+def test_results_in_three_formats(project):
+    project.suite(revisions=["v0.1", "v0.2"], tiers=["bare"], tasks=["checksum"])
+    assert project.cli("run", "suite.yaml").returncode == 0
+    table = project.cli("results", "agent-eval-results")
+    assert table.returncode == 0 and "2 results" in table.stderr
+    assert "v0.1" in table.stdout and "v0.2" in table.stdout and "tokens generated" in table.stdout
+    as_json = orjson.loads(project.cli("results", "agent-eval-results", "--format", "json").stdout)
+    assert sorted(r["matched"] for r in as_json) == [False, True]
+    rows = list(csv.DictReader(io.StringIO(project.cli("results", "agent-eval-results", "-f", "csv").stdout)))
+    assert {(r["revision"], r["matched"], r["markers"]) for r in rows} == {("v0.1", "False", "cli"), ("v0.2", "True", "cli")}
+    missing = project.cli("results", "nowhere")
+    assert missing.returncode == 2 and missing.stderr.startswith("error: nowhere: no runs/ folder")
+
+
+def test_plugin_hook_tier_files_and_task_inputs_reach_the_working_dir(project):
+    project.write("profiles/minilib/plugin.py", "def prepare_workdir(workdir, tier, sha):\n    (workdir / f'made-by-plugin-{tier}.txt').write_text(sha)\n")
+    project.write("profiles/minilib/notes.md", "tier notes")
+    project.profile(tiers={"bare": {}, "notes": {"files": ["notes.md"]}})
+    project.write("tasks/minilib/numbers.csv", "1,2,3\n")
+    project.task("explore", prompt=PROMPTS["explore"], files=["numbers.csv"])
+    project.suite(revisions=["v0.2"], tiers=["bare", "notes"], tasks=["explore"])
+    assert project.cli("run", "suite.yaml").returncode == 0
+    answers = {r["cell"]["tier"]: r for r in map(lambda p: orjson.loads(p.read_bytes()), project.store.glob("runs/**/result.json"))}
+    assert answers["bare"]["answer"].split() == ["Files:", "made-by-plugin-bare.txt", "numbers.csv"]
+    assert answers["notes"]["answer"].split() == ["Files:", "made-by-plugin-notes.txt", "notes.md", "numbers.csv"]
+    assert answers["bare"]["matched"] is None and answers["bare"]["status"] == "ok"  # behaviour-only task
+
+
+def test_profiles_from_folders_and_entry_points_and_tasks_listing(project, tmp_path):
+    site = tmp_path / "site"
+    (site / "otherlib_profile").mkdir(parents=True)
+    (site / "otherlib_profile" / "__init__.py").write_text("")
+    (site / "otherlib_profile" / "profile.yaml").write_text("name: otherlib\ndescription: shipped by otherlib\nrepo: https://example.org/otherlib.git\n")
+    dist = site / "otherlib_profile-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: otherlib-profile\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[agent_eval.profiles]\notherlib = otherlib_profile\n")
+    listed = project.cli("profiles", env={"PYTHONPATH": str(site)})
+    assert listed.returncode == 0, listed.stderr
+    assert "minilib" in listed.stdout and "a test library" in listed.stdout
+    assert "otherlib             shipped by otherlib" in listed.stdout
+
+    tasks = project.cli("tasks", "minilib")
+    assert tasks.returncode == 0
+    assert "checksum                 substring: 1626" in tasks.stdout
+
+
+def test_schema_and_doctor(project):
+    schema = orjson.loads(project.cli("schema", "suite").stdout)
+    assert {"models", "revisions", "tiers", "budgets"} <= set(schema["properties"])
+    assert "path" not in schema["properties"]
+    doctor = project.cli("doctor")
+    assert doctor.returncode == 0, doctor.stdout
+    assert "ok  pi 0.73.1" in doctor.stdout and "0.73.1" in doctor.stdout.splitlines()[-1]
+
+
+def test_help_teaches_the_model():
+    out = subprocess.run([sys.executable, "-m", "agent_eval", "--help"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"}).stdout
+    for word in ("PROFILE", "TIER", "TASK", "SUITE", "MARKERS", "bare", "clone", "skill"):
+        assert word in out
