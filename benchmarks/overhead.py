@@ -1,0 +1,68 @@
+"""Harness overhead per cell: the cell's wall time minus the time pi itself ran.
+
+50 cells (one task, 50 repeats, bare tier) against an instant scripted model, on a revision whose
+environment is already built; one cell at a time so nothing competes. Prints the median and p90
+of the per-cell overhead, and the sweep's own overhead (planning, snapshot, scheduling) per cell.
+
+    python benchmarks/overhead.py [--cells 50] [--jobs 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+os.environ.setdefault("AGENT_EVAL_CACHE", str(Path.home() / ".cache" / "agent-eval-bench"))
+
+import minilib  # noqa: E402
+from conftest import MODEL_KEY, Project, rules  # noqa: E402
+from fake_model import FakeModel  # noqa: E402
+
+from agent_eval import agent, local, plan  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="harness overhead per cell")
+    parser.add_argument("--cells", type=int, default=50)
+    parser.add_argument("--jobs", type=int, default=1)
+    options = parser.parse_args()
+
+    agent.ensure_pi()
+    fake = FakeModel(rules(), api_key=MODEL_KEY)
+    os.environ["FAKE_MODEL_KEY"] = MODEL_KEY
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Project(Path(tmp), minilib.build(Path(tmp) / "minilib-upstream"), fake.url)
+        project.profile()
+        project.task("checksum", prompt="Use the minilib command-line tool to find the checksum of the text 'agent'.", expected=str(minilib.checksum("agent")))
+        suite = project.suite(revisions=["v0.2"], tiers=["bare"], repeats=options.cells)
+
+        warm = plan.make(suite)  # builds the revision's environment outside the measurement
+        local.environments(warm)
+        started = time.perf_counter()
+        made = plan.make(suite)
+        outcome = local.run(made, options.jobs)
+        sweep = time.perf_counter() - started
+        from agent_eval.store import Store
+
+        found = Store(made.suite.store_path).results()
+    fake.close()
+
+    per_cell = sorted(r.wall_seconds - r.agent_seconds for r in found)
+    pi = sum(r.agent_seconds for r in found)
+    print(f"cells: {len(found)} ({outcome.line()}), jobs {options.jobs}")
+    print(f"pi itself: median {statistics.median(r.agent_seconds for r in found):.3f} s per cell")
+    print(f"harness overhead per cell (cell wall - pi): median {statistics.median(per_cell) * 1000:.1f} ms, "
+          f"p90 {per_cell[int(len(per_cell) * 0.9) - 1] * 1000:.1f} ms, max {per_cell[-1] * 1000:.1f} ms")
+    if options.jobs == 1:
+        print(f"whole sweep overhead (plan + snapshot + scheduling + cells, minus pi): {(sweep - pi) / len(found) * 1000:.1f} ms per cell")
+
+
+if __name__ == "__main__":
+    main()
