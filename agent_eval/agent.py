@@ -63,7 +63,7 @@ def ensure_pi(say=print) -> Path:
 
 def models_json(model: ModelSpec, proxy_url: str, dummy_key: str) -> dict:
     compat = {"supportsDeveloperRole": False, "supportsReasoningEffort": False, "supportsStore": False}
-    if model.base_url is None:
+    if model.is_hub:
         # Hub model: keep pi's built-in metadata (context, cost), only reroute it through the proxy.
         return {"providers": {"huggingface": {"baseUrl": proxy_url, "apiKey": dummy_key}}}
     entry = {"id": model.id, "name": model.display, "contextWindow": model.context_window, "maxTokens": model.max_tokens}
@@ -79,7 +79,7 @@ class AgentRun(BaseModel):
 
 
 def command(model: ModelSpec, thinking: str, session: Path, skill: Path | None) -> list[str]:
-    provider = "huggingface" if model.base_url is None else CUSTOM_PROVIDER
+    provider = "huggingface" if model.is_hub else CUSTOM_PROVIDER
     cmd = [
         str(pi_bin()), "-p", "--provider", provider, "--model", model.id, "--thinking", thinking,
         "--session", str(session), "--no-context-files", "--no-extensions", "--no-prompt-templates",

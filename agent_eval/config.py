@@ -136,8 +136,9 @@ class Task(Strict):
 
 
 class ModelSpec(Strict):
-    # Hub models go through pi's built-in `huggingface` provider; anything with base_url is an
-    # OpenAI-compatible endpoint. Either way pi only ever talks to our metering proxy.
+    # `local/<name>` is the offline model agent-eval serves itself; an id with base_url is any
+    # OpenAI-compatible endpoint; any other id is a Hub model, through pi's built-in `huggingface`
+    # provider. Either way pi only ever talks to our metering proxy.
     id: str
     name: str | None = None
     base_url: str | None = None
@@ -154,8 +155,16 @@ class ModelSpec(Strict):
         return re.sub(r"[^A-Za-z0-9._-]+", "--", self.id).strip("-")
 
     @property
+    def is_local(self) -> bool:
+        return self.id.startswith("local/")
+
+    @property
+    def is_hub(self) -> bool:
+        return self.base_url is None and not self.is_local
+
+    @property
     def key_env(self) -> str:
-        return self.api_key_env or ("HF_TOKEN" if self.base_url is None else "")
+        return self.api_key_env or ("HF_TOKEN" if self.is_hub else "")
 
 
 class RevisionSpec(Strict):

@@ -9,19 +9,21 @@ the interrupted cells: the next run picks them up.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import ExitStack, contextmanager, nullcontext
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import agent, prepare, profiles, worker
+from . import agent, prepare, profiles, serve, worker
 from .plan import Plan
 from .proxy import Control, Proxy
 from .store import Cell, Result, Store
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class Outcome(Counter):
@@ -40,18 +42,33 @@ def run(plan: Plan, jobs: int) -> Outcome:
     agent.ensure_pi(say=console.print)
     tasks = {t.id: t for t in plan.tasks}
     envs, failed = environments(plan)
-    controls: dict[str, Control] = {}
+    controls: dict[str, Control] = {cell.key: Control() for cell in plan.todo}
 
-    def one(cell: Cell) -> Result | None:
-        if cell.revision.sha in failed:
-            return worker.setup_failed(cell, store, failed[cell.revision.sha], time.perf_counter())
-        return worker.run_cell(cell, plan.profile, tasks[cell.task.id], store, proxy, controls[cell.key], envs.get(cell.revision.sha))
+    with Proxy() as proxy, ExitStack() as stack, Display(len(plan.todo)) as display, ThreadPoolExecutor(max_workers=jobs) as pool:
+        servers = Servers(plan, store, stack, controls)
 
-    with Proxy() as proxy, Display(len(plan.todo)) as display, ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {}
-        for cell in plan.todo:
-            controls[cell.key] = Control()
-            futures[pool.submit(one, cell)] = cell
+        def one(cell: Cell) -> Result | None:
+            try:
+                return attempt(cell, time.perf_counter())
+            except Exception as err:  # a harness bug must cost one cell, not the sweep
+                console.print(f"[red]internal error in {cell.folder}: {type(err).__name__}: {err}[/]")
+                return worker.failed(cell, store, "setup_error", f"internal error: {type(err).__name__}: {err}", time.perf_counter())
+
+        def attempt(cell: Cell, started: float) -> Result | None:
+            if cell.revision.sha in failed:
+                return worker.failed(cell, store, "setup_error", failed[cell.revision.sha], started)
+            with servers.slot(cell):
+                if cell.model.id in servers.dead:
+                    return worker.failed(cell, store, "agent_error", servers.dead[cell.model.id], started)
+                if controls[cell.key].reason == "interrupted":
+                    return None
+                with display.running():
+                    return worker.run_cell(
+                        cell, plan.profile, tasks[cell.task.id], store, proxy, controls[cell.key],
+                        envs.get(cell.revision.sha), servers.urls.get(cell.model.id),
+                    )
+
+        futures = {pool.submit(one, cell): cell for cell in plan.todo}
         try:
             for future in as_completed(futures):
                 display.finished(futures[future], future.result())
@@ -61,6 +78,37 @@ def run(plan: Plan, jobs: int) -> Outcome:
             for control in controls.values():
                 control.stop("interrupted")
     return tally(futures)
+
+
+class Servers:
+    """The offline models a plan uses: each served once for the whole sweep, one cell at a time
+    (the server has one slot). If a server dies, its running cells stop at once and the cells
+    still waiting fail fast with the reason; the rest of the sweep goes on."""
+
+    def __init__(self, plan: Plan, store: Store, stack: ExitStack, controls: dict[str, Control]):
+        self.urls: dict[str, str] = {}
+        self.dead: dict[str, str] = {}
+        self.slots: dict[str, threading.Semaphore] = {}
+        for model in sorted({c.model.id for c in plan.todo if c.model.is_local}):
+            keys = [c.key for c in plan.todo if c.model.id == model]
+            log = store.root / "suites" / plan.suite.name / f"server-{model.replace('/', '--')}.log"
+            console.print(f"starting {model} on 127.0.0.1 (log: {log})…")
+            started = time.perf_counter()
+            server = stack.enter_context(serve.ModelServer(model, log, on_exit=self._died(model, keys, controls)))
+            console.print(f"{model} ready at {server.url} in {time.perf_counter() - started:.1f}s")
+            self.urls[model] = server.url
+            self.slots[model] = threading.Semaphore(1)
+
+    def _died(self, model: str, keys: list[str], controls: dict[str, Control]):
+        def stop_cells(message: str) -> None:
+            self.dead[model] = message
+            console.print(f"[red]{message}[/]")
+            for key in keys:
+                controls[key].stop("server_died", message)
+        return stop_cells
+
+    def slot(self, cell: Cell):
+        return self.slots.get(cell.model.id) or nullcontext()
 
 
 def tally(futures) -> Outcome:
@@ -95,12 +143,26 @@ class Display:
 
     def __init__(self, total: int):
         self.live = sys.stderr.isatty()
-        self.total, self.count, self.failed = total, 0, 0
+        self.total, self.count, self.failed, self.active = total, 0, 0, 0
+        self.lock = threading.Lock()
         self.bar = Progress(
-            TextColumn("cells"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[failed]} failed"),
-            TimeElapsedColumn(), console=console, transient=False,
+            TextColumn("cells"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[active]} running"),
+            TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), console=console, transient=False,
         )
-        self.task = self.bar.add_task("cells", total=total, failed=0)
+        self.task = self.bar.add_task("cells", total=total, failed=0, active=0)
+
+    @contextmanager
+    def running(self):
+        self._count_running(+1)
+        try:
+            yield
+        finally:
+            self._count_running(-1)
+
+    def _count_running(self, step: int) -> None:
+        with self.lock:
+            self.active += step
+            self.bar.update(self.task, active=self.active)
 
     def __enter__(self) -> Display:
         if self.live:

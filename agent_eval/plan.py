@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel
 
-from . import __version__, profiles, repo
+from . import __version__, profiles, repo, serve
 from .agent import PI_VERSION
 from .config import ConfigError, Profile, Suite, Task, load_suite, load_tasks
 from .store import Cell, Revision, Store
@@ -46,6 +46,12 @@ def load(suite_path: Path) -> tuple[Suite, Profile, list[Task]]:
     suite = load_suite(suite_path)
     base = suite.path.parent
     profile = profiles.load(profiles.find(suite.profile, base, suite.path))
+    for index, model in enumerate(suite.models):
+        if model.is_local:
+            try:
+                serve.weights(model.id)
+            except serve.ServeError as err:
+                raise ConfigError(f"{suite.path}: field 'models.{index}.id': {err}") from None
     if suite.tiers is None:
         suite = suite.model_copy(update={"tiers": list(profile.tiers)})
     for tier in suite.tiers:
@@ -105,6 +111,9 @@ def _missing_skill(profile: Profile, tier: str, url: str, sha: str) -> str:
 def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier: str, repeat: int) -> Cell:
     # The run key covers everything that can change the outcome; display names are left out so
     # renaming a revision or model never re-runs anything.
+    serving = serve.serving(model.id) if model.is_local else None
+    if model.is_local:
+        model = model.model_copy(update={"context_window": serve.CONTEXT, "max_tokens": 2048})
     identity = {
         "model": model.model_dump(exclude={"name"}),
         "sha": rev.sha,
@@ -115,9 +124,10 @@ def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier:
         "agent": ["pi", PI_VERSION],
         "budgets": suite.budgets.model_dump(),
         "thinking": suite.thinking,
+        "serving": serving,
     }
     key = hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return Cell(
         key=key, suite=suite.name, profile=profile.name, model=model, revision=rev, task=task, tier=tier,
-        repeat=repeat, budgets=suite.budgets, thinking=suite.thinking, agent_version=PI_VERSION,
+        repeat=repeat, budgets=suite.budgets, thinking=suite.thinking, agent_version=PI_VERSION, serving=serving,
     )

@@ -1,13 +1,15 @@
 """Profiles: one folder per library under test, found beside the suite or through an entry point.
 
-A profile folder holds `profile.yaml` and optionally `plugin.py`, whose one hook
-`prepare_workdir(workdir: Path, tier: str, sha: str)` runs after the tier filled the working dir —
-for what YAML cannot say (generate a config file, start from a notebook...). A library can ship its
+A profile folder holds `profile.yaml` and optionally `plugin.py`, for what YAML cannot say. Its
+hooks, both optional: `repository() -> str | Path` says where the git history is (and may build
+it); `prepare_workdir(workdir: Path, tier: str, sha: str)` runs after the tier filled the working
+dir (generate a config file, start from a notebook…). A library can ship its
 own profile by pointing the `agent_eval.profiles` entry point at a module inside its profile folder.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -68,17 +70,25 @@ def load(folder: Path) -> Profile:
     return profile.model_copy(update={"content_hash": hash_files(files, folder)})
 
 
-def plugin(profile: Profile) -> ModuleType | None:
-    path = profile.root / "plugin.py"
+@functools.cache
+def _load_plugin(path: Path) -> ModuleType | None:
     if not path.is_file():
         return None
-    spec = importlib.util.spec_from_file_location(f"agent_eval_profile_{profile.name}", path)
+    spec = importlib.util.spec_from_file_location(f"agent_eval_profile_{path.parent.name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
+def plugin(profile: Profile) -> ModuleType | None:
+    return _load_plugin(profile.root / "plugin.py")
+
+
 def repo_url(profile: Profile) -> str:
-    """The git URL; a relative local path is taken from the profile folder."""
+    """The git URL; a relative local path is taken from the profile folder; a plugin's
+    `repository()` hook, when present, says where the history is (and may build it)."""
+    hooks = plugin(profile)
+    if hooks and hasattr(hooks, "repository"):
+        return str(hooks.repository())
     local = profile.root / profile.repo
     return str(local.resolve()) if "://" not in profile.repo and local.exists() else profile.repo

@@ -28,12 +28,13 @@ class Control:
     def __init__(self):
         self.event = threading.Event()
         self.reason: str | None = None
+        self.detail = ""
         self._lock = threading.Lock()
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: str, detail: str = "") -> None:
         with self._lock:
             if self.reason is None:
-                self.reason = reason
+                self.reason, self.detail = reason, detail
         self.event.set()
 
 

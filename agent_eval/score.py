@@ -50,6 +50,8 @@ def status(run: AgentRun, stop_reason: str, trace: Trace, generated: int) -> tup
         return "setup_error", None, ["pi did not know the model and fell back to a guess; check the model id"]
     if stop_reason in ("wall_clock", "max_turns", "max_tool_calls"):
         return "timeout", stop_reason, []
+    if stop_reason == "server_died":
+        return "agent_error", None, []  # the reason is in the control's detail
     if trace.last_stop in ("error", "aborted"):
         return "agent_error", None, []
     if run.exit_code not in (0, None):

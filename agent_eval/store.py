@@ -44,6 +44,7 @@ class Cell(BaseModel):
     thinking: str
     agent: str = "pi"
     agent_version: str
+    serving: dict | None = None  # how the offline model was served (engine, weights hash, template…)
 
     @property
     def folder(self) -> str:

@@ -36,9 +36,12 @@ def redact(data: bytes, secrets: list[str]) -> bytes:
     return data
 
 
-def setup_failed(cell: Cell, store: Store, message: str, started: float) -> Result:
+def failed(cell: Cell, store: Store, status: str, message: str, started: float) -> Result:
+    """Record a cell that never reached pi."""
+    if not store.run_dir(cell).is_dir():
+        store.start(cell)
     result = Result(
-        cell=cell, status="setup_error", errors=[message], wall_seconds=round(time.perf_counter() - started, 3),
+        cell=cell, status=status, errors=[message], wall_seconds=round(time.perf_counter() - started, 3),
         harness_version=__version__, finished_at=now(),
     )
     store.finish(result)
@@ -47,7 +50,7 @@ def setup_failed(cell: Cell, store: Store, message: str, started: float) -> Resu
 
 def run_cell(
     cell: Cell, profile: Profile, task: Task, store: Store, proxy: Proxy,
-    control: Control | None = None, env: prepare.Env | None = None,
+    control: Control | None = None, env: prepare.Env | None = None, upstream: str | None = None,
 ) -> Result | None:
     """Run one cell; None when it was interrupted (nothing stored, so the next run retries it)."""
     started = time.perf_counter()
@@ -58,43 +61,49 @@ def run_cell(
         env = env or prepare.environment(profile, url, cell.revision.sha)
         ws = prepare.workspace(cell, profile, task, url)
     except SETUP_FAILURES as err:
-        return setup_failed(cell, store, f"{type(err).__name__}: {err}", started)
+        return failed(cell, store, "setup_error", f"{type(err).__name__}: {err}", started)
+    meter = Meter(upstream or cell.model.base_url or HF_ROUTER, _key(cell), folder / "proxy.jsonl", cell.budgets, control)
     try:
-        return _run_agent(cell, profile, task, store, proxy, control, env, ws, folder, started)
+        run = _run_pi(cell, task, ws, env, proxy, meter, folder)
+        if control.reason == "interrupted":
+            return None
+        _keep_trace(ws.scratch / "session.jsonl", folder, secrets_of(cell))
     finally:
         shutil.rmtree(ws.scratch, ignore_errors=True)
-
-
-def _run_agent(cell, profile, task, store, proxy, control, env, ws, folder: Path, started: float) -> Result | None:
-    secrets = secrets_of(cell)
-    key = os.environ.get(cell.model.key_env, "") if cell.model.key_env else ""
-    meter = Meter(cell.model.base_url or HF_ROUTER, key, folder / "proxy.jsonl", cell.budgets, control)
-    (folder / "proxy.jsonl").touch()
-    dummy = proxy.register(meter)
-    session = ws.scratch / "session.jsonl"
-    try:
-        agent.write_config(ws.home, cell.model, proxy.url, dummy)
-        cmd = agent.command(cell.model, cell.thinking, session, ws.skill)
-        timeout = task.timeout or cell.budgets.timeout
-        run = agent.run(cmd, task.prompt, ws.workdir, agent.environment(ws.home, env.bin), folder / "agent.log", timeout, control)
-    finally:
-        proxy.unregister(dummy)
-    if control.reason == "interrupted":
-        return None
-    if session.is_file():
-        (folder / "trace.jsonl").write_bytes(redact(session.read_bytes(), secrets))
-    log = folder / "agent.log"
-    log.write_bytes(redact(log.read_bytes(), secrets))
 
     trace = traces.parse(folder / "trace.jsonl")
     status, ended_by, extra = score.status(run, control.reason, trace, meter.tokens.generated)
     result = Result(
-        cell=cell, status=status, ended_by=ended_by, matched=score.matches(task, trace.answer),
-        answer=trace.answer, agent_seconds=round(run.seconds, 3), turns=trace.turns, tool_calls=trace.tool_calls,
-        tokens=meter.tokens, tokens_trace=trace.tokens, requests=meter.requests, cost=trace.cost or None,
-        markers=score.fired(profile.markers, trace), errors=extra + trace.errors, steps=trace.steps,
-        harness_version=__version__, finished_at=now(),
+        cell=cell, status=status, ended_by=ended_by, matched=score.matches(task, trace.answer), answer=trace.answer,
+        agent_seconds=round(run.seconds, 3), turns=trace.turns, tool_calls=trace.tool_calls, tokens=meter.tokens,
+        tokens_trace=trace.tokens, requests=meter.requests, cost=trace.cost or None,
+        markers=score.fired(profile.markers, trace), errors=[e for e in [control.detail] if e] + extra + trace.errors,
+        steps=trace.steps, harness_version=__version__, finished_at=now(),
+        wall_seconds=round(time.perf_counter() - started, 3),
     )
-    result.wall_seconds = round(time.perf_counter() - started, 3)
     store.finish(result)
     return result
+
+
+def _key(cell: Cell) -> str:
+    return os.environ.get(cell.model.key_env, "") if cell.model.key_env else ""
+
+
+def _run_pi(cell: Cell, task: Task, ws: prepare.Workspace, env: prepare.Env, proxy: Proxy, meter: Meter, folder: Path) -> agent.AgentRun:
+    (folder / "proxy.jsonl").touch()
+    dummy = proxy.register(meter)
+    try:
+        agent.write_config(ws.home, cell.model, proxy.url, dummy)
+        cmd = agent.command(cell.model, cell.thinking, ws.scratch / "session.jsonl", ws.skill)
+        timeout = task.timeout or cell.budgets.timeout
+        return agent.run(cmd, task.prompt, ws.workdir, agent.environment(ws.home, env.bin), folder / "agent.log", timeout, meter.control)
+    finally:
+        proxy.unregister(dummy)
+
+
+def _keep_trace(session: Path, folder: Path, secrets: list[str]) -> None:
+    """pi's session becomes trace.jsonl, and its log stays: both with known secrets redacted."""
+    if session.is_file():
+        (folder / "trace.jsonl").write_bytes(redact(session.read_bytes(), secrets))
+    log = folder / "agent.log"
+    log.write_bytes(redact(log.read_bytes(), secrets))

