@@ -226,6 +226,82 @@ def print_table(rows: list[dict]) -> None:
     typer.echo(f"{len(rows)} results", err=True)
 
 
+@app.command()
+def report(
+    store: Annotated[Path, typer.Argument(help="The store folder.")] = Path("agent-eval-results"),
+    out: Annotated[Optional[Path], typer.Option(help="Where to write the site; default: STORE/report.")] = None,
+) -> None:
+    """Build the static report: open its index.html from disk, or publish it with publish-report."""
+    import time
+
+    from . import report as site
+
+    if not (store / "runs").is_dir():
+        fail(f"{store}: no runs/ folder here; is this a store? (default ./agent-eval-results)")
+    out = out or store / "report"
+    started = time.perf_counter()
+    try:
+        built = site.build(store, out)
+    except user_errors() as err:
+        fail(str(err))
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    typer.echo(f"{built.size} runs -> {out / 'index.html'} ({size / 1e6:.1f} MB, {time.perf_counter() - started:.1f}s)", err=True)
+    typer.echo((out / "index.html").resolve().as_uri())
+
+
+@app.command("publish-report")
+def publish_report(
+    store: Annotated[Path, typer.Argument(help="The store folder.")] = Path("agent-eval-results"),
+    space: Annotated[str, typer.Option(help="The Space, ORG/NAME; created as a static Space if needed.")] = "",
+    public: Annotated[bool, typer.Option("--public", help="Make a new Space public (default: private).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be uploaded, upload nothing.")] = False,
+    traces_dataset: Annotated[Optional[str], typer.Option(help="Link each run to its trace in this Dataset (see upload-traces).")] = None,
+) -> None:
+    """Build the report and push it to a Hugging Face Space in one commit (HF_TOKEN or `hf auth login`)."""
+    from . import publish
+
+    if "/" not in space:
+        fail("--space is required as ORG/NAME, e.g. --space my-org/agent-eval-report")
+    if not (store / "runs").is_dir():
+        fail(f"{store}: no runs/ folder here; is this a store? (default ./agent-eval-results)")
+    try:
+        url = publish.publish_report(store, space, public, dry_run, traces_dataset, say=lambda m: typer.echo(m, err=True))
+    except user_errors() + hub_errors() as err:
+        fail(_one_line(err))
+    if url:
+        typer.echo(url)
+
+
+@app.command("upload-traces")
+def upload_traces(
+    store: Annotated[Path, typer.Argument(help="The store folder.")] = Path("agent-eval-results"),
+    dataset: Annotated[str, typer.Option(help="The Dataset, ORG/NAME; created if needed.")] = "",
+    push: Annotated[bool, typer.Option("--push", help="Upload for real (default: a dry run that lists what would go).")] = False,
+    public: Annotated[bool, typer.Option("--public", help="Make a new Dataset public (default: private).")] = False,
+) -> None:
+    """Put every run's pi session (redacted) in a Dataset tagged for the Hub's agent-trace viewer."""
+    from . import publish
+
+    if "/" not in dataset:
+        fail("--dataset is required as ORG/NAME, e.g. --dataset my-org/agent-eval-traces")
+    try:
+        url = publish.upload_traces(store, dataset, public, push, say=lambda m: typer.echo(m, err=True))
+    except (FileNotFoundError, *hub_errors()) as err:
+        fail(_one_line(err))
+    if url:
+        typer.echo(url)
+
+
+def hub_errors() -> tuple[type[Exception], ...]:
+    from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
+
+    return HfHubHTTPError, LocalTokenNotFoundError
+
+
+def _one_line(err: Exception) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
 class Schema(str, Enum):
     suite = "suite"
     profile = "profile"

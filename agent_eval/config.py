@@ -42,7 +42,7 @@ class Marker(Strict):
         try:
             re.compile(value)
         except re.error as err:
-            raise ValueError(f"not a valid regex ({err}); escape special characters like ( [ . with \\")
+            raise ValueError(f"not a valid regex ({err}); escape special characters like ( [ . with \\") from None
         return value
 
 
@@ -126,7 +126,7 @@ class Task(Strict):
             try:
                 re.compile(self.expected)
             except re.error as err:
-                raise ValueError(f"expected is not a valid regex ({err})")
+                raise ValueError(f"expected is not a valid regex ({err})") from None
         if self.prompt.lstrip().startswith("-"):
             raise ValueError("prompt must not start with '-' (pi would read it as an option)")
         return self
@@ -219,7 +219,7 @@ def read_yaml(path: Path) -> dict:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where} not valid YAML ({getattr(err, 'problem', err)}); fix the syntax")
+        raise ConfigError(f"{path}:{where} not valid YAML ({getattr(err, 'problem', err)}); fix the syntax") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of fields at the top level, got {type(data).__name__}")
     return data

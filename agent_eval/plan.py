@@ -37,7 +37,10 @@ class Plan(BaseModel):
             "tasks": [t.id for t in self.tasks],
             "tiers": self.suite.tiers,
             "repeats": self.suite.repeats,
+            "markers": [m.model_dump() for m in self.profile.markers],
             "cells": [c.key for c in self.done + self.todo],
+            # What coverage is measured against: every (model, revision, task, tier), each `repeats` times.
+            "grid": [[c.model.id, c.revision.sha, c.task.id, c.tier] for c in self.done + self.todo if c.repeat == 0],
         }
 
 

@@ -23,6 +23,10 @@ from .config import Budgets, ModelSpec, Profile, Suite, Task
 Status = Literal["ok", "agent_error", "timeout", "setup_error", "silent_failure"]
 
 
+def run_folder(sha: str, model_slug: str, tier: str, task: str, repeat: int, key: str) -> str:
+    return f"runs/{sha[:10]}/{model_slug}/{tier}/{task}/r{repeat}-{key[:8]}"
+
+
 class Revision(BaseModel):
     ref: str
     name: str
@@ -48,10 +52,7 @@ class Cell(BaseModel):
 
     @property
     def folder(self) -> str:
-        return (
-            f"runs/{self.revision.sha[:10]}/{self.model.slug}/{self.tier}/{self.task.id}/"
-            f"r{self.repeat}-{self.key[:8]}"
-        )
+        return run_folder(self.revision.sha, self.model.slug, self.tier, self.task.id, self.repeat, self.key)
 
 
 class Tokens(BaseModel):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -179,7 +178,7 @@ def test_when_the_server_dies_mid_run_its_cells_fail_with_the_reason_and_the_swe
     deadline = time.time() + 120
     while not list((quickstart / "results").glob("runs/**/proxy.jsonl")) and time.time() < deadline:
         time.sleep(0.2)
-    server = subprocess.run(["pgrep", "-f", f"model serve local/qwen2.5-coder-0.5b --port"], capture_output=True, text=True).stdout.split()
+    server = subprocess.run(["pgrep", "-f", "model serve local/qwen2.5-coder-0.5b --port"], capture_output=True, text=True).stdout.split()
     assert server, "the model server was not running"
     for pid in server:
         subprocess.run(["kill", "-9", pid])

@@ -1,0 +1,99 @@
+"""Publish: the report to a static Hugging Face Space, the pi sessions to a Dataset.
+
+Every Hub call goes through huggingface_hub (it honours HF_ENDPOINT and HF_TOKEN). Both are
+private unless asked otherwise; traces are redacted again on the way out, with whatever secrets
+this environment holds.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from . import report
+from .worker import redact
+
+SPACE_CARD = """---
+title: {title}
+emoji: 📊
+colorFrom: blue
+colorTo: green
+sdk: static
+pinned: false
+tags: [agent-eval]
+---
+agent-eval report of {suites}: {runs} runs. Built with agent-eval {version}.
+"""
+
+DATASET_CARD = """---
+tags: [agent-traces, agent-eval, pi]
+pretty_name: {title}
+---
+pi coding-agent sessions recorded by agent-eval ({count} runs), one `trace.jsonl` per run at
+`runs/<revision>/<model>/<tier>/<task>/r<repeat>-<key>/`. Secrets known to the harness were
+redacted; traces hold prompts, model output, commands and their output, and local paths.
+"""
+
+
+def hub(endpoint: str | None = None):
+    from huggingface_hub import HfApi
+
+    return HfApi(endpoint=endpoint)
+
+
+def env_secrets() -> list[str]:
+    """Values of variables whose names say they are secret (HF_TOKEN, *_KEY, *_SECRET…)."""
+    return [v for k, v in os.environ.items() if any(w in k.upper() for w in ("TOKEN", "KEY", "SECRET", "PASSWORD")) and len(v) >= 8]
+
+
+def publish_report(store: Path, space: str, public: bool, dry_run: bool, traces_dataset: str | None, say: Callable[[str], None]) -> str:
+    api = hub()
+    trace_base = f"{api.endpoint}/datasets/{traces_dataset}/blob/main/" if traces_dataset else ""  # "": no links
+    with tempfile.TemporaryDirectory(prefix="agent-eval-report-") as tmp:
+        site = Path(tmp)
+        built = report.build(store, site, trace_base=trace_base)
+        title = f"agent-eval: {', '.join(built.meta['suites']) or 'report'}"[:60]
+        (site / "README.md").write_text(SPACE_CARD.format(title=title, suites=", ".join(built.meta["suites"]) or "a store",
+                                                          runs=built.size, version=built.meta["harness_version"]))
+        files = sorted(p for p in site.rglob("*") if p.is_file())
+        size = sum(p.stat().st_size for p in files)
+        visibility = "public" if public else "private"
+        if dry_run:
+            for path in files:
+                say(f"  {path.relative_to(site)}  {path.stat().st_size / 1e3:.1f} kB")
+            say(f"dry run: would upload {len(files)} files ({size / 1e6:.1f} MB) to the {visibility} static Space {space}")
+            return ""
+        api.create_repo(space, repo_type="space", space_sdk="static", private=not public, exist_ok=True)
+        api.upload_folder(repo_id=space, repo_type="space", folder_path=site, commit_message=f"agent-eval report: {built.size} runs")
+        say(f"uploaded {len(files)} files ({size / 1e6:.1f} MB) to the {visibility} Space {space}")
+    return f"{api.endpoint}/spaces/{space}"
+
+
+def upload_traces(store: Path, dataset: str, public: bool, push: bool, say: Callable[[str], None]) -> str:
+    traces = sorted(store.glob("runs/*/*/*/*/*/trace.jsonl"))
+    if not traces:
+        raise FileNotFoundError(f"{store}: no runs/**/trace.jsonl to upload")
+    size = sum(p.stat().st_size for p in traces)
+    visibility = "public" if public else "private"
+    if not push:
+        for path in traces[:20]:
+            say(f"  {path.relative_to(store)}")
+        more = f" (and {len(traces) - 20} more)" if len(traces) > 20 else ""
+        say(f"dry run{more}: would upload {len(traces)} traces ({size / 1e6:.1f} MB), redacted, to the {visibility} Dataset {dataset}; add --push")
+        return ""
+    secrets = env_secrets()
+    with tempfile.TemporaryDirectory(prefix="agent-eval-traces-") as tmp:
+        staging = Path(tmp)
+        for path in traces:
+            dest = staging / path.relative_to(store)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(redact(path.read_bytes(), secrets))
+        (staging / "README.md").write_text(DATASET_CARD.format(title=f"agent-eval traces ({store.name})", count=len(traces)))
+        api = hub()
+        api.create_repo(dataset, repo_type="dataset", private=not public, exist_ok=True)
+        api.upload_folder(repo_id=dataset, repo_type="dataset", folder_path=staging, commit_message=f"agent-eval: {len(traces)} pi sessions")
+    say(f"uploaded {len(traces)} traces ({size / 1e6:.1f} MB) to the {visibility} Dataset {dataset}")
+    return f"{api.endpoint}/datasets/{dataset}"
+

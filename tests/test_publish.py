@@ -1,0 +1,90 @@
+"""Publishing against a local stand-in of the Hub: the Space is created static and private, the
+committed files are the built site (one commit), traces go to a tagged Dataset, redacted."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from hub_standin import HubStandIn
+from synthetic import plan, result, revision, write
+
+TOKEN = "hf_canary_publish_token_7c1d"
+
+
+@pytest.fixture
+def hub():
+    server = HubStandIn(token=TOKEN)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def store(tmp_path) -> Path:
+    a = revision(2)
+    results = [result("m1", a, "t1", "bare", r).model_dump(mode="json") for r in range(3)]
+    store = write(tmp_path / "store", results, [plan("pub", ["m1"], [a], ["t1"], ["bare"], 3)])
+    for folder in store.glob("runs/*/*/*/*/*"):
+        (folder / "trace.jsonl").write_text('{"type":"session","version":3}\n{"type":"message","note":"token ' + TOKEN + ' leaked by a tool"}\n')
+    return store
+
+
+def cli(hub: HubStandIn, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN, "HF_HUB_DISABLE_TELEMETRY": "1"}
+    env.pop("HF_HUB_OFFLINE", None)
+    return subprocess.run([sys.executable, "-m", "agent_eval", *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_publish_report_creates_a_private_static_space_with_the_built_site(hub, store, tmp_path):
+    dry = cli(hub, "publish-report", str(store), "--space", "org/agent-eval-report", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "dry run: would upload 7 files" in dry.stderr and "private static Space org/agent-eval-report" in dry.stderr
+    assert not hub.repos  # nothing was created
+
+    done = cli(hub, "publish-report", str(store), "--space", "org/agent-eval-report")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{hub.url}/spaces/org/agent-eval-report"
+    space = hub.repos["space:org/agent-eval-report"]
+    assert (space.sdk, space.private, len(space.commits)) == ("static", True, 1)
+    assert set(space.files) == {"README.md", "index.html", "app.js", "style.css", "data.js", "echarts.min.js", "details/0000.js"}
+    assert b"sdk: static" in space.files["README.md"]
+    local = tmp_path / "local-site"
+    assert cli(hub, "report", str(store), "--out", str(local)).returncode == 0
+    for name in ("app.js", "style.css", "echarts.min.js", "details/0000.js"):
+        assert space.files[name] == (local / name).read_bytes()
+    published = orjson.loads(space.files["data.js"].removeprefix(b"window.REPORT=").rstrip(b";\n"))
+    assert published["meta"]["trace_base"] == "" and published["meta"]["runs"] == 3
+
+    again = cli(hub, "publish-report", str(store), "--space", "org/agent-eval-report", "--public")
+    assert again.returncode == 0, again.stderr  # an existing Space is reused: a second commit
+    assert len(space.commits) == 2
+
+
+def test_upload_traces_is_a_dry_run_until_push_and_redacts(hub, store):
+    dry = cli(hub, "upload-traces", str(store), "--dataset", "org/traces")
+    assert dry.returncode == 0 and "would upload 3 traces" in dry.stderr and "add --push" in dry.stderr
+    assert not hub.repos
+
+    done = cli(hub, "upload-traces", str(store), "--dataset", "org/traces", "--push")
+    assert done.returncode == 0, done.stderr
+    dataset = hub.repos["dataset:org/traces"]
+    assert dataset.private and b"agent-traces" in dataset.files["README.md"]
+    traces = {p: b for p, b in dataset.files.items() if p.endswith("trace.jsonl")}
+    assert len(traces) == 3 and all(p.startswith("runs/") for p in traces)
+    assert all(TOKEN.encode() not in b and b"[REDACTED]" in b for b in traces.values())
+
+
+def test_hub_errors_are_one_line(hub, store):
+    env_bad = cli(hub, "publish-report", str(store), "--space", "nospace")
+    assert env_bad.returncode == 2 and env_bad.stderr.strip().startswith("error: --space is required as ORG/NAME")
+    hub.token = "another-token"  # ours is now refused
+    refused = cli(hub, "publish-report", str(store), "--space", "org/x")
+    assert refused.returncode == 2, refused.stderr
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "401" in lines[0]
+    assert TOKEN not in refused.stderr
