@@ -2,8 +2,8 @@
 
 The site is report_site/ rendered with jinja2 plus three kinds of data written with orjson:
 data.js (every run as dictionary-encoded columns: small, and one pass computes any aggregate),
-details/NNNN.js (answers, errors and tool timelines, 1,000 runs a file, loaded only when a run is
-opened) and echarts.min.js, copied from its npm package so nothing loads from a CDN at view time.
+details/PPP-NNNN.js (each run's answer, errors, markers and tool timeline, 1,000 runs a file, loaded
+only when a run is opened) and echarts.min.js, copied from its npm package so nothing loads from a CDN at view time.
 Scripts, not JSON: a page opened from file:// may not fetch() its neighbours, but it may load them.
 
 aggregate() below is the same arithmetic the page does; the tests hold the two to each other.
@@ -11,34 +11,40 @@ aggregate() below is the same arithmetic the page does; the tests hold the two t
 
 from __future__ import annotations
 
+import base64
+import math
+import os
 import shutil
+from array import array
 import statistics
 import subprocess
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 
 import jinja2
 import orjson
-from pydantic import BaseModel
 
 from . import __version__, cache_dir
 from .agent import AgentError
-from .config import ModelSpec
-from .store import run_folder
 
 STATUSES = ["ok", "agent_error", "timeout", "setup_error", "silent_failure"]
 STATUS_CODE = {s: k for k, s in enumerate(STATUSES)}
-COLUMNS = ["repeat", "status", "matched", "wall", "new", "cached", "generated", "turns", "tools", "cost", "markers"]
+COLUMNS = ["repeat", "status", "matched", "wall", "new", "cached", "generated", "turns", "tools", "cost", "markers"]  # facts' order
 ERROR_STATUSES = {"agent_error", "timeout", "setup_error"}
 AXES = ["model", "revision", "task", "tier"]
 DETAILS_PER_FILE = 1000
+DETAIL_KEYS = ("answer", "errors", "ended_by", "requests", "markers", "steps")  # what a run's panel shows
 ECHARTS_VERSION = "6.1.0"
 
 
-class Table(BaseModel):
-    """Runs as columns. Dimension columns hold indexes into the dims lists (in display order)."""
+@dataclass
+class Table:
+    """Runs as columns. Dimension columns hold indexes into the dims lists (in display order).
+    A dataclass, not a pydantic model: validating 100k-long columns would cost more than the build."""
 
     dims: dict[str, list[dict]]  # model, revision, task, tier, marker
     cols: dict[str, list]
@@ -52,17 +58,25 @@ class Table(BaseModel):
 # --- collect -----------------------------------------------------------------------------------
 
 
+def result_paths(folder: Path, depth: int = 5) -> list[str]:
+    """Every result.json `depth` folders below `folder` (runs/<sha>/<model>/<tier>/<task>/<run>), in a
+    stable order; os.scandir walks 100k run folders in a fraction of the time pathlib's glob takes."""
+    level = [str(folder)] if folder.is_dir() else []
+    for _ in range(depth):
+        level = [e.path for f in level for e in sorted(os.scandir(f), key=lambda e: e.name) if e.is_dir()]
+    return [f"{f}/result.json" for f in level if os.path.isfile(f"{f}/result.json")]
+
+
 def read_results(store: Path) -> list[dict]:
-    """Every result.json as a plain dict: the store holds our own validated output, and skipping
-    pydantic here is what keeps a 100k-run build within seconds."""
-    return [orjson.loads(p.read_bytes()) for p in sorted(store.glob("runs/*/*/*/*/*/result.json"))]
+    """Every result.json as a plain dict: the store holds our own validated output."""
+    return [orjson.loads(Path(p).read_bytes()) for p in result_paths(store / "runs")]
 
 
 def suite_plans(store: Path) -> list[dict]:
     return [orjson.loads(p.read_bytes()) for p in sorted(store.glob("suites/*/plan.json"))]
 
 
-# What the page shows of each dimension value, from the record it first appears in.
+# What the page shows of each dimension value.
 DIM_INFO = {
     "model": lambda m: {"id": m["id"], "name": m.get("name") or m["id"]},
     "revision": lambda r: {"name": r["name"], "sha": r["sha"], "ref": r["ref"]},
@@ -72,49 +86,60 @@ DIM_INFO = {
 }
 
 
+def facts(results) -> tuple[list[tuple], dict[str, dict]]:
+    """The few fields the page needs from each result, as flat tuples (cheap to pass between
+    processes), and what each dimension value looks like, from the first result that has it."""
+    infos: dict[str, dict] = {axis: {} for axis in DIM_INFO}
+    rows = []
+    for r in results:
+        c, rev, task, tokens = r["cell"], r["cell"]["revision"], r["cell"]["task"], r["tokens"]
+        for axis, key, source in (("model", c["model"]["id"], c["model"]), ("revision", rev["sha"], rev), ("task", task["id"], task), ("tier", c["tier"], c["tier"])):
+            if key not in infos[axis]:
+                infos[axis][key] = DIM_INFO[axis](source)
+        for hit in r["markers"]:
+            if hit["name"] not in infos["marker"]:
+                infos["marker"][hit["name"]] = DIM_INFO["marker"](hit)
+        rows.append((
+            c["model"]["id"], rev["sha"], task["id"], c["tier"], c["repeat"], STATUS_CODE[r["status"]],
+            2 if r["matched"] is None else int(r["matched"]), round(r["wall_seconds"], 2), tokens["new"], tokens["cached"],
+            tokens["generated"], r["turns"], sum(r["tool_calls"].values()), r["cost"], tuple(h["name"] for h in r["markers"]),
+        ))
+    return rows, infos
+
+
 def table(results: list[dict], plans: list[dict]) -> Table:
+    return columns(*facts(results), plans)
+
+
+def columns(rows: list[tuple], infos: dict[str, dict], plans: list[dict]) -> Table:
     index: dict[str, dict[str, int]] = {axis: {} for axis in DIM_INFO}
     dims: dict[str, list[dict]] = {axis: [] for axis in DIM_INFO}
 
-    def code(axis: str, key: str, source) -> int:
-        found = index[axis].get(key)
-        if found is None:
-            found = index[axis][key] = len(dims[axis])
-            dims[axis].append(DIM_INFO[axis](source))
-        return found
+    def code(axis: str, key: str, info: dict) -> None:
+        if key not in index[axis]:
+            index[axis][key] = len(dims[axis])
+            dims[axis].append(info)
 
     for plan in plans:  # the suites' own order first: revisions as listed, never sorted as strings
         for rev in plan["revisions"]:
-            code("revision", rev["sha"], rev)
+            code("revision", rev["sha"], DIM_INFO["revision"](rev))
         for model in plan["models"]:
-            code("model", model["id"], model)
+            code("model", model["id"], DIM_INFO["model"](model))
         for marker in plan.get("markers", []):  # a marker that never fired still shows, at 0 %
-            code("marker", marker["name"], marker)
-    cols: dict[str, list] = {name: [] for name in AXES + COLUMNS}
-    for r in results:
-        c, rev, task, tokens = r["cell"], r["cell"]["revision"], r["cell"]["task"], r["tokens"]
-        cols["model"].append(code("model", c["model"]["id"], c["model"]))
-        cols["revision"].append(code("revision", rev["sha"], rev))
-        cols["task"].append(code("task", task["id"], task))
-        cols["tier"].append(code("tier", c["tier"], c["tier"]))
-        cols["repeat"].append(c["repeat"])
-        cols["status"].append(STATUS_CODE[r["status"]])
-        cols["matched"].append(2 if r["matched"] is None else int(r["matched"]))
-        cols["wall"].append(round(r["wall_seconds"], 2))
-        cols["new"].append(tokens["new"])
-        cols["cached"].append(tokens["cached"])
-        cols["generated"].append(tokens["generated"])
-        cols["turns"].append(r["turns"])
-        cols["tools"].append(sum(r["tool_calls"].values()))
-        cols["cost"].append(r["cost"])
-        bits = 0
-        for hit in r["markers"]:
-            bits |= 1 << code("marker", hit["name"], hit)
-        cols["markers"].append(bits)
+            code("marker", marker["name"], DIM_INFO["marker"](marker))
+    for axis, seen in infos.items():
+        for key, info in seen.items():
+            code(axis, key, info)
+    # Transposed in one go: a column at a time is far cheaper than a row at a time.
+    values = list(zip(*rows, strict=True)) if rows else [()] * (len(AXES) + len(COLUMNS))
+    cols = {name: list(column) for name, column in zip(AXES + COLUMNS, values, strict=True)}
+    for axis in AXES:
+        cols[axis] = [index[axis][key] for key in cols[axis]]
+    cols["markers"] = [sum(1 << index["marker"][m] for m in names) if names else 0 for names in cols["markers"]]
     meta = {
         "suites": [p["suite"] for p in plans], "profiles": sorted({p["profile"] for p in plans}),
         "harness_version": __version__, "built": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "runs": len(results), "expected": expected_cells(plans),
+        "runs": len(rows), "expected": expected_cells(plans),
     }
     return Table(dims=dims, cols=cols, meta=meta)
 
@@ -184,15 +209,43 @@ def summary(t: Table, rows: list[int]) -> dict:
 # --- build ---------------------------------------------------------------------------------------
 
 
-def details(r: dict) -> dict:
-    c = r["cell"]
-    folder = run_folder(c["revision"]["sha"], ModelSpec(id=c["model"]["id"]).slug, c["tier"], c["task"]["id"], c["repeat"], c["key"])
-    return {
-        "folder": folder, "answer": r["answer"][:2000], "errors": [e[:500] for e in r["errors"][:20]],
-        "ended_by": r["ended_by"], "requests": r["requests"], "markers": [[m["name"], m["excerpt"]] for m in r["markers"]],
-        "steps": [[s["tool"], s["input"][:300], int(s["error"])] for s in r["steps"][:200]], "finished": r["finished_at"],
-    }
+def scan(store: Path, details_dir: Path) -> tuple[list[tuple], dict[str, dict], list[int]]:
+    """Read every result once, one revision folder per task and every core busy (at 100k runs,
+    walking and parsing are most of the build). Each part writes its own details files and hands
+    back its facts; `starts` is the first row of each part, for the page to find a run's details."""
+    parts = sorted(e.path for e in os.scandir(store / "runs") if e.is_dir()) if (store / "runs").is_dir() else []
+    jobs = [(Path(part), k, details_dir) for k, part in enumerate(parts)]
+    if len(jobs) > 1 and (os.cpu_count() or 1) > 1:
+        with ProcessPoolExecutor(max_workers=min(os.cpu_count(), 8)) as pool:
+            done = list(pool.map(_scan_part, jobs))
+    else:
+        done = [_scan_part(job) for job in jobs]
+    rows: list[tuple] = []
+    infos: dict[str, dict] = {axis: {} for axis in DIM_INFO}
+    starts = []
+    for part_rows, part_infos in done:
+        starts.append(len(rows))
+        rows += part_rows
+        for axis, seen in part_infos.items():
+            for key, info in seen.items():
+                infos[axis].setdefault(key, info)
+    return rows, infos, starts
 
+
+def _scan_part(job: tuple[Path, int, Path]) -> tuple[list[tuple], dict[str, dict]]:
+    folder, k, details_dir = job
+    results = []
+    for path in result_paths(folder, depth=4):
+        fd = os.open(path, os.O_RDONLY)  # no file object: at 100k files its overhead shows
+        try:
+            results.append(orjson.loads(os.read(fd, os.fstat(fd).st_size)))
+        finally:
+            os.close(fd)
+    for c in range(0, len(results), DETAILS_PER_FILE):
+        name = f"{k:03d}-{c // DETAILS_PER_FILE:04d}"
+        chunk = [{"folder": r["cell"]["folder"], **{key: r[key] for key in DETAIL_KEYS}} for r in results[c : c + DETAILS_PER_FILE]]
+        (details_dir / f"{name}.js").write_bytes(b'window.reportDetails("' + name.encode() + b'",' + orjson.dumps(chunk) + b");\n")
+    return facts(results)
 
 
 def echarts() -> Path:
@@ -216,26 +269,71 @@ def echarts() -> Path:
 def build(store: Path, out: Path, trace_base: str | None = None) -> Table:
     """Write the site into `out`. Trace links point at `trace_base` + run folder (default: the store,
     relative to `out`, so a report inside the store links the real trace files; "": no links)."""
-    results = read_results(store)
-    t = table(results, suite_plans(store))
     if trace_base is None:
         trace_base = _relative(store, out)
-    site = resources.files("agent_eval.report_site")
-    if out.exists():
-        shutil.rmtree(out / "details", ignore_errors=True)
-    (out / "details").mkdir(parents=True, exist_ok=True)
-    data = {"dims": t.dims, "cols": t.cols, "meta": {**t.meta, "trace_base": trace_base, "details_per_file": DETAILS_PER_FILE}}
+    shutil.rmtree(out / "details", ignore_errors=True)
+    (out / "details").mkdir(parents=True)
+    rows, infos, starts = scan(store, out / "details")
+    t = columns(rows, infos, suite_plans(store))
+    meta = {**t.meta, "expected": expected_grid(t), "trace_base": trace_base, "details_per_file": DETAILS_PER_FILE, "details_starts": starts}
+    data = {"dims": t.dims, "cols": encode(t.cols), "meta": meta}
     (out / "data.js").write_bytes(b"window.REPORT=" + orjson.dumps(data) + b";\n")
-    for start in range(0, len(results), DETAILS_PER_FILE):
-        chunk = [details(r) for r in results[start : start + DETAILS_PER_FILE]]
-        n = start // DETAILS_PER_FILE
-        (out / "details" / f"{n:04d}.js").write_bytes(b"window.reportDetails(%d," % n + orjson.dumps(chunk) + b");\n")
+    site = resources.files("agent_eval.report_site")
     shutil.copyfile(echarts(), out / "echarts.min.js")
     for asset in ("app.js", "style.css"):
         (out / asset).write_text(site.joinpath(asset).read_text())
     page = jinja2.Template(site.joinpath("index.html").read_text(), autoescape=True)
     (out / "index.html").write_text(page.render(meta=t.meta, version=__version__))
     return t
+
+
+# Each column as the narrowest typed array that holds it exactly, base64: a browser reads one long
+# string far faster than a million number literals, and the file is smaller.
+UNSIGNED = [("B", "Uint8", 0xFF), ("H", "Uint16", 0xFFFF), ("I", "Uint32", 0xFFFFFFFF)]
+
+
+def packed(values: list, floats: bool = False) -> list[str]:
+    if floats:
+        code, js_type = "f", "Float32"
+    else:
+        top = max(values, default=0)
+        code, js_type, limit = next((c, t, m) for c, t, m in UNSIGNED if top <= m or m == 0xFFFFFFFF)
+        values = [min(v, limit) for v in values]
+    return [js_type, base64.b64encode(array(code, values).tobytes()).decode()]
+
+
+def encode(cols: dict[str, list]) -> dict[str, list[str]]:
+    out = {}
+    for name, values in cols.items():
+        if name == "wall":
+            out[name] = packed([round(v * 100) for v in values])  # centiseconds: exact; the page divides back
+        elif name == "cost":
+            out[name] = packed([math.nan if v is None else v for v in values], floats=True)
+        else:
+            out[name] = packed(values)
+    return out
+
+
+COVERAGE_AXES = ["model", "task", "revision", "tier"]
+
+
+def expected_grid(t: Table) -> list[str]:
+    """The plans' expected run counts as one dense array over (model, task, revision, tier)."""
+    keys = {axis: {DIM_KEY[axis](d): i for i, d in enumerate(t.dims[axis])} for axis in COVERAGE_AXES}
+    sizes = [len(t.dims[axis]) for axis in COVERAGE_AXES]
+    grid = [0] * math.prod(sizes)
+    for key, want in t.meta["expected"].items():
+        model, sha, task, tier = key.split("|")
+        ids = [keys["model"].get(model), keys["task"].get(task), keys["revision"].get(sha), keys["tier"].get(tier)]
+        if None not in ids:
+            k = 0
+            for i, size in zip(ids, sizes, strict=True):
+                k = k * size + i
+            grid[k] = want
+    return packed(grid)
+
+
+DIM_KEY = {"model": lambda d: d["id"], "task": lambda d: d["id"], "revision": lambda d: d["sha"], "tier": lambda d: d["name"]}
 
 
 def _relative(store: Path, out: Path) -> str:

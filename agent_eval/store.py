@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 from .config import Budgets, ModelSpec, Profile, Suite, Task
 
@@ -50,6 +50,7 @@ class Cell(BaseModel):
     agent_version: str
     serving: dict | None = None  # how the offline model was served (engine, weights hash, template…)
 
+    @computed_field  # stored in cell.json and result.json, so every record says where it lives
     @property
     def folder(self) -> str:
         return run_folder(self.revision.sha, self.model.slug, self.tier, self.task.id, self.repeat, self.key)

@@ -51,11 +51,11 @@ def test_publish_report_creates_a_private_static_space_with_the_built_site(hub, 
     assert done.stdout.strip() == f"{hub.url}/spaces/org/agent-eval-report"
     space = hub.repos["space:org/agent-eval-report"]
     assert (space.sdk, space.private, len(space.commits)) == ("static", True, 1)
-    assert set(space.files) == {"README.md", "index.html", "app.js", "style.css", "data.js", "echarts.min.js", "details/0000.js"}
+    assert set(space.files) == {"README.md", "index.html", "app.js", "style.css", "data.js", "echarts.min.js", "details/000-0000.js"}
     assert b"sdk: static" in space.files["README.md"]
     local = tmp_path / "local-site"
     assert cli(hub, "report", str(store), "--out", str(local)).returncode == 0
-    for name in ("app.js", "style.css", "echarts.min.js", "details/0000.js"):
+    for name in ("app.js", "style.css", "echarts.min.js", "details/000-0000.js"):
         assert space.files[name] == (local / name).read_bytes()
     published = orjson.loads(space.files["data.js"].removeprefix(b"window.REPORT=").rstrip(b";\n"))
     assert published["meta"]["trace_base"] == "" and published["meta"]["runs"] == 3

@@ -89,7 +89,7 @@ def test_build_writes_a_self_contained_site(site):
     assert (out / "echarts.min.js").stat().st_size > 500_000  # the real library, shipped: no CDN at view time
     html = (out / "index.html").read_text()
     assert "http://" not in html and "https://" not in html
-    assert (out / "details" / "0000.js").read_text().startswith("window.reportDetails(0,")
+    assert (out / "details" / "000-0000.js").read_text().startswith('window.reportDetails("000-0000",')
 
 
 @pytest.fixture
@@ -162,8 +162,9 @@ def test_runs_open_their_details_and_trace_and_coverage_shows_gaps(page):
     assert trace.startswith("../runs/") and trace.endswith("/trace.jsonl")
 
     tab.click("#tabs a[data-view=coverage]")
-    tab.wait_for_function("document.body.dataset.rendered === '3'")
-    coverage = tab.evaluate("echarts.getInstanceByDom(document.getElementById('chart-coverage')).getOption().series[0].data.map(d => d.text)")
+    drawn = "echarts.getInstanceByDom(document.getElementById('chart-coverage'))?.getOption()?.series?.[0]?.data"
+    tab.wait_for_function(f"({drawn} || []).length > 0")  # charts are drawn once on screen
+    coverage = tab.evaluate(f"{drawn}.map(d => d.text)")
     assert sorted(coverage) == sorted(["2/2", "1/2", "1/2", "1/2", "0/2", "1/2", "0/2", "2/2", "0/2", "0/2", "0/2", "0/2"])
     os.makedirs("test-artifacts", exist_ok=True)
     tab.screenshot(path="test-artifacts/report-coverage.png", full_page=True)

@@ -6,11 +6,17 @@
 const R = window.REPORT;
 const AXES = ["model", "revision", "task", "tier"];
 const STATUSES = ["ok", "agent_error", "timeout", "setup_error", "silent_failure"];
-const ERROR = new Set([1, 2, 3]);
-const N = R.cols.status.length;
+// Columns arrive as [typed array type, base64]; wall time in centiseconds, unknown cost as NaN.
+function decode([type, b64]) {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return new globalThis[type + "Array"](bytes.buffer);
+}
 const col = {};
-for (const k of [...AXES, "status", "matched", "repeat", "markers"]) col[k] = Int32Array.from(R.cols[k]);
-for (const k of ["wall", "new", "cached", "generated", "turns", "tools"]) col[k] = Float64Array.from(R.cols[k]);
+for (const [k, packed] of Object.entries(R.cols)) col[k] = decode(packed);
+col.wall = Float64Array.from(col.wall, (centis) => centis / 100);
+const N = col.status.length;
 const MARKERS = R.dims.marker;
 const name = {
   model: (i) => R.dims.model[i].name,
@@ -71,53 +77,113 @@ function selectRows(shared = state.shared) {
   return rows.filter((i) => keepTask[col.task[i]]);
 }
 
-function groupRows(rows, by) {
-  const groups = new Map();
-  for (const i of rows) {
-    let key = 0;
-    for (const axis of by) key = key * 4096 + col[axis][i];
-    let list = groups.get(key);
-    if (!list) groups.set(key, (list = []));
-    list.push(i);
+// Runs of one metric in ascending order, computed once: then every median of every group is one
+// linear pass (a group's values arrive already sorted), never a sort per group or per click.
+// Keys pack value and row index into one float so the native numeric sort needs no comparator.
+const SCALE = { wall: 100 };
+const ROW_BITS = 2 ** 21;
+const orders = {};
+function order(metric) {
+  if (!orders[metric]) {
+    const keys = new Float64Array(N);
+    const scale = SCALE[metric] || 1;
+    for (let i = 0; i < N; i++) keys[i] = Math.round(col[metric][i] * scale) * ROW_BITS + i;
+    keys.sort();
+    orders[metric] = Int32Array.from(keys, (k) => k % ROW_BITS);
   }
-  return [...groups.entries()].sort((a, b) => a[0] - b[0]).map(([, members]) => ({ ids: by.map((a) => col[a][members[0]]), rows: members }));
+  return orders[metric];
 }
 
-function median(rows, metric) {
-  const values = new Float64Array(rows.length);
-  let n = 0;
-  for (const i of rows) if (col.status[i] !== 3) values[n++] = col[metric][i];
-  if (!n) return null;
-  const sorted = values.subarray(0, n).sort();
-  return n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+// Groups of the selected rows by some axes, as dense ids in typed arrays: group[i] is row i's group
+// (-1 when not selected) and ids run in the dims' order, so groups come out sorted for free.
+function groupRows(rows, by) {
+  const sizes = by.map((a) => R.dims[a].length);
+  const G = sizes.reduce((x, y) => x * y, 1);
+  const group = new Int32Array(N).fill(-1);
+  const n = new Int32Array(G);
+  const cols = by.map((a) => col[a]);
+  for (let r = 0; r < rows.length; r++) {
+    const i = rows[r];
+    let k = 0;
+    for (let a = 0; a < cols.length; a++) k = k * sizes[a] + cols[a][i];
+    group[i] = k;
+    n[k]++;
+  }
+  const present = [];
+  for (let k = 0; k < G; k++) if (n[k]) present.push(k);
+  const ids = (k) => { const out = new Array(by.length); for (let a = by.length - 1; a >= 0; a--) { out[a] = k % sizes[a]; k = Math.floor(k / sizes[a]); } return out; };
+  return { by, rows, group, n, G, present, ids };
+}
+
+// Medians of `metric` for every group at once; setup errors (the harness's failures) are left out.
+function medians(g, metric) {
+  const count = new Int32Array(g.G);
+  for (let r = 0; r < g.rows.length; r++) { const i = g.rows[r]; if (col.status[i] !== 3) count[g.group[i]]++; }
+  const seen = new Int32Array(g.G), lo = new Float64Array(g.G), out = new Float64Array(g.G).fill(NaN);
+  const values = col[metric], ord = order(metric);
+  for (let r = 0; r < N; r++) {
+    const i = ord[r], k = g.group[i];
+    if (k < 0 || col.status[i] === 3) continue;
+    const at = seen[k]++, n = count[k];
+    if (at === (n - 1) >> 1) lo[k] = values[i];
+    if (at === n >> 1) out[k] = (lo[k] + values[i]) / 2;
+  }
+  return (k) => (Number.isNaN(out[k]) ? null : out[k]);
 }
 
 const pct = (part, whole) => (whole ? Math.round((1000 * part) / whole) / 10 : null);
 
-function summary(rows, medians = ["wall", "new", "cached", "generated", "turns", "tools"]) {
-  let scored = 0, matched = 0, errors = 0, silent = 0, cost = 0, costed = 0;
-  const markers = new Int32Array(MARKERS.length);
-  for (const i of rows) {
-    const s = col.status[i];
-    if (col.matched[i] !== 2 && s !== 4 && s !== 3) { scored++; matched += col.matched[i]; }
-    if (ERROR.has(s)) errors++;
-    if (s === 4) silent++;
-    if (s !== 3 && R.cols.cost[i] != null) { cost += R.cols.cost[i]; costed++; }
-    for (let m = 0; m < MARKERS.length; m++) if ((col.markers[i] >> m) & 1) markers[m]++;
+// Counts and percentages of every group in one pass; summary(k) reads group k.
+function summaries(g) {
+  const G = g.G, M = MARKERS.length;
+  const scored = new Int32Array(G), matched = new Int32Array(G), errors = new Int32Array(G), silent = new Int32Array(G);
+  const cost = new Float64Array(G), costed = new Int32Array(G), marks = new Int32Array(G * M);
+  for (let r = 0; r < g.rows.length; r++) {
+    const i = g.rows[r], k = g.group[i], s = col.status[i];
+    if (col.matched[i] !== 2 && s !== 4 && s !== 3) { scored[k]++; matched[k] += col.matched[i]; }
+    if (s === 1 || s === 2 || s === 3) errors[k]++;
+    if (s === 4) silent[k]++;
+    if (s !== 3 && !Number.isNaN(col.cost[i])) { cost[k] += col.cost[i]; costed[k]++; }
+    for (let bits = col.markers[i], m = 0; bits; bits >>= 1, m++) if (bits & 1) marks[k * M + m]++;
   }
-  const out = { runs: rows.length, scored, match: pct(matched, scored), errors: pct(errors, rows.length), silent: pct(silent, rows.length),
-    cost: costed ? cost : null, markers: Array.from(markers, (c) => pct(c, rows.length)) };
-  for (const metric of medians) out[metric] = median(rows, metric);
-  return out;
+  return (k) => ({
+    runs: g.n[k], scored: scored[k], match: pct(matched[k], scored[k]), errors: pct(errors[k], g.n[k]), silent: pct(silent[k], g.n[k]),
+    cost: costed[k] ? cost[k] : null, markers: Array.from(marks.subarray(k * M, (k + 1) * M), (c) => pct(c, g.n[k])),
+  });
 }
 
 // --- rendering ------------------------------------------------------------------------------------
 
 const charts = {};
 const TITLE = { left: "center", top: 6, textStyle: { fontSize: 13 } };
-function chart(id) {
+
+// A chart is drawn only while it is on screen: one scrolled into view is drawn then, from the latest
+// data. So a filter click pays for the charts a person can see, not for every chart of the page.
+const pending = new Map();
+const onScreen = new Set();
+const watcher = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    if (!e.isIntersecting) { onScreen.delete(e.target.id); continue; }
+    onScreen.add(e.target.id);
+    if (pending.has(e.target.id)) { const option = pending.get(e.target.id); pending.delete(e.target.id); paint(e.target.id, option); }
+  }
+});
+for (const el of document.querySelectorAll(".chart")) watcher.observe(el);
+
+function instance(id) {
   if (!charts[id]) charts[id] = echarts.init($(id), null, { renderer: "canvas" });
   return charts[id];
+}
+
+function paint(id, option) {
+  instance(id).setOption(option(), true);
+  paintedAt = performance.now();
+}
+
+let paintedAt = 0;
+function draw(id, option) {
+  if (onScreen.has(id)) { pending.delete(id); paint(id, option); }
+  else pending.set(id, option);
 }
 
 const fmt = (v, digits = 0) => (v == null ? "—" : Number(v).toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }));
@@ -152,54 +218,67 @@ function syncControls() {
   for (const v of document.querySelectorAll(".view")) v.classList.toggle("on", v.id === "view-" + state.view);
 }
 
+const METRICS = ["wall", "new", "cached", "generated", "turns", "tools"];
 function summaryTable(rows) {
   const head = [...state.by, "runs", "match %", "median s", "new tok", "cached tok", "generated tok", "turns", "tool calls", "errors %", "silent %", "cost",
     ...MARKERS.map((m) => m.name + " %")];
-  const body = groupRows(rows, state.by).map((g) => {
-    const s = summary(g.rows);
-    const cells = [fmt(s.runs), fmt(s.match, 1), fmt(s.wall, 1), fmt(s.new), fmt(s.cached), fmt(s.generated), fmt(s.turns, 1), fmt(s.tools, 1),
-      fmt(s.errors, 1), fmt(s.silent, 1), s.cost == null ? "—" : fmt(s.cost, 4), ...s.markers.map((m) => fmt(m, 1))];
-    return `<tr>${g.ids.map((id, k) => `<td class="key">${esc(name[state.by[k]](id))}</td>`).join("")}${cells.map((c) => `<td>${c}</td>`).join("")}</tr>`;
+  const g = groupRows(rows, state.by);
+  const med = Object.fromEntries(METRICS.map((m) => [m, medians(g, m)]));
+  const summary = summaries(g);
+  const body = g.present.map((k) => {
+    const s = summary(k);
+    const cells = [fmt(s.runs), fmt(s.match, 1), fmt(med.wall(k), 1), fmt(med.new(k)), fmt(med.cached(k)), fmt(med.generated(k)), fmt(med.turns(k), 1),
+      fmt(med.tools(k), 1), fmt(s.errors, 1), fmt(s.silent, 1), s.cost == null ? "—" : fmt(s.cost, 4), ...s.markers.map((m) => fmt(m, 1))];
+    return `<tr>${g.ids(k).map((id, a) => `<td class="key">${esc(name[state.by[a]](id))}</td>`).join("")}${cells.map((c) => `<td>${c}</td>`).join("")}</tr>`;
   });
   $("summary").innerHTML = `<thead><tr>${head.map((h, k) => `<th class="${k < state.by.length ? "key" : ""}">${esc(h)}</th>`).join("")}</tr></thead><tbody>${body.join("")}</tbody>`;
 }
 
-function bars(id, title, rows, xAxis, seriesAxis, value, unit) {
-  // One bar per (x, series) group; categories keep the dims' order (revisions as the suite lists them).
-  const groups = groupRows(rows, [xAxis, seriesAxis]);
-  const xs = [...new Set(groups.map((g) => g.ids[0]))].sort((a, b) => a - b);
-  const ss = [...new Set(groups.map((g) => g.ids[1]))].sort((a, b) => a - b);
-  const at = new Map(groups.map((g) => [g.ids.join(","), value(g.rows)]));
-  chart(id).setOption({
-    title: { text: title, ...TITLE }, tooltip: { trigger: "axis" }, legend: { top: 28 }, grid: { top: 66, bottom: 40, left: 60, right: 16 },
+function bars(id, title, g, value, unit) {
+  // One bar per (x, series) group of a two-axis grouping; categories keep the dims' order.
+  const [xAxis, seriesAxis] = g.by;
+  const xs = [...new Set(g.present.map((k) => g.ids(k)[0]))];
+  const ss = [...new Set(g.present.map((k) => g.ids(k)[1]))].sort((a, b) => a - b);
+  const size = R.dims[seriesAxis].length;
+  draw(id, () => ({
+    animation: false, title: { text: title, ...TITLE }, tooltip: { trigger: "axis" }, legend: { top: 28 }, grid: { top: 66, bottom: 40, left: 60, right: 16 },
     xAxis: { type: "category", data: xs.map(name[xAxis]) }, yAxis: { type: "value", name: unit },
-    series: ss.map((s) => ({ type: "bar", name: name[seriesAxis](s), data: xs.map((x) => at.get(`${x},${s}`) ?? null) })),
-  }, true);
+    series: ss.map((s) => ({ type: "bar", name: name[seriesAxis](s), data: xs.map((x) => (g.n[x * size + s] ? value(x * size + s) : null)) })),
+  }));
 }
 
+let chartsFor = "";
 function overview(rows) {
   summaryTable(rows);
-  bars("chart-time", "Median time per revision, by tier", rows, "revision", "tier", (r) => median(r, "wall"), "s");
-  bars("chart-tokens", "Median new tokens per revision, by tier", rows, "revision", "tier", (r) => median(r, "new"), "tokens");
-  bars("chart-match", "Match % across models, by tier", rows, "model", "tier", (r) => summary(r, []).match, "%");
-  const byModelTier = groupRows(rows, ["model", "tier"]);
-  const adoption = byModelTier.map((g) => summary(g.rows, []).markers);
-  chart("chart-markers").setOption({
-    title: { text: "Marker adoption by tier, across models", ...TITLE }, tooltip: { trigger: "axis" }, legend: { top: 28 },
+  const selection = JSON.stringify([state.keep, [...state.shared]], (k, v) => (v instanceof Set ? [...v] : v));
+  if (selection === chartsFor) return;  // only the table's grouping changed: the charts stand
+  chartsFor = selection;
+  const revTier = groupRows(rows, ["revision", "tier"]);
+  bars("chart-time", "Median time per revision, by tier", revTier, medians(revTier, "wall"), "s");
+  bars("chart-tokens", "Median new tokens per revision, by tier", revTier, medians(revTier, "new"), "tokens");
+  const modelTier = groupRows(rows, ["model", "tier"]);
+  const byModelTier = summaries(modelTier);
+  bars("chart-match", "Match % across models, by tier", modelTier, (k) => byModelTier(k).match, "%");
+  draw("chart-markers", () => ({
+    animation: false, title: { text: "Marker adoption by tier, across models", ...TITLE }, tooltip: { trigger: "axis" }, legend: { top: 28 },
     grid: { top: 66, bottom: 60, left: 50, right: 16 }, yAxis: { type: "value", name: "% of runs", max: 100 },
-    xAxis: { type: "category", data: byModelTier.map((g) => `${name.model(g.ids[0])} · ${name.tier(g.ids[1])}`), axisLabel: { rotate: 20 } },
-    series: MARKERS.map((m, k) => ({ type: "bar", name: m.name, data: adoption.map((a) => a[k]) })),
-  }, true);
+    xAxis: { type: "category", data: modelTier.present.map((k) => modelTier.ids(k)).map(([m, t]) => `${name.model(m)} · ${name.tier(t)}`), axisLabel: { rotate: 20 } },
+    series: MARKERS.map((m, j) => ({ type: "bar", name: m.name, data: modelTier.present.map((k) => byModelTier(k).markers[j]) })),
+  }));
   const cells = groupRows(rows, ["task", "tier", "revision"]);
-  const ys = [...new Set(cells.map((g) => g.ids[0] * 4096 + g.ids[1]))].sort((a, b) => a - b);
-  const revs = [...new Set(cells.map((g) => g.ids[2]))].sort((a, b) => a - b);
-  chart("chart-tasks").setOption({
-    title: { text: "Match % per task · tier, across revisions", ...TITLE }, tooltip: {},
+  const byCell = summaries(cells);
+  const nRev = R.dims.revision.length;
+  const ys = [...new Set(cells.present.map((k) => Math.floor(k / nRev)))];
+  const revs = [...new Set(cells.present.map((k) => k % nRev))].sort((a, b) => a - b);
+  const yAt = new Map(ys.map((taskTier, y) => [taskTier, y])), xAt = new Map(revs.map((r, x) => [r, x]));
+  const nTier = R.dims.tier.length;
+  draw("chart-tasks", () => ({
+    animation: false, title: { text: "Match % per task · tier, across revisions", ...TITLE }, tooltip: {},
     grid: { top: 40, bottom: 40, left: 180, right: 90 }, visualMap: { min: 0, max: 100, right: 10, top: "middle", calculable: true },
     xAxis: { type: "category", data: revs.map(name.revision) },
-    yAxis: { type: "category", data: ys.map((k) => `${name.task(Math.floor(k / 4096))} · ${name.tier(k % 4096)}`) },
-    series: [{ type: "heatmap", label: { show: true }, data: cells.map((g) => [revs.indexOf(g.ids[2]), ys.indexOf(g.ids[0] * 4096 + g.ids[1]), summary(g.rows, []).match]) }],
-  }, true);
+    yAxis: { type: "category", data: ys.map((tt) => `${name.task(Math.floor(tt / nTier))} · ${name.tier(tt % nTier)}`) },
+    series: [{ type: "heatmap", label: { show: cells.present.length < 400 }, data: cells.present.map((k) => [xAt.get(k % nRev), yAt.get(Math.floor(k / nRev)), byCell(k).match]) }],
+  }));
 }
 
 function distributions(rows) {
@@ -208,38 +287,38 @@ function distributions(rows) {
     const series = tiers.map((t) => ({ type: "scatter", name: name.tier(t), large: true, largeThreshold: 2000, symbolSize: 3, data: [] }));
     const at = new Map(tiers.map((t, k) => [t, series[k].data]));
     for (const i of rows) at.get(col.tier[i]).push([col.revision[i] + (((i * 2654435761) % 1000) / 1000 - 0.5) * 0.6, col[metric][i]]);
-    chart("dist-" + metric).setOption({
-      title: { text: title + " — every run", ...TITLE }, legend: { top: 28 }, tooltip: {}, grid: { top: 66, bottom: 40, left: 70, right: 16 },
+    draw("dist-" + metric, () => ({
+      animation: false, title: { text: title + " — every run", ...TITLE }, legend: { top: 28 }, tooltip: {}, grid: { top: 66, bottom: 40, left: 70, right: 16 },
       xAxis: { type: "value", min: -0.5, max: R.dims.revision.length - 0.5, interval: 1, axisLabel: { formatter: (v) => name.revision(Math.round(v)) ?? "" } },
       yAxis: { type: "value", scale: true }, series,
-    }, true);
+    }));
   }
 }
 
+// What the suites asked for: a dense array over (model, task, revision, tier), like the grouping below.
+const COVERAGE_AXES = ["model", "task", "revision", "tier"];
+const expected = decode(R.meta.expected);
+
 function coverage() {
-  const rows = selectRows(new Set());
-  const done = new Map();
-  for (const i of rows) {
-    const key = `${R.dims.model[col.model[i]].id}|${R.dims.revision[col.revision[i]].sha}|${R.dims.task[col.task[i]].id}|${R.dims.tier[col.tier[i]].name}`;
-    done.set(key, (done.get(key) || 0) + 1);
-  }
-  const keep = (axis, g) => !state.keep[axis] || state.keep[axis].has(g);
+  const g = groupRows(selectRows(new Set()), COVERAGE_AXES);
+  const keep = (axis, i) => !state.keep[axis] || state.keep[axis].has(i);
+  const [nModel, nTask, nRev, nTier] = COVERAGE_AXES.map((a) => R.dims[a].length);
   const ys = [], xs = [];
-  R.dims.model.forEach((m, mi) => keep("model", mi) && R.dims.task.forEach((t, ti) => keep("task", ti) && ys.push([m, t])));
-  R.dims.revision.forEach((r, ri) => keep("revision", ri) && R.dims.tier.forEach((t, ti) => keep("tier", ti) && xs.push([r, t])));
+  for (let m = 0; m < nModel; m++) for (let t = 0; t < nTask; t++) if (keep("model", m) && keep("task", t)) ys.push([m, t]);
+  for (let r = 0; r < nRev; r++) for (let t = 0; t < nTier; t++) if (keep("revision", r) && keep("tier", t)) xs.push([r, t]);
   const data = [];
   ys.forEach(([m, t], y) => xs.forEach(([r, tier], x) => {
-    const key = `${m.id}|${r.sha}|${t.id}|${tier.name}`;
-    const want = R.meta.expected[key] || 0, have = done.get(key) || 0;
+    const k = ((m * nTask + t) * nRev + r) * nTier + tier;
+    const want = expected[k], have = g.n[k];
     if (want || have) data.push({ value: [x, y, want ? Math.min(1, have / want) : 1], text: `${have}/${want || "—"}` });
   }));
-  chart("chart-coverage").setOption({
-    tooltip: { formatter: (p) => `${esc(ys[p.value[1]][0].name)} · ${esc(ys[p.value[1]][1].id)}<br>${esc(xs[p.value[0]][0].name)} · ${esc(xs[p.value[0]][1].name)}: ${p.data.text}` },
+  draw("chart-coverage", () => ({
+    animation: false, tooltip: { formatter: (p) => `${esc(name.model(ys[p.value[1]][0]))} · ${esc(name.task(ys[p.value[1]][1]))}<br>${esc(name.revision(xs[p.value[0]][0]))} · ${esc(name.tier(xs[p.value[0]][1]))}: ${p.data.text}` },
     grid: { top: 20, bottom: 90, left: 220, right: 90 }, visualMap: { min: 0, max: 1, right: 10, top: "middle", inRange: { color: ["#f6f8fa", "#1a7f37"] } },
-    xAxis: { type: "category", data: xs.map(([r, t]) => `${r.name} · ${t.name}`), axisLabel: { rotate: 30 } },
-    yAxis: { type: "category", data: ys.map(([m, t]) => `${m.name} · ${t.id}`) },
+    xAxis: { type: "category", data: xs.map(([r, t]) => `${name.revision(r)} · ${name.tier(t)}`), axisLabel: { rotate: 30 } },
+    yAxis: { type: "category", data: ys.map(([m, t]) => `${name.model(m)} · ${name.task(t)}`) },
     series: [{ type: "heatmap", data, label: { show: data.length < 600, color: "#1f2328", formatter: (p) => p.data.text } }],
-  }, true);
+  }));
 }
 
 const PAGE = 100;
@@ -261,31 +340,36 @@ function runs(rows) {
     ${t.files.length ? ` · inputs: ${t.files.map(esc).join(", ")}` : ""}<pre>${esc(t.prompt)}</pre></div>`).join("");
 }
 
-// Per-run details live in details/NNNN.js, loaded the first time a run of that file is opened.
+// Per-run details live in details/PPP-NNNN.js (part PPP of the store, 1,000 runs a file), loaded
+// the first time a run of that file is opened.
 const detailFiles = new Map();
-window.reportDetails = (n, chunk) => detailFiles.get(n)?.resolve(chunk);
-function loadDetails(n) {
-  if (!detailFiles.has(n)) {
+window.reportDetails = (name, chunk) => detailFiles.get(name)?.resolve(chunk);
+function detailsOf(i) {
+  const starts = R.meta.details_starts, per = R.meta.details_per_file;
+  let part = 0;
+  while (part + 1 < starts.length && starts[part + 1] <= i) part++;
+  const local = i - starts[part];
+  const name = `${String(part).padStart(3, "0")}-${String(Math.floor(local / per)).padStart(4, "0")}`;
+  if (!detailFiles.has(name)) {
     let resolve;
     const promise = new Promise((ok) => (resolve = ok));
-    detailFiles.set(n, { promise, resolve });
+    detailFiles.set(name, { promise, resolve });
     const script = document.createElement("script");
-    script.src = `details/${String(n).padStart(4, "0")}.js`;
+    script.src = `details/${name}.js`;
     document.head.appendChild(script);
   }
-  return detailFiles.get(n).promise;
+  return detailFiles.get(name).promise.then((chunk) => chunk[local % per]);
 }
 
 async function openRun(i) {
-  const per = R.meta.details_per_file;
-  const d = (await loadDetails(Math.floor(i / per)))[i % per];
+  const d = await detailsOf(i);
   const trace = R.meta.trace_base + d.folder + "/trace.jsonl";
   $("run").innerHTML = `<h3>${esc(name.task(col.task[i]))} · ${esc(name.model(col.model[i]))} · ${esc(name.revision(col.revision[i]))} · ${esc(name.tier(col.tier[i]))} · r${col.repeat[i]}</h3>
     <p>status <b class="${col.status[i] ? "bad" : ""}">${STATUSES[col.status[i]]}</b>${d.ended_by ? ` (ended by ${esc(d.ended_by)})` : ""} ·
     ${fmt(col.wall[i], 1)} s · ${col.turns[i]} turns · ${d.requests} model requests${R.meta.trace_base ? ` · <a href="${esc(trace)}">trace (pi session)</a>` : ""}</p>
     <p>answer:</p><pre>${esc(d.answer) || "(none)"}</pre>
-    ${d.markers.length ? `<p>markers:</p><ul>${d.markers.map(([m, x]) => `<li><b>${esc(m)}</b> <code>${esc(x)}</code></li>`).join("")}</ul>` : ""}
-    <p>timeline (${d.steps.length} tool calls):</p><ol>${d.steps.map(([tool, input, err]) => `<li class="${err ? "error" : ""}"><b>${esc(tool)}</b>${err ? ' <span class="bad">error</span>' : ""}<pre>${esc(input)}</pre></li>`).join("")}</ol>
+    ${d.markers.length ? `<p>markers:</p><ul>${d.markers.map((m) => `<li><b>${esc(m.name)}</b> <code>${esc(m.excerpt)}</code></li>`).join("")}</ul>` : ""}
+    <p>timeline (${d.steps.length} tool calls):</p><ol>${d.steps.map((s) => `<li class="${s.error ? "error" : ""}"><b>${esc(s.tool)}</b>${s.error ? ' <span class="bad">error</span>' : ""}<pre>${esc(s.input)}</pre></li>`).join("")}</ol>
     ${d.errors.length ? `<p>errors:</p>${d.errors.map((e) => `<pre class="bad">${esc(e)}</pre>`).join("")}` : ""}`;
 }
 
@@ -334,4 +418,4 @@ header();
 filters();
 wire();
 render();
-window.agentEval = { state, selectRows, summary, groupRows, render, timings };
+window.agentEval = { state, selectRows, summaries, groupRows, medians, render, timings, charts, paintedAt: () => paintedAt };
