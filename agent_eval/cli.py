@@ -47,6 +47,11 @@ def user_errors() -> tuple[type[Exception], ...]:
     return ConfigError, RepoError, AgentError, ServeError
 
 
+def require_store(store: Path) -> None:
+    if not (store / "runs").is_dir():
+        fail(f"{store}: no runs/ folder here; is this a store? (default ./agent-eval-results)")
+
+
 def make_plan(suite: Path, rerun: bool = False, store: Path | None = None):
     from . import plan
 
@@ -201,8 +206,7 @@ def results(
     from . import results as collect
     from .store import Store
 
-    if not (store / "runs").is_dir():
-        fail(f"{store}: no runs/ folder here; is this a store? (default ./agent-eval-results)")
+    require_store(store)
     found = Store(store).results()
     if format == Format.json:
         sys.stdout.buffer.write(collect.as_json(found) + b"\n")
@@ -236,8 +240,7 @@ def report(
 
     from . import report as site
 
-    if not (store / "runs").is_dir():
-        fail(f"{store}: no runs/ folder here; is this a store? (default ./agent-eval-results)")
+    require_store(store)
     out = out or store / "report"
     started = time.perf_counter()
     try:
@@ -262,8 +265,7 @@ def publish_report(
 
     if "/" not in space:
         fail("--space is required as ORG/NAME, e.g. --space my-org/agent-eval-report")
-    if not (store / "runs").is_dir():
-        fail(f"{store}: no runs/ folder here; is this a store? (default ./agent-eval-results)")
+    require_store(store)
     try:
         url = publish.publish_report(store, space, public, dry_run, traces_dataset, say=lambda m: typer.echo(m, err=True))
     except user_errors() + hub_errors() as err:

@@ -8,6 +8,7 @@ the interrupted cells: the next run picks them up.
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
@@ -37,6 +38,20 @@ class Outcome(Counter):
 
 
 def run(plan: Plan, jobs: int) -> Outcome:
+    # A kill (SIGTERM) stops the sweep like Ctrl-C: pi and the model server run in sessions of their
+    # own, so dying without stopping them would leave them running.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _run(plan, jobs)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _run(plan: Plan, jobs: int) -> Outcome:
     store = Store(plan.suite.store_path)
     store.snapshot(plan.suite, plan.profile, plan.tasks, plan.summary())
     agent.ensure_pi(say=console.print)

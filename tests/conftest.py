@@ -18,6 +18,9 @@ import minilib
 # SHAs are fixed, so each revision's environment is built once too.
 os.environ.setdefault("AGENT_EVAL_CACHE", str(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "agent-eval-tests"))
 
+# Every CLI the tests start runs this checkout's code, whatever `pip install -e` last pointed at.
+CHECKOUT = str(Path(__file__).resolve().parent.parent)
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [CHECKOUT, os.environ.get("PYTHONPATH")]))
 MODEL_KEY = "canary-model-key-5f2c9a"  # must never land in a stored file
 HF_CANARY = "hf_canary_token_81d3e0aa"
 

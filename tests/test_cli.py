@@ -50,7 +50,7 @@ def test_profiles_from_folders_and_entry_points_and_tasks_listing(project, tmp_p
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: otherlib-profile\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text("[agent_eval.profiles]\notherlib = otherlib_profile\n")
-    listed = project.cli("profiles", env={"PYTHONPATH": str(site)})
+    listed = project.cli("profiles", env={"PYTHONPATH": f"{os.environ['PYTHONPATH']}{os.pathsep}{site}"})
     assert listed.returncode == 0, listed.stderr
     assert "minilib" in listed.stdout and "a test library" in listed.stdout
     assert "otherlib             shipped by otherlib" in listed.stdout

@@ -8,6 +8,7 @@ import sys
 import time
 
 import orjson
+import pytest
 
 from conftest import HF_CANARY, MODEL_KEY
 
@@ -127,7 +128,8 @@ def test_hub_models_go_through_the_proxy_with_the_token(project, fake):
     assert HF_CANARY.encode() not in project.stored_bytes()
 
 
-def test_ctrl_c_stores_nothing_for_running_cells_and_next_run_finishes_them(project, fake):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_an_interrupted_run_stores_nothing_for_running_cells_and_the_next_run_finishes_them(project, fake, stop):
     fake.extra_delay = 20.0  # every model call hangs long enough to interrupt
     project.suite(revisions=["v0.2"], tiers=["bare"], tasks=["checksum"])
     proc = subprocess.Popen([sys.executable, "-m", "agent_eval", "run", "suite.yaml"], cwd=project.root, env=project.env(),
@@ -136,7 +138,7 @@ def test_ctrl_c_stores_nothing_for_running_cells_and_next_run_finishes_them(proj
     while not fake.attempts and time.time() < deadline:
         time.sleep(0.1)
     assert fake.attempts, "pi never reached the model"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "1 interrupted" in err
