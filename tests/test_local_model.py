@@ -171,6 +171,14 @@ def test_a_real_model_drives_pi_through_one_quickstart_cell(quickstart):
     assert log[0]["status"] == 200 and log[0]["tool_calls"] >= 1
     assert (quickstart / "results/suites/quickstart/server-local--qwen2.5-coder-0.5b.log").is_file()
 
+    # The same cell through `agent-eval worker` (what a Job runs): it serves the model itself.
+    (run_dir / "result.json").unlink()
+    again = subprocess.run([sys.executable, "-m", "agent_eval", "worker", str(run_dir / "cell.json")], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    (second,) = stored(quickstart)
+    assert second["cell"] == result["cell"] and second["requests"] >= 1 and second["tokens"]["generated"] > 0  # plumbing, not behaviour
+    assert (quickstart / "results/suites/quickstart/server-worker.log").is_file()
+
 
 def test_when_the_server_dies_mid_run_its_cells_fail_with_the_reason_and_the_sweep_goes_on(quickstart):
     path = suite(quickstart, revisions=[{"ref": "v1.1", "name": "+ CLI"}], tiers=["bare"], tasks=["encode", "score"], budgets={"timeout": 150})
