@@ -79,7 +79,14 @@ def _run(cmd: list[str], log: Path, what: str) -> None:
 def workspace(cell: Cell, profile: Profile, task: Task, url: str) -> Workspace:
     """A fresh scratch folder: the working dir with the task's inputs and what the tier adds."""
     scratch = Path(tempfile.mkdtemp(prefix=f"agent-eval-{cell.key[:8]}-"))
-    ws = Workspace(scratch=scratch, workdir=scratch / "work", home=scratch / "home")
+    try:
+        return _fill(Workspace(scratch=scratch, workdir=scratch / "work", home=scratch / "home"), cell, profile, task, url)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
+def _fill(ws: Workspace, cell: Cell, profile: Profile, task: Task, url: str) -> Workspace:
     ws.workdir.mkdir()
     (ws.home / ".pi" / "agent").mkdir(parents=True)
     for name in task.files:
@@ -91,7 +98,7 @@ def workspace(cell: Cell, profile: Profile, task: Task, url: str) -> Workspace:
         repo.checkout(url, cell.revision.sha, ws.workdir / profile.name)
     if tier.skill:
         origin = repo.export(url, cell.revision.sha) / profile.skill.path if profile.skill.path else profile.root / profile.skill.dir
-        ws.skill = scratch / "skills" / origin.name
+        ws.skill = ws.scratch / "skills" / origin.name
         shutil.copytree(origin, ws.skill)
     hooks = profiles.plugin(profile)
     if hooks and hasattr(hooks, "prepare_workdir"):
