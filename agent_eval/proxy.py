@@ -204,9 +204,10 @@ class _Handler(BaseHTTPRequestHandler):
             entry["error"] = "pi closed the connection"
 
     def _error(self, status: int, message: str) -> None:
+        # No Content-Length, like relayed replies: the reply ends when the connection closes, which
+        # is after do_POST has recorded the request, so a caller never sees a reply the log lacks.
         body = orjson.dumps({"error": {"message": message, "type": "agent_eval_proxy"}})
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
