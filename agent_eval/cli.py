@@ -47,6 +47,14 @@ def user_errors() -> tuple[type[Exception], ...]:
     return ConfigError, RepoError, AgentError, ServeError
 
 
+StoreArg = Annotated[Path, typer.Argument(help="The store folder.")]
+
+
+def require_repo_id(value: str, option: str, example: str) -> None:
+    if "/" not in value:
+        fail(f"{option} is required as ORG/NAME, e.g. {option} {example}")
+
+
 def require_store(store: Path) -> None:
     if not (store / "runs").is_dir():
         fail(f"{store}: no runs/ folder here; is this a store? (default ./agent-eval-results)")
@@ -199,7 +207,7 @@ class Format(str, Enum):
 
 @app.command()
 def results(
-    store: Annotated[Path, typer.Argument(help="The store folder.")] = Path("agent-eval-results"),
+    store: StoreArg = Path("agent-eval-results"),
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
 ) -> None:
     """Print every result in a store."""
@@ -213,26 +221,12 @@ def results(
     elif format == Format.csv:
         sys.stdout.write(collect.as_csv(found))
     else:
-        print_table([collect.row(r) for r in found])
-
-
-def print_table(rows: list[dict]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(box=None)
-    columns = ["model", "revision", "tier", "task", "repeat", "status", "matched", "wall_seconds", "turns", "tool_calls", "tokens_new", "tokens_generated", "markers"]
-    for column in columns:
-        table.add_column(column.replace("_", " "))
-    for row in rows:
-        table.add_row(*[str(row[c]) for c in columns])
-    Console(width=None if sys.stdout.isatty() else 400).print(table)  # never squeeze a piped table
-    typer.echo(f"{len(rows)} results", err=True)
+        collect.print_table([collect.row(r) for r in found])
 
 
 @app.command()
 def report(
-    store: Annotated[Path, typer.Argument(help="The store folder.")] = Path("agent-eval-results"),
+    store: StoreArg = Path("agent-eval-results"),
     out: Annotated[Optional[Path], typer.Option(help="Where to write the site; default: STORE/report.")] = None,
 ) -> None:
     """Build the static report: open its index.html from disk, or publish it with publish-report."""
@@ -254,7 +248,7 @@ def report(
 
 @app.command("publish-report")
 def publish_report(
-    store: Annotated[Path, typer.Argument(help="The store folder.")] = Path("agent-eval-results"),
+    store: StoreArg = Path("agent-eval-results"),
     space: Annotated[str, typer.Option(help="The Space, ORG/NAME; created as a static Space if needed.")] = "",
     public: Annotated[bool, typer.Option("--public", help="Make a new Space public (default: private).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be uploaded, upload nothing.")] = False,
@@ -263,8 +257,7 @@ def publish_report(
     """Build the report and push it to a Hugging Face Space in one commit (HF_TOKEN or `hf auth login`)."""
     from . import publish
 
-    if "/" not in space:
-        fail("--space is required as ORG/NAME, e.g. --space my-org/agent-eval-report")
+    require_repo_id(space, "--space", "my-org/agent-eval-report")
     require_store(store)
     try:
         url = publish.publish_report(store, space, public, dry_run, traces_dataset, say=lambda m: typer.echo(m, err=True))
@@ -276,7 +269,7 @@ def publish_report(
 
 @app.command("upload-traces")
 def upload_traces(
-    store: Annotated[Path, typer.Argument(help="The store folder.")] = Path("agent-eval-results"),
+    store: StoreArg = Path("agent-eval-results"),
     dataset: Annotated[str, typer.Option(help="The Dataset, ORG/NAME; created if needed.")] = "",
     push: Annotated[bool, typer.Option("--push", help="Upload for real (default: a dry run that lists what would go).")] = False,
     public: Annotated[bool, typer.Option("--public", help="Make a new Dataset public (default: private).")] = False,
@@ -284,8 +277,7 @@ def upload_traces(
     """Put every run's pi session (redacted) in a Dataset tagged for the Hub's agent-trace viewer."""
     from . import publish
 
-    if "/" not in dataset:
-        fail("--dataset is required as ORG/NAME, e.g. --dataset my-org/agent-eval-traces")
+    require_repo_id(dataset, "--dataset", "my-org/agent-eval-traces")
     try:
         url = publish.upload_traces(store, dataset, public, push, say=lambda m: typer.echo(m, err=True))
     except (FileNotFoundError, *hub_errors()) as err:

@@ -67,11 +67,6 @@ def result_paths(folder: Path, depth: int = 5) -> list[str]:
     return [f"{f}/result.json" for f in level if os.path.isfile(f"{f}/result.json")]
 
 
-def read_results(store: Path) -> list[dict]:
-    """Every result.json as a plain dict: the store holds our own validated output."""
-    return [orjson.loads(Path(p).read_bytes()) for p in result_paths(store / "runs")]
-
-
 def suite_plans(store: Path) -> list[dict]:
     return [orjson.loads(p.read_bytes()) for p in sorted(store.glob("suites/*/plan.json"))]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 
 import orjson
 
@@ -37,3 +38,17 @@ def as_csv(results: list[Result]) -> str:
     writer.writeheader()
     writer.writerows(row(r) for r in results)
     return out.getvalue()
+
+
+def print_table(rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None)
+    columns = ["model", "revision", "tier", "task", "repeat", "status", "matched", "wall_seconds", "turns", "tool_calls", "tokens_new", "tokens_generated", "markers"]
+    for column in columns:
+        table.add_column(column.replace("_", " "))
+    for row in rows:
+        table.add_row(*[str(row[c]) for c in columns])
+    Console(width=None if sys.stdout.isatty() else 400).print(table)  # never squeeze a piped table
+    print(f"{len(rows)} results", file=sys.stderr)
