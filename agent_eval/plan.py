@@ -64,7 +64,8 @@ def load(suite_path: Path) -> tuple[Suite, Profile, list[Task]]:
     return suite, profile, load_tasks(tasks_dir, suite.tasks, suite.path)
 
 
-def make(suite_path: Path, rerun: bool = False, store: Path | None = None) -> Plan:
+def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done: set[str] | None = None) -> Plan:
+    """`done`: the run folders already done elsewhere (a bucket); default: the suite's local store."""
     suite, profile, tasks = load(suite_path)
     if store is not None:
         suite = suite.model_copy(update={"store": str(Path(store).resolve())})
@@ -89,7 +90,6 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None) -> Pl
             if missing:
                 not_applicable.append(f"tier {tier} at {rev.name}: {missing}")
 
-    store = Store(suite.store_path)
     cells = [
         cell(suite, profile, model, rev, task, tier, r)
         for r in range(suite.repeats)
@@ -99,10 +99,11 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None) -> Pl
         for rev in revisions
         if applicable[tier, rev.sha]
     ]
-    done = [] if rerun else [c for c in cells if store.is_done(c)]
-    done_keys = {c.key for c in done}
-    todo = [c for c in cells if c.key not in done_keys]
-    return Plan(suite=suite, profile=profile, tasks=tasks, revisions=revisions, todo=todo, done=done, not_applicable=not_applicable)
+    is_done = Store(suite.store_path).is_done if done is None else (lambda c: c.folder in done)
+    finished = [] if rerun else [c for c in cells if is_done(c)]
+    keys = {c.key for c in finished}
+    todo = [c for c in cells if c.key not in keys]
+    return Plan(suite=suite, profile=profile, tasks=tasks, revisions=revisions, todo=todo, done=finished, not_applicable=not_applicable)
 
 
 def _missing_skill(profile: Profile, tier: str, url: str, sha: str) -> str:

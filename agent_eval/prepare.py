@@ -4,6 +4,8 @@ fresh working directory per cell, filled according to its tier."""
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -68,9 +70,14 @@ def environment(profile: Profile, url: str, sha: str) -> Env:
     return env
 
 
+def without_secrets() -> dict[str, str]:
+    # Installing a revision runs its build scripts: code under test never sees a token or a key.
+    return {k: v for k, v in os.environ.items() if not re.search(r"TOKEN|KEY|SECRET|PASSWORD", k, re.I)}
+
+
 def _run(cmd: list[str], log: Path, what: str) -> None:
     with open(log, "ab") as out:
-        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=without_secrets())
     if done.returncode:
         tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
         raise SetupError(f"could not {what} (exit {done.returncode}): {tail[0][:300]} — full log: {log}")

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from fake_model import FakeModel, Reply, Rule
+from hub_standin import HubStandIn
 import minilib
 
 # A cache of its own, kept between runs on one machine: pi is installed once, and the minilib
@@ -57,6 +58,14 @@ def pi_ready():
 @pytest.fixture(scope="session")
 def minilib_repo(tmp_path_factory) -> Path:
     return minilib.build(tmp_path_factory.mktemp("upstream") / "minilib")
+
+
+@pytest.fixture
+def hub():
+    """A stand-in of the Hub endpoints we use, on loopback; HF_CANARY is its one valid token."""
+    server = HubStandIn(token=HF_CANARY)
+    yield server
+    server.close()
 
 
 @pytest.fixture

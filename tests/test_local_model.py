@@ -177,7 +177,7 @@ def test_a_real_model_drives_pi_through_one_quickstart_cell(quickstart):
     assert again.returncode == 0, again.stderr
     (second,) = stored(quickstart)
     assert second["cell"] == result["cell"] and second["requests"] >= 1 and second["tokens"]["generated"] > 0  # plumbing, not behaviour
-    assert (quickstart / "results/suites/quickstart/server-worker.log").is_file()
+    assert (quickstart / f"results/suites/quickstart/server-{result['cell']['key'][:8]}.log").is_file()  # one per cell: Jobs share a store
 
 
 def test_when_the_server_dies_mid_run_its_cells_fail_with_the_reason_and_the_sweep_goes_on(quickstart):

@@ -11,17 +11,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from conftest import HF_CANARY as TOKEN
 from hub_standin import HubStandIn
 from synthetic import plan, result, revision, write
-
-TOKEN = "hf_canary_publish_token_7c1d"
-
-
-@pytest.fixture
-def hub():
-    server = HubStandIn(token=TOKEN)
-    yield server
-    server.close()
 
 
 @pytest.fixture

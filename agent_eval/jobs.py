@@ -1,0 +1,297 @@
+"""Schedule on Hugging Face Jobs: one Job per cell, results and traces in a Storage Bucket.
+
+Each Job runs the local backend's worker (`agent-eval worker cell.json`) on the bucket mounted at
+/store, with the very agent-eval that submitted it: a wheel of this source, put in the bucket once
+per source version. Jobs carry labels (suite, run key, readable cell fields), so `status`,
+`cancel`, `retry` and a second `fanout` find them again: nothing about a sweep lives only on the
+machine that started it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import random
+import re
+import shlex
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Callable
+
+import orjson
+import uv
+from huggingface_hub import HfApi, JobInfo, Volume, get_token
+from huggingface_hub.errors import HfHubHTTPError
+from pydantic import BaseModel
+
+from . import __version__
+from .bucket import BucketStore
+from .config import Suite
+from .plan import Plan
+from .store import Cell, Store
+
+IMAGE = "nikolaik/python-nodejs:python3.12-nodejs22"  # Debian with Python 3.12, node 22, npm and git
+MOUNT = "/store"
+SUITE_LABEL, KEY_LABEL = "agent-eval-suite", "agent-eval-key"
+LIVE = ("SCHEDULING", "RUNNING")
+RETRYABLE = {429, 500, 502, 503, 504}
+SUBMITTERS = 8  # requests in flight while submitting
+SETUP_ALLOWANCE = 15 * 60  # seconds a Job may spend installing pi and the library before the agent's own timeout
+
+Say = Callable[[str], None]
+
+
+class JobsError(Exception):
+    """A problem the user can fix (no token, unknown flavor…); the message says how."""
+
+
+class Options(BaseModel):
+    namespace: str
+    flavor: str = "cpu-basic"
+    image: str = IMAGE
+    timeout: int  # seconds per Job
+    max_parallel: int = 100  # live Jobs of this suite at once
+    poll: float = 15.0  # seconds between looks at the Jobs while waiting
+
+
+def duration(text: str) -> int:
+    """'45m', '2h', '90s', '1d' or plain seconds."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if not found:
+        raise JobsError(f"--timeout '{text}' is not a duration; use e.g. 30m, 2h or 900")
+    return int(float(found[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[found[2]])
+
+
+def default_timeout(made: Plan) -> int:
+    """Long enough for the slowest task plus installing pi and the library in a fresh container."""
+    return int(max([made.suite.budgets.timeout] + [t.timeout or 0 for t in made.tasks]) + SETUP_ALLOWANCE)
+
+
+def label(value: str) -> str:
+    # The Hub accepts label values of at most 100 characters from [A-Za-z0-9_-]; model ids have / : .
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", value).strip("-")[:100] or "-"
+
+
+def labels(cell: Cell) -> dict[str, str]:
+    return {
+        SUITE_LABEL: label(cell.suite), KEY_LABEL: cell.key, "model": label(cell.model.id),
+        "revision": cell.revision.sha[:10], "task": label(cell.task.id), "tier": label(cell.tier), "repeat": str(cell.repeat),
+    }
+
+
+def job_spec(cell: Cell, harness: str, bucket_id: str, options: Options) -> dict:
+    """The keyword arguments of HfApi.run_job for one cell, secrets aside."""
+    cell_file = f"{MOUNT}/{cell.folder}/cell.json"
+    script = (
+        f"set -e; echo {shlex.quote(f'agent-eval {__version__}: {cell.folder}')}; command -v uv >/dev/null || pip install --quiet uv; "
+        f"exec uv tool run --quiet --from {shlex.quote(harness)} agent-eval worker {shlex.quote(cell_file)}"
+    )
+    return {
+        "image": options.image, "command": ["bash", "-c", script], "flavor": options.flavor, "timeout": options.timeout,
+        "name": label(f"agent-eval-{cell.task.id}-{cell.tier}-{cell.key[:8]}"), "labels": labels(cell),
+        "volumes": [Volume(type="bucket", source=bucket_id, mount_path=MOUNT)], "namespace": options.namespace,
+    }
+
+
+def secrets(suite: Suite) -> dict[str, str]:
+    """What the Jobs need to reach the models, and nothing else: the bucket mount is authorised
+    when the Job is created, so HF_TOKEN goes only to sweeps with Hub models."""
+    found = {}
+    for index, model in enumerate(suite.models):
+        name = model.key_env
+        if not name:
+            continue
+        value = get_token() if name == "HF_TOKEN" else os.environ.get(name)
+        if not value:
+            how = "set HF_TOKEN or run `hf auth login`" if name == "HF_TOKEN" else f"set {name} in this shell"
+            raise JobsError(f"{suite.path}: field 'models.{index}' ({model.id}) needs {name}, passed to the Jobs as a secret; {how}")
+        found[name] = value
+    return found
+
+
+# ── talking to the Hub ──────────────────────────────────────────────────────────────────────
+
+def patiently(call: Callable, attempts: int = 8):
+    """Call the Hub, waiting out rate limits and server errors with jittered exponential backoff."""
+    for attempt in itertools.count():
+        try:
+            return call()
+        except HfHubHTTPError as err:
+            status = err.response.status_code if err.response is not None else 0
+            if status not in RETRYABLE or attempt + 1 >= attempts:
+                raise
+            time.sleep(_pause(err, attempt))
+
+
+def _pause(err: HfHubHTTPError, attempt: int) -> float:
+    after = err.response.headers.get("Retry-After", "") if err.response is not None else ""
+    base = float(after) if after.replace(".", "", 1).isdigit() else min(30.0, 0.5 * 2**attempt)
+    return base + random.uniform(0, base / 2 + 0.1)
+
+
+def jobs_of(api: HfApi, suite: str, namespace: str) -> dict[str, JobInfo]:
+    """The newest Job of every cell of the suite, from one label-filtered (paginated) listing."""
+    newest: dict[str, JobInfo] = {}
+    for job in patiently(lambda: list(api.list_jobs(labels={SUITE_LABEL: label(suite)}, namespace=namespace))):
+        key = (job.labels or {}).get(KEY_LABEL)
+        if key and (key not in newest or job.created_at > newest[key].created_at):
+            newest[key] = job
+    return newest
+
+
+def submit(api: HfApi, spec: dict, secret_values: dict[str, str]) -> JobInfo:
+    """One Job. A lost reply (5xx) may hide a Job that was created: look for it before trying again."""
+    for attempt in itertools.count():
+        try:
+            return api.run_job(**spec, secrets=secret_values or None)
+        except HfHubHTTPError as err:
+            status = err.response.status_code if err.response is not None else 0
+            if status not in RETRYABLE or attempt >= 7:
+                raise
+            if status != 429:
+                key = spec["labels"][KEY_LABEL]
+                live = [j for j in patiently(lambda: list(api.list_jobs(labels={KEY_LABEL: key}, namespace=spec["namespace"]))) if j.status.stage in LIVE]
+                if live:
+                    return live[0]
+            time.sleep(_pause(err, attempt))
+
+
+def state(cell: Cell, done: set[str], job: JobInfo | None) -> str:
+    """done · running · failed · missing. A finished Job decides over the bucket: a worker whose
+    harness failed (setup_error) writes its result but ends the Job in ERROR."""
+    stage = job.status.stage if job else None
+    if stage in LIVE:
+        return "running"
+    if cell.folder in done and stage not in ("ERROR", "CANCELED"):
+        return "done"
+    return "failed" if job or cell.folder in done else "missing"
+
+
+# ── the sweep ───────────────────────────────────────────────────────────────────────────────
+
+def harness(store: BucketStore, say: Say) -> str:
+    """What a Job installs: this very source as a wheel in the bucket, built once per source version."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "pyproject.toml").is_file():
+        raise JobsError(f"Jobs run the agent-eval that submits them, built from its source; {root} has no pyproject.toml: "
+                        "install agent-eval from a checkout (pip install -e .)")
+    digest = hashlib.sha256()
+    for path in sorted([root / "pyproject.toml", *(root / "agent_eval").rglob("*")]):
+        if path.is_file() and "__pycache__" not in path.parts and "node_modules" not in path.parts:
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    name = f"agent_eval-{__version__}-py3-none-any.whl"
+    remote = f"wheels/{__version__}-{digest.hexdigest()[:12]}/{name}"
+    if not store.has(remote):
+        with tempfile.TemporaryDirectory() as out:
+            built = subprocess.run([uv.find_uv_bin(), "build", "--wheel", "--quiet", "--out-dir", out, str(root)], capture_output=True, text=True)
+            if built.returncode:
+                raise JobsError(f"could not build the agent-eval wheel from {root}: {(built.stderr.strip().splitlines() or ['?'])[-1]}")
+            store.put([(Path(out) / name, remote)])
+        say(f"put agent-eval {__version__} ({digest.hexdigest()[:12]}) in {store.uri}/{remote}")
+    return f"{MOUNT}/{remote}"
+
+
+def upload(made: Plan, cells: list[Cell], store: BucketStore, say: Say) -> None:
+    """The suite's snapshot and plan, and each cell's cell.json, in one batch."""
+    with tempfile.TemporaryDirectory() as scratch:
+        local = Store(Path(scratch))
+        local.snapshot(made.suite, made.profile, made.tasks, made.summary())
+        files: list[tuple[Path | bytes, str]] = [(p, p.relative_to(local.root).as_posix()) for p in local.root.rglob("*") if p.is_file()]
+        files += [(orjson.dumps(c.model_dump(mode="json"), option=orjson.OPT_INDENT_2), f"{c.folder}/cell.json") for c in cells]
+        store.put(files)
+    say(f"put the snapshot of suite {made.suite.name} and {len(cells)} cells in {store.uri}")
+
+
+def launch(made: Plan, cells: list[Cell], store: BucketStore, options: Options, say: Say) -> dict[str, JobInfo]:
+    """Submit a Job for each cell, never more than max_parallel of the suite's Jobs live at once,
+    never a second Job for a cell that has a live one. Returns the newest Job of every cell."""
+    api = store.api
+    secret_values = secrets(made.suite)
+    jobs = jobs_of(api, made.suite.name, options.namespace)
+    queue = [c for c in cells if state(c, set(), jobs.get(c.key)) != "running"]
+    if len(queue) < len(cells):
+        say(f"{len(cells) - len(queue)} cells already have a live Job: not submitted again")
+    if not queue:
+        return jobs
+    wheel = harness(store, say)
+    upload(made, queue, store, say)
+    total, submitted, started = len(queue), 0, time.perf_counter()
+    with ThreadPoolExecutor(max_workers=SUBMITTERS) as pool:
+        while queue:
+            room = options.max_parallel - sum(1 for j in jobs.values() if j.status.stage in LIVE)
+            if room <= 0:
+                time.sleep(options.poll)
+                jobs = jobs_of(api, made.suite.name, options.namespace)
+                continue
+            batch, queue = queue[:room], queue[room:]
+            futures = {pool.submit(submit, api, job_spec(c, wheel, store.id, options), secret_values): c for c in batch}
+            try:
+                for future in as_completed(futures):
+                    jobs[futures[future].key] = future.result()
+                    submitted += 1
+                    if submitted % 50 == 0 or submitted == total - len(queue):
+                        say(f"submitted {submitted}/{total} Jobs ({time.perf_counter() - started:.1f}s)")
+            except BaseException:
+                pool.shutdown(cancel_futures=True)  # a refusal (no credit, bad image…) would refuse every cell
+                raise
+    return jobs
+
+
+def watch(made: Plan, cells: list[Cell], store: BucketStore, options: Options, say: Say) -> Counter:
+    """Follow the suite's Jobs until none is live; show the end of the logs of each failed one."""
+    api, shown, last = store.api, set(), ""
+    while True:
+        jobs = jobs_of(api, made.suite.name, options.namespace)
+        counts = Counter(_stage_state(jobs.get(c.key)) for c in cells)
+        line = " · ".join(f"{counts[s]} {s}" for s in ("running", "done", "failed", "missing") if counts[s])
+        if line != last:
+            say(line)
+            last = line
+        for cell in cells:
+            job = jobs.get(cell.key)
+            if job and job.status.stage in ("ERROR", "CANCELED") and job.id not in shown:
+                shown.add(job.id)
+                say(describe_failure(api, cell, job, options.namespace))
+        if not counts["running"]:
+            return counts
+        time.sleep(options.poll)
+
+
+def _stage_state(job: JobInfo | None) -> str:
+    # While watching, the Jobs alone tell the story (the bucket is checked once at the end).
+    if job is None:
+        return "missing"
+    return {"SCHEDULING": "running", "RUNNING": "running", "COMPLETED": "done"}.get(job.status.stage, "failed")
+
+
+def describe_failure(api: HfApi, cell: Cell, job: JobInfo, namespace: str, lines: int = 15) -> str:
+    head = f"failed: {cell.model.display} · {cell.revision.name} · {cell.tier} · {cell.task.id} · r{cell.repeat}: Job {job.id} {job.status.stage}"
+    if job.status.message:
+        head += f" ({job.status.message})"
+    try:
+        tail = list(api.fetch_job_logs(job_id=job.id, namespace=namespace, tail=lines))
+    except HfHubHTTPError as err:
+        tail = [f"(no logs: {str(err).splitlines()[0]})"]
+    return "\n".join([head, *(f"    | {line}" for line in tail or ["(the Job printed nothing)"])])
+
+
+def cancel(api: HfApi, suite: str, namespace: str) -> int:
+    live = [j for j in jobs_of(api, suite, namespace).values() if j.status.stage in LIVE]
+    with ThreadPoolExecutor(max_workers=SUBMITTERS) as pool:
+        list(pool.map(lambda j: patiently(lambda: api.cancel_job(job_id=j.id, namespace=namespace)), live))
+    return len(live)
+
+
+def hourly_price(api: HfApi, flavor: str) -> float:
+    """USD per hour of the flavor, as the Hub lists it; a clear error for an unknown flavor."""
+    hardware = patiently(api.list_jobs_hardware)
+    for item in hardware:
+        if item.name == flavor:
+            per = {"minute": 60, "hour": 1, "second": 3600}.get((item.unit_label or "minute").lower(), 60)
+            return (item.unit_cost_usd or 0.0) * per
+    raise JobsError(f"--flavor '{flavor}' is not a Jobs flavor; choose one of: {', '.join(h.name for h in hardware)}")
