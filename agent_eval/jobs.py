@@ -88,7 +88,7 @@ def job_spec(cell: Cell, harness: str, bucket_id: str, options: Options) -> dict
     """The keyword arguments of HfApi.run_job for one cell, secrets aside."""
     cell_file = f"{MOUNT}/{cell.folder}/cell.json"
     script = (
-        f"set -e; echo {shlex.quote(f'agent-eval {__version__}: {cell.folder}')}; command -v uv >/dev/null || pip install --quiet uv; "
+        f"set -e; echo {shlex.quote(f'agent-eval {__version__}: {cell.folder}')}; command -v uv >/dev/null || PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet uv; "
         f"exec uv tool run --quiet --from {shlex.quote(harness)} agent-eval worker {shlex.quote(cell_file)}"
     )
     return {
@@ -225,6 +225,7 @@ def launch(made: Plan, cells: list[Cell], store: BucketStore, options: Options, 
         while queue:
             room = options.max_parallel - sum(1 for j in jobs.values() if j.status.stage in LIVE)
             if room <= 0:
+                say(f"{options.max_parallel} Jobs live (--max-parallel): the next {len(queue)} wait for one to end")
                 time.sleep(options.poll)
                 jobs = jobs_of(api, made.suite.name, options.namespace)
                 continue
@@ -243,12 +244,14 @@ def launch(made: Plan, cells: list[Cell], store: BucketStore, options: Options, 
 
 
 def watch(made: Plan, cells: list[Cell], store: BucketStore, options: Options, say: Say) -> Counter:
-    """Follow the suite's Jobs until none is live; show the end of the logs of each failed one."""
-    api, shown, last = store.api, set(), ""
+    """Follow the suite's Jobs until none is live; show the end of the logs of each failed one.
+    While nothing changes, looks grow rarer (up to 4 × --poll): long Jobs cost few requests."""
+    api, shown, last, pause = store.api, set(), "", options.poll
     while True:
         jobs = jobs_of(api, made.suite.name, options.namespace)
         counts = Counter(_stage_state(jobs.get(c.key)) for c in cells)
         line = " · ".join(f"{counts[s]} {s}" for s in ("running", "done", "failed", "missing") if counts[s])
+        pause = options.poll if line != last else min(pause * 1.5, options.poll * 4)
         if line != last:
             say(line)
             last = line
@@ -259,7 +262,7 @@ def watch(made: Plan, cells: list[Cell], store: BucketStore, options: Options, s
                 say(describe_failure(api, cell, job, options.namespace))
         if not counts["running"]:
             return counts
-        time.sleep(options.poll)
+        time.sleep(pause)
 
 
 def _stage_state(job: JobInfo | None) -> str:

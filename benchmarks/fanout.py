@@ -5,7 +5,7 @@
 1. Submission, unbounded (--max-parallel above the cell count): wall time and Job creations per
    second, the wheel and the 1,000 cell.json files included; the Jobs stay live.
 2. Polling cost of those 1,000 live Jobs: one look (requests, bytes, seconds), and per minute at
-   the default --poll.
+   the default --poll, and once --watch has backed off (4 × --poll) because nothing changed.
 3. Submission with the default --max-parallel and --poll, Jobs lasting --job-seconds: how long
    until every cell is submitted when slots only free up as Jobs end.
 The stand-in runs in this process on loopback, so the times are the client's and the stand-in's
@@ -83,6 +83,7 @@ def polling(poll: float) -> None:
     per_minute = 60 / poll
     print(f"  one look at {live} live Jobs: {requests} requests (pages of {HUB.page_size}), {payload / 1e6:.2f} MB, {seconds * 1000:.0f} ms")
     print(f"  per minute at --poll {poll:g}: {per_minute * requests:.0f} requests, {per_minute * payload / 1e6:.1f} MB, {per_minute * seconds:.1f} s of client time")
+    print(f"  per minute once nothing changes (looks every {4 * poll:g} s): {per_minute / 4 * requests:.0f} requests, {per_minute / 4 * payload / 1e6:.1f} MB")
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from conftest import HF_CANARY, PROMPTS, Project, rules
 from fake_model import FakeModel
 from hub_standin import HubStandIn
 import minilib
+from agent_eval import report
 
 BUCKET = "org/evals"
 
@@ -56,6 +57,13 @@ def comparable(result: dict) -> dict:
     keep = ("status", "matched", "answer", "turns", "tool_calls", "tokens", "tokens_trace", "requests", "markers", "errors", "steps")
     text = orjson.dumps({k: result[k] for k in keep}).decode()
     return orjson.loads(re.sub(r"agent-eval-[0-9a-f]{8}-[A-Za-z0-9_]+", "SCRATCH", text))
+
+
+def report_numbers(store) -> dict:
+    """The report's aggregates by model, revision and tier, timings aside."""
+    t = report.build(store, store / "report")
+    rows = report.aggregate(t, report.select(t), ["model", "revision", "tier"])
+    return {key: {k: v for k, v in row.items() if k != "wall"} for key, row in rows.items()}
 
 
 def by_key(store) -> dict[str, dict]:
@@ -105,6 +113,9 @@ def test_fanout_runs_every_cell_as_a_job_and_matches_a_local_run(tmp_path, minil
     for key in remote:
         assert comparable(remote[key]) == comparable(here[key])
     assert {r["cell"]["tier"]: r["matched"] for r in remote.values() if r["cell"]["revision"]["ref"] == "main"} == {"bare": True, "skill": True}
+    numbers = report_numbers(tmp_path / "pulled")
+    assert numbers == report_numbers(tmp_path / "local") and len(numbers) == 3
+    assert [row["match"] for row in numbers.values()].count(100.0) == 2  # v0.1 has no CLI: that cell misses
 
     site = project.cli("report", f"hf://buckets/{BUCKET}", "--out", str(tmp_path / "site"), env=project.hub_env)
     assert site.returncode == 0 and "3 runs" in site.stderr, site.stderr
