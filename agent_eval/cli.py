@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from contextlib import ExitStack, contextmanager
 from enum import Enum
@@ -190,8 +191,10 @@ def worker(
         if cell.model.is_local:
             from .serve import ModelServer
 
-            # One log per cell: Jobs share the store, and no two of them may write the same file.
-            upstream = stack.enter_context(ModelServer(cell.model.id, root / "suites" / cell.suite / f"server-{cell.key[:8]}.log")).url
+            # A worker writes only its run folder (in a Job, the only place it can write): the
+            # server's log is scratch, and its last line is in the error if the server fails.
+            logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="agent-eval-server-")))
+            upstream = stack.enter_context(ModelServer(cell.model.id, logs / "server.log")).url
         result = work.run_cell(cell, profile, task, Store(root), proxy, upstream=upstream)
     if result is None:
         fail("interrupted: nothing stored for this cell", 130)
@@ -427,7 +430,7 @@ def print_fanout(made, store, options, price: float) -> None:
     submit = [c for c in made.todo if c.key not in live]
     typer.echo(f"{len(made.done)} cells done in {store.uri}; {len(made.todo) - len(submit)} have a live Job; {len(submit)} Jobs to submit", err=True)
     if submit:
-        spec = jobs.job_spec(submit[0], "<wheel of this agent-eval, put in the bucket>", store.id, options)
+        spec = jobs.job_spec(submit[0], "wheels/<version>-<source hash>/agent_eval.whl", store.id, options)
         shown = {**spec, "volumes": [v.to_dict() for v in spec["volumes"]], "secrets": sorted(jobs.secrets(made.suite))}
         typer.echo("the Job of one cell (secret values are never shown):\n" + orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
     ceiling = len(submit) * options.timeout / 3600 * price

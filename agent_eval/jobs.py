@@ -1,8 +1,9 @@
 """Schedule on Hugging Face Jobs: one Job per cell, results and traces in a Storage Bucket.
 
-Each Job runs the local backend's worker (`agent-eval worker cell.json`) on the bucket mounted at
-/store, with the very agent-eval that submitted it: a wheel of this source, put in the bucket once
-per source version. Jobs carry labels (suite, run key, readable cell fields), so `status`,
+Each Job runs the local backend's worker (`agent-eval worker cell.json`) on the store's layout
+under /store, where the bucket mounts only the Job's own run folder (read-write), the suite's
+snapshot and the wheel (read-only); the wheel is the very agent-eval that submitted the Job, put
+in the bucket once per source version. Jobs carry labels (suite, run key, readable cell fields), so `status`,
 `cancel`, `retry` and a second `fanout` find them again: nothing about a sweep lives only on the
 machine that started it.
 """
@@ -84,18 +85,28 @@ def labels(cell: Cell) -> dict[str, str]:
     }
 
 
-def job_spec(cell: Cell, harness: str, bucket_id: str, options: Options) -> dict:
-    """The keyword arguments of HfApi.run_job for one cell, secrets aside."""
+def job_spec(cell: Cell, wheel: str, bucket_id: str, options: Options) -> dict:
+    """The keyword arguments of HfApi.run_job for one cell, secrets aside. `wheel`: its path in the bucket."""
     cell_file = f"{MOUNT}/{cell.folder}/cell.json"
     script = (
-        f"set -e; echo {shlex.quote(f'agent-eval {__version__}: {cell.folder}')}; command -v uv >/dev/null || PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet uv; "
-        f"exec uv tool run --quiet --from {shlex.quote(harness)} agent-eval worker {shlex.quote(cell_file)}"
+        f"set -e; echo {shlex.quote(f'agent-eval {__version__}: {cell.folder}')}; "
+        "command -v uv >/dev/null || PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet uv; "
+        f"exec uv tool run --quiet --from {shlex.quote(f'{MOUNT}/{wheel}')} agent-eval worker {shlex.quote(cell_file)}"
     )
     return {
         "image": options.image, "command": ["bash", "-c", script], "flavor": options.flavor, "timeout": options.timeout,
         "name": label(f"agent-eval-{cell.task.id}-{cell.tier}-{cell.key[:8]}"), "labels": labels(cell),
-        "volumes": [Volume(type="bucket", source=bucket_id, mount_path=MOUNT)], "namespace": options.namespace,
+        "volumes": volumes(cell, wheel, bucket_id), "namespace": options.namespace,
     }
+
+
+def volumes(cell: Cell, wheel: str, bucket_id: str) -> list[Volume]:
+    """A Job sees the bucket's layout under /store, but only what it needs: its own run folder,
+    read-write; the suite's snapshot and the wheel, read-only. A stray `rm -rf /` costs one cell."""
+    def mount(path: str, read_only: bool) -> Volume:
+        return Volume(type="bucket", source=bucket_id, mount_path=f"{MOUNT}/{path}", path=path, read_only=read_only)
+
+    return [mount(cell.folder, False), mount(f"suites/{cell.suite}/snapshot", True), mount(wheel.rsplit("/", 1)[0], True)]
 
 
 def secrets(suite: Suite) -> dict[str, str]:
@@ -193,7 +204,7 @@ def harness(store: BucketStore, say: Say) -> str:
                 raise JobsError(f"could not build the agent-eval wheel from {root}: {(built.stderr.strip().splitlines() or ['?'])[-1]}")
             store.put([(Path(out) / name, remote)])
         say(f"put agent-eval {__version__} ({digest.hexdigest()[:12]}) in {store.uri}/{remote}")
-    return f"{MOUNT}/{remote}"
+    return remote
 
 
 def upload(made: Plan, cells: list[Cell], store: BucketStore, say: Say) -> None:

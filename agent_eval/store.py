@@ -126,10 +126,15 @@ class Store:
         return path.is_file() and orjson.loads(path.read_bytes())["status"] != "setup_error"
 
     def start(self, cell: Cell) -> Path:
-        """A clean run folder for the cell: leftovers of an interrupted attempt are dropped."""
+        """A clean run folder for the cell: leftovers of an interrupted attempt are dropped. The
+        folder is emptied, not removed: in a Job it is a mount point."""
         folder = self.run_dir(cell)
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        for leftover in folder.iterdir():
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
         (folder / "cell.json").write_bytes(orjson.dumps(cell.model_dump(mode="json"), option=orjson.OPT_INDENT_2))
         return folder
 

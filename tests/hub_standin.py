@@ -15,9 +15,11 @@ starts). What it emulates, as the client calls it:
   POST /api/jobs/{ns} · GET /api/jobs/{ns}[/{id}]            create, list (label=k=v, stage=, pagination), inspect
   POST /api/jobs/{ns}/{id}/cancel · GET …/{id}/logs          cancel; logs as SSE
 How: file bytes go through the real hf_xet client, whose local:// CAS works offline. A bucket's
-files live in a real folder, so a Job's volume is that folder: the Job's command runs as a local
-process, with the mount path rewritten to the folder in its arguments and environment (we cannot
-mount at /store without root). What a Job writes there is hashed into the CAS when listed. The
+files live in a real folder, so a Job's volume is that folder (or the sub-folder its `path`
+names): the Job's command runs as a local process, with each mount path rewritten to its folder in
+the arguments and environment (we cannot mount at /store without root). Read-only volumes are
+not enforced, and the process could reach the rest of the bucket's folder: tests check the
+volumes a Job asks for, and which files it wrote. What a Job writes there is hashed into the CAS when listed. The
 "image" is this machine: the process gets its environment (network settings, caches) without
 PYTHONPATH, HF_* or anything secret, plus the Job's environment and secrets; so the Job runs the
 agent-eval it installs, and sees only the secrets it was given.
@@ -236,6 +238,7 @@ class HubStandIn:
             bucket = self.bucket(volume["source"])
             self.materialize(bucket)
             mounts.append((volume["mountPath"].rstrip("/"), str(bucket.root / volume.get("path", "")).rstrip("/")))
+        mounts.sort(key=lambda mount: -len(mount[0]))  # the most specific mount wins
 
         def mapped(text: str) -> str:
             for mount, folder in mounts:

@@ -78,7 +78,13 @@ def test_fanout_runs_every_cell_as_a_job_and_matches_a_local_run(tmp_path, minil
     assert "0 cells done in hf://buckets/org/evals; 0 have a live Job; 3 Jobs to submit" in dry.stderr
     spec = orjson.loads(dry.stdout[dry.stdout.index("{"):])
     assert spec["flavor"] == "cpu-upgrade" and spec["timeout"] == 2700 and spec["secrets"] == ["HF_TOKEN"]
-    assert spec["volumes"] == [{"type": "bucket", "source": BUCKET, "mountPath": "/store"}]
+    # Each Job mounts its own run folder read-write; the snapshot and the wheel read-only.
+    assert [(v["mountPath"], v.get("path"), v["readOnly"]) for v in spec["volumes"]][1:] == [
+        ("/store/suites/test/snapshot", "suites/test/snapshot", True),
+        ("/store/wheels/<version>-<source hash>", "wheels/<version>-<source hash>", True),
+    ]
+    own = spec["volumes"][0]
+    assert own["mountPath"] == "/store/" + own["path"] and own["path"].startswith("runs/") and own["readOnly"] is False
     assert "cost ceiling: $0.07 = 3 Jobs × 45 min × $0.03/h on cpu-upgrade" in dry.stderr
     assert not hub.jobs and not hub.buckets  # a dry run submits and creates nothing
 
@@ -94,6 +100,10 @@ def test_fanout_runs_every_cell_as_a_job_and_matches_a_local_run(tmp_path, minil
         assert all(HF_CANARY not in line for _, line in job.log)
         assert "uv tool run" in spec["command"][2] and "/store/wheels/" in spec["command"][2]  # the wheel of this source
     assert HF_CANARY.encode() not in bucket_bytes(hub)
+    written = {p.relative_to(hub.root / "buckets" / BUCKET).as_posix() for p in (hub.root / "buckets" / BUCKET).rglob("*") if p.is_file()}
+    folders = {job.spec["volumes"][0]["path"] for job in hub.jobs.values()}
+    outside = {p for p in written if not any(p.startswith(f + "/") for f in folders)}
+    assert all(p.startswith(("suites/test/snapshot/", "wheels/")) for p in outside - {"suites/test/plan.json"}), outside  # each Job wrote only its own folder
 
     again = jobs_cli(project, "fanout", "suite.yaml", "--jobs")
     assert again.returncode == 0 and "3 done, 0 to run" in again.stderr and len(hub.jobs) == 3  # resumed: nothing new

@@ -173,11 +173,13 @@ def test_a_real_model_drives_pi_through_one_quickstart_cell(quickstart):
 
     # The same cell through `agent-eval worker` (what a Job runs): it serves the model itself.
     (run_dir / "result.json").unlink()
+    before = {p for p in (quickstart / "results").rglob("*") if p.is_file() and run_dir not in p.parents}
     again = subprocess.run([sys.executable, "-m", "agent_eval", "worker", str(run_dir / "cell.json")], capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     (second,) = stored(quickstart)
     assert second["cell"] == result["cell"] and second["requests"] >= 1 and second["tokens"]["generated"] > 0  # plumbing, not behaviour
-    assert (quickstart / f"results/suites/quickstart/server-{result['cell']['key'][:8]}.log").is_file()  # one per cell: Jobs share a store
+    after = {p for p in (quickstart / "results").rglob("*") if p.is_file() and run_dir not in p.parents}
+    assert after == before  # a worker writes only its own run folder (in a Job, the only place it can write)
 
 
 def test_when_the_server_dies_mid_run_its_cells_fail_with_the_reason_and_the_sweep_goes_on(quickstart):
