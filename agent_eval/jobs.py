@@ -3,9 +3,9 @@
 Each Job runs the local backend's worker (`agent-eval worker cell.json`) on the store's layout
 under /store, where the bucket mounts only the Job's own run folder (read-write), the suite's
 snapshot and the wheel (read-only); the wheel is the very agent-eval that submitted the Job, put
-in the bucket once per source version. Jobs carry labels (suite, run key, readable cell fields), so `status`,
-`cancel`, `retry` and a second `fanout` find them again: nothing about a sweep lives only on the
-machine that started it.
+in the bucket once per source version. Jobs carry labels (suite, run key, readable cell fields),
+so `status`, `cancel`, `retry` and a second `fanout` find them again: nothing about a sweep lives
+only on the machine that started it.
 """
 
 from __future__ import annotations
