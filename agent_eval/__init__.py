@@ -10,3 +10,8 @@ def cache_dir() -> Path:
     """Where git mirrors, revision environments and the pinned pi live; shared by every suite."""
     root = os.environ.get("AGENT_EVAL_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "agent-eval"
     return Path(root)
+
+
+def is_secret(name: str) -> bool:
+    """Whether an environment variable's name says it holds a secret (HF_TOKEN, *_KEY, *_SECRET…)."""
+    return any(word in name.upper() for word in ("TOKEN", "KEY", "SECRET", "PASSWORD"))

@@ -1,6 +1,6 @@
 """The store on a Hugging Face Storage Bucket: the local store's layout and contract, remotely.
 
-A Job mounts the bucket at /store and its worker writes its own run folder there, result.json
+A Job mounts its own run folder at its place under /store and its worker writes there, result.json
 last, exactly as on a local disk; so a cell is done iff `runs/…/result.json` exists in the bucket.
 From the submitting machine everything goes through huggingface_hub's bucket API: one listing to
 learn what is done, one batch to put the snapshot, the cells and the wheel, a sync to pull.

@@ -7,8 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections import Counter
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -246,6 +245,7 @@ def report(
     from . import cache_dir
     from . import report as site
     from .bucket import PREFIX
+    from .cli_jobs import hub_store, reported
 
     store = Path(where)
     if where.startswith(PREFIX):
@@ -282,7 +282,7 @@ def publish_report(
     try:
         url = publish.publish_report(store, space, public, dry_run, traces_dataset, say=lambda m: typer.echo(m, err=True))
     except user_errors() + hub_errors() as err:
-        fail(_one_line(err))
+        fail(one_line(err))
     if url:
         typer.echo(url)
 
@@ -301,7 +301,7 @@ def upload_traces(
     try:
         url = publish.upload_traces(store, dataset, public, push, say=lambda m: typer.echo(m, err=True))
     except (FileNotFoundError, *hub_errors()) as err:
-        fail(_one_line(err))
+        fail(one_line(err))
     if url:
         typer.echo(url)
 
@@ -312,227 +312,8 @@ def hub_errors() -> tuple[type[Exception], ...]:
     return HfHubHTTPError, LocalTokenNotFoundError
 
 
-def _one_line(err: Exception) -> str:
+def one_line(err: Exception) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0]
-
-
-# ── Hugging Face Jobs and Storage Buckets ─────────────────────────────────────────────────────
-
-BucketOpt = Annotated[str, typer.Option(
-    "--bucket", envvar="AGENT_EVAL_BUCKET", help="The Storage Bucket holding the store, ORG/NAME (or hf://buckets/ORG/NAME).")]
-NamespaceOpt = Annotated[Optional[str], typer.Option(help="Who runs and pays for the Jobs (user or org); default: the token's user.")]
-PollOpt = Annotated[float, typer.Option(help="Seconds between looks at the Jobs while waiting.", min=0.1)]
-FlavorOpt = Annotated[str, typer.Option(help="Job hardware (see `hf jobs hardware`).")]
-ImageOpt = Annotated[Optional[str], typer.Option(help="Docker image with Python 3.10+ (with pip or uv), node 20+ and git. [default: nikolaik/python-nodejs:python3.12-nodejs22]")]
-TimeoutOpt = Annotated[Optional[str], typer.Option(help="Per Job, e.g. 45m. Default: the suite's slowest task + 15m of setup.")]
-MaxParallelOpt = Annotated[int, typer.Option(min=1, help="At most this many of the suite's Jobs live at once.")]
-WatchOpt = Annotated[bool, typer.Option("--watch", help="Follow the Jobs to the end; print the log tail of each failed one.")]
-
-
-@contextmanager
-def reported():
-    """Hub and configuration failures end the command with one line, never a traceback."""
-    from .bucket import BucketError
-    from .jobs import JobsError
-
-    try:
-        yield
-    except (*user_errors(), *hub_errors(), JobsError, BucketError) as err:
-        fail(_one_line(err))
-
-
-def hub_store(bucket: str):
-    from huggingface_hub.utils import disable_progress_bars
-
-    from .bucket import BucketStore
-
-    if not bucket:
-        fail("--bucket is required as ORG/NAME, e.g. --bucket my-org/agent-eval (or set AGENT_EVAL_BUCKET)")
-    disable_progress_bars()
-    return BucketStore(bucket)
-
-
-def hub_session(bucket: str, namespace: str | None):
-    """The bucket, and the namespace the Jobs run in (asked once: every job call names it)."""
-    store = hub_store(bucket)
-    return store, namespace or store.api.whoami()["name"]
-
-
-def bucket_plan(suite: Path, store, rerun: bool = False):
-    """The suite's cells, with those whose result.json is in the bucket set aside."""
-    from huggingface_hub.errors import BucketNotFoundError
-
-    from . import plan
-
-    try:
-        done = store.done()
-    except BucketNotFoundError:
-        done = set()
-    return plan.make(suite, rerun=rerun, done=done), done
-
-
-def job_options(made, namespace: str, flavor: str, image: Optional[str], timeout: Optional[str], max_parallel: int, poll: float):
-    from . import jobs
-
-    seconds = jobs.duration(timeout) if timeout else jobs.default_timeout(made)
-    return jobs.Options(namespace=namespace, flavor=flavor, image=image or jobs.IMAGE, timeout=seconds, max_parallel=max_parallel, poll=poll)
-
-
-@app.command()
-def fanout(
-    suite: Annotated[Path, typer.Argument(help="The suite.yaml to run.")],
-    on_jobs: Annotated[bool, typer.Option("--jobs", help="Run each cell as its own Hugging Face Job (required: the only fan-out backend).")] = False,
-    bucket: BucketOpt = "",
-    flavor: FlavorOpt = "cpu-basic",
-    image: ImageOpt = None,
-    timeout: TimeoutOpt = None,
-    max_parallel: MaxParallelOpt = 100,
-    namespace: NamespaceOpt = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be submitted, one Job spec and the cost ceiling; submit nothing.")] = False,
-    watch: WatchOpt = False,
-    rerun: Annotated[bool, typer.Option("--rerun", help="Submit every cell again, even those done in the bucket.")] = False,
-    poll: PollOpt = 15.0,
-) -> None:
-    """Run a suite on Hugging Face Jobs: one Job per cell, results and traces in a Storage Bucket.
-
-    \b
-    Resumes by default: cells whose result is in the bucket, and cells with a live Job, are skipped.
-    HF_TOKEN (or `hf auth login`) submits the Jobs; a model's API key goes to its Jobs as a secret.
-    Then: agent-eval status SUITE --bucket ... · agent-eval pull --bucket ... · agent-eval report"""
-    from . import jobs
-
-    if not on_jobs:
-        fail("fanout needs --jobs (one Hugging Face Job per cell); to run on this machine use `agent-eval run`")
-    with reported():
-        store, ns = hub_session(bucket, namespace)
-        made, _ = bucket_plan(suite, store, rerun)
-        options = job_options(made, ns, flavor, image, timeout, max_parallel, poll)
-        price = jobs.hourly_price(store.api, flavor)
-        print_plan(made, every_cell=False)
-        if dry_run:
-            return print_fanout(made, store, options, price)
-        if not made.todo:
-            return
-        store.ensure()
-        jobs.launch(made, made.todo, store, options, say=lambda m: typer.echo(m, err=True))
-        if watch:
-            follow(made, made.todo, store, options, suite)
-        else:
-            typer.echo(f"submitted; see where they are with: agent-eval status {suite} --bucket {store.id}", err=True)
-
-
-def print_fanout(made, store, options, price: float) -> None:
-    import orjson
-
-    from . import jobs
-
-    live = {k for k, j in jobs.jobs_of(store.api, made.suite.name, options.namespace).items() if j.status.stage in jobs.LIVE}
-    submit = [c for c in made.todo if c.key not in live]
-    typer.echo(f"{len(made.done)} cells done in {store.uri}; {len(made.todo) - len(submit)} have a live Job; {len(submit)} Jobs to submit", err=True)
-    if submit:
-        spec = jobs.job_spec(submit[0], "wheels/<version>-<source hash>/agent_eval.whl", store.id, options)
-        shown = {**spec, "volumes": [v.to_dict() for v in spec["volumes"]], "secrets": sorted(jobs.secrets(made.suite))}
-        typer.echo("the Job of one cell (secret values are never shown):\n" + orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
-    ceiling = len(submit) * options.timeout / 3600 * price
-    typer.echo(f"cost ceiling: ${ceiling:.2f} = {len(submit)} Jobs × {options.timeout / 60:.0f} min × ${price:.2f}/h on {options.flavor} (Jobs that finish early cost less)", err=True)
-
-
-def follow(made, cells, store, options, suite: Path) -> None:
-    from . import jobs
-
-    jobs.watch(made, cells, store, options, say=lambda m: typer.echo(m, err=True))
-    done = store.done()
-    missing = [c for c in cells if c.folder not in done]
-    typer.echo(f"{len(cells) - len(missing)}/{len(cells)} results in {store.uri}" + (f"; {len(missing)} missing: agent-eval retry {suite} --failed --bucket {store.id}" if missing else ""), err=True)
-    if missing:
-        raise typer.Exit(1)
-
-
-@app.command()
-def status(
-    suite: Annotated[Path, typer.Argument(help="The suite.yaml.")],
-    bucket: BucketOpt = "",
-    namespace: NamespaceOpt = None,
-) -> None:
-    """What is where: cells done in the bucket, running as Jobs, failed, or missing (never submitted)."""
-    from . import jobs
-
-    with reported():
-        store, ns = hub_session(bucket, namespace)
-        made, done = bucket_plan(suite, store, rerun=True)
-        newest = jobs.jobs_of(store.api, made.suite.name, ns)
-        cells = made.todo
-        states = {c.key: jobs.state(c, done, newest.get(c.key)) for c in cells}
-        counts = Counter(states.values())
-        typer.echo(f"suite {made.suite.name}: {len(cells)} cells · " + " · ".join(f"{counts[s]} {s}" for s in ("done", "running", "failed", "missing")))
-        for cell in cells:
-            if states[cell.key] == "failed":
-                job = newest.get(cell.key)
-                why = f"Job {job.id} {job.status.stage}" + (f" ({job.status.message})" if job.status.message else "") if job else "no Job"
-                typer.echo(f"  failed  {cell.model.display} · {cell.revision.name} · {cell.tier} · {cell.task.id} · r{cell.repeat}: {why}")
-        if counts["failed"] or counts["missing"]:
-            typer.echo(f"resubmit them with: agent-eval retry {suite} --failed --bucket {store.id}", err=True)
-
-
-@app.command()
-def cancel(
-    suite: Annotated[Path, typer.Argument(help="The suite.yaml.")],
-    bucket: BucketOpt = "",
-    namespace: NamespaceOpt = None,
-) -> None:
-    """Cancel every live Job of the suite (results already in the bucket stay)."""
-    from . import jobs
-    from .config import load_suite
-
-    with reported():
-        name = load_suite(suite).name
-        store, ns = hub_session(bucket, namespace)
-        typer.echo(f"canceled {jobs.cancel(store.api, name, ns)} live Jobs of suite {name}", err=True)
-
-
-@app.command()
-def retry(
-    suite: Annotated[Path, typer.Argument(help="The suite.yaml.")],
-    failed: Annotated[bool, typer.Option("--failed", help="Resubmit the cells whose Job failed, and those never submitted.")] = False,
-    bucket: BucketOpt = "",
-    flavor: FlavorOpt = "cpu-basic",
-    image: ImageOpt = None,
-    timeout: TimeoutOpt = None,
-    max_parallel: MaxParallelOpt = 100,
-    namespace: NamespaceOpt = None,
-    watch: WatchOpt = False,
-    poll: PollOpt = 15.0,
-) -> None:
-    """Resubmit the failed or missing cells of a suite, including harness failures (setup_error)."""
-    from . import jobs
-
-    if not failed:
-        fail("say which cells to retry: --failed (cells whose Job failed, and cells never submitted)")
-    with reported():
-        store, ns = hub_session(bucket, namespace)
-        made, done = bucket_plan(suite, store, rerun=True)
-        options = job_options(made, ns, flavor, image, timeout, max_parallel, poll)
-        newest = jobs.jobs_of(store.api, made.suite.name, ns)
-        cells = [c for c in made.todo if jobs.state(c, done, newest.get(c.key)) in ("failed", "missing")]
-        typer.echo(f"{len(cells)} of {len(made.todo)} cells failed or missing", err=True)
-        if not cells:
-            return
-        jobs.launch(made, cells, store, options, say=lambda m: typer.echo(m, err=True))
-        if watch:
-            follow(made, cells, store, options, suite)
-
-
-@app.command()
-def pull(
-    store: StoreArg = Path("agent-eval-results"),
-    bucket: BucketOpt = "",
-) -> None:
-    """Bring a bucket's results and traces down to a local store (incremental: only what changed)."""
-    with reported():
-        remote = hub_store(bucket)
-        typer.echo(f"pulling {remote.uri} into {store} …", err=True)
-        files, results = remote.pull(store)
-    typer.echo(f"{files} files fetched ({results} results) from {remote.uri} into {store}", err=True)
 
 
 class Schema(str, Enum):
@@ -626,6 +407,10 @@ def model_serve(
         serve.serve(name, port, weights)
     except user_errors() as err:
         fail(str(err))
+
+
+# The Hugging Face Jobs commands (fanout, status, cancel, retry, pull) register themselves on `app`.
+from . import cli_jobs  # noqa: E402,F401
 
 
 def main() -> None:

@@ -127,8 +127,9 @@ def secrets(suite: Suite) -> dict[str, str]:
 
 # ── talking to the Hub ──────────────────────────────────────────────────────────────────────
 
-def patiently(call: Callable, attempts: int = 8):
-    """Call the Hub, waiting out rate limits and server errors with jittered exponential backoff."""
+def patiently(call: Callable, attempts: int = 8, recover: Callable | None = None):
+    """Call the Hub, waiting out rate limits and server errors with jittered exponential backoff.
+    After a server error (not a 429), `recover` may find what the lost reply would have said."""
     for attempt in itertools.count():
         try:
             return call()
@@ -136,6 +137,8 @@ def patiently(call: Callable, attempts: int = 8):
             status = err.response.status_code if err.response is not None else 0
             if status not in RETRYABLE or attempt + 1 >= attempts:
                 raise
+            if recover and status != 429 and (found := recover()):
+                return found
             time.sleep(_pause(err, attempt))
 
 
@@ -157,19 +160,11 @@ def jobs_of(api: HfApi, suite: str, namespace: str) -> dict[str, JobInfo]:
 
 def submit(api: HfApi, spec: dict, secret_values: dict[str, str]) -> JobInfo:
     """One Job. A lost reply (5xx) may hide a Job that was created: look for it before trying again."""
-    for attempt in itertools.count():
-        try:
-            return api.run_job(**spec, secrets=secret_values or None)
-        except HfHubHTTPError as err:
-            status = err.response.status_code if err.response is not None else 0
-            if status not in RETRYABLE or attempt >= 7:
-                raise
-            if status != 429:
-                key = spec["labels"][KEY_LABEL]
-                live = [j for j in patiently(lambda: list(api.list_jobs(labels={KEY_LABEL: key}, namespace=spec["namespace"]))) if j.status.stage in LIVE]
-                if live:
-                    return live[0]
-            time.sleep(_pause(err, attempt))
+    def created() -> JobInfo | None:
+        found = patiently(lambda: list(api.list_jobs(labels={KEY_LABEL: spec["labels"][KEY_LABEL]}, namespace=spec["namespace"])))
+        return next((job for job in found if job.status.stage in LIVE), None)
+
+    return patiently(lambda: api.run_job(**spec, secrets=secret_values or None), recover=created)
 
 
 def state(cell: Cell, done: set[str], job: JobInfo | None) -> str:

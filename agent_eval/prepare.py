@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import orjson
 import uv
 from pydantic import BaseModel
 
-from . import cache_dir, profiles, repo
+from . import cache_dir, is_secret, profiles, repo
 from .config import Profile, Task
 from .store import Cell
 
@@ -72,7 +71,7 @@ def environment(profile: Profile, url: str, sha: str) -> Env:
 
 def without_secrets() -> dict[str, str]:
     # Installing a revision runs its build scripts: code under test never sees a token or a key.
-    return {k: v for k, v in os.environ.items() if not re.search(r"TOKEN|KEY|SECRET|PASSWORD", k, re.I)}
+    return {k: v for k, v in os.environ.items() if not is_secret(k)}
 
 
 def _run(cmd: list[str], log: Path, what: str) -> None:

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from . import report
+from . import is_secret, report
 from .worker import redact
 
 SPACE_CARD = """---
@@ -45,7 +45,7 @@ def hub(endpoint: str | None = None):
 
 def env_secrets() -> list[str]:
     """Values of variables whose names say they are secret (HF_TOKEN, *_KEY, *_SECRET…)."""
-    return [v for k, v in os.environ.items() if any(w in k.upper() for w in ("TOKEN", "KEY", "SECRET", "PASSWORD")) and len(v) >= 8]
+    return [v for k, v in os.environ.items() if is_secret(k) and len(v) >= 8]
 
 
 def publish_report(store: Path, space: str, public: bool, dry_run: bool, traces_dataset: str | None, say: Callable[[str], None]) -> str:
