@@ -31,7 +31,7 @@ class Outcome(Counter):
     """Counts by status, plus matched and interrupted."""
 
     def line(self) -> str:
-        parts = [f"{self[s]} {s}" for s in ("ok", "agent_error", "timeout", "silent_failure", "setup_error") if self[s]]
+        parts = [f"{self[s]} {s}" for s in ("ok", "agent_error", "timeout", "silent_failure", "setup_error", "infra_error") if self[s]]
         matched = f" ({self['matched']} matched)" if self["ok"] else ""
         left = f"; {self['interrupted']} interrupted, will run next time" if self["interrupted"] else ""
         return (", ".join(parts) or "nothing ran") + matched + left

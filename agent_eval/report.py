@@ -30,11 +30,12 @@ import orjson
 
 from . import __version__, cache_dir
 from .agent import AgentError
+from .store import RETRIED
 
-STATUSES = ["ok", "agent_error", "timeout", "setup_error", "silent_failure"]
+STATUSES = ["ok", "agent_error", "timeout", "setup_error", "silent_failure", "infra_error"]
 STATUS_CODE = {s: k for k, s in enumerate(STATUSES)}
 COLUMNS = ["repeat", "status", "matched", "wall", "new", "cached", "generated", "turns", "tools", "cost", "markers"]  # facts' order
-ERROR_STATUSES = {"agent_error", "timeout", "setup_error"}
+ERROR_STATUSES = {"agent_error", "timeout", "setup_error", "infra_error"}
 AXES = ["model", "revision", "task", "tier"]
 DETAILS_PER_FILE = 1000
 DETAIL_KEYS = ("answer", "errors", "ended_by", "requests", "markers", "steps")  # what a run's panel shows
@@ -180,8 +181,8 @@ def aggregate(t: Table, rows: list[int], by: list[str]) -> dict[tuple, dict]:
 def summary(t: Table, rows: list[int]) -> dict:
     c = t.cols
     status = [STATUSES[c["status"][i]] for i in rows]
-    measured = [i for i, s in zip(rows, status, strict=True) if s != "setup_error"]  # the harness failed, not the agent
-    scored = [i for i, s in zip(rows, status, strict=True) if c["matched"][i] != 2 and s not in ("silent_failure", "setup_error")]
+    measured = [i for i, s in zip(rows, status, strict=True) if s not in RETRIED]  # the harness or the provider failed, not the agent
+    scored = [i for i, s in zip(rows, status, strict=True) if c["matched"][i] != 2 and s not in ("silent_failure", *RETRIED)]
 
     def median(col: str) -> float | None:
         return statistics.median(c[col][i] for i in measured) if measured else None

@@ -1,4 +1,9 @@
-"""Collect: every result in a store as flat rows, for a table, JSON or CSV."""
+"""Collect: every result in a store as flat rows, for a table, JSON or CSV — and for every reader
+(report, compare, regrade, export) that wants numbers rather than whole records.
+
+A row is one result.json flattened to the columns below: stable names, documented in the README.
+`tokens_*` are None when the provider reported no usage (unknown, never zero).
+"""
 
 from __future__ import annotations
 
@@ -11,21 +16,36 @@ import orjson
 from .store import Result
 
 COLUMNS = [
-    "model", "revision", "sha", "tier", "task", "repeat", "status", "matched", "wall_seconds", "turns",
-    "tool_calls", "tokens_new", "tokens_cached", "tokens_generated", "requests", "markers", "ended_by", "key",
+    "key", "folder", "suite", "profile", "model", "model_name", "revision", "ref", "sha", "tier", "task", "repeat",
+    "status", "ended_by", "matched", "wall_seconds", "agent_seconds", "turns", "tool_calls", "tokens_new",
+    "tokens_cached", "tokens_generated", "requests", "cost", "markers", "agent", "agent_version", "isolation",
+    "session_position", "harness_version", "finished_at",
 ]
 
 
-def row(result: Result) -> dict:
-    cell = result.cell
+def flat(result: dict) -> dict:
+    """One result.json (as a dict) as a row of COLUMNS."""
+    cell, tokens = result["cell"], result.get("tokens")
+    model, revision = cell["model"], cell["revision"]
     return {
-        "model": cell.model.display, "revision": cell.revision.name, "sha": cell.revision.sha[:10], "tier": cell.tier,
-        "task": cell.task.id, "repeat": cell.repeat, "status": result.status, "matched": result.matched,
-        "wall_seconds": result.wall_seconds, "turns": result.turns, "tool_calls": sum(result.tool_calls.values()),
-        "tokens_new": result.tokens.new, "tokens_cached": result.tokens.cached, "tokens_generated": result.tokens.generated,
-        "requests": result.requests, "markers": " ".join(m.name for m in result.markers), "ended_by": result.ended_by,
-        "key": cell.key[:8],
+        "key": cell["key"], "folder": cell["folder"], "suite": cell["suite"], "profile": cell["profile"],
+        "model": model["id"], "model_name": model.get("name") or model["id"], "revision": revision["name"],
+        "ref": revision["ref"], "sha": revision["sha"], "tier": cell["tier"], "task": cell["task"]["id"],
+        "repeat": cell["repeat"], "status": result["status"], "ended_by": result.get("ended_by"),
+        "matched": result.get("matched"), "wall_seconds": result.get("wall_seconds", 0.0),
+        "agent_seconds": result.get("agent_seconds", 0.0), "turns": result.get("turns", 0),
+        "tool_calls": sum((result.get("tool_calls") or {}).values()),
+        "tokens_new": tokens["new"] if tokens else None, "tokens_cached": tokens["cached"] if tokens else None,
+        "tokens_generated": tokens["generated"] if tokens else None, "requests": result.get("requests", 0),
+        "cost": result.get("cost"), "markers": [m["name"] for m in result.get("markers") or []],
+        "agent": cell.get("agent", "pi"), "agent_version": cell.get("agent_version", ""),
+        "isolation": result.get("isolation"), "session_position": result.get("session_position"),
+        "harness_version": result.get("harness_version", ""), "finished_at": result.get("finished_at", ""),
     }
+
+
+def row(result: Result) -> dict:
+    return flat(result.model_dump(mode="json"))
 
 
 def as_json(results: list[Result]) -> bytes:
@@ -36,7 +56,7 @@ def as_csv(results: list[Result]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS)
     writer.writeheader()
-    writer.writerows(row(r) for r in results)
+    writer.writerows({**row(r), "markers": " ".join(row(r)["markers"])} for r in results)
     return out.getvalue()
 
 
@@ -45,10 +65,10 @@ def print_table(rows: list[dict]) -> None:
     from rich.table import Table
 
     table = Table(box=None)
-    columns = ["model", "revision", "tier", "task", "repeat", "status", "matched", "wall_seconds", "turns", "tool_calls", "tokens_new", "tokens_generated", "markers"]
+    columns = ["model_name", "revision", "tier", "task", "repeat", "status", "matched", "wall_seconds", "turns", "tool_calls", "tokens_new", "tokens_generated", "markers"]
     for column in columns:
-        table.add_column(column.replace("_", " "))
+        table.add_column(column.removesuffix("_name").replace("_", " "))
     for row in rows:
-        table.add_row(*[str(row[c]) for c in columns])
+        table.add_row(*[" ".join(row[c]) if c == "markers" else str(row[c]) for c in columns])
     Console(width=None if sys.stdout.isatty() else 400).print(table)  # never squeeze a piped table
     print(f"{len(rows)} results", file=sys.stderr)

@@ -20,7 +20,12 @@ from pydantic import BaseModel, computed_field
 
 from .config import Budgets, ModelSpec, Profile, Suite, Task
 
-Status = Literal["ok", "agent_error", "timeout", "setup_error", "silent_failure"]
+Status = Literal["ok", "agent_error", "timeout", "setup_error", "silent_failure", "infra_error"]
+# Whose fault a bad run was. setup_error: the harness could not prepare the cell; infra_error: the
+# model provider or the machine failed (5xx after retries, pi killed by a signal or out of memory,
+# the local model server died). Neither says anything about the agent: both are retried by the next
+# run and kept out of match % and medians, and counted as errors.
+RETRIED = ("setup_error", "infra_error")
 
 
 def run_folder(sha: str, model_slug: str, tier: str, task: str, repeat: int, key: str) -> str:
@@ -123,7 +128,7 @@ class Store:
 
     def is_done(self, cell: Cell) -> bool:
         path = self.run_dir(cell) / "result.json"
-        return path.is_file() and orjson.loads(path.read_bytes())["status"] != "setup_error"
+        return path.is_file() and orjson.loads(path.read_bytes())["status"] not in RETRIED
 
     def start(self, cell: Cell) -> Path:
         """A clean run folder for the cell: leftovers of an interrupted attempt are dropped. The

@@ -5,7 +5,9 @@
 
 const R = window.REPORT;
 const AXES = ["model", "revision", "task", "tier"];
-const STATUSES = ["ok", "agent_error", "timeout", "setup_error", "silent_failure"];
+const STATUSES = ["ok", "agent_error", "timeout", "setup_error", "silent_failure", "infra_error"];
+// setup_error (3) and infra_error (5): the harness or the provider failed, not the agent.
+const notMeasured = (s) => s === 3 || s === 5;
 // Columns arrive as [typed array type, base64]; wall time in centiseconds, unknown cost as NaN.
 function decode([type, b64]) {
   const bin = atob(b64);
@@ -118,12 +120,12 @@ function groupRows(rows, by) {
 // Medians of `metric` for every group at once; setup errors (the harness's failures) are left out.
 function medians(g, metric) {
   const count = new Int32Array(g.G);
-  for (let r = 0; r < g.rows.length; r++) { const i = g.rows[r]; if (col.status[i] !== 3) count[g.group[i]]++; }
+  for (let r = 0; r < g.rows.length; r++) { const i = g.rows[r]; if (!notMeasured(col.status[i])) count[g.group[i]]++; }
   const seen = new Int32Array(g.G), lo = new Float64Array(g.G), out = new Float64Array(g.G).fill(NaN);
   const values = col[metric], ord = order(metric);
   for (let r = 0; r < N; r++) {
     const i = ord[r], k = g.group[i];
-    if (k < 0 || col.status[i] === 3) continue;
+    if (k < 0 || notMeasured(col.status[i])) continue;
     const at = seen[k]++, n = count[k];
     if (at === (n - 1) >> 1) lo[k] = values[i];
     if (at === n >> 1) out[k] = (lo[k] + values[i]) / 2;
@@ -140,10 +142,10 @@ function summaries(g) {
   const cost = new Float64Array(G), costed = new Int32Array(G), marks = new Int32Array(G * M);
   for (let r = 0; r < g.rows.length; r++) {
     const i = g.rows[r], k = g.group[i], s = col.status[i];
-    if (col.matched[i] !== 2 && s !== 4 && s !== 3) { scored[k]++; matched[k] += col.matched[i]; }
-    if (s === 1 || s === 2 || s === 3) errors[k]++;
+    if (col.matched[i] !== 2 && s !== 4 && !notMeasured(s)) { scored[k]++; matched[k] += col.matched[i]; }
+    if (s === 1 || s === 2 || s === 3 || s === 5) errors[k]++;
     if (s === 4) silent[k]++;
-    if (s !== 3 && !Number.isNaN(col.cost[i])) { cost[k] += col.cost[i]; costed[k]++; }
+    if (!notMeasured(s) && !Number.isNaN(col.cost[i])) { cost[k] += col.cost[i]; costed[k]++; }
     for (let bits = col.markers[i], m = 0; bits; bits >>= 1, m++) if (bits & 1) marks[k * M + m]++;
   }
   return (k) => ({
