@@ -97,13 +97,19 @@ def run(
 def print_plan(made, every_cell: bool) -> None:
     s = made.suite
     total = len(made.todo) + len(made.done)
+    left_out = f"{made.combinations} − {made.combinations - total} not applicable = " if made.combinations != total else ""
     typer.echo(
         f"suite {s.name}: {len(s.models)} models × {len(made.revisions)} revisions × {len(made.tasks)} tasks × "
-        f"{len(s.tiers)} tiers × {s.repeats} repeats = {total} cells; {len(made.done)} done, {len(made.todo)} to run",
+        f"{len(s.tiers)} tiers × {s.repeats} repeats = {left_out}{total} cells; "
+        f"{len(made.done)} done, {len(made.todo)} to run",
         err=True,
     )
     for reason in made.not_applicable:
         typer.echo(f"  not applicable: {reason}", err=True)
+    for reason in made.collapsed:
+        typer.echo(f"  collapsed: {reason}", err=True)
+    for reason in made.unreadable:
+        typer.echo(f"  unreadable, will run again: {reason}", err=True)
     if every_cell:
         done = {c.key for c in made.done}
         for cell in made.done + made.todo:

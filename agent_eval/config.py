@@ -23,6 +23,10 @@ class ConfigError(Exception):
     """A user file is wrong. The message is one line: file, field, what to do."""
 
 
+NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"  # becomes a folder name: no separators, no leading dot or dash
+Name = Annotated[str, Field(pattern=NAME, max_length=100)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -31,7 +35,7 @@ class Strict(BaseModel):
 
 
 class Marker(Strict):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    name: Name
     where: Literal["command", "code", "file_read", "answer"]
     pattern: str
     description: str = ""
@@ -64,6 +68,8 @@ class Skill(Strict):
     def _one_place(self) -> Skill:
         if (self.path is None) == (self.dir is None):
             raise ValueError("give exactly one of path (in the repo) or dir (in the profile folder)")
+        if self.path is not None and (Path(self.path).is_absolute() or ".." in Path(self.path).parts):
+            raise ValueError(f"path '{self.path}' must be relative to the repository's root, without '..'")
         return self
 
 
@@ -74,17 +80,26 @@ class Tier(Strict):
 
 
 class Profile(Strict):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    name: Name
     description: str = ""
     repo: str  # git URL or local path
     install: Install = Install()
     skill: Skill | None = None
-    tiers: dict[str, Tier] = {}  # default: bare, clone, and skill when the profile has a Skill
+    tiers: dict[Name, Tier] = Field(default={}, min_length=1)  # default: bare, clone, and skill when the profile has a Skill
     markers: list[Marker] = []
 
     # Set by the loader, not by the YAML.
     root: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
     content_hash: SkipJsonSchema[str] = Field(default="", exclude=True)
+
+    @field_validator("repo")
+    @classmethod
+    def _fetchable(cls, value: str) -> str:
+        # git's `transport::address` form runs programs (ext::sh -c …): only plain URLs and paths.
+        scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)(://|::)", value)
+        if "::" in value.split("/")[0] or (scheme and scheme[1].lower() not in ("https", "http", "ssh", "git", "file")):
+            raise ValueError(f"'{value[:60]}' is not a repository URL git may fetch safely; use https://, ssh://, git@host:path or a local path")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -110,15 +125,26 @@ class Profile(Strict):
 
 class Task(Strict):
     id: str = ""  # from the file name
-    prompt: str
+    prompt: Annotated[str, Field(min_length=1)]
     expected: str | None = None  # None: behaviour-only, never counted in match %
     match: Literal["substring", "regex", "exact"] = "substring"
-    timeout: float | None = None  # seconds; overrides the suite's budget
+    timeout: float | None = Field(default=None, gt=0)  # seconds; overrides the suite's budget
     tags: list[str] = []
     files: list[str] = []  # input files beside the task, copied into the working dir
 
     root: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
     content_hash: SkipJsonSchema[str] = Field(default="", exclude=True)
+
+    @field_validator("prompt", mode="before")
+    @classmethod
+    def _stripped(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("expected", mode="before")
+    @classmethod
+    def _number_is_text(cls, value: Any) -> Any:
+        # `expected: 1626` in YAML is a number; the answer it is matched against is text.
+        return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
     @model_validator(mode="after")
     def _regex_compiles(self) -> Task:
@@ -139,12 +165,19 @@ class ModelSpec(Strict):
     # `local/<name>` is the offline model agent-eval serves itself; an id with base_url is any
     # OpenAI-compatible endpoint; any other id is a Hub model, through pi's built-in `huggingface`
     # provider. Either way pi only ever talks to our metering proxy.
-    id: str
+    id: Annotated[str, Field(min_length=1, max_length=200)]
     name: str | None = None
     base_url: str | None = None
-    api_key_env: str | None = None  # the *name* of the variable holding the key, never the key
-    context_window: int = 32768
-    max_tokens: int = 4096
+    api_key_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None  # the *name* of the variable holding the key, never the key
+    context_window: int = Field(default=32768, ge=1024)
+    max_tokens: int = Field(default=4096, ge=16)
+
+    @field_validator("base_url")
+    @classmethod
+    def _is_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s]*)?", value):
+            raise ValueError(f"'{value}' is not an http(s) URL; give the endpoint's base, e.g. http://127.0.0.1:8000/v1")
+        return value
 
     @property
     def display(self) -> str:
@@ -152,7 +185,9 @@ class ModelSpec(Strict):
 
     @property
     def slug(self) -> str:
-        return re.sub(r"[^A-Za-z0-9._-]+", "--", self.id).strip("-")
+        # A folder name: bounded, so a long id never makes a path the filesystem refuses.
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "--", self.id).strip("-.") or "model"
+        return slug if len(slug) <= 80 else f"{slug[:71]}-{hashlib.sha256(self.id.encode()).hexdigest()[:8]}"
 
     @property
     def is_local(self) -> bool:
@@ -173,19 +208,19 @@ class RevisionSpec(Strict):
 
 
 class Budgets(Strict):
-    timeout: float = 600.0  # wall-clock seconds per cell
-    max_turns: int | None = None  # model calls
-    max_tool_calls: int | None = None
+    timeout: float = Field(default=600.0, gt=0, le=7 * 24 * 3600)  # wall-clock seconds per cell
+    max_turns: int | None = Field(default=None, ge=1)  # model calls
+    max_tool_calls: int | None = Field(default=None, ge=1)
 
 
 class Suite(Strict):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    name: Name
     profile: str  # a name (profiles/<name>/ beside the suite, or an installed plugin) or a path
     models: list[ModelSpec] = Field(min_length=1)
     revisions: list[RevisionSpec] = Field(min_length=1)
-    tasks: list[str] = ["*"]
-    tiers: list[str] | None = None  # default: every tier of the profile (bare, clone, skill)
-    repeats: int = Field(default=1, ge=1)
+    tasks: list[str] = Field(default=["*"], min_length=1)
+    tiers: list[str] | None = Field(default=None, min_length=1)  # default: every tier of the profile (bare, clone, skill)
+    repeats: int = Field(default=1, ge=1, le=1000)
     budgets: Budgets = Budgets()
     thinking: Literal[THINKING_LEVELS] = "off"  # type: ignore[valid-type]
     store: str = "agent-eval-results"
@@ -212,16 +247,25 @@ class Suite(Strict):
 
 
 def read_yaml(path: Path) -> dict:
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a YAML file; name the file inside it")
     if not path.is_file():
         raise ConfigError(f"{path}: file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err}); save it as UTF-8") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot be read ({err.strerror}); check its permissions") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}:{where} not valid YAML ({getattr(err, 'problem', err)}); fix the syntax") from None
+    if data is None:
+        raise ConfigError(f"{path}: the file is empty; write its fields (`agent-eval schema` lists them)")
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of fields at the top level, got {type(data).__name__}")
+        kind = {"list": "a list", "str": "plain text"}.get(type(data).__name__, type(data).__name__)
+        raise ConfigError(f"{path}: expected a mapping of fields at the top level, got {kind}")
     return data
 
 
@@ -242,6 +286,13 @@ def _one_line(model: type[BaseModel], err: ValidationError) -> str:
     if first["type"] == "missing":
         return f"field '{field}' is required; add it"
     msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "string_pattern_mismatch":
+        msg = ("must be an environment variable's name, e.g. MY_API_KEY" if field.endswith("api_key_env")
+               else f"'{str(first['input'])[:40]}' must be a plain name: letters, digits, _ . - (no slashes or spaces), not starting with . or -")
+    elif first["type"] in ("too_short", "string_too_short"):
+        msg = "is empty; give at least one, or leave the field out for the default"
+    elif first["type"] == "string_too_long":
+        msg = f"is {len(str(first['input']))} characters; {msg.lower()}"
     return f"field '{field}': {msg}"
 
 
@@ -283,15 +334,46 @@ def load_suite(path: Path) -> Suite:
     return parse(Suite, read_yaml(path), path, path=path)
 
 
+def confined(folder: Path, name: str, source: Path, field: str) -> Path:
+    """`name` inside `folder`, where it must stay: no absolute paths, no `..`, no symlink that leads out."""
+    path = folder / name
+    try:
+        path.resolve().relative_to(folder.resolve())
+        escapes = Path(name).is_absolute()
+    except ValueError:
+        escapes = True
+    if escapes:
+        raise ConfigError(f"{source}: field '{field}': {name} leads outside {folder}; keep inputs inside that folder")
+    return path
+
+
 def load_task(path: Path) -> Task:
     task = parse(Task, read_yaml(path), path, id=path.stem, root=path.parent)
     inputs = []
     for name in task.files:
-        source = path.parent / name
+        source = confined(path.parent, name, path, "files")
         if not source.is_file():
-            raise ConfigError(f"{path}: field 'files': {name} not found beside the task; add it or remove it")
+            raise ConfigError(f"{path}: field 'files': {name} not found beside the task (or not a regular file); add it or remove it")
         inputs.append(source)
     return task.model_copy(update={"content_hash": hash_files([path, *inputs], path.parent)})
+
+
+def check_tree(folder: Path, source: Path) -> list[Path]:
+    """Every file of a folder that gets copied and hashed (a profile): regular files only, and no
+    symlink that leaves the folder or leads nowhere — a named pipe would hang the copy."""
+    files = []
+    for path in sorted(folder.rglob("*")):
+        if "__pycache__" in path.parts:
+            continue
+        if path.is_symlink():
+            if not path.exists():
+                raise ConfigError(f"{source}: {path.relative_to(folder)} is a dangling symlink in {folder}; remove it")
+            confined(folder, str(path.relative_to(folder)), source, "(profile folder)")
+        if path.is_file():
+            files.append(path)
+        elif not path.is_dir():
+            raise ConfigError(f"{source}: {path.relative_to(folder)} in {folder} is not a regular file (a pipe or device?); remove it")
+    return files
 
 
 def load_tasks(tasks_dir: Path, selectors: list[str], source: Path) -> list[Task]:

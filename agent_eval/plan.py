@@ -7,6 +7,7 @@ halfway has the same tasks done for every revision: comparisons stay like-for-li
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import orjson
@@ -18,6 +19,9 @@ from .config import ConfigError, Profile, Suite, Task, load_suite, load_tasks
 from .store import Cell, Revision, Store
 
 
+MAX_CELLS = 1_000_000
+
+
 class Plan(BaseModel):
     suite: Suite
     profile: Profile
@@ -26,6 +30,14 @@ class Plan(BaseModel):
     todo: list[Cell]
     done: list[Cell]
     not_applicable: list[str]  # why some (tier, revision) pairs have no cells
+    collapsed: list[str] = []  # entries of the suite that name the same thing as an earlier one
+    unreadable: list[str] = []  # stored results that cannot be read back: their cells run again
+
+    @property
+    def combinations(self) -> int:
+        """models × revisions × tasks × tiers × repeats, before not-applicable pairs are left out."""
+        s = self.suite
+        return len(s.models) * len(self.revisions) * len(self.tasks) * len(s.tiers) * s.repeats
 
     def summary(self) -> dict:
         return {
@@ -55,6 +67,9 @@ def load(suite_path: Path) -> tuple[Suite, Profile, list[Task]]:
                 serve.weights(model.id)
             except serve.ServeError as err:
                 raise ConfigError(f"{suite.path}: field 'models.{index}.id': {err}") from None
+        if model.key_env and not key_available(model.key_env):
+            how = "set HF_TOKEN or run `hf auth login`" if model.key_env == "HF_TOKEN" else f"export {model.key_env}=… in this shell"
+            raise ConfigError(f"{suite.path}: field 'models.{index}': {model.id} needs the key in {model.key_env}, which is not set; {how}")
     if suite.tiers is None:
         suite = suite.model_copy(update={"tiers": list(profile.tiers)})
     for tier in suite.tiers:
@@ -64,11 +79,53 @@ def load(suite_path: Path) -> tuple[Suite, Profile, list[Task]]:
     return suite, profile, load_tasks(tasks_dir, suite.tasks, suite.path)
 
 
+def key_available(name: str) -> bool:
+    if name == "HF_TOKEN":
+        from huggingface_hub import get_token  # HF_TOKEN, or the token `hf auth login` saved
+
+        return bool(get_token())
+    return bool(os.environ.get(name))
+
+
+def unique(suite: Suite, revisions: list[Revision]) -> tuple[Suite, list[Revision], list[str]]:
+    """One entry per thing: a model listed twice, two refs on one commit or a repeated tier would
+    plan the same cell twice, and two runs of one cell in one folder corrupt each other."""
+    collapsed, models, seen = [], [], {}
+    for model in suite.models:
+        identity = orjson.dumps(model.model_dump(exclude={"name"}), option=orjson.OPT_SORT_KEYS)
+        if identity in seen:
+            collapsed.append(f"model '{model.display}' is the same model as '{seen[identity]}': planned once")
+        else:
+            seen[identity] = model.display
+            models.append(model)
+    kept: dict[str, Revision] = {}
+    for rev in revisions:
+        if rev.sha in kept:
+            collapsed.append(f"revision '{rev.name}' is the same commit as '{kept[rev.sha].name}' ({rev.sha[:10]}): planned once")
+        else:
+            kept[rev.sha] = rev
+    tiers = list(dict.fromkeys(suite.tiers))
+    collapsed += [f"tier '{t}' is listed {suite.tiers.count(t)} times: planned once" for t in tiers if suite.tiers.count(t) > 1]
+    return suite.model_copy(update={"models": models, "tiers": tiers}), list(kept.values()), collapsed
+
+
+def check_store(suite: Suite) -> None:
+    """The store must be a folder we can write, found before anything is run or written."""
+    where = suite.store_path
+    if where.exists() and not where.is_dir():
+        raise ConfigError(f"{suite.path}: field 'store': {where} is a file, not a folder; point store (or --store) at a folder")
+    existing = next(p for p in [where, *where.parents] if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{suite.path}: field 'store': {existing} is not writable; choose another store (or --store) or fix its permissions")
+
+
 def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done: set[str] | None = None) -> Plan:
     """`done`: the run folders already done elsewhere (a bucket); default: the suite's local store."""
     suite, profile, tasks = load(suite_path)
     if store is not None:
         suite = suite.model_copy(update={"store": str(Path(store).resolve())})
+    if done is None:
+        check_store(suite)
     url = profiles.repo_url(profile)
     try:
         repo.fetch(url)
@@ -81,6 +138,10 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
         except repo.RepoError as err:
             raise ConfigError(f"{suite.path}: field 'revisions': {err}") from None
         revisions.append(Revision(ref=spec.ref, name=spec.name or spec.ref, sha=sha))
+    suite, revisions, collapsed = unique(suite, revisions)
+    size = len(suite.models) * len(revisions) * len(tasks) * len(suite.tiers) * suite.repeats
+    if size > MAX_CELLS:
+        raise ConfigError(f"{suite.path}: {size:,} cells (models × revisions × tasks × tiers × repeats) is more than {MAX_CELLS:,}; lower repeats or split the suite")
 
     applicable, not_applicable = {}, []
     for tier in suite.tiers:
@@ -99,11 +160,13 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
         for rev in revisions
         if applicable[tier, rev.sha]
     ]
-    is_done = Store(suite.store_path).is_done if done is None else (lambda c: c.folder in done)
+    local = Store(suite.store_path)
+    is_done = local.is_done if done is None else (lambda c: c.folder in done)
     finished = [] if rerun else [c for c in cells if is_done(c)]
     keys = {c.key for c in finished}
     todo = [c for c in cells if c.key not in keys]
-    return Plan(suite=suite, profile=profile, tasks=tasks, revisions=revisions, todo=todo, done=finished, not_applicable=not_applicable)
+    return Plan(suite=suite, profile=profile, tasks=tasks, revisions=revisions, todo=todo, done=finished,
+                not_applicable=not_applicable, collapsed=collapsed, unreadable=local.bad)
 
 
 def _missing_skill(profile: Profile, tier: str, url: str, sha: str) -> str:

@@ -15,7 +15,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 
-from .config import ConfigError, Profile, hash_files, parse, read_yaml
+from .config import ConfigError, Profile, check_tree, confined, hash_files, parse, read_yaml
 
 ENTRY_POINT_GROUP = "agent_eval.profiles"
 
@@ -60,13 +60,13 @@ def find(name_or_path: str, base: Path, source: Path) -> Path:
 def load(folder: Path) -> Profile:
     path = folder / "profile.yaml"
     profile = parse(Profile, read_yaml(path), path, root=folder)
-    if profile.skill and profile.skill.dir and not (folder / profile.skill.dir).is_dir():
+    if profile.skill and profile.skill.dir and not confined(folder, profile.skill.dir, path, "skill.dir").is_dir():
         raise ConfigError(f"{path}: field 'skill.dir': {profile.skill.dir} is not a folder of the profile")
     for name, tier in profile.tiers.items():
         for item in tier.files:
-            if not (folder / item).exists():
+            if not confined(folder, item, path, f"tiers.{name}.files").exists():
                 raise ConfigError(f"{path}: field 'tiers.{name}.files': {item} not found in the profile folder")
-    files = [p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    files = check_tree(folder, path)
     return profile.model_copy(update={"content_hash": hash_files(files, folder)})
 
 

@@ -115,20 +115,42 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(partial, path)
 
 
+def read_result(path: Path) -> Result:
+    """A stored result, checked; BadRecord (path and reason) when it is not one."""
+    try:
+        result = Result.model_validate_json(path.read_bytes())
+    except OSError as err:
+        raise BadRecord(f"{path}: cannot be read ({err.strerror})") from None
+    except ValueError as err:
+        first = str(err).splitlines()
+        reason = first[2].strip() if len(first) > 2 and "validation error" in first[0] else first[0]
+        raise BadRecord(f"{path}: not a valid result ({reason[:120]})") from None
+    if result.cell.folder != path.parent.relative_to(path.parents[5]).as_posix():
+        raise BadRecord(f"{path}: belongs to another run folder ({result.cell.folder})")
+    return result
+
+
+class BadRecord(Exception):
+    """A result.json that cannot be read back: readers skip and name it, `run` runs its cell again."""
+
+
 class Store:
     def __init__(self, root: Path):
         self.root = Path(root)
+        self.bad: list[str] = []  # unreadable records met so far, "path: reason"
 
     def run_dir(self, cell: Cell) -> Path:
         return self.root / cell.folder
 
-    def result(self, cell: Cell) -> Result | None:
-        path = self.run_dir(cell) / "result.json"
-        return Result.model_validate_json(path.read_bytes()) if path.is_file() else None
-
     def is_done(self, cell: Cell) -> bool:
         path = self.run_dir(cell) / "result.json"
-        return path.is_file() and orjson.loads(path.read_bytes())["status"] not in RETRIED
+        if not path.is_file():
+            return False
+        try:
+            return read_result(path).status not in RETRIED
+        except BadRecord as err:
+            self.bad.append(str(err))
+            return False
 
     def start(self, cell: Cell) -> Path:
         """A clean run folder for the cell: leftovers of an interrupted attempt are dropped. The
@@ -148,20 +170,35 @@ class Store:
         write_atomic(self.run_dir(result.cell) / "result.json", data)
 
     def results(self) -> list[Result]:
-        return [Result.model_validate_json(p.read_bytes()) for p in sorted(self.root.glob("runs/*/*/*/*/*/result.json"))]
+        """Every readable result; the others are named in self.bad."""
+        found = []
+        for path in sorted(self.root.glob("runs/*/*/*/*/*/result.json")):
+            try:
+                found.append(read_result(path))
+            except BadRecord as err:
+                self.bad.append(str(err))
+        return found
 
     def snapshot(self, suite: Suite, profile: Profile, tasks: list[Task], plan: dict) -> Path:
-        """What was run, kept beside the results: the suite, the profile folder, the tasks used."""
+        """What was run, kept beside the results: the suite, the profile folder, the tasks used.
+        Built aside and swapped in whole, so a failed copy never leaves half a snapshot."""
         folder = self.root / "suites" / suite.name
         snap = folder / "snapshot"
+        partial = folder / ".snapshot.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        (partial / "tasks").mkdir(parents=True)
+        try:
+            shutil.copy2(suite.path, partial / "suite.yaml")
+            shutil.copytree(profile.root, partial / "profile", ignore=shutil.ignore_patterns("__pycache__"))
+            for task in tasks:
+                shutil.copy2(task.root / f"{task.id}.yaml", partial / "tasks")
+                for name in task.files:
+                    (partial / "tasks" / name).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(task.root / name, partial / "tasks" / name)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
         shutil.rmtree(snap, ignore_errors=True)
-        (snap / "tasks").mkdir(parents=True)
-        shutil.copy2(suite.path, snap / "suite.yaml")
-        shutil.copytree(profile.root, snap / "profile", ignore=shutil.ignore_patterns("__pycache__"))
-        for task in tasks:
-            shutil.copy2(task.root / f"{task.id}.yaml", snap / "tasks")
-            for name in task.files:
-                (snap / "tasks" / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(task.root / name, snap / "tasks" / name)
+        partial.rename(snap)
         write_atomic(folder / "plan.json", orjson.dumps(plan, option=orjson.OPT_INDENT_2))
         return snap
