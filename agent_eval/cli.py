@@ -6,8 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
-from contextlib import ExitStack
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -171,9 +169,7 @@ def worker(
     """Run exactly one cell (what the local pool runs in-process; what an HF Job runs).
 
     Exit status: 0 when a result is stored, 3 when the harness failed (setup_error), 130 when interrupted."""
-    from . import profiles, worker as work
-    from .config import load_task
-    from .proxy import Proxy
+    from . import worker as work
     from .store import Cell, Store
 
     try:
@@ -181,26 +177,7 @@ def worker(
     except (OSError, ValueError) as err:
         fail(f"{cell_file}: not a readable cell ({str(err).splitlines()[0]})")
     root = store or infer_store(cell_file)
-    snapshot = root / "suites" / cell.suite / "snapshot"
-    try:
-        profile = profiles.load(snapshot / "profile")
-        task = load_task(snapshot / "tasks" / f"{cell.task.id}.yaml")
-        from .agent import ensure_pi
-
-        ensure_pi(say=lambda m: typer.echo(m, err=True))
-    except user_errors() as err:
-        fail(str(err))
-    with ExitStack() as stack:
-        proxy = stack.enter_context(Proxy())
-        upstream = None
-        if cell.model.is_local:
-            from .serve import ModelServer
-
-            # A worker writes only its run folder (in a Job, the only place it can write): the
-            # server's log is scratch, and its last line is in the error if the server fails.
-            logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="agent-eval-server-")))
-            upstream = stack.enter_context(ModelServer(cell.model.id, logs / "server.log")).url
-        result = work.run_cell(cell, profile, task, Store(root), proxy, upstream=upstream)
+    result = work.run_alone(cell, Store(root), say=lambda m: typer.echo(m, err=True))
     if result is None:
         fail("interrupted: nothing stored for this cell", 130)
     typer.echo(f"{result.status} matched={result.matched} {result.wall_seconds:.1f}s -> {root / cell.folder}", err=True)

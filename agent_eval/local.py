@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from . import agent, prepare, profiles, serve, worker
 from .plan import Plan
 from .proxy import Control, Proxy
+from .redact import held
 from .store import Cell, Result, Store
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -58,6 +59,7 @@ def _run(plan: Plan, jobs: int) -> Outcome:
     tasks = {t.id: t for t in plan.tasks}
     envs, failed = environments(plan)
     controls: dict[str, Control] = {cell.key: Control() for cell in plan.todo}
+    secrets = held({m.key_env for m in plan.suite.models})  # every key this process holds, whatever the cell
 
     with Proxy() as proxy, ExitStack() as stack, Display(len(plan.todo)) as display, ThreadPoolExecutor(max_workers=jobs) as pool:
         servers = Servers(plan, store, stack, controls)
@@ -67,20 +69,20 @@ def _run(plan: Plan, jobs: int) -> Outcome:
                 return attempt(cell, time.perf_counter())
             except Exception as err:  # a harness bug must cost one cell, not the sweep
                 console.print(f"[red]internal error in {cell.folder}: {type(err).__name__}: {err}[/]")
-                return worker.failed(cell, store, "setup_error", f"internal error: {type(err).__name__}: {err}", time.perf_counter())
+                return worker.failed(cell, store, "setup_error", f"internal error: {type(err).__name__}: {err}", time.perf_counter(), secrets)
 
         def attempt(cell: Cell, started: float) -> Result | None:
             if cell.revision.sha in failed:
-                return worker.failed(cell, store, "setup_error", failed[cell.revision.sha], started)
+                return worker.failed(cell, store, "setup_error", failed[cell.revision.sha], started, secrets)
             with servers.slot(cell):
                 if cell.model.id in servers.dead:
-                    return worker.failed(cell, store, "agent_error", servers.dead[cell.model.id], started)
+                    return worker.failed(cell, store, "infra_error", servers.dead[cell.model.id], started, secrets)
                 if controls[cell.key].reason == "interrupted":
                     return None
                 with display.running():
                     return worker.run_cell(
                         cell, plan.profile, tasks[cell.task.id], store, proxy, controls[cell.key],
-                        envs.get(cell.revision.sha), servers.urls.get(cell.model.id),
+                        envs.get(cell.revision.sha), servers.urls.get(cell.model.id), secrets,
                     )
 
         futures = {pool.submit(one, cell): cell for cell in plan.todo}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -69,14 +70,20 @@ def environment(profile: Profile, url: str, sha: str) -> Env:
     return env
 
 
-def without_secrets() -> dict[str, str]:
-    # Installing a revision runs its build scripts: code under test never sees a token or a key.
-    return {k: v for k, v in os.environ.items() if not is_secret(k)}
+# What an install may see of our environment. Installing a revision runs its build scripts, code
+# under test: an allow-list, so a key in a variable with an innocent name (MY_CRED) stays with us.
+INSTALL_ENV = re.compile(r"PATH|HOME|USER|LOGNAME|LANG|LANGUAGE|LC_\w+|TERM|TZ|TMPDIR|SHELL|XDG_\w+|SOURCE_DATE_EPOCH"
+                         r"|(?i:https?_proxy|no_proxy)|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE"
+                         r"|(PIP|UV)_\w+")
+
+
+def install_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if INSTALL_ENV.fullmatch(k) and not is_secret(k)}
 
 
 def _run(cmd: list[str], log: Path, what: str) -> None:
     with open(log, "ab") as out:
-        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=without_secrets())
+        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=install_environment())
     if done.returncode:
         tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
         raise SetupError(f"could not {what} (exit {done.returncode}): {tail[0][:300]} — full log: {log}")

@@ -48,7 +48,14 @@ class Meter:
         self.requests = 0
         self.tool_calls = 0
         self.tokens = Tokens()
+        self.unmetered = 0  # answered requests whose reply carried no usage: tokens unknown, not zero
+        self.statuses: list[int] = []  # of every request, in order
+        self.problems: list[str] = []  # replies that were cut off or not JSON
         self._lock = threading.Lock()
+
+    @property
+    def known_tokens(self) -> Tokens | None:
+        return None if self.unmetered else self.tokens
 
     def admit(self) -> bool:
         with self._lock:
@@ -61,6 +68,11 @@ class Meter:
 
     def record(self, entry: dict) -> None:
         with self._lock:
+            self.statuses.append(entry["status"])
+            if entry["status"] == 200 and not entry["usage"]:
+                self.unmetered += 1
+            if entry["problem"]:
+                self.problems.append(entry["problem"])
             self.tool_calls += entry["tool_calls"]
             self.tokens = self.tokens + Tokens(
                 new=entry["prompt_tokens"] - entry["cached_tokens"], cached=entry["cached_tokens"], generated=entry["completion_tokens"]
@@ -79,6 +91,7 @@ class Usage:
         self.usage: dict = {}
         self.finish_reason: str | None = None
         self.tool_ids: set = set()
+        self.malformed = 0  # payloads that were not JSON
         self._pending = b""
         self._plain = b""
 
@@ -89,8 +102,9 @@ class Usage:
         lines = (self._pending + chunk).split(b"\n")
         self._pending = lines.pop()
         for line in lines:
-            if line.startswith(b"data:") and line[5:].strip() not in (b"", b"[DONE]"):
-                self._read(line[5:])
+            payload = line[5:].strip() if line.startswith(b"data:") else b""
+            if payload and payload != b"[DONE]":
+                self._read(payload)
 
     def done(self) -> None:
         if self._plain:
@@ -100,6 +114,10 @@ class Usage:
         try:
             data = orjson.loads(payload)
         except orjson.JSONDecodeError:
+            self.malformed += 1
+            return
+        if not isinstance(data, dict):
+            self.malformed += 1
             return
         if data.get("usage"):
             self.usage = data["usage"]
@@ -109,10 +127,21 @@ class Usage:
             for call in part.get("tool_calls") or []:
                 self.tool_ids.add(call.get("index", call.get("id")))
 
+    def problem(self, status: int) -> str | None:
+        """Why a successful reply cannot be trusted: it was not JSON, or it was cut off."""
+        if status != 200:
+            return None
+        if self.malformed:
+            return f"the provider's reply had {self.malformed} payloads that were not JSON"
+        if self.finish_reason is None:
+            return "the provider's reply was cut off (it never said why it finished)"
+        return None
+
     def entry(self) -> dict:
         details = self.usage.get("prompt_tokens_details") or {}
         cached = details.get("cached_tokens") or self.usage.get("prompt_cache_hit_tokens") or 0
         return {
+            "usage": bool(self.usage),
             "prompt_tokens": self.usage.get("prompt_tokens") or 0,
             "cached_tokens": cached,
             "completion_tokens": self.usage.get("completion_tokens") or 0,
@@ -166,14 +195,15 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(401, "agent-eval proxy: unknown run key")
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         started, usage = time.time(), Usage()
-        entry = {"t": round(started, 3), "path": self.path, "status": 0, "error": None}
+        entry = {"t": round(started, 3), "path": self.path, "status": 0, "error": None, "problem": None}
         if not meter.admit():
             entry.update(status=429, error="max_turns budget reached")
             self._error(429, "agent-eval: max_turns budget reached")
         else:
             self._relay(proxy, meter, body, usage, entry)
         usage.done()
-        entry.update(usage.entry(), seconds=round(time.time() - started, 3))
+        problem = None if entry["error"] else usage.problem(entry["status"])
+        entry.update(usage.entry(), problem=problem, seconds=round(time.time() - started, 3))
         meter.record(entry)
 
     def _relay(self, proxy: Proxy, meter: Meter, body: bytes, usage: Usage, entry: dict) -> None:

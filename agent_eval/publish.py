@@ -7,13 +7,12 @@ this environment holds.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Callable
 
-from . import is_secret, report
-from .worker import redact
+from . import report
+from .redact import held, redact
 
 SPACE_CARD = """---
 title: {title}
@@ -41,11 +40,6 @@ def hub(endpoint: str | None = None):
     from huggingface_hub import HfApi
 
     return HfApi(endpoint=endpoint)
-
-
-def env_secrets() -> list[str]:
-    """Values of variables whose names say they are secret (HF_TOKEN, *_KEY, *_SECRET…)."""
-    return [v for k, v in os.environ.items() if is_secret(k) and len(v) >= 8]
 
 
 def publish_report(store: Path, space: str, public: bool, dry_run: bool, traces_dataset: str | None, say: Callable[[str], None]) -> str:
@@ -83,7 +77,7 @@ def upload_traces(store: Path, dataset: str, public: bool, push: bool, say: Call
         more = f" (and {len(traces) - 20} more)" if len(traces) > 20 else ""
         say(f"dry run{more}: would upload {len(traces)} traces ({size / 1e6:.1f} MB), redacted, to the {visibility} Dataset {dataset}; add --push")
         return ""
-    secrets = env_secrets()
+    secrets = held()
     with tempfile.TemporaryDirectory(prefix="agent-eval-traces-") as tmp:
         staging = Path(tmp)
         for path in traces:

@@ -52,8 +52,17 @@ def fetch(url: str) -> None:
             else:
                 git.Repo.clone_from(url, path, mirror=True).close()
         except git.GitCommandError as err:
-            detail = (err.stderr or "").strip().splitlines()[-1:] or [str(err)]
-            raise RepoError(f"cannot fetch {url}: {detail[0].strip()}") from None
+            raise RepoError(f"cannot fetch {url}: {git_said(err)}") from None
+        except git.UnsafeProtocolError as err:
+            raise RepoError(f"cannot fetch {url}: git refuses that transport ({err})") from None
+
+
+def git_said(err: git.GitCommandError) -> str:
+    """git's own words (its `fatal:`/`error:` lines), not GitPython's wrapping of them."""
+    lines = [line.strip().removeprefix("stderr:").strip().strip("'").strip() for line in (err.stderr or "").splitlines()]
+    said = [line for line in lines if line]
+    wanted = [line for line in said if line.startswith(("fatal:", "error:", "remote:"))] or said
+    return " ".join(wanted)[:300] or f"git exited with {err.status}"
 
 
 def ensure(url: str, sha: str) -> None:
@@ -103,9 +112,20 @@ def export(url: str, sha: str) -> Path:
             partial = dest.with_name(dest.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)
             with tarfile.open(fileobj=buffer) as tar:
-                tar.extractall(partial, filter="data")
+                _extract(tar, partial)
             partial.rename(dest)
     return dest
+
+
+def _extract(tar: tarfile.TarFile, dest: Path) -> None:
+    if hasattr(tarfile, "data_filter"):  # Python 3.11.4+, 3.10.12+: the standard library checks every member
+        tar.extractall(dest, filter="data")
+        return
+    for member in tar.getmembers():  # older Pythons (a Job's image may have one): the same checks, by hand
+        target = (dest / member.name).resolve()
+        if not target.is_relative_to(dest.resolve()) or member.isdev() or (member.islnk() and Path(member.linkname).is_absolute()):
+            raise RepoError(f"the archive of this revision has an unsafe member: {member.name}")
+    tar.extractall(dest)
 
 
 def checkout(url: str, sha: str, dest: Path) -> None:

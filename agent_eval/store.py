@@ -19,6 +19,7 @@ import orjson
 from pydantic import BaseModel, computed_field
 
 from .config import Budgets, ModelSpec, Profile, Suite, Task
+from .redact import redact
 
 Status = Literal["ok", "agent_error", "timeout", "setup_error", "silent_failure", "infra_error"]
 # Whose fault a bad run was. setup_error: the harness could not prepare the cell; infra_error: the
@@ -94,7 +95,7 @@ class Result(BaseModel):
     agent_seconds: float = 0.0  # the pi process alone
     turns: int = 0  # successful model calls
     tool_calls: dict[str, int] = {}
-    tokens: Tokens = Tokens()  # as the metering proxy saw them: ground truth
+    tokens: Tokens | None = Tokens()  # as the metering proxy saw them: ground truth; None: the provider reported no usage
     tokens_trace: Tokens = Tokens()  # as pi's session file reports them
     requests: int = 0  # model requests through the proxy, pi's retries included
     cost: float | None = None
@@ -125,7 +126,7 @@ def read_result(path: Path) -> Result:
         first = str(err).splitlines()
         reason = first[2].strip() if len(first) > 2 and "validation error" in first[0] else first[0]
         raise BadRecord(f"{path}: not a valid result ({reason[:120]})") from None
-    if result.cell.folder != path.parent.relative_to(path.parents[5]).as_posix():
+    if result.cell.folder != path.parent.relative_to(path.parents[6]).as_posix():
         raise BadRecord(f"{path}: belongs to another run folder ({result.cell.folder})")
     return result
 
@@ -165,9 +166,9 @@ class Store:
         (folder / "cell.json").write_bytes(orjson.dumps(cell.model_dump(mode="json"), option=orjson.OPT_INDENT_2))
         return folder
 
-    def finish(self, result: Result) -> None:
+    def finish(self, result: Result, secrets: list[str] = ()) -> None:
         data = orjson.dumps(result.model_dump(mode="json"), option=orjson.OPT_INDENT_2)
-        write_atomic(self.run_dir(result.cell) / "result.json", data)
+        write_atomic(self.run_dir(result.cell) / "result.json", redact(data, list(secrets)))
 
     def results(self) -> list[Result]:
         """Every readable result; the others are named in self.bad."""

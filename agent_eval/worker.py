@@ -9,34 +9,25 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import git
 
 from . import __version__, agent, prepare, profiles, repo, score
 from . import trace as traces
-from .config import Profile, Task
+from .config import Profile, Task, load_task
 from .proxy import Control, Meter, Proxy
+from .redact import held, redact
 from .store import Cell, Result, Store, now
 
 HF_ROUTER = os.environ.get("AGENT_EVAL_HF_ROUTER", "https://router.huggingface.co/v1")
 SETUP_FAILURES = (prepare.SetupError, repo.RepoError, git.GitCommandError, OSError)
 
 
-def secrets_of(cell: Cell) -> list[str]:
-    """Values that must never be stored: the model key and the Hub token."""
-    names = {cell.model.key_env, "HF_TOKEN"} - {""}
-    return [os.environ[n] for n in names if len(os.environ.get(n, "")) >= 6]
-
-
-def redact(data: bytes, secrets: list[str]) -> bytes:
-    for secret in secrets:
-        data = data.replace(secret.encode(), b"[REDACTED]")
-    return data
-
-
-def failed(cell: Cell, store: Store, status: str, message: str, started: float) -> Result:
+def failed(cell: Cell, store: Store, status: str, message: str, started: float, secrets: list[str] = ()) -> Result:
     """Record a cell that never reached pi."""
     if not store.run_dir(cell).is_dir():
         store.start(cell)
@@ -44,48 +35,79 @@ def failed(cell: Cell, store: Store, status: str, message: str, started: float) 
         cell=cell, status=status, errors=[message], wall_seconds=round(time.perf_counter() - started, 3),
         harness_version=__version__, finished_at=now(),
     )
-    store.finish(result)
+    store.finish(result, secrets or held({cell.model.key_env}))
     return result
 
 
 def run_cell(
-    cell: Cell, profile: Profile, task: Task, store: Store, proxy: Proxy,
-    control: Control | None = None, env: prepare.Env | None = None, upstream: str | None = None,
+    cell: Cell, profile: Profile, task: Task, store: Store, proxy: Proxy, control: Control | None = None,
+    env: prepare.Env | None = None, upstream: str | None = None, secrets: list[str] | None = None,
 ) -> Result | None:
-    """Run one cell; None when it was interrupted (nothing stored, so the next run retries it)."""
+    """Run one cell; None when it was interrupted (nothing stored, so the next run retries it).
+    `secrets`: every value to redact from what is stored (default: what this process holds)."""
     started = time.perf_counter()
     control = control or Control()
+    secrets = held({cell.model.key_env}) if secrets is None else secrets
     folder = store.start(cell)
     url = profiles.repo_url(profile)
     try:
         env = env or prepare.environment(profile, url, cell.revision.sha)
         ws = prepare.workspace(cell, profile, task, url)
     except SETUP_FAILURES as err:
-        return failed(cell, store, "setup_error", f"{type(err).__name__}: {err}", started)
+        return failed(cell, store, "setup_error", f"{type(err).__name__}: {err}", started, secrets)
     meter = Meter(upstream or cell.model.base_url or HF_ROUTER, _key(cell), folder / "proxy.jsonl", cell.budgets, control)
     try:
         run = _run_pi(cell, task, ws, env, proxy, meter, folder)
         if control.reason == "interrupted":
             return None
-        _keep_trace(ws.scratch / "session.jsonl", folder, secrets_of(cell))
+        _keep_trace(ws.scratch / "session.jsonl", folder, secrets)
     finally:
         shutil.rmtree(ws.scratch, ignore_errors=True)
 
     trace = traces.parse(folder / "trace.jsonl")
-    status, ended_by, extra = score.status(run, control.reason, trace, meter.tokens.generated)
+    status, ended_by, extra = score.status(run, control.reason, trace, meter)
     result = Result(
         cell=cell, status=status, ended_by=ended_by, matched=score.matches(task, trace.answer), answer=trace.answer,
-        agent_seconds=round(run.seconds, 3), turns=trace.turns, tool_calls=trace.tool_calls, tokens=meter.tokens,
+        agent_seconds=round(run.seconds, 3), turns=trace.turns, tool_calls=trace.tool_calls, tokens=meter.known_tokens,
         tokens_trace=trace.tokens, requests=meter.requests, cost=trace.cost or None,
         markers=score.fired(profile.markers, trace), errors=[e for e in [control.detail] if e] + extra + trace.errors,
         steps=trace.steps, harness_version=__version__, finished_at=now(),
         wall_seconds=round(time.perf_counter() - started, 3),
     )
-    store.finish(result)
+    store.finish(result, secrets)
     return result
 
 
+def run_alone(cell: Cell, store: Store, say=print) -> Result | None:
+    """One cell in a process of its own (`agent-eval worker`, what a Job runs): its profile and task
+    from the suite's snapshot, its own proxy and, for a local model, its own server. Whatever fails
+    is stored as the cell's setup_error with its cause, so `status` and `retry` can tell why."""
+    started = time.perf_counter()
+    snapshot = store.root / "suites" / cell.suite / "snapshot"
+    try:
+        profile = profiles.load(snapshot / "profile")
+        task = load_task(snapshot / "tasks" / f"{cell.task.id}.yaml")
+        agent.ensure_pi(say=say)
+        with ExitStack() as stack:
+            proxy = stack.enter_context(Proxy())
+            upstream = None
+            if cell.model.is_local:
+                from .serve import ModelServer
+
+                # A worker writes only its run folder (in a Job, the only place it can write): the
+                # server's log is scratch, and its last line is in the error if the server fails.
+                logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="agent-eval-server-")))
+                upstream = stack.enter_context(ModelServer(cell.model.id, logs / "server.log")).url
+            return run_cell(cell, profile, task, store, proxy, upstream=upstream)
+    except Exception as err:
+        return failed(cell, store, "setup_error", f"{type(err).__name__}: {str(err)[:500]}", started)
+
+
 def _key(cell: Cell) -> str:
+    if cell.model.key_env == "HF_TOKEN":
+        from huggingface_hub import get_token  # HF_TOKEN, or the token `hf auth login` saved
+
+        return get_token() or ""
     return os.environ.get(cell.model.key_env, "") if cell.model.key_env else ""
 
 

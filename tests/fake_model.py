@@ -32,6 +32,9 @@ class Reply:
     status: int = 200  # an HTTP error status, for the first `fail_times` attempts (0 = always)
     fail_times: int = 0
     empty: bool = False  # a stream with no content and no usage
+    no_usage: bool = False  # a provider that never streams a usage chunk
+    cut: bool = False  # the stream stops after the first half of the text: no finish_reason, no [DONE]
+    garbage: bool = False  # one data line that is not JSON
     delay: float = 0.0
 
 
@@ -132,6 +135,12 @@ class _Handler(BaseHTTPRequestHandler):
             text = reply.text.format(**fill)
             if text:
                 self._chunk(model, {"role": "assistant", "content": text[: len(text) // 2]})
+                if reply.cut:
+                    self._write(b"")
+                    self.server.fake.requests.append({"status": 200, "usage": None, "note": note})
+                    return
+                if reply.garbage:
+                    self._write(b"data: {this is not json\n\n")
                 self._chunk(model, {"content": text[len(text) // 2 :]})
             if reply.tool:
                 args = orjson.dumps({k: v.format(**fill) if isinstance(v, str) else v for k, v in reply.args.items()}).decode()
@@ -145,6 +154,8 @@ class _Handler(BaseHTTPRequestHandler):
             }
         finish = "tool_calls" if reply.tool and not reply.empty else "stop"
         self._chunk(model, {}, finish)
+        if reply.no_usage:
+            usage = None
         if usage:
             self._send({"id": "fake", "object": "chat.completion.chunk", "created": 0, "model": model, "choices": [], "usage": usage})
         self._write(b"data: [DONE]\n\n")

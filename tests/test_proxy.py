@@ -86,7 +86,29 @@ def test_budgets_stop_the_run(tmp_path, upstream, proxy):
     assert httpx.post(f"{proxy.url}/chat/completions", json=ASK, headers=headers).status_code == 429
     assert turns.control.reason == "max_turns"
 
-    tools = meter(tmp_path, upstream.url, max_tool_calls=0)
+    tools = meter(tmp_path, upstream.url, max_tool_calls=1)
     dummy = proxy.register(tools)
     httpx.post(f"{proxy.url}/chat/completions", json=ASK, headers={"Authorization": f"Bearer {dummy}"})
+    assert not tools.control.event.is_set()
+    httpx.post(f"{proxy.url}/chat/completions", json=ASK, headers={"Authorization": f"Bearer {dummy}"})
     assert tools.control.reason == "max_tool_calls"
+
+
+@pytest.mark.parametrize("fault, problem", [
+    ("no_usage", None),
+    ("cut", "the provider's reply was cut off (it never said why it finished)"),
+    ("garbage", "the provider's reply had 1 payloads that were not JSON"),
+])
+def test_replies_without_usage_cut_off_or_not_json_are_told_apart(tmp_path, proxy, fault, problem):
+    server = FakeModel([Rule("hello", [Reply(text="an answer", **{fault: True})])], api_key=MODEL_KEY)
+    try:
+        m = meter(tmp_path, server.url)
+        dummy = proxy.register(m)
+        reply = httpx.post(f"{proxy.url}/chat/completions", json=ASK, headers={"Authorization": f"Bearer {dummy}"})
+    finally:
+        server.close()
+    assert reply.status_code == 200
+    (entry,) = log(tmp_path)
+    assert entry["problem"] == problem and m.problems == ([problem] if problem else [])
+    if fault == "no_usage":
+        assert entry["usage"] is False and m.known_tokens is None  # unknown, not zero

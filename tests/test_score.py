@@ -6,7 +6,8 @@ import pytest
 
 from agent_eval import score
 from agent_eval.agent import AgentRun
-from agent_eval.config import Marker, Task
+from agent_eval.config import Budgets, Marker, Task
+from agent_eval.proxy import Control, Meter
 from agent_eval.trace import Trace
 
 
@@ -43,18 +44,39 @@ def test_markers_fire_once_with_the_line_that_fired_them():
 RUN = AgentRun(exit_code=0, seconds=1.0, model_not_found=False)
 
 
-@pytest.mark.parametrize("run, reason, trace, generated, expected", [
-    (RUN, "exited", Trace(model_calls=2, tool_calls={"bash": 1}, answer="42", last_stop="stop"), 30, ("ok", None)),
-    (RUN, "max_turns", Trace(model_calls=5), 30, ("timeout", "max_turns")),
-    (AgentRun(exit_code=None, seconds=9, model_not_found=False), "wall_clock", Trace(), 0, ("timeout", "wall_clock")),
-    (RUN, "exited", Trace(model_calls=4, last_stop="error"), 0, ("agent_error", None)),
-    (AgentRun(exit_code=1, seconds=1, model_not_found=False), "exited", Trace(model_calls=1, answer="x"), 5, ("agent_error", None)),
-    (RUN, "exited", Trace(), 0, ("agent_error", None)),
-    (RUN, "exited", Trace(model_calls=1, answer="", last_stop="stop"), 0, ("silent_failure", None)),
-    (RUN, "exited", Trace(model_calls=1, answer="", last_stop="stop"), 12, ("silent_failure", None)),
-    (RUN, "exited", Trace(model_calls=1, answer="42", last_stop="stop"), 0, ("silent_failure", None)),
-    (AgentRun(exit_code=0, seconds=1, model_not_found=True), "exited", Trace(model_calls=1, answer="42"), 9, ("setup_error", None)),
+def meter(tmp_path, *statuses: int, generated: int = 30, usage: bool = True, problem: str | None = None) -> Meter:
+    """A real meter, fed the log entries the proxy would have written for these replies."""
+    m = Meter("http://127.0.0.1:9/v1", "", tmp_path / "proxy.jsonl", Budgets(), Control())
+    for k, status in enumerate(statuses or (200,)):
+        last = k == len(statuses or (200,)) - 1
+        m.record({"status": status, "usage": usage and status == 200, "problem": problem if last else None, "tool_calls": 0,
+                  "prompt_tokens": 100, "cached_tokens": 0, "completion_tokens": generated if last else 0})
+    return m
+
+
+@pytest.mark.parametrize("run, reason, trace, replies, expected", [
+    (RUN, "exited", Trace(model_calls=2, tool_calls={"bash": 1}, answer="42", last_stop="stop"), {}, ("ok", None)),
+    (RUN, "max_turns", Trace(model_calls=5), {}, ("timeout", "max_turns")),
+    (AgentRun(exit_code=None, seconds=9, model_not_found=False), "wall_clock", Trace(), {"generated": 0}, ("timeout", "wall_clock")),
+    (RUN, "exited", Trace(model_calls=4, last_stop="error"), {"statuses": (400,)}, ("agent_error", None)),
+    (AgentRun(exit_code=1, seconds=1, model_not_found=False), "exited", Trace(model_calls=1, answer="x"), {}, ("agent_error", None)),
+    (RUN, "exited", Trace(), {"statuses": ()}, ("agent_error", None)),
+    (RUN, "exited", Trace(model_calls=1, answer="", last_stop="stop"), {"generated": 0}, ("silent_failure", None)),
+    (RUN, "exited", Trace(model_calls=1, answer="", last_stop="stop"), {"generated": 12}, ("silent_failure", None)),
+    (RUN, "exited", Trace(model_calls=1, answer="42", last_stop="stop"), {"generated": 0}, ("silent_failure", None)),
+    (AgentRun(exit_code=0, seconds=1, model_not_found=True), "exited", Trace(model_calls=1, answer="42"), {}, ("setup_error", None)),
+    # Unknown is not zero: no usage reported, but an answer in the trace — an honest run.
+    (RUN, "exited", Trace(model_calls=1, answer="42", last_stop="stop"), {"generated": 0, "usage": False}, ("ok", None)),
+    (RUN, "exited", Trace(model_calls=1, answer="", last_stop="stop"), {"generated": 0, "usage": False}, ("silent_failure", None)),
+    # Infrastructure is not the agent: provider failures after pi's retries, signals, cut-off replies, a dead server.
+    (RUN, "exited", Trace(model_calls=4, last_stop="error"), {"statuses": (503, 503, 503, 503)}, ("infra_error", None)),
+    (RUN, "exited", Trace(model_calls=4, last_stop="error"), {"statuses": (429, 429)}, ("infra_error", None)),
+    (RUN, "exited", Trace(model_calls=1, last_stop="error"), {"statuses": (401,)}, ("setup_error", None)),
+    (AgentRun(exit_code=-9, seconds=1, model_not_found=False), "exited", Trace(model_calls=1), {}, ("infra_error", None)),
+    (AgentRun(exit_code=137, seconds=1, model_not_found=False), "exited", Trace(model_calls=1), {}, ("infra_error", None)),
+    (RUN, "exited", Trace(model_calls=1, answer="4", last_stop="stop"), {"problem": "the provider's reply was cut off"}, ("infra_error", None)),
+    (RUN, "server_died", Trace(model_calls=1), {}, ("infra_error", None)),
 ])
-def test_status(run, reason, trace, generated, expected):
-    status, ended_by, _ = score.status(run, reason, trace, generated)
+def test_status(tmp_path, run, reason, trace, replies, expected):
+    status, ended_by, _ = score.status(run, reason, trace, meter(tmp_path, *replies.pop("statuses", (200,)), **replies))
     assert (status, ended_by) == expected
