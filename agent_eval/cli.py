@@ -208,7 +208,10 @@ def results(
     from .store import Store
 
     require_store(store)
-    found = Store(store).results()
+    stored = Store(store)
+    found = stored.results()
+    for bad in stored.bad:
+        typer.echo(f"skipped: {bad}", err=True)
     if format == Format.json:
         sys.stdout.buffer.write(collect.as_json(found) + b"\n")
     elif format == Format.csv:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 import orjson
-from pydantic import BaseModel, computed_field
+from pydantic import BaseModel, ValidationError, computed_field
 
 from .config import Budgets, ModelSpec, Profile, Suite, Task
 from .redact import redact
@@ -122,10 +122,10 @@ def read_result(path: Path) -> Result:
         result = Result.model_validate_json(path.read_bytes())
     except OSError as err:
         raise BadRecord(f"{path}: cannot be read ({err.strerror})") from None
-    except ValueError as err:
-        first = str(err).splitlines()
-        reason = first[2].strip() if len(first) > 2 and "validation error" in first[0] else first[0]
-        raise BadRecord(f"{path}: not a valid result ({reason[:120]})") from None
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise BadRecord(f"{path}: not a valid result ({f'{where}: ' if where else ''}{first['msg'][:120]})") from None
     if result.cell.folder != path.parent.relative_to(path.parents[6]).as_posix():
         raise BadRecord(f"{path}: belongs to another run folder ({result.cell.folder})")
     return result

@@ -1,0 +1,135 @@
+"""Results that must not be silently wrong, end to end with the real pi: unknown usage, provider
+failures, cut-off replies, entries that name one cell, corrupt records, and secrets in disguise."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from urllib.parse import quote
+
+import orjson
+import pytest
+
+import minilib
+from conftest import MODEL_KEY, PROMPTS, Project, rules
+from fake_model import FakeModel, Reply, Rule
+
+OTHER_KEY = "other-model-cred-7Qx9LmZ2"  # another model's key, in a variable whose name looks harmless
+LEAKS = [OTHER_KEY, base64.b64encode(f"user:{OTHER_KEY}".encode()).decode(), OTHER_KEY.encode().hex(), quote(f"k={OTHER_KEY}", safe="")]
+
+
+def fault_rules() -> list[Rule]:
+    answer = Reply(text="The checksum is {last_tool_output}.")
+    return [
+        Rule("NOUSAGE", [Reply(tool="bash", args={"command": "minilib checksum agent"}, no_usage=True), Reply(text="It is {last_tool_output}.", no_usage=True)]),
+        Rule("DOWN", [Reply(status=503)]),
+        Rule("CUTOFF", [Reply(text="The checksum is 1626 and more", cut=True)]),
+        Rule("LEAK", [Reply(tool="bash", args={"command": "echo " + " ".join(LEAKS)}), answer]),
+        *rules(),
+    ]
+
+
+@pytest.fixture
+def faulty(tmp_path, minilib_repo, pi_ready):
+    server = FakeModel(fault_rules(), api_key=MODEL_KEY)
+    project = Project(tmp_path, minilib_repo, server.url)
+    project.profile()
+    for name in ("NOUSAGE", "DOWN", "CUTOFF", "LEAK"):
+        project.task(name.lower(), prompt=f"{name}: {PROMPTS['checksum']}", expected=str(minilib.checksum("agent")))
+    project.task("checksum", prompt=PROMPTS["checksum"], expected=str(minilib.checksum("agent")))
+    yield project, server
+    server.close()
+
+
+def stored(project: Project) -> dict[str, dict]:
+    return {r["cell"]["task"]["id"]: r for r in (orjson.loads(p.read_bytes()) for p in project.store.glob("runs/*/*/*/*/*/result.json"))}
+
+
+def test_unknown_usage_is_not_zero_and_infrastructure_is_not_the_agent(faulty):
+    project, server = faulty
+    project.suite(revisions=["v0.2"], tiers=["bare"], tasks=["nousage", "down", "cutoff"])
+    done = project.cli("run", "suite.yaml", "--jobs", "3")
+    assert done.returncode == 0, done.stderr
+    found = stored(project)
+
+    nousage = found["nousage"]  # right answer, provider silent about usage: an honest, scored run
+    assert nousage["status"] == "ok" and nousage["matched"] is True, nousage["errors"]
+    assert nousage["tokens"] is None and nousage["requests"] == 2
+
+    down = found["down"]  # 503 after every retry: the provider's failure, not a miss
+    assert down["status"] == "infra_error" and down["matched"] is False
+    assert any("503" in e for e in down["errors"])
+    cut = found["cutoff"]  # a reply that stopped mid-stream
+    assert cut["status"] == "infra_error" and any("cut off" in e for e in cut["errors"])
+
+    again = project.cli("run", "suite.yaml", "--dry-run")  # both are retried by the next run, like setup errors
+    assert "1 done, 2 to run" in again.stderr, again.stderr
+    table = project.cli("results", "--format", "csv").stdout
+    assert "nousage" in table and ",infra_error," in table
+
+
+def test_entries_naming_one_cell_run_it_once(faulty):
+    project, server = faulty
+    model = {"id": "fake-coder", "name": "Fake", "base_url": server.url, "api_key_env": "FAKE_MODEL_KEY"}
+    project.suite(models=[model, {**model, "name": "Same"}], revisions=["v0.3", "main"], tiers=["bare", "bare"], tasks=["checksum"], repeats=2)
+    done = project.cli("run", "suite.yaml", "--jobs", "4")
+    assert done.returncode == 0, done.stderr
+    assert "= 2 cells; 0 done, 2 to run" in done.stderr and done.stderr.count("collapsed:") == 3
+    results = list(project.store.glob("runs/*/*/*/*/*/result.json"))
+    assert len(results) == 2 and len(server.requests) == 4  # two cells, two model calls each, nothing doubled
+    for path in results:
+        result = orjson.loads(path.read_bytes())
+        assert result["status"] == "ok" and result["matched"] is True and result["cell"]["folder"] in str(path)
+        assert {p.name for p in path.parent.iterdir()} == {"cell.json", "result.json", "trace.jsonl", "proxy.jsonl", "agent.log"}
+
+
+def test_a_corrupt_record_is_named_skipped_and_run_again(faulty):
+    project, server = faulty
+    project.suite(revisions=["v0.2", "v0.3"], tiers=["bare"], tasks=["checksum"])
+    assert project.cli("run", "suite.yaml").returncode == 0
+    first, second = sorted(project.store.glob("runs/*/*/*/*/*/result.json"))
+    first.write_text('{"status": "ok", "cell": ')  # torn by hand
+    listed = project.cli("results", "--format", "json")
+    assert listed.returncode == 0 and len(orjson.loads(listed.stdout)) == 1
+    shown = first.relative_to(project.root)
+    assert f"skipped: {shown}: not a valid result (Invalid JSON" in listed.stderr
+    again = project.cli("run", "suite.yaml")
+    assert again.returncode == 0 and "1 done, 1 to run" in again.stderr
+    assert f"unreadable, will run again: {first}: not a valid result (Invalid JSON" in again.stderr
+    assert orjson.loads(first.read_bytes())["status"] == "ok" and orjson.loads(second.read_bytes())["status"] == "ok"
+
+
+def test_every_secret_the_harness_holds_is_redacted_in_every_spelling(faulty):
+    project, server = faulty
+    models = [{"id": "fake-coder", "base_url": server.url, "api_key_env": "FAKE_MODEL_KEY"},
+              {"id": "other", "base_url": server.url, "api_key_env": "OTHER_MODEL_CRED"}]  # a harmless-looking name
+    project.suite(models=models, revisions=["v0.2"], tiers=["bare"], tasks=["leak"])
+    done = project.cli("run", "suite.yaml", env={"OTHER_MODEL_CRED": OTHER_KEY})
+    assert done.returncode == 0, done.stderr
+    leaked = next(r for r in stored(project).values() if r["cell"]["model"]["id"] == "fake-coder")
+    assert leaked["status"] == "ok" and leaked["steps"][0]["input"].startswith("echo "), leaked  # it printed the other model's key
+    data = project.stored_bytes()
+    assert b"echo" in data and b"[REDACTED]" in data
+    for leak in LEAKS + [MODEL_KEY]:
+        assert leak.encode() not in data, leak
+
+
+def test_an_install_sees_an_allow_listed_environment(faulty, tmp_path):
+    project, server = faulty
+    spy = tmp_path / "spy"
+    (spy / "spy_pkg").mkdir(parents=True)
+    (spy / "spy_pkg" / "__init__.py").write_text("")
+    dump = tmp_path / "install-env.json"
+    (spy / "setup.py").write_text(
+        "import json, os\nfrom setuptools import setup\n"
+        f"json.dump(dict(os.environ), open({str(dump)!r}, 'w'))\n"
+        "setup(name='spy-pkg', version='0.1', packages=['spy_pkg'])\n")
+    project.profile(install={"packages": [str(spy)]})
+    project.suite(revisions=["v0.2"], tiers=["bare"], tasks=["checksum"])
+    done = project.cli("run", "suite.yaml", env={"MY_CRED": "cred-value-in-an-innocent-name", "UV_NO_CACHE": "1"})
+    assert done.returncode == 0, done.stderr
+    seen = orjson.loads(dump.read_bytes())
+    assert "cred-value-in-an-innocent-name" not in orjson.dumps(seen).decode()
+    assert MODEL_KEY not in orjson.dumps(seen).decode() and "PATH" in seen
