@@ -8,7 +8,6 @@ learn what is done, one batch to put the snapshot, the cells and the wheel, a sy
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from huggingface_hub import HfApi
@@ -21,10 +20,18 @@ class BucketError(Exception):
 
 
 def check_id(bucket_id: str) -> str:
-    """ORG/NAME, with or without the hf://buckets/ prefix."""
+    """ORG/NAME, with or without the hf://buckets/ prefix, by the Hub's own rules for repo ids."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
     bare = bucket_id.removeprefix(PREFIX).strip("/")
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*", bare):
-        raise BucketError(f"bucket '{bucket_id}' is not ORG/NAME (e.g. --bucket my-org/agent-eval)")
+    try:
+        validate_repo_id(bare)
+        ok = bare.count("/") == 1
+    except HFValidationError:
+        ok = False
+    if not ok:
+        raise BucketError(f"bucket '{bucket_id}' is not a valid ORG/NAME (letters, digits, - _ . ; no '--' or '..'; e.g. --bucket my-org/agent-eval)")
     return bare
 
 

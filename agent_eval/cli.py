@@ -242,6 +242,8 @@ def report(
         typer.echo(f"{files} new files from {remote.uri} in {store}", err=True)
     require_store(store)
     out = out or store / "report"
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out} is a file; give a folder (the site is index.html with its data beside it)")
     started = time.perf_counter()
     try:
         built = site.build(store, out)
@@ -293,12 +295,38 @@ def upload_traces(
 
 
 def hub_errors() -> tuple[type[Exception], ...]:
-    from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
+    import httpx2  # what huggingface_hub talks HTTP with
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalTokenNotFoundError
 
-    return HfHubHTTPError, LocalTokenNotFoundError
+    return HfHubHTTPError, LocalTokenNotFoundError, HFValidationError, httpx2.TransportError
+
+
+HUB_HINTS = {
+    401: "the Hub did not accept the token: set HF_TOKEN or run `hf auth login`",
+    403: "the token may not do this: use one with write access to the repo, bucket or Jobs of this namespace",
+    404: "not found: check the ORG/NAME (and that the token can see it)",
+}
 
 
 def one_line(err: Exception) -> str:
+    """One line with the cause: for a Hub reply, its status, the server's own message and what to do."""
+    from huggingface_hub import constants
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if isinstance(err, HfHubHTTPError) and err.response is not None:
+        status = err.response.status_code
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        generic = bool(lines) and lines[0].startswith(("Client error", "Server error"))  # httpx's words, not the Hub's
+        said = (err.server_message or " ".join(lines[1:] if generic else lines[:1])).strip().replace("\n", " ")[:300]
+        hint = HUB_HINTS.get(status, "")
+        if status == 401:
+            from huggingface_hub import get_token
+
+            hint = hint if get_token() else "no Hugging Face token found: set HF_TOKEN or run `hf auth login`"
+        parts = [f"the Hub answered {status} to {err.response.request.method} {err.response.url.path}", said, hint]
+        return "; ".join(p for p in parts if p)
+    if type(err).__module__.startswith("httpx"):
+        return f"cannot reach the Hub at {constants.ENDPOINT} ({err}); check the network or HF_ENDPOINT"
     return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 

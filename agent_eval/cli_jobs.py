@@ -108,11 +108,12 @@ def fanout(
         if not made.todo:
             return
         store.ensure()
-        jobs.launch(made, made.todo, store, options, say=lambda m: typer.echo(m, err=True))
+        submitted = jobs.launch(made, made.todo, store, options, say=lambda m: typer.echo(m, err=True))
         if watch:
             follow(made, made.todo, store, options, suite)
         else:
-            typer.echo(f"submitted; see where they are with: agent-eval status {suite} --bucket {store.id}", err=True)
+            what = f"submitted {submitted} Jobs" if submitted else "nothing submitted (every cell to run has a live Job)"
+            typer.echo(f"{what}; see where they are with: agent-eval status {suite} --bucket {store.id}", err=True)
 
 
 def print_fanout(made, store, options, price: float) -> None:
@@ -125,7 +126,7 @@ def print_fanout(made, store, options, price: float) -> None:
     typer.echo(f"{len(made.done)} cells done in {store.uri}; {len(made.todo) - len(submit)} have a live Job; {len(submit)} Jobs to submit", err=True)
     if submit:
         spec = jobs.job_spec(submit[0], "wheels/<version>-<source hash>/agent_eval.whl", store.id, options)
-        shown = {**spec, "volumes": [v.to_dict() for v in spec["volumes"]], "secrets": sorted(jobs.secrets(made.suite))}
+        shown = {**spec, "volumes": [v.to_dict() for v in spec["volumes"]], "secrets": sorted(jobs.secrets(submit[0]))}
         typer.echo("the Job of one cell (secret values are never shown):\n" + orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
     ceiling = len(submit) * options.timeout / 3600 * price
     typer.echo(f"cost ceiling: ${ceiling:.2f} = {len(submit)} Jobs × {options.timeout / 60:.0f} min × ${price:.2f}/h on {options.flavor} (Jobs that finish early cost less)", err=True)

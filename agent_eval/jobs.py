@@ -17,6 +17,7 @@ import random
 import re
 import shlex
 import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -32,7 +33,6 @@ from pydantic import BaseModel
 
 from . import __version__
 from .bucket import BucketStore
-from .config import Suite
 from .plan import Plan
 from .store import Cell, Store
 
@@ -109,27 +109,30 @@ def volumes(cell: Cell, wheel: str, bucket_id: str) -> list[Volume]:
     return [mount(cell.folder, False), mount(f"suites/{cell.suite}/snapshot", True), mount(wheel.rsplit("/", 1)[0], True)]
 
 
-def secrets(suite: Suite) -> dict[str, str]:
-    """What the Jobs need to reach the models, and nothing else: the bucket mount is authorised
-    when the Job is created, so HF_TOKEN goes only to sweeps with Hub models."""
-    found = {}
-    for index, model in enumerate(suite.models):
-        name = model.key_env
-        if not name:
-            continue
-        value = get_token() if name == "HF_TOKEN" else os.environ.get(name)
-        if not value:
-            how = "set HF_TOKEN or run `hf auth login`" if name == "HF_TOKEN" else f"set {name} in this shell"
-            raise JobsError(f"{suite.path}: field 'models.{index}' ({model.id}) needs {name}, passed to the Jobs as a secret; {how}")
-        found[name] = value
-    return found
+def secrets(cell: Cell) -> dict[str, str]:
+    """What this cell's Job needs to reach its own model, and nothing else: not the keys of the
+    suite's other models (the agent could read them), and HF_TOKEN only for a Hub model — the
+    bucket mount is authorised when the Job is created, not by a token inside it."""
+    name = cell.model.key_env
+    if not name:
+        return {}
+    value = get_token() if name == "HF_TOKEN" else os.environ.get(name)
+    if not value:
+        how = "set HF_TOKEN or run `hf auth login`" if name == "HF_TOKEN" else f"set {name} in this shell"
+        raise JobsError(f"model {cell.model.id} needs {name}, passed to its Jobs as a secret; {how}")
+    return {name: value}
 
 
 # ── talking to the Hub ──────────────────────────────────────────────────────────────────────
 
-def patiently(call: Callable, attempts: int = 8, recover: Callable | None = None):
-    """Call the Hub, waiting out rate limits and server errors with jittered exponential backoff.
-    After a server error (not a 429), `recover` may find what the lost reply would have said."""
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def patiently(call: Callable, attempts: int = 8, recover: Callable | None = None, say: Say = _warn):
+    """Call the Hub, waiting out rate limits and server errors with jittered exponential backoff,
+    saying what is retried and why. After a server error (not a 429), `recover` may find what the
+    lost reply would have said."""
     for attempt in itertools.count():
         try:
             return call()
@@ -139,7 +142,10 @@ def patiently(call: Callable, attempts: int = 8, recover: Callable | None = None
                 raise
             if recover and status != 429 and (found := recover()):
                 return found
-            time.sleep(_pause(err, attempt))
+            pause = _pause(err, attempt)
+            why = (err.server_message or "").strip().splitlines()[:1]
+            say(f"the Hub answered {status}{f' ({why[0][:120]})' if why else ''}; trying again in {pause:.1f}s ({attempt + 1}/{attempts - 1})")
+            time.sleep(pause)
 
 
 def _pause(err: HfHubHTTPError, attempt: int) -> float:
@@ -213,17 +219,16 @@ def upload(made: Plan, cells: list[Cell], store: BucketStore, say: Say) -> None:
     say(f"put the snapshot of suite {made.suite.name} and {len(cells)} cells in {store.uri}")
 
 
-def launch(made: Plan, cells: list[Cell], store: BucketStore, options: Options, say: Say) -> dict[str, JobInfo]:
+def launch(made: Plan, cells: list[Cell], store: BucketStore, options: Options, say: Say) -> int:
     """Submit a Job for each cell, never more than max_parallel of the suite's Jobs live at once,
-    never a second Job for a cell that has a live one. Returns the newest Job of every cell."""
+    never a second Job for a cell that has a live one. Returns how many Jobs it submitted."""
     api = store.api
-    secret_values = secrets(made.suite)
     jobs = jobs_of(api, made.suite.name, options.namespace)
     queue = [c for c in cells if state(c, set(), jobs.get(c.key)) != "running"]
     if len(queue) < len(cells):
         say(f"{len(cells) - len(queue)} cells already have a live Job: not submitted again")
     if not queue:
-        return jobs
+        return 0
     wheel = harness(store, say)
     upload(made, queue, store, say)
     total, submitted, started = len(queue), 0, time.perf_counter()
@@ -236,7 +241,7 @@ def launch(made: Plan, cells: list[Cell], store: BucketStore, options: Options, 
                 jobs = jobs_of(api, made.suite.name, options.namespace)
                 continue
             batch, queue = queue[:room], queue[room:]
-            futures = {pool.submit(submit, api, job_spec(c, wheel, store.id, options), secret_values): c for c in batch}
+            futures = {pool.submit(submit, api, job_spec(c, wheel, store.id, options), secrets(c)): c for c in batch}
             try:
                 for future in as_completed(futures):
                     jobs[futures[future].key] = future.result()
@@ -246,7 +251,7 @@ def launch(made: Plan, cells: list[Cell], store: BucketStore, options: Options, 
             except BaseException:
                 pool.shutdown(cancel_futures=True)  # a refusal (no credit, bad image…) would refuse every cell
                 raise
-    return jobs
+    return submitted
 
 
 def watch(made: Plan, cells: list[Cell], store: BucketStore, options: Options, say: Say) -> Counter:

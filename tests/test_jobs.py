@@ -223,7 +223,35 @@ def test_bad_input_is_one_line(tmp_path, minilib_repo, hub, hub_model):
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
     no_bucket = project.cli("status", "suite.yaml", env=project.hub_env)
     assert no_bucket.returncode == 2 and "--bucket is required" in no_bucket.stderr
-    bad_bucket = project.cli("status", "suite.yaml", "--bucket", "nope", env=project.hub_env)
-    assert bad_bucket.returncode == 2 and "is not ORG/NAME" in bad_bucket.stderr
+    for name in ("nope", "org/a--b", "org/.hidden", "org/a/b"):  # the Hub's own rules for names
+        bad_bucket = project.cli("status", "suite.yaml", "--bucket", name, env=project.hub_env)
+        assert bad_bucket.returncode == 2 and "is not a valid ORG/NAME" in bad_bucket.stderr, name
     wrong_token = project.cli("status", "suite.yaml", "--bucket", BUCKET, env={**project.hub_env, "HF_TOKEN": "hf_wrong_token_123"})
-    assert wrong_token.returncode == 2 and "Invalid user token" in wrong_token.stderr and "hf_wrong_token_123" not in wrong_token.stderr
+    assert wrong_token.returncode == 2 and "hf_wrong_token_123" not in wrong_token.stderr
+    (line,) = wrong_token.stderr.strip().splitlines()  # the status, the server's own words, and the fix
+    assert "the Hub answered 401" in line and "Invalid user token" in line and "set HF_TOKEN or run `hf auth login`" in line
+
+
+def test_an_unreachable_hub_is_one_line_with_the_cause():
+    import httpx2
+
+    from agent_eval.cli import one_line
+
+    with pytest.raises(httpx2.TransportError) as caught:
+        httpx2.get("http://127.0.0.1:9/api/whoami-v2")  # nothing listens on port 9
+    assert one_line(caught.value).startswith("cannot reach the Hub at ") and "Connection refused" in one_line(caught.value)
+
+
+def test_each_job_gets_only_the_key_of_its_own_model(tmp_path, minilib_repo, hub, hub_model):
+    held = hold(hub)
+    project = make_project(tmp_path, minilib_repo, hub_model.url, held)
+    models = [{"id": "org/Fake-Coder:fast", "base_url": hub_model.url, "api_key_env": "HF_TOKEN"},
+              {"id": "other-coder", "base_url": hub_model.url, "api_key_env": "MY_CRED"}]
+    project.suite(name="suite", models=models, revisions=["main"], tiers=["bare"], tasks=["checksum"])
+    done = project.cli("fanout", "suite.yaml", "--jobs", "--bucket", BUCKET, env={**project.hub_env, "MY_CRED": "my-cred-canary-0042"})
+    assert done.returncode == 0, done.stderr
+    assert "submitted 2 Jobs" in done.stderr
+    secrets = {j.spec["labels"]["model"]: j.spec["secrets"] for j in held.jobs.values()}
+    assert secrets == {"org-Fake-Coder-fast": {"HF_TOKEN": HF_CANARY}, "other-coder": {"MY_CRED": "my-cred-canary-0042"}}
+    again = project.cli("fanout", "suite.yaml", "--jobs", "--bucket", BUCKET, env={**project.hub_env, "MY_CRED": "my-cred-canary-0042"})
+    assert "nothing submitted (every cell to run has a live Job)" in again.stderr
