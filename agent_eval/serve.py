@@ -297,10 +297,13 @@ class ModelServer:
 
     def __exit__(self, *exc) -> None:
         self.stopping = True
-        if self.alive():
+        if not self.alive():
+            return
+        try:
             os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        except ProcessLookupError:  # it died on its own between the look and the kill
+            pass

@@ -12,6 +12,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import httpx
 import jinja2
 import orjson
 import pytest
@@ -157,18 +158,43 @@ def stored(folder: Path) -> list[dict]:
     return [orjson.loads(p.read_bytes()) for p in sorted((folder / "results").glob("runs/**/result.json"))]
 
 
+FIXED_TOOL_PROMPT = [
+    {"role": "system", "content": "You are a coding agent. You act only through the bash tool."},
+    {"role": "user", "content": "Run the command `wordcode encode hello` with the bash tool and tell me what it prints."},
+]
+BASH_TOOL = {"type": "function", "function": {"name": "bash", "description": "Run a shell command and return its output.", "parameters": {
+    "type": "object", "properties": {"command": {"type": "string", "description": "The command to run"}}, "required": ["command"]}}}
+
+
+def test_the_real_model_calls_a_tool_through_our_template(real_weights, tmp_path):
+    # A fixed conversation, greedy decoding: the same input every time, so the same output. (Through
+    # pi the input is not fixed: its system prompt carries today's date and the scratch paths.)
+    with serve.ModelServer("local/qwen2.5-coder-0.5b", tmp_path / "server.log") as server:
+        reply = httpx.post(f"{server.url}/chat/completions", timeout=600,
+                           json={"model": "m", "temperature": 0, "messages": FIXED_TOOL_PROMPT, "tools": [BASH_TOOL]}).json()
+    (call,) = reply["choices"][0]["message"]["tool_calls"]
+    assert call["function"]["name"] == "bash"
+    assert orjson.loads(call["function"]["arguments"]) == {"command": "wordcode encode hello"}
+    assert reply["choices"][0]["finish_reason"] == "tool_calls" and reply["usage"]["completion_tokens"] > 0
+
+
 def test_a_real_model_drives_pi_through_one_quickstart_cell(quickstart):
+    # What the model chooses to do through pi is its own (a tool call or a direct answer, a loop):
+    # this asserts the plumbing, which no choice of the model can flip.
     path = suite(quickstart, revisions=[{"ref": "v1.1", "name": "+ CLI"}], tiers=["bare"], tasks=["encode"], budgets={"timeout": 150, "max_turns": 3})
     done = subprocess.run([sys.executable, "-m", "agent_eval", "run", str(path)], capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stderr
     (result,) = stored(quickstart)
-    assert result["status"] in ("ok", "timeout"), result["errors"]  # a 0.5B model may loop: the plumbing is what we check
-    assert result["steps"] and result["steps"][0]["tool"] in ("bash", "read", "write", "edit")  # a real tool call, parsed and run
-    assert result["tokens"]["generated"] > 0 and result["requests"] >= 2
-    assert result["cell"]["serving"]["weights_sha256"] == serve.MODELS["qwen2.5-coder-0.5b"].sha256
+    assert result["status"] in ("ok", "timeout", "silent_failure"), result["errors"]  # the agent's outcomes, never the harness's
     run_dir = next((quickstart / "results").glob("runs/*/*/*/*/*"))
     log = [orjson.loads(line) for line in (run_dir / "proxy.jsonl").read_bytes().splitlines()]
-    assert log[0]["status"] == 200 and log[0]["tool_calls"] >= 1
+    answered = [e for e in log if e["status"] == 200]
+    assert answered and all(e["usage"] and e["problem"] is None for e in answered)  # llama.cpp streamed usage, pi read it whole
+    assert result["requests"] == len(log) >= 1 and result["turns"] == len(answered)
+    assert result["tokens"]["generated"] == sum(e["completion_tokens"] for e in log) > 0
+    assert result["tokens"] == result["tokens_trace"]  # the proxy and pi's own session agree
+    assert len(result["steps"]) == sum(e["tool_calls"] for e in answered)  # every tool call the server sent, pi ran
+    assert result["cell"]["serving"]["weights_sha256"] == serve.MODELS["qwen2.5-coder-0.5b"].sha256
     assert (quickstart / "results/suites/quickstart/server-local--qwen2.5-coder-0.5b.log").is_file()
 
     # The same cell through `agent-eval worker` (what a Job runs): it serves the model itself.
@@ -196,5 +222,5 @@ def test_when_the_server_dies_mid_run_its_cells_fail_with_the_reason_and_the_swe
     assert proc.returncode == 0, err
     assert "the local model server died mid-run (exit code -9" in err
     results = stored(quickstart)
-    assert [r["status"] for r in results] == ["agent_error", "agent_error"]
+    assert [r["status"] for r in results] == ["infra_error", "infra_error"]  # the machine failed, not the agent
     assert all("the local model server died mid-run" in r["errors"][0] for r in results)
