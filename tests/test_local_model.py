@@ -188,12 +188,13 @@ def test_a_real_model_drives_pi_through_one_quickstart_cell(quickstart):
     assert result["status"] in ("ok", "timeout", "silent_failure"), result["errors"]  # the agent's outcomes, never the harness's
     run_dir = next((quickstart / "results").glob("runs/*/*/*/*/*"))
     log = [orjson.loads(line) for line in (run_dir / "proxy.jsonl").read_bytes().splitlines()]
-    answered = [e for e in log if e["status"] == 200]
+    answered = [e for e in log if e["status"] == 200 and e["error"] is None]
     assert answered and all(e["usage"] and e["problem"] is None for e in answered)  # llama.cpp streamed usage, pi read it whole
-    assert result["requests"] == len(log) >= 1 and result["turns"] == len(answered)
+    assert result["requests"] == len(log) >= 1
     assert result["tokens"]["generated"] == sum(e["completion_tokens"] for e in log) > 0
-    assert result["tokens"] == result["tokens_trace"]  # the proxy and pi's own session agree
-    assert len(result["steps"]) == sum(e["tool_calls"] for e in answered)  # every tool call the server sent, pi ran
+    if result["ended_by"] != "wall_clock":  # a run killed mid-reply may miss its last message in the session
+        assert result["turns"] == len(answered) and result["tokens"] == result["tokens_trace"]  # the proxy and pi agree
+        assert len(result["steps"]) == sum(e["tool_calls"] for e in answered)  # every tool call the server sent, pi parsed
     assert result["cell"]["serving"]["weights_sha256"] == serve.MODELS["qwen2.5-coder-0.5b"].sha256
     assert (quickstart / "results/suites/quickstart/server-local--qwen2.5-coder-0.5b.log").is_file()
 
