@@ -168,9 +168,10 @@ def worker(
 ) -> None:
     """Run exactly one cell (what the local pool runs in-process; what an HF Job runs).
 
-    Exit status: 0 when a result is stored, 3 when the harness failed (setup_error), 130 when interrupted."""
+    Exit status: 0 when a result is stored, 3 when the harness, the provider or the machine failed
+    (setup_error, infra_error: the result is stored and the cell is retried), 130 when interrupted."""
     from . import worker as work
-    from .store import Cell, Store
+    from .store import RETRIED, Cell, Store
 
     try:
         cell = Cell.model_validate_json(cell_file.read_bytes())
@@ -181,8 +182,8 @@ def worker(
     if result is None:
         fail("interrupted: nothing stored for this cell", 130)
     typer.echo(f"{result.status} matched={result.matched} {result.wall_seconds:.1f}s -> {root / cell.folder}", err=True)
-    if result.status == "setup_error":  # the harness failed, not the agent: a Job running this ends in ERROR
-        fail(f"setup error: {result.errors[0] if result.errors else ''}", 3)
+    if result.status in RETRIED:  # not the agent's doing: a Job running this ends in ERROR, so `retry --failed` redoes it
+        fail(f"{result.status.replace('_', ' ')}: {result.errors[0] if result.errors else ''}", 3)
 
 
 def infer_store(cell_file: Path) -> Path:

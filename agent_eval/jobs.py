@@ -175,7 +175,8 @@ def submit(api: HfApi, spec: dict, secret_values: dict[str, str]) -> JobInfo:
 
 def state(cell: Cell, done: set[str], job: JobInfo | None) -> str:
     """done · running · failed · missing. A finished Job decides over the bucket: a worker whose
-    harness failed (setup_error) writes its result but ends the Job in ERROR."""
+    harness, the provider or the machine failed (setup_error, infra_error) writes its result but
+    ends the Job in ERROR."""
     stage = job.status.stage if job else None
     if stage in LIVE:
         return "running"

@@ -28,14 +28,19 @@ from .store import Cell, Result, Store
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+ELSEWHERE = "run by another sweep"  # the cell was claimed by another `agent-eval run` on this store
+NOT_STORED = "not stored"  # its result could not be written (a full disk): the next run tries again
+
+
 class Outcome(Counter):
-    """Counts by status, plus matched and interrupted."""
+    """Counts by status, plus matched, interrupted, and cells left to another sweep or not stored."""
 
     def line(self) -> str:
         parts = [f"{self[s]} {s}" for s in ("ok", "agent_error", "timeout", "silent_failure", "setup_error", "infra_error") if self[s]]
         matched = f" ({self['matched']} matched)" if self["ok"] else ""
-        left = f"; {self['interrupted']} interrupted, will run next time" if self["interrupted"] else ""
-        return (", ".join(parts) or "nothing ran") + matched + left
+        left = [f"{self[k]} {k}" for k in (ELSEWHERE, NOT_STORED) if self[k]]
+        left += [f"{self['interrupted']} interrupted, will run next time"] if self["interrupted"] else []
+        return (", ".join(parts) or "nothing ran") + matched + "".join(f"; {x}" for x in left)
 
 
 def run(plan: Plan, jobs: int) -> Outcome:
@@ -64,14 +69,21 @@ def _run(plan: Plan, jobs: int) -> Outcome:
     with Proxy() as proxy, ExitStack() as stack, Display(len(plan.todo)) as display, ThreadPoolExecutor(max_workers=jobs) as pool:
         servers = Servers(plan, store, stack, controls)
 
-        def one(cell: Cell) -> Result | None:
+        def one(cell: Cell) -> Result | str | None:
             try:
                 return attempt(cell, time.perf_counter())
-            except Exception as err:  # a harness bug must cost one cell, not the sweep
+            except Exception as err:  # a harness bug or a full disk must cost one cell, not the sweep
                 console.print(f"[red]internal error in {cell.folder}: {type(err).__name__}: {err}[/]")
-                return worker.failed(cell, store, "setup_error", f"internal error: {type(err).__name__}: {err}", time.perf_counter(), secrets)
+                try:
+                    return worker.failed(cell, store, "setup_error", f"internal error: {type(err).__name__}: {err}", time.perf_counter(), secrets)
+                except OSError:
+                    return NOT_STORED
 
-        def attempt(cell: Cell, started: float) -> Result | None:
+        def attempt(cell: Cell, started: float) -> Result | str | None:
+            with store.claim(cell) as mine:
+                return run_claimed(cell, started) if mine else ELSEWHERE
+
+        def run_claimed(cell: Cell, started: float) -> Result | None:
             if cell.revision.sha in failed:
                 return worker.failed(cell, store, "setup_error", failed[cell.revision.sha], started, secrets)
             with servers.slot(cell):
@@ -132,8 +144,8 @@ def tally(futures) -> Outcome:
     outcome = Outcome()
     for future in futures:
         result = None if future.cancelled() else future.result()
-        outcome["interrupted" if result is None else result.status] += 1
-        outcome["matched"] += bool(result and result.matched)
+        outcome["interrupted" if result is None else result if isinstance(result, str) else result.status] += 1
+        outcome["matched"] += isinstance(result, Result) and bool(result.matched)
     return outcome
 
 
@@ -190,12 +202,13 @@ class Display:
         if self.live:
             self.bar.stop()
 
-    def finished(self, cell: Cell, result: Result | None) -> None:
+    def finished(self, cell: Cell, result: Result | str | None) -> None:
         self.count += 1
-        status = "interrupted" if result is None else result.status
-        self.failed += status not in ("ok", "interrupted")
-        mark = "" if result is None or result.matched is None else (" match" if result.matched else " miss")
-        seconds = f" {result.wall_seconds:.1f}s" if result else ""
+        status = "interrupted" if result is None else result if isinstance(result, str) else result.status
+        self.failed += status not in ("ok", "interrupted", ELSEWHERE)
+        done = isinstance(result, Result)
+        mark = "" if not done or result.matched is None else (" match" if result.matched else " miss")
+        seconds = f" {result.wall_seconds:.1f}s" if done else ""
         line = f"[{self.count}/{self.total}] {status}{mark}{seconds}  {cell.model.display} · {cell.revision.name} · {cell.tier} · {cell.task.id} r{cell.repeat}"
         if self.live:
             self.bar.update(self.task, advance=1, failed=self.failed)

@@ -241,6 +241,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _die_with_parent() -> None:
+    """In the server's child process: the kernel ends it when the sweep dies, even by SIGKILL, so
+    no server outlives the harness (Linux; elsewhere the sweep's own exit stops it)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class ModelServer:
     """`agent-eval model serve` as a child process for one sweep: started once, health-checked,
     logged to a file, stopped on exit; `on_exit` runs if it dies before we stop it."""
@@ -264,7 +273,7 @@ class ModelServer:
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "agent_eval", "model", "serve", self.name, "--port", str(self.port), "--weights", str(path)],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
             )
         self._wait_healthy(timeout=180)
         threading.Thread(target=self._watch, daemon=True).start()

@@ -9,8 +9,11 @@ agent, so the next run tries again). result.json is written last, atomically.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import tempfile
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
@@ -111,9 +114,13 @@ def now() -> str:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    except BaseException:  # a full disk, a kill: the old file stays whole, no half-written one is left
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def read_result(path: Path) -> Result:
@@ -153,6 +160,24 @@ class Store:
             self.bad.append(str(err))
             return False
 
+    @contextmanager
+    def claim(self, cell: Cell):
+        """Whether this process may run the cell: an exclusive lock per cell, so two sweeps on one
+        store never run a cell twice. The kernel drops the lock when its holder dies, even by
+        SIGKILL, so a killed sweep leaves no stale claim. Yields False while another holds it."""
+        path = self.root / ".claims" / f"{cell.key[:32]}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield not self.is_done(cell)  # it may have been finished by the holder just before us
+            finally:
+                path.unlink(missing_ok=True)
+
     def start(self, cell: Cell) -> Path:
         """A clean run folder for the cell: leftovers of an interrupted attempt are dropped. The
         folder is emptied, not removed: in a Job it is a mount point."""
@@ -185,9 +210,9 @@ class Store:
         Built aside and swapped in whole, so a failed copy never leaves half a snapshot."""
         folder = self.root / "suites" / suite.name
         snap = folder / "snapshot"
-        partial = folder / ".snapshot.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        (partial / "tasks").mkdir(parents=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=".snapshot-", dir=folder))
+        (partial / "tasks").mkdir()
         try:
             shutil.copy2(suite.path, partial / "suite.yaml")
             shutil.copytree(profile.root, partial / "profile", ignore=shutil.ignore_patterns("__pycache__"))
@@ -199,7 +224,9 @@ class Store:
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
-        shutil.rmtree(snap, ignore_errors=True)
-        partial.rename(snap)
-        write_atomic(folder / "plan.json", orjson.dumps(plan, option=orjson.OPT_INDENT_2))
+        with open(folder / ".snapshot.lock", "w") as lock:  # two sweeps of one suite swap in turn
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            shutil.rmtree(snap, ignore_errors=True)
+            partial.rename(snap)
+            write_atomic(folder / "plan.json", orjson.dumps(plan, option=orjson.OPT_INDENT_2))
         return snap
