@@ -60,7 +60,7 @@ def load(suite_path: Path) -> tuple[Suite, Profile, list[Task]]:
     for tier in suite.tiers:
         if tier not in profile.tiers:
             raise ConfigError(f"{suite.path}: field 'tiers': unknown tier '{tier}'; profile {profile.name} has {', '.join(profile.tiers)}")
-    tasks_dir = base / (suite.tasks_dir or f"tasks/{profile.name}")
+    tasks_dir = base / suite.tasks_dir if suite.tasks_dir else profiles.tasks_dir(profile.name, base)
     return suite, profile, load_tasks(tasks_dir, suite.tasks, suite.path)
 
 
