@@ -42,10 +42,11 @@ def fail(message: str, code: int = 2) -> None:
 def user_errors() -> tuple[type[Exception], ...]:
     from .agent import AgentError
     from .config import ConfigError
+    from .releases import ReleaseError
     from .repo import RepoError
     from .serve import ServeError
 
-    return ConfigError, RepoError, AgentError, ServeError
+    return ConfigError, RepoError, ReleaseError, AgentError, ServeError
 
 
 StoreArg = Annotated[Path, typer.Argument(help="The store folder.")]

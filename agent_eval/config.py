@@ -168,8 +168,15 @@ class ModelSpec(Strict):
 
 
 class RevisionSpec(Strict):
-    ref: str
+    ref: str | None = None  # a git tag, branch or SHA
+    release: str | None = None  # or a released version, NAME==VERSION, installed from the package index
     name: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RevisionSpec:
+        if (self.ref is None) == (self.release is None):
+            raise ValueError("give exactly one of ref (a git tag, branch or SHA) or release (NAME==VERSION)")
+        return self
 
 
 class Budgets(Strict):

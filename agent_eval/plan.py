@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel
 
-from . import __version__, profiles, repo, serve
+from . import __version__, profiles, releases, repo, serve
 from .agent import PI_VERSION
 from .config import ConfigError, Profile, Suite, Task, load_suite, load_tasks
 from .store import Cell, Revision, Store
@@ -70,12 +70,16 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
     if store is not None:
         suite = suite.model_copy(update={"store": str(Path(store).resolve())})
     url = profiles.repo_url(profile)
-    try:
-        repo.fetch(url)
-    except repo.RepoError as err:
-        raise ConfigError(f"{profile.root / 'profile.yaml'}: field 'repo': {err}") from None
+    if any(spec.ref for spec in suite.revisions):  # a suite of releases only needs no git history
+        try:
+            repo.fetch(url)
+        except repo.RepoError as err:
+            raise ConfigError(f"{profile.root / 'profile.yaml'}: field 'repo': {err}") from None
     revisions = []
     for spec in suite.revisions:
+        if spec.release:
+            revisions.append(_release(suite, profile, spec))
+            continue
         try:
             sha = repo.resolve(url, spec.ref)
         except repo.RepoError as err:
@@ -85,7 +89,7 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
     applicable, not_applicable = {}, []
     for tier in suite.tiers:
         for rev in revisions:
-            missing = _missing_skill(profile, tier, url, rev.sha)
+            missing = _missing_skill(profile, tier, url, rev)
             applicable[tier, rev.sha] = not missing
             if missing:
                 not_applicable.append(f"tier {tier} at {rev.name}: {missing}")
@@ -106,10 +110,23 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
     return Plan(suite=suite, profile=profile, tasks=tasks, revisions=revisions, todo=todo, done=finished, not_applicable=not_applicable)
 
 
-def _missing_skill(profile: Profile, tier: str, url: str, sha: str) -> str:
+def _release(suite: Suite, profile: Profile, spec) -> Revision:
+    need_sdist = any(profile.tiers[t].checkout for t in suite.tiers) or bool(profile.skill and profile.skill.path)
+    try:
+        release = releases.resolve(spec.release, need_sdist)
+    except releases.ReleaseError as err:
+        raise ConfigError(f"{suite.path}: field 'revisions': {err}") from None
+    return Revision(ref=spec.release, name=spec.name or spec.release, sha=release.digest, release=release)
+
+
+def _missing_skill(profile: Profile, tier: str, url: str, rev: Revision) -> str:
     if not profile.tiers[tier].skill or not profile.skill.path:
         return ""
-    return "" if repo.has_path(url, sha, profile.skill.path) else f"no Skill at {profile.skill.path}"
+    if rev.release:
+        found = (releases.source(rev.release) / profile.skill.path).is_dir()
+    else:
+        found = repo.has_path(url, rev.sha, profile.skill.path)
+    return "" if found else f"no Skill at {profile.skill.path}"
 
 
 def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier: str, repeat: int) -> Cell:

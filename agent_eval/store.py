@@ -19,6 +19,7 @@ import orjson
 from pydantic import BaseModel, computed_field
 
 from .config import Budgets, ModelSpec, Profile, Suite, Task
+from .releases import Release
 
 Status = Literal["ok", "agent_error", "timeout", "setup_error", "silent_failure", "infra_error"]
 # Whose fault a bad run was. setup_error: the harness could not prepare the cell; infra_error: the
@@ -35,7 +36,8 @@ def run_folder(sha: str, model_slug: str, tier: str, task: str, repeat: int, key
 class Revision(BaseModel):
     ref: str
     name: str
-    sha: str
+    sha: str  # a git SHA, or for a release the digest of its files' hashes
+    release: Release | None = None  # the resolved distribution files, when named by a release
 
 
 class Cell(BaseModel):

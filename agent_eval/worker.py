@@ -14,14 +14,14 @@ from pathlib import Path
 
 import git
 
-from . import __version__, agent, prepare, profiles, repo, score
+from . import __version__, agent, prepare, profiles, releases, repo, score
 from . import trace as traces
 from .config import Profile, Task
 from .proxy import Control, Meter, Proxy
 from .store import Cell, Result, Store, now
 
 HF_ROUTER = os.environ.get("AGENT_EVAL_HF_ROUTER", "https://router.huggingface.co/v1")
-SETUP_FAILURES = (prepare.SetupError, repo.RepoError, git.GitCommandError, OSError)
+SETUP_FAILURES = (prepare.SetupError, repo.RepoError, releases.ReleaseError, git.GitCommandError, OSError)
 
 
 def secrets_of(cell: Cell) -> list[str]:
@@ -58,7 +58,7 @@ def run_cell(
     folder = store.start(cell)
     url = profiles.repo_url(profile)
     try:
-        env = env or prepare.environment(profile, url, cell.revision.sha)
+        env = env or prepare.environment(profile, url, cell.revision.sha, cell.revision.release)
         ws = prepare.workspace(cell, profile, task, url)
     except SETUP_FAILURES as err:
         return failed(cell, store, "setup_error", f"{type(err).__name__}: {err}", started)
