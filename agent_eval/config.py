@@ -116,6 +116,7 @@ class Task(Strict):
     timeout: float | None = None  # seconds; overrides the suite's budget
     tags: list[str] = []
     files: list[str] = []  # input files beside the task, copied into the working dir
+    repeats: int | None = Field(default=None, ge=1)  # more runs than the suite's `repeats`, for a cheap or noisy task
 
     root: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
     content_hash: SkipJsonSchema[str] = Field(default="", exclude=True)

@@ -37,6 +37,7 @@ class Plan(BaseModel):
             "tasks": [t.id for t in self.tasks],
             "tiers": self.suite.tiers,
             "repeats": self.suite.repeats,
+            "task_repeats": {t.id: repeats(self.suite, t) for t in self.tasks},
             "markers": [m.model_dump() for m in self.profile.markers],
             "cells": [c.key for c in self.done + self.todo],
             # What coverage is measured against: every (model, revision, task, tier), each `repeats` times.
@@ -96,8 +97,9 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
 
     cells = [
         cell(suite, profile, model, rev, task, tier, r)
-        for r in range(suite.repeats)
+        for r in range(max(repeats(suite, t) for t in tasks))
         for task in tasks
+        if r < repeats(suite, task)
         for tier in suite.tiers
         for model in suite.models
         for rev in revisions
@@ -108,6 +110,11 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
     keys = {c.key for c in finished}
     todo = [c for c in cells if c.key not in keys]
     return Plan(suite=suite, profile=profile, tasks=tasks, revisions=revisions, todo=todo, done=finished, not_applicable=not_applicable)
+
+
+def repeats(suite: Suite, task: Task) -> int:
+    """A task may ask for more runs than the suite's default; the suite's `repeats` is a floor."""
+    return max(suite.repeats, task.repeats or 0)
 
 
 def _release(suite: Suite, profile: Profile, spec) -> Revision:
@@ -123,7 +130,7 @@ def _missing_skill(profile: Profile, tier: str, url: str, rev: Revision) -> str:
     if not profile.tiers[tier].skill or not profile.skill.path:
         return ""
     if rev.release:
-        found = (releases.source(rev.release) / profile.skill.path).is_dir()
+        found = (releases.source(rev.release) / profile.skill.path).exists()
     else:
         found = repo.has_path(url, rev.sha, profile.skill.path)
     return "" if found else f"no Skill at {profile.skill.path}"

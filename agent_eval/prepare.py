@@ -114,8 +114,13 @@ def _fill(ws: Workspace, cell: Cell, profile: Profile, task: Task, url: str) -> 
             origin = profile.root / profile.skill.dir
         else:
             origin = (releases.source(release) if release else repo.export(url, cell.revision.sha)) / profile.skill.path
-        ws.skill = ws.scratch / "skills" / origin.name
-        shutil.copytree(origin, ws.skill)
+        hooks = profiles.plugin(profile)
+        if hooks and hasattr(hooks, "build_skill"):  # the revision ships what the Skill is made from
+            ws.skill = ws.scratch / "skills" / profile.name
+            hooks.build_skill(origin, ws.skill)
+        else:
+            ws.skill = ws.scratch / "skills" / origin.name
+            shutil.copytree(origin, ws.skill)
     hooks = profiles.plugin(profile)
     if hooks and hasattr(hooks, "prepare_workdir"):
         hooks.prepare_workdir(ws.workdir, cell.tier, cell.revision.sha)

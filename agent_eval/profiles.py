@@ -2,8 +2,10 @@
 profiles agent-eval ships, or through an installed package's entry point.
 
 A profile folder holds `profile.yaml` and optionally `plugin.py`, for what YAML cannot say. Its
-hooks, both optional: `repository() -> str | Path` says where the git history is (and may build
-it); `prepare_workdir(workdir: Path, tier: str, sha: str)` runs after the tier filled the working
+hooks, all optional: `repository() -> str | Path` says where the git history is (and may build
+it); `build_skill(source: Path, dest: Path)` writes the Skill folder (SKILL.md…) at `dest` from
+what `skill.path` names in the revision's tree, for a library whose Skill is generated rather than
+stored; `prepare_workdir(workdir: Path, tier: str, sha: str)` runs after the tier filled the working
 dir (generate a config file, start from a notebook…).
 
 A library ships its own profile with an `agent_eval.profiles` entry point whose *name* is the
