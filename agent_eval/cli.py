@@ -118,7 +118,8 @@ def validate(suite: Annotated[Path, typer.Argument(help="The suite.yaml to check
     made = make_plan(suite)
     print_plan(made, every_cell=False)
     for rev in made.revisions:
-        typer.echo(f"  revision {rev.name}: {rev.ref} -> {rev.sha}", err=True)
+        files = f" ({', '.join(f.filename for f in rev.release.files)})" if rev.release else ""
+        typer.echo(f"  revision {rev.name}: {rev.ref} -> {rev.sha}{files}", err=True)
     typer.echo("ok", err=True)
 
 

@@ -115,3 +115,19 @@ def test_sqlite_utils_over_two_releases_and_three_tiers(tmp_path, project):
     assert sum(r["tokens"]["generated"] for r in found.values()) == usage["completion_tokens"]
     assert sum(r["tokens"]["new"] + r["tokens"]["cached"] for r in found.values()) == usage["prompt_tokens"]
     assert sum(r["tokens"]["cached"] for r in found.values()) == 512 * 18
+
+
+def test_a_release_whose_files_changed_is_refused(tmp_path, monkeypatch):
+    """The environment and the clone tier accept only the bytes the plan resolved."""
+    from agent_eval import prepare, profiles, releases
+
+    monkeypatch.setenv("AGENT_EVAL_CACHE", str(tmp_path / "cache"))
+    real = releases.resolve("sqlite-utils==3.36", need_sdist=True)
+    forged = real.model_copy(update={"files": [f.model_copy(update={"sha256": "0" * 64}) for f in real.files]})
+    profile = profiles.load(profiles.shipped_root() / "profiles" / "sqlite-utils")
+    with pytest.raises(prepare.SetupError, match="could not install the library"):
+        prepare.environment(profile, profile.repo, forged.digest, forged)
+    assert "hash" in next((tmp_path / "cache" / "envs").glob("*.log")).read_text().lower()
+    with pytest.raises(releases.ReleaseError, match=r"sqlite-utils-3\.36\.tar\.gz: sha256 dcc311394fe8\w+ is not the index's 0{64}"):
+        releases.source(forged)
+    assert (releases.source(real) / "sqlite_utils" / "db.py").is_file()
