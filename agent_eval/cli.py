@@ -128,20 +128,11 @@ def list_profiles(base: Annotated[Path, typer.Option(help="Folder holding profil
     """List every profile: agent-eval's own, installed packages' (entry points), ./profiles and BASE/profiles."""
     from . import profiles
 
-    found = profiles.available(base)
-    broken = profiles.entry_point_profiles()[1]
-    if not found and not broken:
+    lines = profiles.listing(base)
+    if not lines:
         typer.echo("no profiles found (looked in ./profiles, agent-eval's own and the agent_eval.profiles entry point)", err=True)
-    for name, folder in sorted(found.items()):
-        try:
-            profile = profiles.load(folder)
-        except user_errors() as err:
-            typer.echo(f"{name:20} (broken) {err}")
-            continue
-        typer.echo(f"{name:20} {profile.description}  [{folder}]")
-    for name, why in sorted(broken.items()):
-        if name not in found:
-            typer.echo(f"{name:20} (broken) {why}")
+    for line in lines:
+        typer.echo(line)
 
 
 @app.command("tasks")

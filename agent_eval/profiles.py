@@ -88,6 +88,18 @@ def available(base: Path) -> dict[str, Path]:
     return found
 
 
+def listing(base: Path) -> list[str]:
+    """One line per profile: name, description and folder, or why it is broken."""
+    lines = []
+    for name, folder in sorted(available(base).items()):
+        try:
+            lines.append(f"{name:20} {load(folder).description}  [{folder}]")
+        except (ConfigError, ValueError) as err:
+            lines.append(f"{name:20} (broken) {err}")
+    broken = entry_point_profiles()[1]
+    return lines + [f"{name:20} (broken) {why}" for name, why in sorted(broken.items()) if name not in available(base)]
+
+
 def _folders(folder: Path) -> dict[str, Path]:
     return {p.parent.name: p.parent for p in sorted(folder.glob("*/profile.yaml"))} if folder.is_dir() else {}
 
