@@ -40,10 +40,11 @@ def fail(message: str, code: int = 2) -> None:
 def user_errors() -> tuple[type[Exception], ...]:
     from .agent import AgentError
     from .config import ConfigError
+    from .releases import ReleaseError
     from .repo import RepoError
     from .serve import ServeError
 
-    return ConfigError, RepoError, AgentError, ServeError
+    return ConfigError, RepoError, ReleaseError, AgentError, ServeError
 
 
 StoreArg = Annotated[Path, typer.Argument(help="The store folder.")]
@@ -121,44 +122,42 @@ def validate(suite: Annotated[Path, typer.Argument(help="The suite.yaml to check
     made = make_plan(suite)
     print_plan(made, every_cell=False)
     for rev in made.revisions:
-        typer.echo(f"  revision {rev.name}: {rev.ref} -> {rev.sha}", err=True)
+        files = f" ({', '.join(f.filename for f in rev.release.files)})" if rev.release else ""
+        typer.echo(f"  revision {rev.name}: {rev.ref} -> {rev.sha}{files}", err=True)
     typer.echo("ok", err=True)
 
 
 @app.command("profiles")
 def list_profiles(base: Annotated[Path, typer.Option(help="Folder holding profiles/.")] = Path(".")) -> None:
-    """List the profiles found in ./profiles and installed packages."""
+    """List every profile: agent-eval's own, installed packages' (entry points), ./profiles and BASE/profiles."""
     from . import profiles
 
-    found = profiles.available(base)
-    if not found:
-        typer.echo("no profiles found (looked in ./profiles and the agent_eval.profiles entry point)", err=True)
-    for name, folder in sorted(found.items()):
-        try:
-            profile = profiles.load(folder)
-        except user_errors() as err:
-            typer.echo(f"{name:20} (broken) {err}")
-            continue
-        typer.echo(f"{name:20} {profile.description}  [{folder}]")
+    lines = profiles.listing(base)
+    if not lines:
+        typer.echo("no profiles found (looked in ./profiles, agent-eval's own and the agent_eval.profiles entry point)", err=True)
+    for line in lines:
+        typer.echo(line)
 
 
 @app.command("tasks")
 def list_tasks(
     profile: Annotated[str, typer.Argument(help="Profile name.")],
-    tasks_dir: Annotated[Optional[Path], typer.Option(help="Default: ./tasks/<profile>.")] = None,
+    tasks_dir: Annotated[Optional[Path], typer.Option(help="Default: ./tasks/<profile>, else the profile's own tasks.")] = None,
 ) -> None:
-    """List a profile's tasks with their expected answers."""
+    """List a profile's tasks: id, category (tags), match rule and expected answer, the prompt's start."""
+    from . import profiles
     from .config import load_tasks
 
-    folder = tasks_dir or Path("tasks") / profile
+    folder = tasks_dir or profiles.tasks_dir(profile, Path("."))
     try:
         tasks = load_tasks(folder, ["*"], folder)
     except user_errors() as err:
         fail(str(err))
+    typer.echo(f"{len(tasks)} tasks in {folder}", err=True)
     for task in tasks:
         expected = "(behaviour only)" if task.expected is None else f"{task.match}: {task.expected}"
-        first = task.prompt.strip().splitlines()[0][:70]
-        typer.echo(f"{task.id:24} {expected:30} {first}")
+        first = task.prompt.strip().splitlines()[0][:60]
+        typer.echo(f"{task.id:24} {','.join(task.tags) or '-':20} {expected[:34]:34} {first}")
 
 
 @app.command()

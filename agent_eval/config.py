@@ -131,6 +131,7 @@ class Task(Strict):
     timeout: float | None = Field(default=None, gt=0)  # seconds; overrides the suite's budget
     tags: list[str] = []
     files: list[str] = []  # input files beside the task, copied into the working dir
+    repeats: int | None = Field(default=None, ge=1)  # more runs than the suite's `repeats`, for a cheap or noisy task
 
     root: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
     content_hash: SkipJsonSchema[str] = Field(default="", exclude=True)
@@ -203,8 +204,15 @@ class ModelSpec(Strict):
 
 
 class RevisionSpec(Strict):
-    ref: str
+    ref: str | None = None  # a git tag, branch or SHA
+    release: str | None = None  # or a released version, NAME==VERSION, installed from the package index
     name: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RevisionSpec:
+        if (self.ref is None) == (self.release is None):
+            raise ValueError("give exactly one of ref (a git tag, branch or SHA) or release (NAME==VERSION)")
+        return self
 
 
 class Budgets(Strict):

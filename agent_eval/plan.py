@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel
 
-from . import __version__, profiles, repo, serve
+from . import __version__, profiles, releases, repo, serve
 from .agent import PI_VERSION
 from .config import ConfigError, Profile, Suite, Task, load_suite, load_tasks
 from .store import Cell, Revision, Store
@@ -49,6 +49,7 @@ class Plan(BaseModel):
             "tasks": [t.id for t in self.tasks],
             "tiers": self.suite.tiers,
             "repeats": self.suite.repeats,
+            "task_repeats": {t.id: repeats(self.suite, t) for t in self.tasks},
             "markers": [m.model_dump() for m in self.profile.markers],
             "cells": [c.key for c in self.done + self.todo],
             # What coverage is measured against: every (model, revision, task, tier), each `repeats` times.
@@ -75,7 +76,7 @@ def load(suite_path: Path) -> tuple[Suite, Profile, list[Task]]:
     for tier in suite.tiers:
         if tier not in profile.tiers:
             raise ConfigError(f"{suite.path}: field 'tiers': unknown tier '{tier}'; profile {profile.name} has {', '.join(profile.tiers)}")
-    tasks_dir = base / (suite.tasks_dir or f"tasks/{profile.name}")
+    tasks_dir = base / suite.tasks_dir if suite.tasks_dir else profiles.tasks_dir(profile.name, base)
     return suite, profile, load_tasks(tasks_dir, suite.tasks, suite.path)
 
 
@@ -127,12 +128,16 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
     if done is None:
         check_store(suite)
     url = profiles.repo_url(profile)
-    try:
-        repo.fetch(url)
-    except repo.RepoError as err:
-        raise ConfigError(f"{profile.root / 'profile.yaml'}: field 'repo': {err}") from None
+    if any(spec.ref for spec in suite.revisions):  # a suite of releases only needs no git history
+        try:
+            repo.fetch(url)
+        except repo.RepoError as err:
+            raise ConfigError(f"{profile.root / 'profile.yaml'}: field 'repo': {err}") from None
     revisions = []
     for spec in suite.revisions:
+        if spec.release:
+            revisions.append(_release(suite, profile, spec))
+            continue
         try:
             sha = repo.resolve(url, spec.ref)
         except repo.RepoError as err:
@@ -146,15 +151,16 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
     applicable, not_applicable = {}, []
     for tier in suite.tiers:
         for rev in revisions:
-            missing = _missing_skill(profile, tier, url, rev.sha)
+            missing = _missing_skill(profile, tier, url, rev)
             applicable[tier, rev.sha] = not missing
             if missing:
                 not_applicable.append(f"tier {tier} at {rev.name}: {missing}")
 
     cells = [
         cell(suite, profile, model, rev, task, tier, r)
-        for r in range(suite.repeats)
+        for r in range(max(repeats(suite, t) for t in tasks))
         for task in tasks
+        if r < repeats(suite, task)
         for tier in suite.tiers
         for model in suite.models
         for rev in revisions
@@ -169,10 +175,28 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
                 not_applicable=not_applicable, collapsed=collapsed, unreadable=local.bad)
 
 
-def _missing_skill(profile: Profile, tier: str, url: str, sha: str) -> str:
+def repeats(suite: Suite, task: Task) -> int:
+    """A task may ask for more runs than the suite's default; the suite's `repeats` is a floor."""
+    return max(suite.repeats, task.repeats or 0)
+
+
+def _release(suite: Suite, profile: Profile, spec) -> Revision:
+    need_sdist = any(profile.tiers[t].checkout for t in suite.tiers) or bool(profile.skill and profile.skill.path)
+    try:
+        release = releases.resolve(spec.release, need_sdist)
+    except releases.ReleaseError as err:
+        raise ConfigError(f"{suite.path}: field 'revisions': {err}") from None
+    return Revision(ref=spec.release, name=spec.name or spec.release, sha=release.digest, release=release)
+
+
+def _missing_skill(profile: Profile, tier: str, url: str, rev: Revision) -> str:
     if not profile.tiers[tier].skill or not profile.skill.path:
         return ""
-    return "" if repo.has_path(url, sha, profile.skill.path) else f"no Skill at {profile.skill.path}"
+    if rev.release:
+        found = (releases.source(rev.release) / profile.skill.path).exists()
+    else:
+        found = repo.has_path(url, rev.sha, profile.skill.path)
+    return "" if found else f"no Skill at {profile.skill.path}"
 
 
 def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier: str, repeat: int) -> Cell:

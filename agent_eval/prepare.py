@@ -16,7 +16,7 @@ import orjson
 import uv
 from pydantic import BaseModel
 
-from . import cache_dir, is_secret, profiles, repo
+from . import cache_dir, is_secret, profiles, releases, repo
 from .config import Profile, Task
 from .store import Cell
 
@@ -47,13 +47,16 @@ def install_requirements(profile: Profile, source: Path, sha: str) -> list[str]:
     return [spec, *profile.install.packages]
 
 
-def environment(profile: Profile, url: str, sha: str) -> Env:
-    """The venv with the library at `sha` installed. Keyed by SHA + install spec, built under a lock."""
-    repo.ensure(url, sha)
-    source = repo.export(url, sha)
-    requirements = install_requirements(profile, source, sha)
+def environment(profile: Profile, url: str, sha: str, release: releases.Release | None = None) -> Env:
+    """The venv with the library at `sha` installed (or the `release`, from the package index).
+    Keyed by SHA + install spec, built under a lock."""
+    if release:
+        steps = releases.install_steps(release, profile.install.extras, profile.install.packages)
+    else:
+        repo.ensure(url, sha)
+        steps = [install_requirements(profile, repo.export(url, sha), sha)]
     python = profile.install.python or sys.executable
-    key = hashlib.sha256(orjson.dumps([sha, requirements, python])).hexdigest()[:16]
+    key = hashlib.sha256(orjson.dumps([sha, steps, python])).hexdigest()[:16]
     env = Env(path=cache_dir() / "envs" / f"{profile.name}-{sha[:10]}-{key}")
     ready = env.path / ".agent-eval-ready"
     if ready.is_file():
@@ -65,7 +68,8 @@ def environment(profile: Profile, url: str, sha: str) -> Env:
         log = env.path.with_suffix(".log")
         uv_bin = uv.find_uv_bin()
         _run([uv_bin, "venv", "--quiet", "--python", python, str(env.path)], log, "create the venv")
-        _run([uv_bin, "pip", "install", "--python", str(env.bin / "python"), *requirements], log, "install the library")
+        for requirements in steps:
+            _run([uv_bin, "pip", "install", "--python", str(env.bin / "python"), *requirements], log, "install the library")
         ready.touch()
     return env
 
@@ -107,12 +111,23 @@ def _fill(ws: Workspace, cell: Cell, profile: Profile, task: Task, url: str) -> 
     tier = profile.tiers[cell.tier]
     for item in tier.files:
         _copy(profile.root / item, ws.workdir / Path(item).name)
-    if tier.checkout:
+    release = cell.revision.release
+    if tier.checkout and release:  # a release has no history: its sdist's tree is the checkout
+        shutil.copytree(releases.source(release), ws.workdir / profile.name)
+    elif tier.checkout:
         repo.checkout(url, cell.revision.sha, ws.workdir / profile.name)
     if tier.skill:
-        origin = repo.export(url, cell.revision.sha) / profile.skill.path if profile.skill.path else profile.root / profile.skill.dir
-        ws.skill = ws.scratch / "skills" / origin.name
-        shutil.copytree(origin, ws.skill)
+        if profile.skill.dir:
+            origin = profile.root / profile.skill.dir
+        else:
+            origin = (releases.source(release) if release else repo.export(url, cell.revision.sha)) / profile.skill.path
+        hooks = profiles.plugin(profile)
+        if hooks and hasattr(hooks, "build_skill"):  # the revision ships what the Skill is made from
+            ws.skill = ws.scratch / "skills" / profile.name
+            hooks.build_skill(origin, ws.skill)
+        else:
+            ws.skill = ws.scratch / "skills" / origin.name
+            shutil.copytree(origin, ws.skill)
     hooks = profiles.plugin(profile)
     if hooks and hasattr(hooks, "prepare_workdir"):
         hooks.prepare_workdir(ws.workdir, cell.tier, cell.revision.sha)

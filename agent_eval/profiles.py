@@ -1,10 +1,19 @@
-"""Profiles: one folder per library under test, found beside the suite or through an entry point.
+"""Profiles: one folder per library under test, found beside the suite, in ./profiles, among the
+profiles agent-eval ships, or through an installed package's entry point.
 
 A profile folder holds `profile.yaml` and optionally `plugin.py`, for what YAML cannot say. Its
-hooks, both optional: `repository() -> str | Path` says where the git history is (and may build
-it); `prepare_workdir(workdir: Path, tier: str, sha: str)` runs after the tier filled the working
-dir (generate a config file, start from a notebook…). A library can ship its
-own profile by pointing the `agent_eval.profiles` entry point at a module inside its profile folder.
+hooks, all optional: `repository() -> str | Path` says where the git history is (and may build
+it); `build_skill(source: Path, dest: Path)` writes the Skill folder (SKILL.md…) at `dest` from
+what `skill.path` names in the revision's tree, for a library whose Skill is generated rather than
+stored; `prepare_workdir(workdir: Path, tier: str, sha: str)` runs after the tier filled the working
+dir (generate a config file, start from a notebook…).
+
+A library ships its own profile with an `agent_eval.profiles` entry point whose *name* is the
+profile's name (the `name:` in its profile.yaml) and whose *value* is an importable package: the
+package's folder is the profile folder, with profile.yaml shipped as package data, and its tasks in
+a `tasks/` folder beside it (also package data) unless the suite has tasks/<name> of its own. An
+entry point that cannot be imported, has no profile.yaml or names another profile is *broken*:
+`agent-eval profiles` says why, everything else ignores it.
 """
 
 from __future__ import annotations
@@ -20,27 +29,79 @@ from .config import ConfigError, Profile, check_tree, confined, hash_files, pars
 ENTRY_POINT_GROUP = "agent_eval.profiles"
 
 
+def shipped_root() -> Path:
+    """Where the profiles/ and tasks/ that ship with agent-eval are: the repository's top level in
+    a source checkout, agent_eval/_shipped/ in an installed wheel (see pyproject.toml)."""
+    package = Path(__file__).resolve().parent
+    checkout = package.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "profiles").is_dir():
+        return checkout
+    return package / "_shipped"
+
+
 def search_path(base: Path) -> list[Path]:
     """Folders that may hold profiles/<name>: beside the suite, then the current directory."""
     return list(dict.fromkeys([base / "profiles", Path.cwd() / "profiles"]))
 
 
-def installed() -> dict[str, Path]:
-    """Profiles shipped by installed packages: entry point name -> profile folder."""
-    found = {}
+@functools.cache
+def entry_point_profiles() -> tuple[dict[str, Path], dict[str, str]]:
+    """Installed packages' profiles: (name -> profile folder, name -> why the entry point is broken)."""
+    found, broken = {}, {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        spec = importlib.util.find_spec(ep.value.split(":")[0])
-        if spec and spec.origin:
-            found[ep.name] = Path(spec.origin).parent
-    return found
+        try:
+            found[ep.name] = _entry_point_folder(ep.name, ep.value.split(":")[0].strip())
+        except (ConfigError, ValueError) as err:  # ValueError: a profile.yaml that is not UTF-8
+            broken[ep.name] = str(err)
+    return found, broken
+
+
+def _entry_point_folder(name: str, module: str) -> Path:
+    try:
+        spec = importlib.util.find_spec(module)
+    except Exception as err:  # importing a parent package runs its code: anything can happen
+        raise ConfigError(f"entry point {name} = {module}: cannot import it ({type(err).__name__}: {err})") from None
+    if spec is None:
+        raise ConfigError(f"entry point {name} = {module}: no such module is installed")
+    locations = list(spec.submodule_search_locations or [])
+    folder = Path(locations[0]) if locations else Path(spec.origin or ".").parent
+    yaml_path = folder / "profile.yaml"
+    if not yaml_path.is_file():
+        raise ConfigError(f"entry point {name} = {module}: no profile.yaml in {folder}; ship it as package data")
+    declared = read_yaml(yaml_path).get("name")
+    if declared != name:
+        raise ConfigError(f"entry point {name} = {module}: its profile.yaml is named '{declared}'; name the entry point '{declared}'")
+    return folder
+
+
+def installed() -> dict[str, Path]:
+    """Profiles shipped by installed packages: name -> profile folder (broken entry points left out)."""
+    return entry_point_profiles()[0]
 
 
 def available(base: Path) -> dict[str, Path]:
-    found = dict(installed())
+    """Every profile by name; a later place wins: shipped, entry points, ./profiles, beside the suite."""
+    found = _folders(shipped_root() / "profiles")
+    found.update(installed())
     for folder in reversed(search_path(base)):
-        if folder.is_dir():
-            found.update({p.parent.name: p.parent for p in folder.glob("*/profile.yaml")})
+        found.update(_folders(folder))
     return found
+
+
+def listing(base: Path) -> list[str]:
+    """One line per profile: name, description and folder, or why it is broken."""
+    lines = []
+    for name, folder in sorted(available(base).items()):
+        try:
+            lines.append(f"{name:20} {load(folder).description}  [{folder}]")
+        except (ConfigError, ValueError) as err:
+            lines.append(f"{name:20} (broken) {err}")
+    broken = entry_point_profiles()[1]
+    return lines + [f"{name:20} (broken) {why}" for name, why in sorted(broken.items()) if name not in available(base)]
+
+
+def _folders(folder: Path) -> dict[str, Path]:
+    return {p.parent.name: p.parent for p in sorted(folder.glob("*/profile.yaml"))} if folder.is_dir() else {}
 
 
 def find(name_or_path: str, base: Path, source: Path) -> Path:
@@ -53,8 +114,19 @@ def find(name_or_path: str, base: Path, source: Path) -> Path:
     names = ", ".join(sorted(known)) or "none found"
     raise ConfigError(
         f"{source}: field 'profile': no profile '{name_or_path}' (looked in {base / 'profiles'}, "
-        f"./profiles and the {ENTRY_POINT_GROUP} entry point; known: {names})"
+        f"./profiles, agent-eval's own and the {ENTRY_POINT_GROUP} entry point; known: {names})"
     )
+
+
+def tasks_dir(name: str, base: Path) -> Path:
+    """Where a profile's tasks are when the suite does not say: tasks/<name> beside the suite or in
+    the current directory, else the tasks shipped with the profile (an entry point's tasks/ folder,
+    or agent-eval's own tasks/<name>). The first that exists; beside the suite when none does."""
+    places = [base / "tasks" / name, Path.cwd() / "tasks" / name]
+    if name in installed():
+        places.append(installed()[name] / "tasks")
+    places.append(shipped_root() / "tasks" / name)
+    return next((p for p in places if p.is_dir()), places[0])
 
 
 def load(folder: Path) -> Profile:

@@ -145,7 +145,7 @@ def expected_cells(plans: list[dict]) -> dict[str, int]:
     expected: dict[str, int] = defaultdict(int)
     for plan in plans:
         for cell in plan.get("grid", []):
-            expected["|".join(cell)] += plan["repeats"]
+            expected["|".join(cell)] += plan.get("task_repeats", {}).get(cell[2], plan["repeats"])
     return dict(expected)
 
 

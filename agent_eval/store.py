@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError, computed_field
 
 from .config import Budgets, ModelSpec, Profile, Suite, Task
 from .redact import redact
+from .releases import Release
 
 Status = Literal["ok", "agent_error", "timeout", "setup_error", "silent_failure", "infra_error"]
 # Whose fault a bad run was. setup_error: the harness could not prepare the cell; infra_error: the
@@ -39,7 +40,8 @@ def run_folder(sha: str, model_slug: str, tier: str, task: str, repeat: int, key
 class Revision(BaseModel):
     ref: str
     name: str
-    sha: str
+    sha: str  # a git SHA, or for a release the digest of its files' hashes
+    release: Release | None = None  # the resolved distribution files, when named by a release
 
 
 class Cell(BaseModel):

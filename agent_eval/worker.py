@@ -16,7 +16,7 @@ from pathlib import Path
 
 import git
 
-from . import __version__, agent, prepare, profiles, repo, score
+from . import __version__, agent, prepare, profiles, releases, repo, score
 from . import trace as traces
 from .config import Profile, Task, load_task
 from .proxy import Control, Meter, Proxy
@@ -24,7 +24,7 @@ from .redact import held, redact
 from .store import Cell, Result, Store, now
 
 HF_ROUTER = os.environ.get("AGENT_EVAL_HF_ROUTER", "https://router.huggingface.co/v1")
-SETUP_FAILURES = (prepare.SetupError, repo.RepoError, git.GitCommandError, OSError)
+SETUP_FAILURES = (prepare.SetupError, repo.RepoError, releases.ReleaseError, git.GitCommandError, OSError)
 
 
 def failed(cell: Cell, store: Store, status: str, message: str, started: float, secrets: list[str] = ()) -> Result:
@@ -51,7 +51,7 @@ def run_cell(
     folder = store.start(cell)
     url = profiles.repo_url(profile)
     try:
-        env = env or prepare.environment(profile, url, cell.revision.sha)
+        env = env or prepare.environment(profile, url, cell.revision.sha, cell.revision.release)
         ws = prepare.workspace(cell, profile, task, url)
     except SETUP_FAILURES as err:
         return failed(cell, store, "setup_error", f"{type(err).__name__}: {err}", started, secrets)

@@ -57,7 +57,7 @@ def test_profiles_from_folders_and_entry_points_and_tasks_listing(project, tmp_p
 
     tasks = project.cli("tasks", "minilib")
     assert tasks.returncode == 0
-    assert "checksum                 substring: 1626" in tasks.stdout
+    assert "checksum                 -                    substring: 1626" in tasks.stdout
 
 
 def test_schema_and_doctor(project):
