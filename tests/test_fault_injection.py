@@ -129,3 +129,30 @@ def test_two_sweeps_on_one_store_never_run_a_cell_twice(sweep):
     planned = [int(re.search(r"(\d+) cells: ", out).group(1)) for out in outputs]
     assert sum(ran) == 12 and [r + k for r, k in zip(ran, left)] == planned, outputs  # each cell ran in exactly one sweep
     assert not list(project.store.glob("runs/**/.*.partial")) and not list(project.store.glob(".claims/*.lock"))
+
+
+def test_a_full_disk_costs_cells_never_a_half_written_result(sweep):
+    project, server = sweep
+    project.suite(revisions=["v0.1", "v0.2", "v0.3"], tiers=["bare"], tasks=["healthy"])
+    # The store on a tiny tmpfs, in a mount namespace of our own: the first sweep fills it up; then
+    # the disk "grows" and a second sweep must finish what the first could not store.
+    check = (f"{sys.executable} -c \"import glob, json, sys; paths = glob.glob(sys.argv[1] + '/runs/*/*/*/*/*/result.json'); "
+             "[json.load(open(p)) for p in paths]; print('RESULTS', len(paths), len(glob.glob(sys.argv[1] + '/runs/**/.*partial', recursive=True)))\"")
+    script = f"""set -u
+mkdir -p "{project.store}" && mount -t tmpfs -o size=48k tmpfs "{project.store}"
+"$@" > first.out 2>&1; echo "FIRST $?"
+{check} "{project.store}"
+mount -o remount,size=16m "{project.store}"
+"$@" > second.out 2>&1; echo "SECOND $?"
+{check} "{project.store}"
+"""
+    done = subprocess.run(["unshare", "--mount", "sh", "-c", script, "sh", sys.executable, "-m", "agent_eval", "run", "suite.yaml"],
+                          cwd=project.root, env=project.env(), capture_output=True, text=True, timeout=600)
+    first, second = (project.root / "first.out").read_text(), (project.root / "second.out").read_text()
+    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
+    assert "Traceback" not in first + second, first + second
+    counts = [tuple(map(int, line.split()[1:])) for line in done.stdout.splitlines() if line.startswith("RESULTS")]
+    (kept, partial), (total, partial_after) = counts
+    assert partial == partial_after == 0  # never a half-written result.json
+    assert kept < 3 and f"{3 - kept} not stored" in first and "No space left on device" in first, first
+    assert total == 3 and lines["SECOND"] == "0", second  # nothing lost: the next run stored every cell
