@@ -188,6 +188,19 @@ function draw(id, option) {
   else pending.set(id, option);
 }
 
+// A long "model · task" label keeps both ends: the middle goes, so rows stay told apart.
+const elide = (text, chars) => (text.length <= chars ? text : text.slice(0, Math.ceil(chars / 2) - 1) + "…" + text.slice(text.length - Math.floor(chars / 2)));
+
+// Axis labels never run off the canvas: every category is labelled (interval 0), a label longer than
+// its share of the chart is cut with an ellipsis (the tooltip names it in full), and the grid makes
+// room for the labels it keeps ("same" bounds: the labels stay inside the grid's outer rectangle).
+const FIT = { outerBoundsMode: "same", outerBoundsContain: "axisLabel" };
+function categoryLabels(id, count, { share = 1, rotate = 0, min = 40 } = {}) {
+  const width = Math.max(min, Math.floor(($(id).clientWidth - 80) * share / (rotate ? 1 : Math.max(1, count))));
+  const fit = rotate ? Math.min(width, 180) : width;
+  return { interval: 0, rotate, width: fit, overflow: "truncate", formatter: (v) => elide(v, Math.floor(fit / 8)) };
+}
+
 const fmt = (v, digits = 0) => (v == null ? "—" : Number(v).toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 
 function header() {
@@ -243,8 +256,8 @@ function bars(id, title, g, value, unit) {
   const ss = [...new Set(g.present.map((k) => g.ids(k)[1]))].sort((a, b) => a - b);
   const size = R.dims[seriesAxis].length;
   draw(id, () => ({
-    animation: false, title: { text: title, ...TITLE }, tooltip: { trigger: "axis" }, legend: { top: 28 }, grid: { top: 66, bottom: 40, left: 60, right: 16 },
-    xAxis: { type: "category", data: xs.map(name[xAxis]) }, yAxis: { type: "value", name: unit },
+    animation: false, title: { text: title, ...TITLE }, tooltip: { trigger: "axis" }, legend: { top: 28 }, grid: { top: 66, bottom: 10, left: 10, right: 16, ...FIT },
+    xAxis: { type: "category", data: xs.map(name[xAxis]), axisLabel: categoryLabels(id, xs.length, { rotate: xs.length > 6 ? 30 : 0 }) }, yAxis: { type: "value", name: unit },
     series: ss.map((s) => ({ type: "bar", name: name[seriesAxis](s), data: xs.map((x) => (g.n[x * size + s] ? value(x * size + s) : null)) })),
   }));
 }
@@ -263,8 +276,8 @@ function overview(rows) {
   bars("chart-match", "Match % across models, by tier", modelTier, (k) => byModelTier(k).match, "%");
   draw("chart-markers", () => ({
     animation: false, title: { text: "Marker adoption by tier, across models", ...TITLE }, tooltip: { trigger: "axis" }, legend: { top: 28 },
-    grid: { top: 66, bottom: 60, left: 50, right: 16 }, yAxis: { type: "value", name: "% of runs", max: 100 },
-    xAxis: { type: "category", data: modelTier.present.map((k) => modelTier.ids(k)).map(([m, t]) => `${name.model(m)} · ${name.tier(t)}`), axisLabel: { rotate: 20 } },
+    grid: { top: 66, bottom: 10, left: 10, right: 16, ...FIT }, yAxis: { type: "value", name: "% of runs", max: 100 },
+    xAxis: { type: "category", data: modelTier.present.map((k) => modelTier.ids(k)).map(([m, t]) => `${name.model(m)} · ${name.tier(t)}`), axisLabel: categoryLabels("chart-markers", modelTier.present.length, { rotate: 30 }) },
     series: MARKERS.map((m, j) => ({ type: "bar", name: m.name, data: modelTier.present.map((k) => byModelTier(k).markers[j]) })),
   }));
   const cells = groupRows(rows, ["task", "tier", "revision"]);
@@ -276,9 +289,9 @@ function overview(rows) {
   const nTier = R.dims.tier.length;
   draw("chart-tasks", () => ({
     animation: false, title: { text: "Match % per task · tier, across revisions", ...TITLE }, tooltip: {},
-    grid: { top: 40, bottom: 40, left: 180, right: 90 }, visualMap: { min: 0, max: 100, right: 10, top: "middle", calculable: true },
-    xAxis: { type: "category", data: revs.map(name.revision) },
-    yAxis: { type: "category", data: ys.map((tt) => `${name.task(Math.floor(tt / nTier))} · ${name.tier(tt % nTier)}`) },
+    grid: { top: 40, bottom: 10, left: 10, right: 90, ...FIT }, visualMap: { min: 0, max: 100, right: 10, top: "middle", calculable: true },
+    xAxis: { type: "category", data: revs.map(name.revision), axisLabel: categoryLabels("chart-tasks", revs.length, { share: 0.6 }) },
+    yAxis: { type: "category", data: ys.map((tt) => `${name.task(Math.floor(tt / nTier))} · ${name.tier(tt % nTier)}`), axisLabel: { width: 260, overflow: "truncate" } },
     series: [{ type: "heatmap", label: { show: cells.present.length < 400 }, data: cells.present.map((k) => [xAt.get(k % nRev), yAt.get(Math.floor(k / nRev)), byCell(k).match]) }],
   }));
 }
@@ -291,7 +304,7 @@ function distributions(rows) {
     for (const i of rows) at.get(col.tier[i]).push([col.revision[i] + (((i * 2654435761) % 1000) / 1000 - 0.5) * 0.6, col[metric][i]]);
     draw("dist-" + metric, () => ({
       animation: false, title: { text: title + " — every run", ...TITLE }, legend: { top: 28 }, tooltip: {}, grid: { top: 66, bottom: 40, left: 70, right: 16 },
-      xAxis: { type: "value", min: -0.5, max: R.dims.revision.length - 0.5, interval: 1, axisLabel: { formatter: (v) => name.revision(Math.round(v)) ?? "" } },
+      xAxis: { type: "value", min: -0.5, max: R.dims.revision.length - 0.5, interval: 1, axisLabel: { formatter: (v) => R.dims.revision[Math.round(v)]?.name ?? "" } },
       yAxis: { type: "value", scale: true }, series,
     }));
   }
@@ -316,9 +329,9 @@ function coverage() {
   }));
   draw("chart-coverage", () => ({
     animation: false, tooltip: { formatter: (p) => `${esc(name.model(ys[p.value[1]][0]))} · ${esc(name.task(ys[p.value[1]][1]))}<br>${esc(name.revision(xs[p.value[0]][0]))} · ${esc(name.tier(xs[p.value[0]][1]))}: ${p.data.text}` },
-    grid: { top: 20, bottom: 90, left: 220, right: 90 }, visualMap: { min: 0, max: 1, right: 10, top: "middle", inRange: { color: ["#f6f8fa", "#1a7f37"] } },
-    xAxis: { type: "category", data: xs.map(([r, t]) => `${name.revision(r)} · ${name.tier(t)}`), axisLabel: { rotate: 30 } },
-    yAxis: { type: "category", data: ys.map(([m, t]) => `${name.model(m)} · ${name.task(t)}`) },
+    grid: { top: 20, bottom: 10, left: 10, right: 90, ...FIT }, visualMap: { min: 0, max: 1, right: 10, top: "middle", inRange: { color: ["#f6f8fa", "#1a7f37"] } },
+    xAxis: { type: "category", data: xs.map(([r, t]) => `${name.revision(r)} · ${name.tier(t)}`), axisLabel: categoryLabels("chart-coverage", xs.length, { rotate: 30 }) },
+    yAxis: { type: "category", data: ys.map(([m, t]) => `${name.model(m)} · ${name.task(t)}`), axisLabel: { width: Math.floor($("chart-coverage").clientWidth * 0.4), overflow: "truncate", formatter: (v) => elide(v, Math.floor($("chart-coverage").clientWidth * 0.4 / 8)) } },
     series: [{ type: "heatmap", data, label: { show: data.length < 600, color: "#1f2328", formatter: (p) => p.data.text } }],
   }));
 }
