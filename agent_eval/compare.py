@@ -215,9 +215,9 @@ METHOD = ("Pairs within (model, task, tier) — the axis compared held out —, 
           "failures are out of match %; unknown tokens and costs are skipped.")
 
 
-def _labeller(rows: list[dict], others: list[str]) -> Callable[[tuple], str]:
+def _labeller(rows: list[dict], others: list[str]) -> Callable[..., str]:
     names = {("sha", r["sha"]): r["revision"] for r in rows} | {("model", r["model"]): r["model_name"] for r in rows}
-    return lambda k: " · ".join(names.get((key_of(a), v), v) for a, v in zip(others, k, strict=True))
+    return lambda k, skip=(): " · ".join(names.get((key_of(a), v), v) for a, v in zip(others, k, strict=True) if a not in skip)
 
 
 def _display(rows: list[dict], axis: str, key: str) -> str:
@@ -302,7 +302,7 @@ def _flips(shared: list[tuple], cells, label) -> list[Flip]:
         x, y = _cell_mean(cells["base"][k], _match), _cell_mean(cells["head"][k], _match)
         if x is not None and y is not None and (x > 50) != (y > 50):
             task = cells["base"][k][0]["task"]
-            flips.append(Flip(task=task, cell=label(k), base=x, head=y, now="fixed" if y > 50 else "broken"))
+            flips.append(Flip(task=task, cell=label(k, skip=("task",)), base=x, head=y, now="fixed" if y > 50 else "broken"))
     return flips
 
 
