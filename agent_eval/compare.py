@@ -153,16 +153,20 @@ def metrics(rows: list[dict], directions: dict[str, str]) -> list[tuple[str, str
 # --- pairing ------------------------------------------------------------------------------------------
 
 
-def resolve(rows: list[dict], axis: str, ref: str) -> str:
-    """The key (sha, model id or tier) that `ref` names on `axis`."""
+def names(rows: list[dict], axis: str) -> set[tuple[str, str, str]]:
+    """(key, display name, other name) of every value of `axis`: a revision's SHA, name and ref."""
     if axis == "revision":
-        found = {r["sha"] for r in rows if ref in (r["revision"], r["ref"]) or (len(ref) >= 4 and r["sha"].startswith(ref))}
-    elif axis == "model":
-        found = {r["model"] for r in rows if ref in (r["model"], r["model_name"])}
-    else:
-        found = {r["tier"] for r in rows if r["tier"] == ref}
+        return {(r["sha"], r["revision"], r["ref"]) for r in rows}
+    if axis == "model":
+        return {(r["model"], r["model_name"], r["model"]) for r in rows}
+    return {(r["tier"], r["tier"], r["tier"]) for r in rows}
+
+
+def resolve(known: set[tuple[str, str, str]], axis: str, ref: str) -> str:
+    """The key (sha, model id or tier) that `ref` names on `axis`, among names(rows, axis)."""
+    found = {key for key, name, other in known if ref in (key, name, other) or (axis == "revision" and len(ref) >= 4 and key.startswith(ref))}
     if not found:
-        known = sorted({r["revision"] if axis == "revision" else r[axis] for r in rows})
+        known = sorted({name for _, name, _ in known})
         raise CompareError(f"no {axis} {ref!r} in the store; it has: {', '.join(known[:12])}")
     if len(found) > 1:
         raise CompareError(f"{axis} {ref!r} is ambiguous: it names {len(found)} ({', '.join(sorted(found)[:5])}); give a longer SHA prefix")
@@ -178,13 +182,16 @@ def compare(rows: list[dict], base: str, head: str, axis: str = "revision", *, m
     """Compare head with base along `axis`; rows are results.flat() rows, directions the markers'."""
     if not rows:
         raise CompareError("the store has no results yet: run a suite first (agent-eval run suite.yaml)")
-    rows = [r for r in rows if (not models or r["model"] in models or r["model_name"] in models) and (not tiers or r["tier"] in tiers)
-            and (not tasks or any(fnmatch.fnmatchcase(r["task"], g) for g in tasks))]
+    if models or tiers or tasks:
+        rows = [r for r in rows if (not models or r["model"] in models or r["model_name"] in models) and (not tiers or r["tier"] in tiers)
+                and (not tasks or any(fnmatch.fnmatchcase(r["task"], g) for g in tasks))]
     if not rows:
         raise CompareError("no results match the --model/--tier/--task filters")
-    b, h = resolve(rows, axis, base), resolve(rows, axis, head)
+    known = names(rows, axis)
+    b, h = resolve(known, axis, base), resolve(known, axis, head)
     if b == h:
         raise CompareError(f"--base {base!r} and --head {head!r} name the same {axis}: compare two different ones")
+    rows = [r for r in rows if r[key_of(axis)] in (b, h)]
     others = [a for a in AXES if a != axis]
     cells: dict[str, dict[tuple, list[dict]]] = {"base": defaultdict(list), "head": defaultdict(list)}
     for r in rows:
@@ -198,12 +205,13 @@ def compare(rows: list[dict], base: str, head: str, axis: str = "revision", *, m
     if not shared:
         raise CompareError(f"base and head ran no cell in common ({len(dropped)} cells on one side only): run the same tasks, models and tiers on both")
     pairs = [(k[others.index("task")], cells["base"][k], cells["head"][k]) for k in shared]
-    found = [_metric(name, kind, direction, value, pairs) for name, kind, direction, value in metrics(rows, directions or {})]
+    computed = {name: (kind, direction, per_task(pairs, value, kind)) for name, kind, direction, value in metrics(rows, directions or {})}
+    found = [_metric(name, *c) for name, c in computed.items()]
     match = found[0]
     return Comparison(
         axis=axis, base=_display(rows, axis, b), head=_display(rows, axis, h), n_tasks=len({t for t, _, _ in pairs}),
         n_runs_base=sum(len(x) for _, x, _ in pairs), n_runs_head=sum(len(y) for _, _, y in pairs), metrics=found,
-        dropped_cells=dropped, flips=_flips(shared, cells, label), movers=_movers(pairs), method=METHOD,
+        dropped_cells=dropped, flips=_flips(shared, cells, label), movers=_movers(computed), method=METHOD,
         tasks_for_10_points=tasks_needed(match.sd, 10.0) if match.sd else None,
     )
 
@@ -225,33 +233,33 @@ def _display(rows: list[dict], axis: str, key: str) -> str:
     return f"{r['revision']} ({r['sha'][:10]})" if axis == "revision" else r["model_name"] if axis == "model" else key
 
 
-def _cell_mean(runs: list[dict], value: Value) -> float | None:
+def _cell_mean(runs: list[dict], value: Value) -> tuple[float | None, int]:
     values = [v for v in map(value, runs) if v is not None]
-    return sum(values) / len(values) if values else None
+    return (sum(values) / len(values) if values else None), len(values)
 
 
-def per_task(pairs, value: Value, kind: str) -> dict[str, tuple[float, float, float]]:
-    """Task -> (base mean, head mean, paired difference), each the mean over the task's cells that
-    have data on both sides. Cost differences are log ratios; cells with a zero mean are left out."""
-    by_task: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+def per_task(pairs, value: Value, kind: str) -> dict[str, tuple[float, float, float, int, int]]:
+    """Task -> (base mean, head mean, paired difference, base runs, head runs), the means over the
+    task's cells that have data on both sides. Cost differences are log ratios; a zero mean is left out."""
+    by_task: dict[str, list[tuple]] = defaultdict(list)
     for task, base_runs, head_runs in pairs:
-        x, y = _cell_mean(base_runs, value), _cell_mean(head_runs, value)
+        (x, nx), (y, ny) = _cell_mean(base_runs, value), _cell_mean(head_runs, value)
         if x is None or y is None or (kind == "cost" and (x <= 0 or y <= 0)):
             continue
-        by_task[task].append((x, y, y - x if kind == "rate" else math.log(y / x)))
-    return {t: tuple(sum(c) / len(c) for c in zip(*cells, strict=True)) for t, cells in by_task.items()}
+        by_task[task].append((x, y, y - x if kind == "rate" else math.log(y / x), nx, ny))
+    return {t: (*(sum(c) / len(c) for c in list(zip(*cells, strict=True))[:3]), sum(c[3] for c in cells), sum(c[4] for c in cells))
+            for t, cells in by_task.items()}
 
 
-def _metric(name: str, kind: str, direction: str, value: Value, pairs) -> Metric:
-    tasks = per_task(pairs, value, kind)
-    runs = [(sum(value(r) is not None for r in b), sum(value(r) is not None for r in h)) for t, b, h in pairs if t in tasks]
+def _metric(name: str, kind: str, direction: str, tasks: dict[str, tuple]) -> Metric:
     n = len(tasks)
     empty = dict(change=None, ci_low=None, ci_high=None, mde=None, sd=None)
-    common = dict(metric=name, kind=kind, direction=direction, n_tasks=n, n_runs_base=sum(x for x, _ in runs), n_runs_head=sum(y for _, y in runs))
+    common = dict(metric=name, kind=kind, direction=direction, n_tasks=n, n_runs_base=sum(t[3] for t in tasks.values()),
+                  n_runs_head=sum(t[4] for t in tasks.values()))
     if not n:
         return Metric(**common, **empty, base=None, head=None, verdict="no data")
-    base, head = statistics.fmean(x for x, _, _ in tasks.values()), statistics.fmean(y for _, y, _ in tasks.values())
-    diffs = [d for _, _, d in tasks.values()]
+    base, head = statistics.fmean(t[0] for t in tasks.values()), statistics.fmean(t[1] for t in tasks.values())
+    diffs = [t[2] for t in tasks.values()]
     mean = statistics.fmean(diffs)
     if n < 2:
         return Metric(**common, **{**empty, "change": _shown(mean, kind)}, base=base, head=head, verdict="unreliable")
@@ -299,17 +307,16 @@ def _flips(shared: list[tuple], cells, label) -> list[Flip]:
     """Cells whose majority verdict on match changed: fixed (missed → matched) or broken."""
     flips = []
     for k in shared:
-        x, y = _cell_mean(cells["base"][k], _match), _cell_mean(cells["head"][k], _match)
+        (x, _), (y, _) = _cell_mean(cells["base"][k], _match), _cell_mean(cells["head"][k], _match)
         if x is not None and y is not None and (x > 50) != (y > 50):
             task = cells["base"][k][0]["task"]
             flips.append(Flip(task=task, cell=label(k, skip=("task",)), base=x, head=y, now="fixed" if y > 50 else "broken"))
     return flips
 
 
-def _movers(pairs, top: int = 5) -> list[Mover]:
+def _movers(computed: dict[str, tuple], top: int = 5) -> list[Mover]:
     movers = []
     for metric in ("tokens_new", "turns"):
-        tasks = per_task(pairs, _cost(metric), "cost")
-        ranked = sorted(tasks.items(), key=lambda item: -abs(item[1][2]))[:top]
-        movers += [Mover(metric=metric, task=t, base=x, head=y, change=_shown(d, "cost")) for t, (x, y, d) in ranked]
+        ranked = sorted(computed[metric][2].items(), key=lambda item: -abs(item[1][2]))[:top]
+        movers += [Mover(metric=metric, task=t, base=x, head=y, change=_shown(d, "cost")) for t, (x, y, d, _, _) in ranked]
     return movers
