@@ -135,3 +135,37 @@ def fired(c: Comparison, rules: list[Rule]) -> list[str]:
         if past:
             out.append(f"--fail-on {rule.text} fired: {m.metric} changed {change(m)}, worse than {rule.threshold:+g}{' pts' if m.kind == 'rate' else '%'}")
     return out
+
+
+# --- the report's Compare view ------------------------------------------------------------------------
+
+
+def for_report(store) -> list[dict]:
+    """Comparisons for the report to show, computed here so the page shows the CLI's numbers and
+    never redoes the statistics: along each axis, every pair when there are at most 4 values, else
+    each value against the one before it and the first against the last (in the suites' order)."""
+    from pathlib import Path
+
+    from . import compare as cmp
+
+    store = Path(store)
+    runs = cmp.load_rows(store)
+    directions = cmp.marker_directions(store)
+    plans = [orjson.loads(p.read_bytes()) for p in sorted(store.glob("suites/*/plan.json"))]
+    planned = {"revision": [r["sha"] for p in plans for r in p["revisions"]], "model": [m["id"] for p in plans for m in p["models"]],
+               "tier": [t for p in plans for t in p.get("tiers", [])]}
+    out = []
+    for axis, listed in planned.items():
+        present = {r[cmp.key_of(axis)] for r in runs}
+        order = list(dict.fromkeys([v for v in listed if v in present] + sorted(present)))
+        if len(order) <= 4:
+            pairs = [(a, b) for i, a in enumerate(order) for b in order[i + 1:]]
+        else:
+            pairs = list(zip(order, order[1:])) + [(order[0], order[-1])]
+        for base, head in pairs:
+            try:
+                c = cmp.compare(runs, base, head, axis, directions=directions)
+            except cmp.CompareError:
+                continue  # e.g. no shared cell: nothing to show for this pair
+            out.append({**orjson.loads(as_json(c)), "table": rows(c), "warnings": warnings(c), "headline": headline(c)})
+    return out

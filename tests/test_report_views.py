@@ -4,6 +4,7 @@ error, and axis labels are all there and on the canvas, whatever the length of t
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
@@ -23,6 +24,7 @@ VIEWS = {  # each view and the charts it draws
     "distributions": ["dist-wall", "dist-new", "dist-cached", "dist-generated"],
     "coverage": ["chart-coverage"],
     "runs": [],
+    "compare": ["cmp-rates", "cmp-costs"],
 }
 # Every text zrender drew on a chart's canvas, with its left and right edge in canvas pixels.
 LABELS = """(id) => { const c = echarts.getInstanceByDom(document.getElementById(id));
@@ -90,3 +92,26 @@ def test_axis_labels_and_the_plot_stay_on_the_canvas(tab, view, chart):
     left, right = tab.evaluate(PLOT, chart)
     assert 0 <= left and right <= labels[0]["width"] and right - left > 0.4 * labels[0]["width"]  # the heatmap keeps room
 
+
+
+def test_the_compare_view_shows_the_cli_numbers_for_every_pair(tab):
+    from agent_eval import compare, compare_render
+
+    store = Path(tab.url.split("#")[0].removeprefix("file://")).parent.parent
+    rows = compare.load_rows(store)
+    open_view(tab, "compare")
+    pairs = tab.eval_on_selector_all("#cmp-pair option", "options => options.map(o => [o.parentElement.label, o.textContent])")
+    assert [axis for axis, _ in pairs] == ["revisions"] + ["models"] * 6 + ["tiers"] * 3  # 2 revisions; all pairs of 4 models, 3 tiers
+    for k, (axis, label) in enumerate(pairs):
+        tab.select_option("#cmp-pair", str(k))
+        tab.wait_for_function(f"document.querySelector('#cmp-pair').value === '{k}' && location.hash.includes('pair={k}') || {k} === 0")
+        base, head = label.split(" → ")
+        expected = compare.compare(rows, base.split(" (")[0], head.split(" (")[0], axis.removesuffix("s"), directions=compare.marker_directions(store))
+        shown = tab.eval_on_selector_all("#cmp-table tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))")
+        assert shown == compare_render.rows(expected)
+        flips = tab.eval_on_selector_all("#cmp-flips li", "items => items.map(i => i.textContent)")
+        assert len(flips) == len(expected.flips) and all(f.task in text for f, text in zip(expected.flips, flips))
+        drawn = tab.evaluate("echarts.getInstanceByDom(document.getElementById('cmp-rates')).getOption().series[0].data")
+        rates = [m for m in expected.metrics if m.kind == "rate" and m.change is not None]
+        assert [d[3] for d in drawn] == pytest.approx([m.change for m in rates])  # the forest plots the same changes
+    assert tab.errors == []

@@ -31,7 +31,7 @@ const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<
 
 // --- state, in the URL ---------------------------------------------------------------------------
 
-const state = { view: "overview", by: ["revision", "tier"], keep: {}, shared: new Set(), page: 0 };
+const state = { view: "overview", by: ["revision", "tier"], keep: {}, shared: new Set(), page: 0, pair: 0 };
 
 function readHash() {
   const p = new URLSearchParams(location.hash.slice(1));
@@ -39,6 +39,7 @@ function readHash() {
   state.by = (p.get("by") || "revision,tier").split(",").filter((a) => AXES.includes(a));
   state.shared = new Set((p.get("shared") || "").split(",").filter((a) => a === "model" || a === "revision"));
   state.page = Number(p.get("page") || 0);
+  state.pair = Number(p.get("pair") || 0);
   for (const axis of AXES) state.keep[axis] = p.has(axis) ? new Set(p.get(axis).split(",").filter(Boolean).map(Number)) : null;
 }
 
@@ -46,6 +47,7 @@ function writeHash() {
   const p = new URLSearchParams({ view: state.view, by: state.by.join(",") });
   if (state.shared.size) p.set("shared", [...state.shared].join(","));
   if (state.page) p.set("page", state.page);
+  if (state.pair) p.set("pair", state.pair);
   for (const axis of AXES) if (state.keep[axis]) p.set(axis, [...state.keep[axis]].join(","));
   history.replaceState(null, "", "#" + p.toString());
 }
@@ -388,6 +390,54 @@ async function openRun(i) {
     ${d.errors.length ? `<p>errors:</p>${d.errors.map((e) => `<pre class="bad">${esc(e)}</pre>`).join("")}` : ""}`;
 }
 
+// --- compare: numbers computed by agent_eval.compare at build time, only drawn here ---------------------
+
+const COMPARE = R.compare || [];
+const COMPARE_HEAD = ["metric", "base", "head", "change [95% CI]", "verdict", "tasks", "runs b/h", "detectable"];
+const VERDICT_COLOR = { better: "#1a7f37", worse: "#cf222e" };
+
+function comparePicker() {
+  const axes = [...new Set(COMPARE.map((c) => c.axis))];
+  $("cmp-pair").innerHTML = axes.map((axis) => `<optgroup label="${esc(axis)}s">${COMPARE.map((c, k) => (c.axis === axis
+    ? `<option value="${k}">${esc(c.base)} → ${esc(c.head)}</option>` : "")).join("")}</optgroup>`).join("");
+}
+
+// A forest plot: each metric's change as a point, its 95% interval as a bar, zero as the reference.
+function forest(id, title, metrics, unit) {
+  const data = metrics.map((m, y) => [m.ci_low ?? m.change, m.ci_high ?? m.change, y, m.change, m.verdict]);
+  draw(id, () => ({
+    animation: false, title: { text: title, ...TITLE }, grid: { top: 40, bottom: 30, left: 10, right: 30, ...FIT },
+    tooltip: { formatter: (p) => `${esc(metrics[p.value[2]].metric)}: ${fmt(p.value[3], 1)}${unit} [${fmt(metrics[p.value[2]].ci_low, 1)}, ${fmt(metrics[p.value[2]].ci_high, 1)}] · ${esc(p.value[4])}` },
+    xAxis: { type: "value", name: unit.trim(), scale: true }, yAxis: { type: "category", data: metrics.map((m) => m.metric), inverse: true },
+    series: [{
+      type: "custom", data: data.filter((d) => d[3] != null), encode: { x: [0, 1, 3], y: 2 },
+      renderItem: (params, api) => {
+        const [lo, hi, y] = [api.value(0), api.value(1), api.value(2)];
+        const a = api.coord([lo, y]), b = api.coord([hi, y]), c = api.coord([api.value(3), y]);
+        const style = { stroke: VERDICT_COLOR[metrics[y].verdict] || "#656d76", lineWidth: 2 };
+        return { type: "group", children: [{ type: "line", shape: { x1: a[0], y1: a[1], x2: b[0], y2: b[1] }, style },
+          { type: "circle", shape: { cx: c[0], cy: c[1], r: 4 }, style: { fill: style.stroke } }] };
+      },
+      markLine: { silent: true, symbol: "none", data: [{ xAxis: 0 }], lineStyle: { color: "#8c959f", type: "dashed" } },
+    }],
+  }));
+}
+
+function compareView() {
+  const c = COMPARE[state.pair];
+  if (!c) { $("cmp-headline").textContent = "No two revisions, models or tiers ran a cell in common: nothing to compare."; return; }
+  $("cmp-pair").value = String(state.pair);
+  $("cmp-headline").textContent = c.headline;
+  forest("cmp-rates", "Rates: change in points, 95% interval", c.metrics.filter((m) => m.kind === "rate"), " pts");
+  forest("cmp-costs", "Costs: change in %, 95% interval", c.metrics.filter((m) => m.kind === "cost"), " %");
+  $("cmp-table").innerHTML = `<thead><tr>${COMPARE_HEAD.map((h, k) => `<th class="${k ? "" : "key"}">${esc(h)}</th>`).join("")}</tr></thead><tbody>` +
+    c.table.map((row) => `<tr>${row.map((cell, k) => `<td class="${k ? "" : "key"} ${k === 4 ? { better: "good", worse: "bad" }[cell] || "" : ""}">${esc(cell)}</td>`).join("")}</tr>`).join("") + "</tbody>";
+  const flips = c.flips.map((f) => `<li><b>${esc(f.task)}</b> (${esc(f.cell)}): ${esc(f.now)}, ${fmt(f.base)}% → ${fmt(f.head)}%</li>`).join("");
+  $("cmp-notes").innerHTML = `<p><b>${c.n_tasks}</b> shared tasks, ${c.n_runs_base} base runs, ${c.n_runs_head} head runs.</p>` +
+    (flips ? `<p>Tasks whose match flipped:</p><ul id="cmp-flips">${flips}</ul>` : "<p>No task's match flipped.</p>") +
+    c.warnings.map((w) => `<p>⚠ ${esc(w)}</p>`).join("") + `<p class="muted">${esc(c.method)}</p>`;
+}
+
 // --- wiring -------------------------------------------------------------------------------------
 
 const timings = [];
@@ -400,6 +450,7 @@ function render() {
   if (state.view === "overview") overview(rows);
   else if (state.view === "distributions") distributions(rows);
   else if (state.view === "coverage") coverage();
+  else if (state.view === "compare") compareView();
   else runs(rows);
   timings.push(performance.now() - started);
   document.body.dataset.rendered = String(timings.length);
@@ -424,6 +475,7 @@ function wire() {
   for (const id of ["by1", "by2"]) $(id).addEventListener("change", () => { state.by = [...new Set([$("by1").value, $("by2").value].filter(Boolean))]; render(); });
   $("prev").addEventListener("click", () => { state.page = Math.max(0, state.page - 1); render(); });
   $("next").addEventListener("click", () => { state.page += 1; render(); });
+  $("cmp-pair").addEventListener("change", (e) => { state.pair = Number(e.target.value); render(); });
   $("runs").addEventListener("click", (e) => { const tr = e.target.closest("tr[data-row]"); if (tr) openRun(Number(tr.dataset.row)); });
   window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));
 }
@@ -431,6 +483,7 @@ function wire() {
 readHash();
 header();
 filters();
+comparePicker();
 wire();
 render();
 window.agentEval = { state, selectRows, summaries, groupRows, medians, render, timings, charts, paintedAt: () => paintedAt };
