@@ -465,6 +465,47 @@ def compare_cmd(
     if broken:
         raise typer.Exit(1)
 
+
+@app.command()
+def regrade(
+    store: StoreArg = Path("agent-eval-results"),
+    suite: Annotated[Path, typer.Option(help="The suite.yaml whose profile (markers) and tasks (expected answers) grade, as they are on disk now.")] = Path("suite.yaml"),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change and write nothing.")] = False,
+) -> None:
+    """Score stored runs again from their traces, with the current markers and expected answers; no model is called.
+
+    \b
+    The previous grading is kept beside each rewritten result (result.previous.json); statuses,
+    tokens and traces are never touched.
+    """
+    from . import regrade as grading
+
+    require_store(store)
+    try:
+        done = grading.regrade(store, suite, dry_run)
+    except user_errors() as err:
+        fail(str(err))
+    for line in grading.summary(done, dry_run):
+        typer.echo(line)
+
+
+@app.command()
+def explain(
+    store: StoreArg = Path("agent-eval-results"),
+    task: Annotated[str, typer.Option(help="The task id (a glob matches several).")] = ...,
+    model: Annotated[Optional[str], typer.Option(help="Only this model (id or name).")] = None,
+    tier: Annotated[Optional[str], typer.Option(help="Only this tier.")] = None,
+) -> None:
+    """What the agent did on one task, every revision side by side: result, answer, markers, cost, tool-call timeline."""
+    from . import explain as why
+
+    require_store(store)
+    try:
+        groups = why.runs(store, task, model, tier)
+    except why.ExplainError as err:
+        fail(str(err))
+    why.show(groups, task)
+
 # The Hugging Face Jobs commands (fanout, status, cancel, retry, pull) register themselves on `app`.
 from . import cli_jobs  # noqa: E402,F401
 
