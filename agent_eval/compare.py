@@ -20,6 +20,7 @@ import math
 import statistics
 import sys
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
 from typing import Callable, Literal
@@ -150,68 +151,92 @@ def metrics(rows: list[dict], directions: dict[str, str]) -> list[tuple[str, str
     ]
 
 
-# --- pairing ------------------------------------------------------------------------------------------
+# --- cells ---------------------------------------------------------------------------------------------
 
 
-def names(rows: list[dict], axis: str) -> set[tuple[str, str, str]]:
-    """(key, display name, other name) of every value of `axis`: a revision's SHA, name and ref."""
-    if axis == "revision":
-        return {(r["sha"], r["revision"], r["ref"]) for r in rows}
-    if axis == "model":
-        return {(r["model"], r["model_name"], r["model"]) for r in rows}
-    return {(r["tier"], r["tier"], r["tier"]) for r in rows}
+@dataclass
+class Cells:
+    """Runs summed per cell (model, sha, task, tier), once: every comparison of a store, along any
+    axis, is then a walk over cells, never over runs again (the report compares many pairs)."""
+
+    metrics: list[tuple[str, str, str, Value]]
+    sums: dict[tuple, tuple[list[float], list[int], int]]  # cell -> (each metric's sum, its count, runs)
+    names: dict[tuple[str, str], tuple[str, str]]  # (axis, key) -> (display name, other name: a revision's ref)
 
 
-def resolve(known: set[tuple[str, str, str]], axis: str, ref: str) -> str:
-    """The key (sha, model id or tier) that `ref` names on `axis`, among names(rows, axis)."""
-    found = {key for key, name, other in known if ref in (key, name, other) or (axis == "revision" and len(ref) >= 4 and key.startswith(ref))}
+def summarize(rows: list[dict], directions: dict[str, str] | None = None) -> Cells:
+    table = metrics(rows, directions or {})
+    values = [value for *_, value in table]
+    sums: dict[tuple, tuple[list[float], list[int], int]] = {}
+    names = {}
+    for r in rows:
+        key = (r["model"], r["sha"], r["task"], r["tier"])
+        if key not in sums:
+            sums[key] = ([0.0] * len(values), [0] * len(values), 0)
+            names[("model", r["model"])] = (r["model_name"], r["model"])
+            names[("revision", r["sha"])] = (r["revision"], r["ref"])
+            names[("tier", r["tier"])] = (r["tier"], r["tier"])
+            names[("task", r["task"])] = (r["task"], r["task"])
+        total, counts, runs = sums[key]
+        for i, value in enumerate(values):
+            v = value(r)
+            if v is not None:
+                total[i] += v
+                counts[i] += 1
+        sums[key] = (total, counts, runs + 1)
+    return Cells(metrics=table, sums=sums, names=names)
+
+
+def resolve(cells: Cells, axis: str, ref: str) -> str:
+    """The key (sha, model id or tier) that `ref` — a name, a ref, an id or a SHA prefix — names on `axis`."""
+    known = {key: names for (a, key), names in cells.names.items() if a == axis}
+    found = {key for key, (name, other) in known.items() if ref in (key, name, other) or (axis == "revision" and len(ref) >= 4 and key.startswith(ref))}
     if not found:
-        known = sorted({name for _, name, _ in known})
-        raise CompareError(f"no {axis} {ref!r} in the store; it has: {', '.join(known[:12])}")
+        raise CompareError(f"no {axis} {ref!r} in the store; it has: {', '.join(sorted(name for name, _ in known.values())[:12])}")
     if len(found) > 1:
         raise CompareError(f"{axis} {ref!r} is ambiguous: it names {len(found)} ({', '.join(sorted(found)[:5])}); give a longer SHA prefix")
     return found.pop()
 
 
-def key_of(axis: str) -> str:
-    return "sha" if axis == "revision" else axis
+CELL = ("model", "revision", "task", "tier")  # a cell key's order
 
 
-def compare(rows: list[dict], base: str, head: str, axis: str = "revision", *, models: list[str] = (), tiers: list[str] = (),
+def compare(rows: list[dict] | Cells, base: str, head: str, axis: str = "revision", *, models: list[str] = (), tiers: list[str] = (),
             tasks: list[str] = (), directions: dict[str, str] | None = None) -> Comparison:
-    """Compare head with base along `axis`; rows are results.flat() rows, directions the markers'."""
-    if not rows:
+    """Compare head with base along `axis`. rows: results.flat() rows, or summarize(rows) to compare
+    one store many times; directions: the markers' (marker_directions), used when given rows."""
+    cells = rows if isinstance(rows, Cells) else summarize(rows, directions)
+    if not cells.sums:
         raise CompareError("the store has no results yet: run a suite first (agent-eval run suite.yaml)")
-    if models or tiers or tasks:
-        rows = [r for r in rows if (not models or r["model"] in models or r["model_name"] in models) and (not tiers or r["tier"] in tiers)
-                and (not tasks or any(fnmatch.fnmatchcase(r["task"], g) for g in tasks))]
-    if not rows:
+    keep = [k for k in cells.sums if (not models or k[0] in models or cells.names["model", k[0]][0] in models)
+            and (not tiers or k[3] in tiers) and (not tasks or any(fnmatch.fnmatchcase(k[2], g) for g in tasks))]
+    if not keep:
         raise CompareError("no results match the --model/--tier/--task filters")
-    known = names(rows, axis)
-    b, h = resolve(known, axis, base), resolve(known, axis, head)
+    at = CELL.index(axis)
+    present = {k[at] for k in keep}
+    kept = Cells(cells.metrics, cells.sums, {(a, key): n for (a, key), n in cells.names.items() if a != axis or key in present})
+    b, h = resolve(kept, axis, base), resolve(kept, axis, head)
     if b == h:
         raise CompareError(f"--base {base!r} and --head {head!r} name the same {axis}: compare two different ones")
-    rows = [r for r in rows if r[key_of(axis)] in (b, h)]
-    others = [a for a in AXES if a != axis]
-    cells: dict[str, dict[tuple, list[dict]]] = {"base": defaultdict(list), "head": defaultdict(list)}
-    for r in rows:
-        side = "base" if r[key_of(axis)] == b else "head" if r[key_of(axis)] == h else None
-        if side:
-            cells[side][tuple(r[key_of(a)] for a in others)].append(r)
-    shared = sorted(cells["base"].keys() & cells["head"].keys())
-    label = _labeller(rows, others)
+    sides = {"base": {}, "head": {}}
+    for k in keep:
+        if k[at] in (b, h):
+            sides["base" if k[at] == b else "head"][k[:at] + k[at + 1:]] = cells.sums[k]
+    others = [a for a in CELL if a != axis]
+    shared = sorted(sides["base"].keys() & sides["head"].keys())
+    label = lambda k, skip=(): " · ".join(cells.names[a, v][0] for a, v in zip(others, k, strict=True) if a not in skip)  # noqa: E731
     dropped = [f"{label(k)} ({side} only)" for side, other in (("base", "head"), ("head", "base"))
-               for k in sorted(cells[side].keys() - cells[other].keys())]
+               for k in sorted(sides[side].keys() - sides[other].keys())]
     if not shared:
         raise CompareError(f"base and head ran no cell in common ({len(dropped)} cells on one side only): run the same tasks, models and tiers on both")
-    pairs = [(k[others.index("task")], cells["base"][k], cells["head"][k]) for k in shared]
-    computed = {name: (kind, direction, per_task(pairs, value, kind)) for name, kind, direction, value in metrics(rows, directions or {})}
+    pairs = [(k[others.index("task")], sides["base"][k], sides["head"][k]) for k in shared]
+    computed = {name: (kind, direction, per_task(pairs, i, kind)) for i, (name, kind, direction, _) in enumerate(cells.metrics)}
     found = [_metric(name, *c) for name, c in computed.items()]
     match = found[0]
     return Comparison(
-        axis=axis, base=_display(rows, axis, b), head=_display(rows, axis, h), n_tasks=len({t for t, _, _ in pairs}),
-        n_runs_base=sum(len(x) for _, x, _ in pairs), n_runs_head=sum(len(y) for _, _, y in pairs), metrics=found,
-        dropped_cells=dropped, flips=_flips(shared, cells, label), movers=_movers(computed), method=METHOD,
+        axis=axis, base=_display(cells, axis, b), head=_display(cells, axis, h), n_tasks=len({t for t, _, _ in pairs}),
+        n_runs_base=sum(x[2] for _, x, _ in pairs), n_runs_head=sum(y[2] for _, _, y in pairs), metrics=found,
+        dropped_cells=dropped, flips=_flips(shared, pairs, lambda k: label(k, skip=("task",))), movers=_movers(computed), method=METHOD,
         tasks_for_10_points=tasks_needed(match.sd, 10.0) if match.sd else None,
     )
 
@@ -223,28 +248,21 @@ METHOD = ("Pairs within (model, task, tier) — the axis compared held out —, 
           "failures are out of match %; unknown tokens and costs are skipped.")
 
 
-def _labeller(rows: list[dict], others: list[str]) -> Callable[..., str]:
-    names = {("sha", r["sha"]): r["revision"] for r in rows} | {("model", r["model"]): r["model_name"] for r in rows}
-    return lambda k, skip=(): " · ".join(names.get((key_of(a), v), v) for a, v in zip(others, k, strict=True) if a not in skip)
+def _display(cells: Cells, axis: str, key: str) -> str:
+    name = cells.names[axis, key][0]
+    return f"{name} ({key[:10]})" if axis == "revision" else name
 
 
-def _display(rows: list[dict], axis: str, key: str) -> str:
-    r = next(r for r in rows if r[key_of(axis)] == key)
-    return f"{r['revision']} ({r['sha'][:10]})" if axis == "revision" else r["model_name"] if axis == "model" else key
-
-
-def _cell_mean(runs: list[dict], value: Value) -> tuple[float | None, int]:
-    values = [v for v in map(value, runs) if v is not None]
-    return (sum(values) / len(values) if values else None), len(values)
-
-
-def per_task(pairs, value: Value, kind: str) -> dict[str, tuple[float, float, float, int, int]]:
-    """Task -> (base mean, head mean, paired difference, base runs, head runs), the means over the
-    task's cells that have data on both sides. Cost differences are log ratios; a zero mean is left out."""
+def per_task(pairs, i: int, kind: str) -> dict[str, tuple[float, float, float, int, int]]:
+    """Task -> (base mean, head mean, paired difference, base runs, head runs) of metric i, the means
+    over the task's cells with data on both sides. Cost differences are log ratios; a zero mean is left out."""
     by_task: dict[str, list[tuple]] = defaultdict(list)
-    for task, base_runs, head_runs in pairs:
-        (x, nx), (y, ny) = _cell_mean(base_runs, value), _cell_mean(head_runs, value)
-        if x is None or y is None or (kind == "cost" and (x <= 0 or y <= 0)):
+    for task, (base_sums, base_counts, _), (head_sums, head_counts, _) in pairs:
+        nx, ny = base_counts[i], head_counts[i]
+        if not nx or not ny:
+            continue
+        x, y = base_sums[i] / nx, head_sums[i] / ny
+        if kind == "cost" and (x <= 0 or y <= 0):
             continue
         by_task[task].append((x, y, y - x if kind == "rate" else math.log(y / x), nx, ny))
     return {t: (*(sum(c) / len(c) for c in list(zip(*cells, strict=True))[:3]), sum(c[3] for c in cells), sum(c[4] for c in cells))
@@ -303,14 +321,14 @@ def tasks_needed(sd: float, effect: float) -> int:
     return max(2, math.ceil(((t_quantile(0.975, n - 1) + t_quantile(POWER, n - 1)) * sd / effect) ** 2))
 
 
-def _flips(shared: list[tuple], cells, label) -> list[Flip]:
-    """Cells whose majority verdict on match changed: fixed (missed → matched) or broken."""
+def _flips(shared: list[tuple], pairs, label) -> list[Flip]:
+    """Cells whose majority verdict on match (metric 0) changed: fixed (missed → matched) or broken."""
     flips = []
-    for k in shared:
-        (x, _), (y, _) = _cell_mean(cells["base"][k], _match), _cell_mean(cells["head"][k], _match)
-        if x is not None and y is not None and (x > 50) != (y > 50):
-            task = cells["base"][k][0]["task"]
-            flips.append(Flip(task=task, cell=label(k, skip=("task",)), base=x, head=y, now="fixed" if y > 50 else "broken"))
+    for k, (task, (base_sums, base_counts, _), (head_sums, head_counts, _)) in zip(shared, pairs, strict=True):
+        if base_counts[0] and head_counts[0]:
+            x, y = base_sums[0] / base_counts[0], head_sums[0] / head_counts[0]
+            if (x > 50) != (y > 50):
+                flips.append(Flip(task=task, cell=label(k), base=x, head=y, now="fixed" if y > 50 else "broken"))
     return flips
 
 

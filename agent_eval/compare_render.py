@@ -142,30 +142,38 @@ def fired(c: Comparison, rules: list[Rule]) -> list[str]:
 
 def for_report(store) -> list[dict]:
     """Comparisons for the report to show, computed here so the page shows the CLI's numbers and
-    never redoes the statistics: along each axis, every pair when there are at most 4 values, else
-    each value against the one before it and the first against the last (in the suites' order)."""
+    never redoes the statistics. Revisions: every pair when there are at most 4, else each against
+    the one before it, and the first against the last (in the suites' order); models and tiers:
+    every pair when at most 3, else each against the first. At most FLIPS_SHOWN flips a pair."""
     from pathlib import Path
 
     from . import compare as cmp
 
     store = Path(store)
-    runs = cmp.load_rows(store)
-    directions = cmp.marker_directions(store)
+    cells = cmp.summarize(cmp.load_rows(store), cmp.marker_directions(store))
     plans = [orjson.loads(p.read_bytes()) for p in sorted(store.glob("suites/*/plan.json"))]
     planned = {"revision": [r["sha"] for p in plans for r in p["revisions"]], "model": [m["id"] for p in plans for m in p["models"]],
                "tier": [t for p in plans for t in p.get("tiers", [])]}
     out = []
     for axis, listed in planned.items():
-        present = {r[cmp.key_of(axis)] for r in runs}
+        present = {key[cmp.CELL.index(axis)] for key in cells.sums}
         order = list(dict.fromkeys([v for v in listed if v in present] + sorted(present)))
-        if len(order) <= 4:
+        every = len(order) <= (4 if axis == "revision" else 3)
+        if every:
             pairs = [(a, b) for i, a in enumerate(order) for b in order[i + 1:]]
-        else:
+        elif axis == "revision":
             pairs = list(zip(order, order[1:])) + [(order[0], order[-1])]
+        else:
+            pairs = [(order[0], b) for b in order[1:]]
         for base, head in pairs:
             try:
-                c = cmp.compare(runs, base, head, axis, directions=directions)
+                c = cmp.compare(cells, base, head, axis)
             except cmp.CompareError:
                 continue  # e.g. no shared cell: nothing to show for this pair
-            out.append({**orjson.loads(as_json(c)), "table": rows(c), "warnings": warnings(c), "headline": headline(c)})
+            shown = orjson.loads(as_json(c))
+            out.append({**shown, "flips": shown["flips"][:FLIPS_SHOWN], "n_flips": len(c.flips), "table": rows(c),
+                        "warnings": warnings(c), "headline": headline(c)})
     return out
+
+
+FLIPS_SHOWN = 100  # the report's data stays small at 100k runs; the command lists them all

@@ -101,7 +101,7 @@ def test_the_compare_view_shows_the_cli_numbers_for_every_pair(tab):
     rows = compare.load_rows(store)
     open_view(tab, "compare")
     pairs = tab.eval_on_selector_all("#cmp-pair option", "options => options.map(o => [o.parentElement.label, o.textContent])")
-    assert [axis for axis, _ in pairs] == ["revisions"] + ["models"] * 6 + ["tiers"] * 3  # 2 revisions; all pairs of 4 models, 3 tiers
+    assert [axis for axis, _ in pairs] == ["revisions"] + ["models"] * 3 + ["tiers"] * 3  # 4 models: each against the first; 3 tiers: all pairs
     for k, (axis, label) in enumerate(pairs):
         tab.select_option("#cmp-pair", str(k))
         tab.wait_for_function(f"document.querySelector('#cmp-pair').value === '{k}' && location.hash.includes('pair={k}') || {k} === 0")
@@ -110,7 +110,8 @@ def test_the_compare_view_shows_the_cli_numbers_for_every_pair(tab):
         shown = tab.eval_on_selector_all("#cmp-table tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))")
         assert shown == compare_render.rows(expected)
         flips = tab.eval_on_selector_all("#cmp-flips li", "items => items.map(i => i.textContent)")
-        assert len(flips) == len(expected.flips) and all(f.task in text for f, text in zip(expected.flips, flips))
+        assert len(flips) == len(expected.flips) and all(f.task in text for f, text in zip(expected.flips, flips, strict=True))
+        assert not flips or tab.text_content("#cmp-n-flips") == str(len(expected.flips))
         drawn = tab.evaluate("echarts.getInstanceByDom(document.getElementById('cmp-rates')).getOption().series[0].data")
         rates = [m for m in expected.metrics if m.kind == "rate" and m.change is not None]
         assert [d[3] for d in drawn] == pytest.approx([m.change for m in rates])  # the forest plots the same changes

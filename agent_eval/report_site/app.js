@@ -434,7 +434,8 @@ function compareView() {
     c.table.map((row) => `<tr>${row.map((cell, k) => `<td class="${k ? "" : "key"} ${k === 4 ? { better: "good", worse: "bad" }[cell] || "" : ""}">${esc(cell)}</td>`).join("")}</tr>`).join("") + "</tbody>";
   const flips = c.flips.map((f) => `<li><b>${esc(f.task)}</b> (${esc(f.cell)}): ${esc(f.now)}, ${fmt(f.base)}% → ${fmt(f.head)}%</li>`).join("");
   $("cmp-notes").innerHTML = `<p><b>${c.n_tasks}</b> shared tasks, ${c.n_runs_base} base runs, ${c.n_runs_head} head runs.</p>` +
-    (flips ? `<p>Tasks whose match flipped:</p><ul id="cmp-flips">${flips}</ul>` : "<p>No task's match flipped.</p>") +
+    (flips ? `<p>Tasks whose match flipped (<span id="cmp-n-flips">${c.n_flips}</span> cells${c.n_flips > c.flips.length ? `, the first ${c.flips.length} shown;
+      <code>agent-eval compare --format json</code> lists them all` : ""}):</p><ul id="cmp-flips">${flips}</ul>` : "<p>No task's match flipped.</p>") +
     c.warnings.map((w) => `<p>⚠ ${esc(w)}</p>`).join("") + `<p class="muted">${esc(c.method)}</p>`;
 }
 
