@@ -423,6 +423,103 @@ def model_serve(
         fail(str(err))
 
 
+
+class CompareFormat(str, Enum):
+    table = "table"
+    markdown = "markdown"
+    json = "json"
+
+
+class Axis(str, Enum):
+    revision = "revision"
+    model = "model"
+    tier = "tier"
+
+
+@app.command("compare")
+def compare_cmd(
+    store: StoreArg = Path("agent-eval-results"),
+    base: Annotated[str, typer.Option(help="The base: a revision's name, ref or SHA prefix (a model or tier with --axis).")] = ...,
+    head: Annotated[str, typer.Option(help="The head, named like --base.")] = ...,
+    model: Annotated[Optional[list[str]], typer.Option("--model", help="Only this model (id or name); repeatable.")] = None,
+    tier: Annotated[Optional[list[str]], typer.Option("--tier", help="Only this tier; repeatable.")] = None,
+    task: Annotated[Optional[list[str]], typer.Option("--task", help="Only tasks matching this glob; repeatable.")] = None,
+    axis: Annotated[Axis, typer.Option(help="What base and head name; the other axes are held fixed and paired.")] = Axis.revision,
+    format: Annotated[CompareFormat, typer.Option("--format", "-f", help="table (terminal), markdown (a PR comment) or json.")] = CompareFormat.table,
+    fail_on: Annotated[Optional[list[str]], typer.Option("--fail-on", metavar="METRIC:THRESHOLD",
+        help="Exit 1 when METRIC got worse than THRESHOLD and its 95% interval excludes zero: match:-5 (points), tokens_new:+20% (percent).")] = None,
+    report_url: Annotated[Optional[str], typer.Option(help="Link the published report from the markdown.")] = None,
+) -> None:
+    """Did head do better than base? Every metric with its change, 95% interval (clustered by task) and verdict.
+
+    \b
+    Runs are paired within (model, task, tier), repeats averaged, and the interval is a t interval
+    over per-task differences. Exit 0, or 1 when a --fail-on rule fires, or 2 on bad input.
+    """
+    from . import compare as cmp
+    from . import compare_render as render
+
+    require_store(store)
+    try:
+        rows = cmp.load_rows(store)
+        result = cmp.compare(rows, base, head, axis.value, models=model or [], tiers=tier or [], tasks=task or [],
+                             directions=cmp.marker_directions(store))
+        rules = [render.parse_rule(r, [m.metric for m in result.metrics]) for r in fail_on or []]
+    except cmp.CompareError as err:
+        fail(str(err))
+    if format == CompareFormat.json:
+        sys.stdout.buffer.write(render.as_json(result) + b"\n")
+    elif format == CompareFormat.markdown:
+        sys.stdout.write(render.markdown(result, report_url))
+    else:
+        render.table(result)
+    broken = render.fired(result, rules)
+    for line in broken:
+        typer.echo(line, err=True)
+    if broken:
+        raise typer.Exit(1)
+
+
+@app.command()
+def regrade(
+    store: StoreArg = Path("agent-eval-results"),
+    suite: Annotated[Path, typer.Option(help="The suite.yaml whose profile (markers) and tasks (expected answers) grade, as they are on disk now.")] = Path("suite.yaml"),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change and write nothing.")] = False,
+) -> None:
+    """Score stored runs again from their traces, with the current markers and expected answers; no model is called.
+
+    \b
+    The previous grading is kept beside each rewritten result (result.previous.json); statuses,
+    tokens and traces are never touched.
+    """
+    from . import regrade as grading
+
+    require_store(store)
+    try:
+        done = grading.regrade(store, suite, dry_run)
+    except user_errors() as err:
+        fail(str(err))
+    for line in grading.summary(done, dry_run):
+        typer.echo(line)
+
+
+@app.command()
+def explain(
+    store: StoreArg = Path("agent-eval-results"),
+    task: Annotated[str, typer.Option(help="The task id (a glob matches several).")] = ...,
+    model: Annotated[Optional[str], typer.Option(help="Only this model (id or name).")] = None,
+    tier: Annotated[Optional[str], typer.Option(help="Only this tier.")] = None,
+) -> None:
+    """What the agent did on one task, every revision side by side: result, answer, markers, cost, tool-call timeline."""
+    from . import explain as why
+
+    require_store(store)
+    try:
+        groups = why.runs(store, task, model, tier)
+    except why.ExplainError as err:
+        fail(str(err))
+    why.show(groups, task)
+
 # The Hugging Face Jobs commands (fanout, status, cancel, retry, pull) register themselves on `app`.
 from . import cli_jobs  # noqa: E402,F401
 

@@ -39,6 +39,7 @@ class Marker(Strict):
     where: Literal["command", "code", "file_read", "answer"]
     pattern: str
     description: str = ""
+    direction: Literal["up", "down"] | None = None  # is more adoption better (up) or worse (down)? compare's verdict; None: neutral
 
     @field_validator("pattern")
     @classmethod

@@ -272,7 +272,9 @@ def build(store: Path, out: Path, trace_base: str | None = None) -> Table:
     rows, infos, starts = scan(store, out / "details")
     t = columns(rows, infos, suite_plans(store))
     meta = {**t.meta, "expected": expected_grid(t), "trace_base": trace_base, "details_per_file": DETAILS_PER_FILE, "details_starts": starts}
-    data = {"dims": t.dims, "cols": encode(t.cols), "meta": meta}
+    from .compare_render import for_report  # the Compare view shows compare's own numbers
+
+    data = {"dims": t.dims, "cols": encode(t.cols), "meta": meta, "compare": for_report(store)}
     (out / "data.js").write_bytes(b"window.REPORT=" + orjson.dumps(data) + b";\n")
     site = resources.files("agent_eval.report_site")
     shutil.copyfile(echarts(), out / "echarts.min.js")

@@ -31,7 +31,7 @@ const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<
 
 // --- state, in the URL ---------------------------------------------------------------------------
 
-const state = { view: "overview", by: ["revision", "tier"], keep: {}, shared: new Set(), page: 0 };
+const state = { view: "overview", by: ["revision", "tier"], keep: {}, shared: new Set(), page: 0, pair: 0 };
 
 function readHash() {
   const p = new URLSearchParams(location.hash.slice(1));
@@ -39,6 +39,7 @@ function readHash() {
   state.by = (p.get("by") || "revision,tier").split(",").filter((a) => AXES.includes(a));
   state.shared = new Set((p.get("shared") || "").split(",").filter((a) => a === "model" || a === "revision"));
   state.page = Number(p.get("page") || 0);
+  state.pair = Number(p.get("pair") || 0);
   for (const axis of AXES) state.keep[axis] = p.has(axis) ? new Set(p.get(axis).split(",").filter(Boolean).map(Number)) : null;
 }
 
@@ -46,6 +47,7 @@ function writeHash() {
   const p = new URLSearchParams({ view: state.view, by: state.by.join(",") });
   if (state.shared.size) p.set("shared", [...state.shared].join(","));
   if (state.page) p.set("page", state.page);
+  if (state.pair) p.set("pair", state.pair);
   for (const axis of AXES) if (state.keep[axis]) p.set(axis, [...state.keep[axis]].join(","));
   history.replaceState(null, "", "#" + p.toString());
 }
@@ -188,6 +190,19 @@ function draw(id, option) {
   else pending.set(id, option);
 }
 
+// A long "model · task" label keeps both ends: the middle goes, so rows stay told apart.
+const elide = (text, chars) => (text.length <= chars ? text : text.slice(0, Math.ceil(chars / 2) - 1) + "…" + text.slice(text.length - Math.floor(chars / 2)));
+
+// Axis labels never run off the canvas: every category is labelled (interval 0), a label longer than
+// its share of the chart is cut with an ellipsis (the tooltip names it in full), and the grid makes
+// room for the labels it keeps ("same" bounds: the labels stay inside the grid's outer rectangle).
+const FIT = { outerBoundsMode: "same", outerBoundsContain: "axisLabel" };
+function categoryLabels(id, count, { share = 1, rotate = 0, min = 40 } = {}) {
+  const width = Math.max(min, Math.floor(($(id).clientWidth - 80) * share / (rotate ? 1 : Math.max(1, count))));
+  const fit = rotate ? Math.min(width, 180) : width;
+  return { interval: 0, rotate, width: fit, overflow: "truncate", formatter: (v) => elide(v, Math.floor(fit / 8)) };
+}
+
 const fmt = (v, digits = 0) => (v == null ? "—" : Number(v).toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 
 function header() {
@@ -243,8 +258,8 @@ function bars(id, title, g, value, unit) {
   const ss = [...new Set(g.present.map((k) => g.ids(k)[1]))].sort((a, b) => a - b);
   const size = R.dims[seriesAxis].length;
   draw(id, () => ({
-    animation: false, title: { text: title, ...TITLE }, tooltip: { trigger: "axis" }, legend: { top: 28 }, grid: { top: 66, bottom: 40, left: 60, right: 16 },
-    xAxis: { type: "category", data: xs.map(name[xAxis]) }, yAxis: { type: "value", name: unit },
+    animation: false, title: { text: title, ...TITLE }, tooltip: { trigger: "axis" }, legend: { top: 28 }, grid: { top: 66, bottom: 10, left: 10, right: 16, ...FIT },
+    xAxis: { type: "category", data: xs.map(name[xAxis]), axisLabel: categoryLabels(id, xs.length, { rotate: xs.length > 6 ? 30 : 0 }) }, yAxis: { type: "value", name: unit },
     series: ss.map((s) => ({ type: "bar", name: name[seriesAxis](s), data: xs.map((x) => (g.n[x * size + s] ? value(x * size + s) : null)) })),
   }));
 }
@@ -263,8 +278,8 @@ function overview(rows) {
   bars("chart-match", "Match % across models, by tier", modelTier, (k) => byModelTier(k).match, "%");
   draw("chart-markers", () => ({
     animation: false, title: { text: "Marker adoption by tier, across models", ...TITLE }, tooltip: { trigger: "axis" }, legend: { top: 28 },
-    grid: { top: 66, bottom: 60, left: 50, right: 16 }, yAxis: { type: "value", name: "% of runs", max: 100 },
-    xAxis: { type: "category", data: modelTier.present.map((k) => modelTier.ids(k)).map(([m, t]) => `${name.model(m)} · ${name.tier(t)}`), axisLabel: { rotate: 20 } },
+    grid: { top: 66, bottom: 10, left: 10, right: 16, ...FIT }, yAxis: { type: "value", name: "% of runs", max: 100 },
+    xAxis: { type: "category", data: modelTier.present.map((k) => modelTier.ids(k)).map(([m, t]) => `${name.model(m)} · ${name.tier(t)}`), axisLabel: categoryLabels("chart-markers", modelTier.present.length, { rotate: 30 }) },
     series: MARKERS.map((m, j) => ({ type: "bar", name: m.name, data: modelTier.present.map((k) => byModelTier(k).markers[j]) })),
   }));
   const cells = groupRows(rows, ["task", "tier", "revision"]);
@@ -276,9 +291,9 @@ function overview(rows) {
   const nTier = R.dims.tier.length;
   draw("chart-tasks", () => ({
     animation: false, title: { text: "Match % per task · tier, across revisions", ...TITLE }, tooltip: {},
-    grid: { top: 40, bottom: 40, left: 180, right: 90 }, visualMap: { min: 0, max: 100, right: 10, top: "middle", calculable: true },
-    xAxis: { type: "category", data: revs.map(name.revision) },
-    yAxis: { type: "category", data: ys.map((tt) => `${name.task(Math.floor(tt / nTier))} · ${name.tier(tt % nTier)}`) },
+    grid: { top: 40, bottom: 10, left: 10, right: 90, ...FIT }, visualMap: { min: 0, max: 100, right: 10, top: "middle", calculable: true },
+    xAxis: { type: "category", data: revs.map(name.revision), axisLabel: categoryLabels("chart-tasks", revs.length, { share: 0.6 }) },
+    yAxis: { type: "category", data: ys.map((tt) => `${name.task(Math.floor(tt / nTier))} · ${name.tier(tt % nTier)}`), axisLabel: { width: 260, overflow: "truncate" } },
     series: [{ type: "heatmap", label: { show: cells.present.length < 400 }, data: cells.present.map((k) => [xAt.get(k % nRev), yAt.get(Math.floor(k / nRev)), byCell(k).match]) }],
   }));
 }
@@ -291,7 +306,7 @@ function distributions(rows) {
     for (const i of rows) at.get(col.tier[i]).push([col.revision[i] + (((i * 2654435761) % 1000) / 1000 - 0.5) * 0.6, col[metric][i]]);
     draw("dist-" + metric, () => ({
       animation: false, title: { text: title + " — every run", ...TITLE }, legend: { top: 28 }, tooltip: {}, grid: { top: 66, bottom: 40, left: 70, right: 16 },
-      xAxis: { type: "value", min: -0.5, max: R.dims.revision.length - 0.5, interval: 1, axisLabel: { formatter: (v) => name.revision(Math.round(v)) ?? "" } },
+      xAxis: { type: "value", min: -0.5, max: R.dims.revision.length - 0.5, interval: 1, axisLabel: { formatter: (v) => R.dims.revision[Math.round(v)]?.name ?? "" } },
       yAxis: { type: "value", scale: true }, series,
     }));
   }
@@ -316,9 +331,9 @@ function coverage() {
   }));
   draw("chart-coverage", () => ({
     animation: false, tooltip: { formatter: (p) => `${esc(name.model(ys[p.value[1]][0]))} · ${esc(name.task(ys[p.value[1]][1]))}<br>${esc(name.revision(xs[p.value[0]][0]))} · ${esc(name.tier(xs[p.value[0]][1]))}: ${p.data.text}` },
-    grid: { top: 20, bottom: 90, left: 220, right: 90 }, visualMap: { min: 0, max: 1, right: 10, top: "middle", inRange: { color: ["#f6f8fa", "#1a7f37"] } },
-    xAxis: { type: "category", data: xs.map(([r, t]) => `${name.revision(r)} · ${name.tier(t)}`), axisLabel: { rotate: 30 } },
-    yAxis: { type: "category", data: ys.map(([m, t]) => `${name.model(m)} · ${name.task(t)}`) },
+    grid: { top: 20, bottom: 10, left: 10, right: 90, ...FIT }, visualMap: { min: 0, max: 1, right: 10, top: "middle", inRange: { color: ["#f6f8fa", "#1a7f37"] } },
+    xAxis: { type: "category", data: xs.map(([r, t]) => `${name.revision(r)} · ${name.tier(t)}`), axisLabel: categoryLabels("chart-coverage", xs.length, { rotate: 30 }) },
+    yAxis: { type: "category", data: ys.map(([m, t]) => `${name.model(m)} · ${name.task(t)}`), axisLabel: { width: Math.floor($("chart-coverage").clientWidth * 0.4), overflow: "truncate", formatter: (v) => elide(v, Math.floor($("chart-coverage").clientWidth * 0.4 / 8)) } },
     series: [{ type: "heatmap", data, label: { show: data.length < 600, color: "#1f2328", formatter: (p) => p.data.text } }],
   }));
 }
@@ -375,6 +390,55 @@ async function openRun(i) {
     ${d.errors.length ? `<p>errors:</p>${d.errors.map((e) => `<pre class="bad">${esc(e)}</pre>`).join("")}` : ""}`;
 }
 
+// --- compare: numbers computed by agent_eval.compare at build time, only drawn here ---------------------
+
+const COMPARE = R.compare || [];
+const COMPARE_HEAD = ["metric", "base", "head", "change [95% CI]", "verdict", "tasks", "runs b/h", "detectable"];
+const VERDICT_COLOR = { better: "#1a7f37", worse: "#cf222e" };
+
+function comparePicker() {
+  const axes = [...new Set(COMPARE.map((c) => c.axis))];
+  $("cmp-pair").innerHTML = axes.map((axis) => `<optgroup label="${esc(axis)}s">${COMPARE.map((c, k) => (c.axis === axis
+    ? `<option value="${k}">${esc(c.base)} → ${esc(c.head)}</option>` : "")).join("")}</optgroup>`).join("");
+}
+
+// A forest plot: each metric's change as a point, its 95% interval as a bar, zero as the reference.
+function forest(id, title, metrics, unit) {
+  const data = metrics.map((m, y) => [m.ci_low ?? m.change, m.ci_high ?? m.change, y, m.change, m.verdict]);
+  draw(id, () => ({
+    animation: false, title: { text: title, ...TITLE }, grid: { top: 40, bottom: 30, left: 10, right: 30, ...FIT },
+    tooltip: { formatter: (p) => `${esc(metrics[p.value[2]].metric)}: ${fmt(p.value[3], 1)}${unit} [${fmt(metrics[p.value[2]].ci_low, 1)}, ${fmt(metrics[p.value[2]].ci_high, 1)}] · ${esc(p.value[4])}` },
+    xAxis: { type: "value", name: unit.trim(), scale: true }, yAxis: { type: "category", data: metrics.map((m) => m.metric), inverse: true },
+    series: [{
+      type: "custom", data: data.filter((d) => d[3] != null), encode: { x: [0, 1, 3], y: 2 },
+      renderItem: (params, api) => {
+        const [lo, hi, y] = [api.value(0), api.value(1), api.value(2)];
+        const a = api.coord([lo, y]), b = api.coord([hi, y]), c = api.coord([api.value(3), y]);
+        const style = { stroke: VERDICT_COLOR[metrics[y].verdict] || "#656d76", lineWidth: 2 };
+        return { type: "group", children: [{ type: "line", shape: { x1: a[0], y1: a[1], x2: b[0], y2: b[1] }, style },
+          { type: "circle", shape: { cx: c[0], cy: c[1], r: 4 }, style: { fill: style.stroke } }] };
+      },
+      markLine: { silent: true, symbol: "none", data: [{ xAxis: 0 }], lineStyle: { color: "#8c959f", type: "dashed" } },
+    }],
+  }));
+}
+
+function compareView() {
+  const c = COMPARE[state.pair];
+  if (!c) { $("cmp-headline").textContent = "No two revisions, models or tiers ran a cell in common: nothing to compare."; return; }
+  $("cmp-pair").value = String(state.pair);
+  $("cmp-headline").textContent = c.headline;
+  forest("cmp-rates", "Rates: change in points, 95% interval", c.metrics.filter((m) => m.kind === "rate"), " pts");
+  forest("cmp-costs", "Costs: change in %, 95% interval", c.metrics.filter((m) => m.kind === "cost"), " %");
+  $("cmp-table").innerHTML = `<thead><tr>${COMPARE_HEAD.map((h, k) => `<th class="${k ? "" : "key"}">${esc(h)}</th>`).join("")}</tr></thead><tbody>` +
+    c.table.map((row) => `<tr>${row.map((cell, k) => `<td class="${k ? "" : "key"} ${k === 4 ? { better: "good", worse: "bad" }[cell] || "" : ""}">${esc(cell)}</td>`).join("")}</tr>`).join("") + "</tbody>";
+  const flips = c.flips.map((f) => `<li><b>${esc(f.task)}</b> (${esc(f.cell)}): ${esc(f.now)}, ${fmt(f.base)}% → ${fmt(f.head)}%</li>`).join("");
+  $("cmp-notes").innerHTML = `<p><b>${c.n_tasks}</b> shared tasks, ${c.n_runs_base} base runs, ${c.n_runs_head} head runs.</p>` +
+    (flips ? `<p>Tasks whose match flipped (<span id="cmp-n-flips">${c.n_flips}</span> cells${c.n_flips > c.flips.length ? `, the first ${c.flips.length} shown;
+      <code>agent-eval compare --format json</code> lists them all` : ""}):</p><ul id="cmp-flips">${flips}</ul>` : "<p>No task's match flipped.</p>") +
+    c.warnings.map((w) => `<p>⚠ ${esc(w)}</p>`).join("") + `<p class="muted">${esc(c.method)}</p>`;
+}
+
 // --- wiring -------------------------------------------------------------------------------------
 
 const timings = [];
@@ -387,6 +451,7 @@ function render() {
   if (state.view === "overview") overview(rows);
   else if (state.view === "distributions") distributions(rows);
   else if (state.view === "coverage") coverage();
+  else if (state.view === "compare") compareView();
   else runs(rows);
   timings.push(performance.now() - started);
   document.body.dataset.rendered = String(timings.length);
@@ -411,6 +476,7 @@ function wire() {
   for (const id of ["by1", "by2"]) $(id).addEventListener("change", () => { state.by = [...new Set([$("by1").value, $("by2").value].filter(Boolean))]; render(); });
   $("prev").addEventListener("click", () => { state.page = Math.max(0, state.page - 1); render(); });
   $("next").addEventListener("click", () => { state.page += 1; render(); });
+  $("cmp-pair").addEventListener("change", (e) => { state.pair = Number(e.target.value); render(); });
   $("runs").addEventListener("click", (e) => { const tr = e.target.closest("tr[data-row]"); if (tr) openRun(Number(tr.dataset.row)); });
   window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));
 }
@@ -418,6 +484,7 @@ function wire() {
 readHash();
 header();
 filters();
+comparePicker();
 wire();
 render();
 window.agentEval = { state, selectRows, summaries, groupRows, medians, render, timings, charts, paintedAt: () => paintedAt };

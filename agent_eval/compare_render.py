@@ -1,0 +1,179 @@
+"""A Comparison as the user reads it: a rich table on a terminal, a PR comment in markdown, JSON with
+a stable schema, and the --fail-on gate that turns it into a CI exit code."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import orjson
+from pydantic import BaseModel
+
+from .compare import CompareError, Comparison, Metric
+
+JSON_FIELDS = ["metric", "base", "head", "change", "ci_low", "ci_high", "verdict", "n_tasks", "n_runs_base", "n_runs_head"]
+
+
+def value(m: Metric, x: float | None) -> str:
+    if x is None:
+        return "—"
+    return f"{x:.1f}%" if m.kind == "rate" else f"{x:,.4f}" if m.metric == "cost" else f"{x:,.1f}" if x < 100 else f"{x:,.0f}"
+
+
+def change(m: Metric) -> str:
+    if m.change is None:
+        return "—"
+    unit = " pts" if m.kind == "rate" else "%"
+    interval = f" [{m.ci_low:+.1f}, {m.ci_high:+.1f}]" if m.ci_low is not None else ""
+    return f"{m.change:+.1f}{unit}{interval}"
+
+
+def mde(m: Metric) -> str:
+    return "—" if m.mde is None else f"±{m.mde:.1f}{' pts' if m.kind == 'rate' else '%'}"
+
+
+def rows(c: Comparison) -> list[list[str]]:
+    return [[m.metric, value(m, m.base), value(m, m.head), change(m), m.verdict, str(m.n_tasks), f"{m.n_runs_base}/{m.n_runs_head}", mde(m)]
+            for m in c.metrics]
+
+
+HEADER = ["metric", "base", "head", "change [95% CI]", "verdict", "tasks", "runs b/h", "detectable"]
+
+
+def headline(c: Comparison) -> str:
+    better = [m.metric for m in c.metrics if m.verdict == "better"]
+    worse = [m.metric for m in c.metrics if m.verdict == "worse"]
+    if not better and not worse:
+        return f"No detectable change between {c.base} and {c.head} on {c.n_tasks} shared tasks."
+    parts = [f"better: {', '.join(better)}" if better else "", f"worse: {', '.join(worse)}" if worse else ""]
+    return f"{c.head} vs {c.base} — " + "; ".join(p for p in parts if p) + f" ({c.n_tasks} shared tasks)."
+
+
+def warnings(c: Comparison) -> list[str]:
+    out = []
+    if c.n_tasks < 5:
+        out.append(f"only {c.n_tasks} shared tasks: intervals need at least 5 and are not shown")
+    if c.dropped_cells:
+        shown = ", ".join(c.dropped_cells[:10]) + (f" … and {len(c.dropped_cells) - 10} more" if len(c.dropped_cells) > 10 else "")
+        out.append(f"{len(c.dropped_cells)} cells ran on one side only and were left out: {shown}")
+    if c.tasks_for_10_points:
+        out.append(f"detecting a 10-point match change would take about {c.tasks_for_10_points} tasks at this spread (80% power)")
+    return out
+
+
+def table(c: Comparison) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    t = Table(title=f"{c.axis}: {c.base} → {c.head} · {c.n_tasks} tasks · {c.n_runs_base}/{c.n_runs_head} runs", box=None)
+    for h in HEADER:
+        t.add_column(h, justify="left" if h in ("metric", "verdict") else "right")
+    style = {"better": "green", "worse": "red"}
+    for r, m in zip(rows(c), c.metrics, strict=True):
+        t.add_row(*r, style=style.get(m.verdict))
+    console.print(t)
+    for f in c.flips:
+        console.print(f"flip: {f.task} ({f.cell}) {f.now}: {f.base:.0f}% → {f.head:.0f}%")
+    for w in warnings(c):
+        console.print(f"note: {w}", style="yellow")
+
+
+def markdown(c: Comparison, report_url: str | None = None) -> str:
+    lines = [f"### agent-eval: {headline(c)}", "", f"Comparing **{c.axis}** `{c.base}` (base) → `{c.head}` (head): "
+             f"{c.n_tasks} shared tasks, {c.n_runs_base} base runs, {c.n_runs_head} head runs.", "",
+             "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(r[:4] + [f"**{r[4]}**" if r[4] in ("better", "worse") else r[4]] + r[5:]) + " |" for r in rows(c)]
+    if c.flips:
+        lines += ["", "**Tasks whose match flipped**", ""] + [f"- `{f.task}` ({f.cell}): {f.now}, {f.base:.0f}% → {f.head:.0f}%" for f in c.flips]
+    if c.movers:
+        lines += ["", "**Largest movers**", ""] + [f"- {m.metric} `{m.task}`: {m.base:,.0f} → {m.head:,.0f} ({m.change:+.0f}%)" for m in c.movers]
+    for w in warnings(c):
+        lines += ["", f"> ⚠️ {w}"]
+    lines += ["", f"<details><summary>How the intervals were computed</summary>\n\n{c.method}\n</details>"]
+    if report_url:
+        lines += ["", f"[Full report]({report_url})"]
+    return "\n".join(lines) + "\n"
+
+
+def as_json(c: Comparison) -> bytes:
+    metrics = [{k: getattr(m, k) for k in JSON_FIELDS} | {"kind": m.kind, "direction": m.direction, "mde": m.mde} for m in c.metrics]
+    out = {"axis": c.axis, "base": c.base, "head": c.head, "n_tasks": c.n_tasks, "n_runs_base": c.n_runs_base, "n_runs_head": c.n_runs_head,
+           "metrics": metrics, "dropped_cells": c.dropped_cells, "flips": [f.model_dump() for f in c.flips],
+           "movers": [m.model_dump() for m in c.movers], "tasks_for_10_points": c.tasks_for_10_points, "method": c.method}
+    return orjson.dumps(out, option=orjson.OPT_INDENT_2)
+
+
+# --- the gate -----------------------------------------------------------------------------------------
+
+
+class Rule(BaseModel):
+    metric: str
+    threshold: float  # in the metric's unit: points for rates, % for costs
+    text: str
+
+
+def parse_rule(text: str, known: list[str]) -> Rule:
+    found = re.fullmatch(r"([\w:.-]+):([+-]?\d+(?:\.\d+)?)(%?)", text.strip())
+    if not found:
+        raise CompareError(f"--fail-on {text!r}: write METRIC:THRESHOLD, e.g. match:-5 (points) or tokens_new:+20% (percent)")
+    if found[1] not in known:
+        raise CompareError(f"--fail-on {text!r}: no metric {found[1]!r}; known: {', '.join(known)}")
+    return Rule(metric=found[1], threshold=float(found[2]), text=text)
+
+
+def fired(c: Comparison, rules: list[Rule]) -> list[str]:
+    """The rules a comparison breaks: a change past the threshold in the bad direction, whose whole
+    95% interval is on the bad side of zero (noise never fails a build)."""
+    by_name = {m.metric: m for m in c.metrics}
+    out = []
+    for rule in rules:
+        m = by_name[rule.metric]
+        if m.change is None or m.ci_low is None or m.verdict != "worse":
+            continue
+        past = m.change <= rule.threshold if m.direction == "up" else m.change >= rule.threshold
+        if past:
+            out.append(f"--fail-on {rule.text} fired: {m.metric} changed {change(m)}, worse than {rule.threshold:+g}{' pts' if m.kind == 'rate' else '%'}")
+    return out
+
+
+# --- the report's Compare view ------------------------------------------------------------------------
+
+
+def for_report(store) -> list[dict]:
+    """Comparisons for the report to show, computed here so the page shows the CLI's numbers and
+    never redoes the statistics. Revisions: every pair when there are at most 4, else each against
+    the one before it, and the first against the last (in the suites' order); models and tiers:
+    every pair when at most 3, else each against the first. At most FLIPS_SHOWN flips a pair."""
+    from pathlib import Path
+
+    from . import compare as cmp
+
+    store = Path(store)
+    cells = cmp.summarize(cmp.load_rows(store), cmp.marker_directions(store))
+    plans = [orjson.loads(p.read_bytes()) for p in sorted(store.glob("suites/*/plan.json"))]
+    planned = {"revision": [r["sha"] for p in plans for r in p["revisions"]], "model": [m["id"] for p in plans for m in p["models"]],
+               "tier": [t for p in plans for t in p.get("tiers", [])]}
+    out = []
+    for axis, listed in planned.items():
+        present = {key[cmp.CELL.index(axis)] for key in cells.sums}
+        order = list(dict.fromkeys([v for v in listed if v in present] + sorted(present)))
+        every = len(order) <= (4 if axis == "revision" else 3)
+        if every:
+            pairs = [(a, b) for i, a in enumerate(order) for b in order[i + 1:]]
+        elif axis == "revision":
+            pairs = list(zip(order, order[1:])) + [(order[0], order[-1])]
+        else:
+            pairs = [(order[0], b) for b in order[1:]]
+        for base, head in pairs:
+            try:
+                c = cmp.compare(cells, base, head, axis)
+            except cmp.CompareError:
+                continue  # e.g. no shared cell: nothing to show for this pair
+            shown = orjson.loads(as_json(c))
+            out.append({**shown, "flips": shown["flips"][:FLIPS_SHOWN], "n_flips": len(c.flips), "table": rows(c),
+                        "warnings": warnings(c), "headline": headline(c)})
+    return out
+
+
+FLIPS_SHOWN = 100  # the report's data stays small at 100k runs; the command lists them all

@@ -1,0 +1,98 @@
+"""Explain: what the agent did on one task, each revision side by side — the "why" behind a number
+in compare. Read from result.json alone (its ordered steps, answer, markers and costs)."""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import orjson
+from pydantic import BaseModel
+
+
+
+class ExplainError(Exception):
+    """Bad input: one line for the user."""
+
+
+class Run(BaseModel):
+    revision: str
+    repeat: int
+    status: str
+    matched: bool | None
+    answer: str
+    markers: list[str]
+    steps: list[dict]  # tool, input, error
+    turns: int
+    tool_calls: int
+    tokens: dict | None  # new, cached, generated; None when unknown
+    wall_seconds: float
+    cost: float | None
+
+
+def runs(store: Path, task: str, model: str | None = None, tier: str | None = None) -> dict[tuple[str, str], list[Run]]:
+    """(model name, tier) -> the task's runs there, in the suites' revision order, then by repeat."""
+    from .report import result_paths
+
+    found, tasks = [], set()
+    for path in result_paths(Path(store) / "runs"):
+        r = orjson.loads(Path(path).read_bytes())
+        c = r["cell"]
+        tasks.add(c["task"]["id"])
+        if fnmatch.fnmatchcase(c["task"]["id"], task) and (not model or model in (c["model"]["id"], c["model"].get("name"))) and (not tier or c["tier"] == tier):
+            found.append(r)
+    if not found:
+        raise ExplainError(f"no run of task {task!r}{f' with model {model!r}' if model else ''}{f' on tier {tier!r}' if tier else ''}; "
+                           f"tasks in the store: {', '.join(sorted(tasks)[:12]) or 'none'}")
+    order = _revision_order(Path(store))
+    groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
+    for r in sorted(found, key=lambda r: (order.get(r["cell"]["revision"]["sha"], len(order)), r["cell"]["revision"]["name"], r["cell"]["repeat"])):
+        c = r["cell"]
+        groups[c["model"].get("name") or c["model"]["id"], c["tier"]].append(Run(
+            revision=c["revision"]["name"], repeat=c["repeat"], status=r["status"], matched=r.get("matched"), answer=r.get("answer", ""),
+            markers=[m["name"] for m in r.get("markers") or []], steps=r.get("steps") or [], turns=r.get("turns", 0),
+            tool_calls=sum((r.get("tool_calls") or {}).values()), tokens=r.get("tokens"), wall_seconds=r.get("wall_seconds", 0.0), cost=r.get("cost"),
+        ))
+    return dict(groups)
+
+
+def _revision_order(store: Path) -> dict[str, int]:
+    order: dict[str, int] = {}
+    for plan in sorted(store.glob("suites/*/plan.json")):
+        for rev in orjson.loads(plan.read_bytes())["revisions"]:
+            order.setdefault(rev["sha"], len(order))
+    return order
+
+
+def timeline(run: Run, width: int = 70) -> str:
+    lines = []
+    for k, step in enumerate(run.steps, 1):
+        text = " ".join(step["input"].split())
+        text = text if len(text) <= width else text[: width - 1] + "…"
+        lines.append(f"{k}. {step['tool']}{' ✗' if step['error'] else ''}: {text}")
+    return "\n".join(lines) or "(no tool calls)"
+
+
+def cost(run: Run) -> str:
+    tokens = "tokens unknown" if run.tokens is None else f"{run.tokens['new']:,} new · {run.tokens['cached']:,} cached · {run.tokens['generated']:,} generated"
+    money = f" · ${run.cost:.4f}" if run.cost is not None else ""
+    return f"{run.turns} turns · {run.tool_calls} tool calls · {run.wall_seconds:.1f} s\n{tokens}{money}"
+
+
+def show(groups: dict[tuple[str, str], list[Run]], task: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if sys.stdout.isatty() else 200)  # never squeeze a piped table
+    for (model, tier), found in groups.items():
+        table = Table(title=f"{task} · {model} · {tier}", show_lines=True)
+        table.add_column("")
+        for run in found:
+            table.add_column(f"{run.revision} r{run.repeat}")
+        verdict = lambda r: f"{r.status} · {'matched' if r.matched else 'no match' if r.matched is False else 'not scored'}"  # noqa: E731
+        for label, cell in (("result", verdict), ("answer", lambda r: r.answer.strip() or "(none)"),
+                            ("markers", lambda r: ", ".join(r.markers) or "—"), ("cost", cost), ("timeline", timeline)):
+            table.add_row(label, *[cell(r) for r in found])
+        console.print(table)

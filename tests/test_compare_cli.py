@@ -1,0 +1,93 @@
+"""`agent-eval compare` on stores written in the real layout: the formats, the --fail-on gate
+(fires, does not fire, does not fire on noise) and bad input (one line, exit 2)."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+
+import orjson
+import pytest
+
+from synthetic import plan, result, revision, write
+
+A, B = revision(2), revision(3)
+TASKS = [f"t{k:02d}" for k in range(10)]
+
+
+def store(tmp_path, *, head_tokens: float = 1.0, head_match: float = 0.5, noise: float = 0.1, seed: int = 1, tasks=TASKS):
+    rng = random.Random(seed)
+    results = []
+    for t in tasks:
+        for rev, factor, p in ((A, 1.0, 0.5), (B, head_tokens, head_match)):
+            for k in range(3):
+                tokens = int(1000 * factor * rng.lognormvariate(0, noise))
+                results.append(result("org/m", rev, t, "bare", k, matched=rng.random() < p, tokens=(tokens, 100, 20)).model_dump(mode="json"))
+    return write(tmp_path / "store", results, [plan("s", ["org/m"], [A, B], list(tasks), ["bare"], 3)])
+
+
+def cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "agent_eval", "compare", *map(str, args)], capture_output=True, text=True, timeout=60)
+
+
+def test_json_has_the_documented_schema_and_markdown_is_a_pr_comment(tmp_path):
+    s = store(tmp_path, head_tokens=0.6)
+    shown = cli(s, "--base", "v5.2", "--head", "0003ab", "-f", "json")
+    assert shown.returncode == 0, shown.stderr
+    data = orjson.loads(shown.stdout)
+    assert {"metrics", "dropped_cells", "flips", "n_tasks", "n_runs_base", "n_runs_head"} <= data.keys()
+    tokens = next(m for m in data["metrics"] if m["metric"] == "tokens_new")
+    assert {"metric", "base", "head", "change", "ci_low", "ci_high", "verdict", "n_tasks", "n_runs_base", "n_runs_head"} <= tokens.keys()
+    assert tokens["verdict"] == "better" and tokens["ci_low"] < -40 < tokens["ci_high"] < 0 and tokens["n_runs_head"] == 30
+    md = cli(s, "--base", "v5.2", "--head", "v5.3", "-f", "markdown", "--report-url", "https://example.org/r")
+    assert md.stdout.startswith("### agent-eval: v5.3") and "| tokens_new |" in md.stdout and "[Full report](https://example.org/r)" in md.stdout
+    assert "clustered by task" in md.stdout
+
+
+def test_fail_on_fires_when_worse_past_the_threshold_and_significant(tmp_path):
+    s = store(tmp_path, head_tokens=1.6)
+    gate = cli(s, "--base", "v5.2", "--head", "v5.3", "--fail-on", "tokens_new:+20%", "--fail-on", "match:-5")
+    assert gate.returncode == 1
+    assert gate.stderr.strip().startswith("--fail-on tokens_new:+20% fired: tokens_new changed +6")
+    assert "match" not in gate.stderr  # match did not move
+
+
+def test_fail_on_does_not_fire_below_the_threshold_or_on_a_better_change(tmp_path):
+    s = store(tmp_path, head_tokens=1.1, noise=0.02)  # +10%, clearly real, but under +20%
+    assert cli(s, "--base", "v5.2", "--head", "v5.3", "--fail-on", "tokens_new:+20%").returncode == 0
+    better = store(tmp_path / "b", head_tokens=0.5)
+    assert cli(better, "--base", "v5.2", "--head", "v5.3", "--fail-on", "tokens_new:+20%").returncode == 0
+
+
+def test_fail_on_does_not_fire_on_a_worse_change_that_is_noise(tmp_path):
+    s = store(tmp_path, head_tokens=1.3, noise=1.5, seed=5)  # worse on average, but the spread swamps it
+    shown = orjson.loads(cli(s, "--base", "v5.2", "--head", "v5.3", "-f", "json").stdout)
+    tokens = next(m for m in shown["metrics"] if m["metric"] == "tokens_new")
+    assert tokens["change"] > 20 and tokens["ci_low"] < 0 and tokens["verdict"] == "no detectable change"
+    gate = cli(s, "--base", "v5.2", "--head", "v5.3", "--fail-on", "tokens_new:+20%")
+    assert gate.returncode == 0 and "fired" not in gate.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--base", "v9.9", "--head", "v5.3"], "error: no revision 'v9.9' in the store; it has: v5.2, v5.3"),
+    (["--base", "v5.3", "--head", "0003abab"], "error: --base 'v5.3' and --head '0003abab' name the same revision: compare two different ones"),
+    (["--base", "v5.2", "--head", "v5.3", "--fail-on", "tokens:20"], "error: --fail-on 'tokens:20': no metric 'tokens'; known: match,"),
+    (["--base", "v5.2", "--head", "v5.3", "--fail-on", "match=-5"], "error: --fail-on 'match=-5': write METRIC:THRESHOLD"),
+    (["--base", "v5.2", "--head", "v5.3", "--task", "nope*"], "error: no results match the --model/--tier/--task filters"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+    done = cli(store(tmp_path), *args)
+    assert done.returncode == 2 and done.stderr.startswith(message) and done.stderr.count("\n") == 1, done.stderr
+
+
+def test_no_shared_cells_and_stores_without_runs(tmp_path):
+    rng_free = [result("org/m", A, "t0", "bare").model_dump(mode="json"), result("org/m", B, "t1", "bare").model_dump(mode="json")]
+    apart = write(tmp_path / "apart", rng_free, [])
+    done = cli(apart, "--base", "v5.2", "--head", "v5.3")
+    assert done.returncode == 2 and done.stderr == "error: base and head ran no cell in common (2 cells on one side only): run the same tasks, models and tiers on both\n"
+    (tmp_path / "empty" / "runs").mkdir(parents=True)
+    done = cli(tmp_path / "empty", "--base", "v5.2", "--head", "v5.3")
+    assert done.returncode == 2 and done.stderr == "error: the store has no results yet: run a suite first (agent-eval run suite.yaml)\n"
+    done = cli(tmp_path / "nowhere", "--base", "v5.2", "--head", "v5.3")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no runs/ folder" in done.stderr

@@ -1,0 +1,118 @@
+"""Every view of the built report in real Chromium: each opens and draws without a page or console
+error, and axis labels are all there and on the canvas, whatever the length of the names."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from agent_eval import report
+from synthetic import plan, result, revision, write
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+MODELS = [
+    "huggingface-organisation/Qwen2.5-Coder-32B-Instruct-GGUF-Q4_K_M-with-a-really-long-fine-tune-suffix-v2",
+    "meta-llama/Llama-3.3-70B-Instruct", "deepseek-ai/DeepSeek-V3-0324", "local/qwen2.5-coder-1.5b",
+]
+TASKS = ["checksum", "how-to-use-the-python-api-to-compute-a-checksum-of-a-file", "explore"]
+TIERS = ["bare", "clone", "skill"]
+VIEWS = {  # each view and the charts it draws
+    "overview": ["chart-time", "chart-tokens", "chart-match", "chart-markers", "chart-tasks"],
+    "distributions": ["dist-wall", "dist-new", "dist-cached", "dist-generated"],
+    "coverage": ["chart-coverage"],
+    "runs": [],
+    "compare": ["cmp-rates", "cmp-costs"],
+}
+# Every text zrender drew on a chart's canvas, with its left and right edge in canvas pixels.
+LABELS = """(id) => { const c = echarts.getInstanceByDom(document.getElementById(id));
+  return c.getZr().storage.getDisplayList().filter((e) => e.style && e.style.text).map((e) => {
+    const r = e.getBoundingRect().clone(); if (e.transform) r.applyTransform(e.transform);
+    return { text: e.style.text, left: r.x, right: r.x + r.width, width: c.getWidth() }; }); }"""
+PLOT = "(id) => { const r = echarts.getInstanceByDom(document.getElementById(id)).getModel().getComponent('grid').coordinateSystem.getRect(); return [r.x, r.x + r.width]; }"
+
+
+@pytest.fixture(scope="module")
+def tab(tmp_path_factory):
+    assert CHROMIUM, "Chromium is not installed: scripts/test.sh installs Debian's chromium"
+    revs = [revision(2), revision(3)]
+    results = [result(m, r, t, tier, 0, matched=(k + j) % 3 > 0, markers=("cli",) if j else ()).model_dump(mode="json")
+               for k, m in enumerate(MODELS) for j, r in enumerate(revs) for t in TASKS for tier in TIERS]
+    store = write(tmp_path_factory.mktemp("views") / "store", results, [plan("s", MODELS, revs, TASKS, TIERS, 1)])
+    report.build(store, store / "report")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.errors = []
+        page.on("pageerror", lambda err: page.errors.append(f"page error: {err}"))
+        page.on("console", lambda msg: page.errors.append(f"console {msg.type}: {msg.text}") if msg.type in ("error", "warning") else None)
+        page.goto((store / "report" / "index.html").as_uri())
+        page.wait_for_selector("body[data-rendered]")
+        yield page
+        browser.close()
+
+
+def open_view(tab, view: str) -> None:
+    tab.click(f"#tabs a[data-view={view}]")
+    for chart in VIEWS[view]:
+        tab.locator(f"#{chart}").scroll_into_view_if_needed()  # charts are drawn once on screen
+        tab.wait_for_function(f"echarts.getInstanceByDom(document.getElementById('{chart}'))?.getOption()?.series?.length > 0")
+
+
+@pytest.mark.parametrize("view", list(VIEWS))
+def test_every_view_opens_and_draws_without_a_page_or_console_error(tab, view):
+    tab.errors.clear()
+    open_view(tab, view)
+    assert tab.is_visible(f"#view-{view}")
+    tab.wait_for_timeout(200)  # a formatter throws while the chart paints, after setOption returns
+    assert tab.errors == []
+
+
+def test_the_match_chart_labels_every_model(tab):
+    open_view(tab, "overview")
+    labels = [label["text"] for label in tab.evaluate(LABELS, "chart-match")]
+    for model in MODELS:  # shortened with an ellipsis in the middle when long, never left out
+        head, _, tail = max(labels, key=lambda text: shared_ends(text, model)).partition("…")
+        assert model.startswith(head) and model.endswith(tail) and len(head) >= 5, (model, labels)
+
+
+def shared_ends(text: str, name: str) -> int:
+    head, _, tail = text.partition("…")
+    return len(head) + len(tail) if name.startswith(head) and name.endswith(tail) else -1
+
+
+@pytest.mark.parametrize("view, chart", [("coverage", "chart-coverage"), ("overview", "chart-markers"), ("overview", "chart-tasks")])
+def test_axis_labels_and_the_plot_stay_on_the_canvas(tab, view, chart):
+    open_view(tab, view)
+    labels = tab.evaluate(LABELS, chart)
+    off = [label["text"] for label in labels if label["left"] < 0 or label["right"] > label["width"] + 1]
+    assert off == []
+    left, right = tab.evaluate(PLOT, chart)
+    assert 0 <= left and right <= labels[0]["width"] and right - left > 0.4 * labels[0]["width"]  # the heatmap keeps room
+
+
+
+def test_the_compare_view_shows_the_cli_numbers_for_every_pair(tab):
+    from agent_eval import compare, compare_render
+
+    store = Path(tab.url.split("#")[0].removeprefix("file://")).parent.parent
+    rows = compare.load_rows(store)
+    open_view(tab, "compare")
+    pairs = tab.eval_on_selector_all("#cmp-pair option", "options => options.map(o => [o.parentElement.label, o.textContent])")
+    assert [axis for axis, _ in pairs] == ["revisions"] + ["models"] * 3 + ["tiers"] * 3  # 4 models: each against the first; 3 tiers: all pairs
+    for k, (axis, label) in enumerate(pairs):
+        tab.select_option("#cmp-pair", str(k))
+        tab.wait_for_function(f"document.querySelector('#cmp-pair').value === '{k}' && location.hash.includes('pair={k}') || {k} === 0")
+        base, head = label.split(" → ")
+        expected = compare.compare(rows, base.split(" (")[0], head.split(" (")[0], axis.removesuffix("s"), directions=compare.marker_directions(store))
+        shown = tab.eval_on_selector_all("#cmp-table tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))")
+        assert shown == compare_render.rows(expected)
+        flips = tab.eval_on_selector_all("#cmp-flips li", "items => items.map(i => i.textContent)")
+        assert len(flips) == len(expected.flips) and all(f.task in text for f, text in zip(expected.flips, flips, strict=True))
+        assert not flips or tab.text_content("#cmp-n-flips") == str(len(expected.flips))
+        drawn = tab.evaluate("echarts.getInstanceByDom(document.getElementById('cmp-rates')).getOption().series[0].data")
+        rates = [m for m in expected.metrics if m.kind == "rate" and m.change is not None]
+        assert [d[3] for d in drawn] == pytest.approx([m.change for m in rates])  # the forest plots the same changes
+    assert tab.errors == []
