@@ -68,9 +68,6 @@ def load(suite_path: Path) -> tuple[Suite, Profile, list[Task]]:
                 serve.weights(model.id)
             except serve.ServeError as err:
                 raise ConfigError(f"{suite.path}: field 'models.{index}.id': {err}") from None
-        if model.key_env and not key_available(model.key_env):
-            how = "set HF_TOKEN or run `hf auth login`" if model.key_env == "HF_TOKEN" else f"export {model.key_env}=… in this shell"
-            raise ConfigError(f"{suite.path}: field 'models.{index}': {model.id} needs the key in {model.key_env}, which is not set; {how}")
     if suite.tiers is None:
         suite = suite.model_copy(update={"tiers": list(profile.tiers)})
     for tier in suite.tiers:
@@ -78,6 +75,14 @@ def load(suite_path: Path) -> tuple[Suite, Profile, list[Task]]:
             raise ConfigError(f"{suite.path}: field 'tiers': unknown tier '{tier}'; profile {profile.name} has {', '.join(profile.tiers)}")
     tasks_dir = base / suite.tasks_dir if suite.tasks_dir else profiles.tasks_dir(profile.name, base)
     return suite, profile, load_tasks(tasks_dir, suite.tasks, suite.path)
+
+
+def check_keys(suite: Suite) -> None:
+    """Every model's key is at hand: without it every cell of the model would fail."""
+    for index, model in enumerate(suite.models):
+        if model.key_env and not key_available(model.key_env):
+            how = "set HF_TOKEN or run `hf auth login`" if model.key_env == "HF_TOKEN" else f"export {model.key_env}=… in this shell"
+            raise ConfigError(f"{suite.path}: field 'models.{index}': {model.id} needs the key in {model.key_env}, which is not set; {how}")
 
 
 def key_available(name: str) -> bool:
@@ -125,6 +130,7 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
     suite, profile, tasks = load(suite_path)
     if store is not None:
         suite = suite.model_copy(update={"store": str(Path(store).resolve())})
+    check_keys(suite)
     if done is None:
         check_store(suite)
     url = profiles.repo_url(profile)

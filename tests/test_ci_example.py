@@ -3,6 +3,7 @@ and profile validate inside a library's own repository with the two branches the
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,7 @@ def test_the_suite_validates_in_a_library_repository(tmp_path, minilib_repo):
     data = yaml.safe_load(suite.read_text())
     data["models"] = [{"id": "some-model", "base_url": "http://127.0.0.1:9/v1", "api_key_env": "SOME_KEY"}]  # no weights needed here
     suite.write_text(yaml.safe_dump(data))
-    done = subprocess.run([sys.executable, "-m", "agent_eval", "validate", str(suite)], capture_output=True, text=True, cwd=library, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "agent_eval", "validate", str(suite)], capture_output=True, text=True, cwd=library,
+                          timeout=120, env={**os.environ, "SOME_KEY": "a-key-for-the-test"})
     assert done.returncode == 0, done.stderr
     assert "revision base: agent-eval-base" in done.stderr and "revision head: agent-eval-head" in done.stderr
