@@ -146,6 +146,12 @@ class Store:
     def finish(self, result: Result) -> None:
         data = orjson.dumps(result.model_dump(mode="json"), option=orjson.OPT_INDENT_2)
         write_atomic(self.run_dir(result.cell) / "result.json", data)
+        from . import index
+
+        try:
+            index.update(self.root, [result.cell.folder])
+        except Exception:  # noqa: BLE001 - the result is stored; the next reader's check indexes it
+            pass
 
     def results(self) -> list[Result]:
         return [Result.model_validate_json(p.read_bytes()) for p in sorted(self.root.glob("runs/*/*/*/*/*/result.json"))]
