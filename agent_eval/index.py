@@ -186,20 +186,33 @@ def _read_chunk(job: tuple[str, list[str]]) -> list[tuple]:
 INSERT_RUN = f"INSERT OR REPLACE INTO runs (path, size, mtime_ns, {QUOTED}) VALUES ({', '.join('?' * (len(COLUMNS) + 3))})"
 
 
-def store_rows(db: sqlite3.Connection, read_rows: list[tuple], gone: list[str]) -> None:
-    """Write what was read (rows and bad files) and forget folders whose result.json is gone."""
+def store_rows(db: sqlite3.Connection, store: Path, read_rows: list[tuple], gone: list[str]) -> None:
+    """Write what was read (rows and bad files) and forget folders whose result.json is gone. Under
+    the write lock each file is looked at again: one another process changed since we read it is
+    left to that process (its own update) or to the next check, never overwritten with old news."""
     with transaction(db):
         for path in gone:
-            forget(db, path)
-        for kind, path, *rest in read_rows:
+            if not os.path.exists(f"{store}/{path}/result.json"):
+                forget(db, path)
+        for kind, path, size, mtime_ns, *rest in read_rows:
+            if size is not None and now(store, path) != (size, mtime_ns):
+                continue
             forget(db, path)
             if kind == "row":
                 *values, task_id, detail, info = rest
-                db.execute(INSERT_RUN, (path, *values))
+                db.execute(INSERT_RUN, (path, size, mtime_ns, *values))
                 db.execute("INSERT INTO details VALUES (?, ?, ?)", (path, task_id, detail))
                 db.execute("INSERT OR IGNORE INTO tasks VALUES (?, ?)", (task_id, info))
             else:
-                db.execute("INSERT INTO bad VALUES (?, ?, ?, ?)", (path, *rest))
+                db.execute("INSERT INTO bad VALUES (?, ?, ?, ?)", (path, size, mtime_ns, *rest))
+
+
+def now(store: Path, path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(f"{store}/{path}/result.json")
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 def forget(db: sqlite3.Connection, path: str) -> None:
@@ -225,7 +238,7 @@ def _check(store: Path) -> sqlite3.Connection:
     stale = [p for p, stat in on_disk.items() if known.get(p) != stat]
     gone = [p for p in known if p not in on_disk]
     if stale or gone:
-        store_rows(db, read_many(store, sorted(stale)), gone)
+        store_rows(db, store, read_many(store, sorted(stale)), gone)
     return db
 
 
@@ -237,7 +250,7 @@ def update(store: Path, folders: list[str | Path]) -> None:
     present = [p for p in paths if (store / p / "result.json").is_file()]
     db = connect(store)
     try:
-        store_rows(db, [read(str(store), p) for p in present], [p for p in paths if p not in present])
+        store_rows(db, store, [read(str(store), p) for p in present], [p for p in paths if p not in present])
     finally:
         db.close()
 
