@@ -13,7 +13,7 @@ from . import __version__, index, results
 # What each column holds: the dataset card and the README say the same.
 DOCS = {
     "key": "the cell's key: a hash of everything that defines the cell",
-    "folder": "the run folder in the store, runs/<sha10>/<model>/<tier>/<task>/r<repeat>-<key8>",
+    "folder": "the run folder in the store, `runs/<sha10>/<model>/<tier>/<task>/r<repeat>-<key8>`",
     "suite": "the suite that first planned the cell", "profile": "the library profile",
     "model": "the model id", "model_name": "the model's display name (its id when none)",
     "revision": "the library revision's name", "ref": "the git ref asked for", "sha": "the commit it resolved to",

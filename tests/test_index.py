@@ -275,3 +275,12 @@ def test_a_run_and_a_resumed_run_are_indexed_as_they_store_results(project):
     resumed = project.cli("run", "suite.yaml")
     assert resumed.returncode == 0, resumed.stderr
     assert len(indexed(project.store)) == 2 and indexed(project.store) == scan(project.store)
+
+
+def test_every_column_is_documented_in_the_readme_and_the_card():
+    from agent_eval.export import DOCS
+    from agent_eval.results import COLUMNS
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert list(DOCS) == COLUMNS
+    assert [c for c in COLUMNS if f"| `{c}` | {DOCS[c]} |" not in readme] == []
