@@ -83,8 +83,10 @@ def run(
     print_plan(made, every_cell=dry_run)
     if dry_run or not made.todo:
         return
-    from . import local
+    from . import index, local
 
+    made.suite.store_path.mkdir(parents=True, exist_ok=True)
+    index.connect(made.suite.store_path).close()  # there, so each result is indexed as it is stored
     try:
         outcome = local.run(made, jobs)
     except user_errors() as err:

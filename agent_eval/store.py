@@ -148,10 +148,11 @@ class Store:
         write_atomic(self.run_dir(result.cell) / "result.json", data)
         from . import index
 
-        try:
-            index.update(self.root, [result.cell.folder])
-        except Exception:  # noqa: BLE001 - the result is stored; the next reader's check indexes it
-            pass
+        if (self.root / index.NAME).is_file():  # none in a Job's /store: the bucket's readers build their own
+            try:
+                index.update(self.root, [result.cell.folder])
+            except Exception:  # noqa: BLE001 - the result is stored; the next reader's check indexes it
+                pass
 
     def results(self) -> list[Result]:
         return [Result.model_validate_json(p.read_bytes()) for p in sorted(self.root.glob("runs/*/*/*/*/*/result.json"))]
