@@ -57,10 +57,11 @@ def pyarrow():
 
 
 def write_parquet(rows: list[dict], out: Path) -> None:
+    table = pyarrow().Table.from_pylist(rows, schema=schema())
     import pyarrow.parquet as pq
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pyarrow().Table.from_pylist(rows, schema=schema()), out, compression="zstd")
+    pq.write_table(table, out, compression="zstd")
 
 
 def export(store: Path, format: str, out: Path | None) -> bytes | None:
@@ -76,6 +77,7 @@ def export(store: Path, format: str, out: Path | None) -> bytes | None:
     data = results.as_jsonl(rows) if format == "jsonl" else results.as_csv(rows).encode()
     if out is None:
         return data
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
     return None
 

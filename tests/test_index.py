@@ -201,6 +201,13 @@ def test_export_to_parquet_csv_and_jsonl_says_what_results_json_says(store, tmp_
     assert cli("export", str(store), "--format", "csv").stdout.decode().splitlines()[0].split(",") == list(shown[0])
     binary = cli("export", str(store), "--format", "parquet")
     assert binary.returncode == 2 and binary.stderr.decode().startswith("error: Parquet is binary: give a file with --out")
+    assert cli("export", str(store), "-f", "csv", "--out", str(tmp_path / "new" / "r.csv")).returncode == 0  # its folder is made
+
+
+def test_without_pyarrow_parquet_says_which_extra_to_install(store, tmp_path):
+    code = "import sys; sys.modules['pyarrow'] = None; from agent_eval.cli import main; main()"
+    done = subprocess.run([sys.executable, "-c", code, "export", str(store), "--out", str(tmp_path / "r.parquet")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr == "error: Parquet needs pyarrow: pip install 'agent-eval[parquet]' (or use --format csv or jsonl)\n"
 
 
 def test_load_results_from_python(store):
