@@ -27,7 +27,7 @@ import orjson
 from .results import COLUMNS, flat
 
 NAME = "index.sqlite"
-VERSION = 1  # PRAGMA user_version; a different one is rebuilt from the run folders
+FORMAT = 1  # bump when flat() computes a column differently: every index is then rebuilt
 DETAIL_KEYS = ("answer", "errors", "ended_by", "requests", "markers", "steps")  # what the report's run panel shows
 TASK_KEYS = ("id", "prompt", "expected", "match", "files")  # what the report shows of a task
 QUOTED = ", ".join(f'"{c}"' for c in COLUMNS)
@@ -38,13 +38,11 @@ TABLES = {
     "tasks": "id TEXT PRIMARY KEY, info BLOB",
     "bad": "path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, reason TEXT",
 }
+# PRAGMA user_version: an index made for other tables or another FORMAT is rebuilt from the run folders.
+VERSION = int.from_bytes(hashlib.blake2b(repr((FORMAT, TABLES, DETAIL_KEYS, TASK_KEYS)).encode(), digest_size=4).digest(), "big") >> 1
 ORDER = "ORDER BY replace(path, '/', char(1))"  # folder by folder, like a sorted walk of runs/
 DEPTH = 5  # runs/<sha>/<model>/<tier>/<task>/<run>
 THREADS = 16  # stat() calls wait on the disk, not the CPU: many at once are faster on a cold cache
-
-
-class Bad(Exception):
-    pass
 
 
 # --- the database ------------------------------------------------------------------------------
@@ -52,13 +50,23 @@ class Bad(Exception):
 
 def connect(store: Path) -> sqlite3.Connection:
     """The store's index, created or recreated (unreadable, or another VERSION) as needed."""
-    path = Path(store) / NAME
     try:
-        return _open(path)
-    except sqlite3.DatabaseError:
-        for leftover in (path, path.with_name(NAME + "-wal"), path.with_name(NAME + "-shm")):
-            leftover.unlink(missing_ok=True)
-        return _open(path)
+        return _open(Path(store) / NAME)
+    except sqlite3.DatabaseError as err:
+        if not damaged(err):
+            raise
+        remove(store)
+        return _open(Path(store) / NAME)
+
+
+def damaged(err: sqlite3.DatabaseError) -> bool:
+    """Not a database, or a damaged one (never merely busy or locked: another process is using it)."""
+    return getattr(err, "sqlite_errorcode", None) in (11, 26) or type(err) is sqlite3.DatabaseError  # SQLITE_CORRUPT, SQLITE_NOTADB
+
+
+def remove(store: Path) -> None:
+    for name in (NAME, NAME + "-wal", NAME + "-shm"):
+        (Path(store) / name).unlink(missing_ok=True)
 
 
 def _open(path: Path) -> sqlite3.Connection:
@@ -225,9 +233,10 @@ def check(store: Path) -> sqlite3.Connection:
     store = Path(store)
     try:
         return _check(store)
-    except sqlite3.DatabaseError:  # damaged in a way opening did not notice: start again
-        for name in (NAME, NAME + "-wal", NAME + "-shm"):
-            (store / name).unlink(missing_ok=True)
+    except sqlite3.DatabaseError as err:  # damaged in a way opening did not notice: start again
+        if not damaged(err):
+            raise
+        remove(store)
         return _check(store)
 
 

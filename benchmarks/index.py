@@ -74,7 +74,7 @@ def main() -> None:
     cli = [sys.executable, "-m", "agent_eval"]
     python = [sys.executable, "-c"]
     n = options.repeat
-    print(f"{options.runs} runs in {store}", flush=True)
+    print(f"{options.runs} runs in {store}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
 
     rebuild = []
     for _ in range(n):
@@ -90,6 +90,8 @@ def main() -> None:
     line("results --format json (cold)", [timed([*cli, "results", str(store), "--format", "json"], cold=True) for _ in range(n)])
     line("index.rows(), what compare reads (cold)", [timed([*python, f"from agent_eval import index; index.rows({str(store)!r})"], cold=True) for _ in range(n)])
     line("  of which the check (listing, cold)", [timed([*python, f"from agent_eval import index; index.listing({str(store)!r})"], cold=True) for _ in range(n)])
+    read_alone = f"from agent_eval import index; db = index.connect({str(store)!r}); [index.decode(v) for v in db.execute(f'SELECT {{index.QUOTED}} FROM runs {{index.ORDER}}')]"
+    line("  the rows alone, no check (cold)", [timed([*python, read_alone], cold=True) for _ in range(n)])
     line("results --format json (warm)", [timed([*cli, "results", str(store), "--format", "json"], cold=False) for _ in range(n)])
 
     updates = []
@@ -102,6 +104,7 @@ def main() -> None:
     line("Store.finish + index update, 1 result", updates, unit="ms", scale=1000)
     shutil.rmtree(store / Path(new.cell.folder).parents[2])  # leave the store as it was
     index.check(store).close()
+    print(f"  load average at the end: {os.getloadavg()[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -103,6 +103,11 @@ def test_the_index_heals_itself_from_the_run_folders(store):
     assert index.rows(store) == full
     (store / index.NAME).write_bytes(b"not a database at all" * 100)  # overwritten
     assert index.rows(store) == full and indexed(store) == full
+    with sqlite3.connect(store / index.NAME) as db:  # made by another agent-eval: other columns
+        db.execute("DELETE FROM runs")
+        db.execute("PRAGMA user_version = 7")
+    assert index.rows(store) == full
+    assert not index.damaged(sqlite3.OperationalError("database is locked"))  # busy is never a reason to delete it
 
 
 def test_writers_keep_the_index_current_without_a_check(store):
