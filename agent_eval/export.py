@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+import orjson
+
 from . import __version__, index, results
 
 # What each column holds: the dataset card and the README say the same.
@@ -83,7 +85,7 @@ def export(store: Path, format: str, out: Path | None) -> bytes | None:
 
 
 CARD = """---
-pretty_name: {title}
+pretty_name: {quoted_title}
 tags: [agent-eval, evaluation, coding-agents]
 configs:
 - config_name: default
@@ -115,7 +117,7 @@ def card(rows: list[dict], title: str, report_space: str | None, endpoint: str) 
 
     revisions = ", ".join(f"`{name}` ({sha[:10]})" for name, sha in dict.fromkeys((r["revision"], r["sha"]) for r in rows)) or "none"
     report = f"- The report: {endpoint}/spaces/{report_space}\n" if report_space else ""
-    return CARD.format(title=title, file=PARQUET_FILE, runs=len(rows), version=__version__, suites=listed("suite"), models=listed("model"),
+    return CARD.format(title=title, quoted_title=orjson.dumps(title).decode(), file=PARQUET_FILE, runs=len(rows), version=__version__, suites=listed("suite"), models=listed("model"),
                        revisions=revisions, report=report, columns="\n".join(f"| `{c}` | {DOCS[c]} |" for c in results.COLUMNS))
 
 

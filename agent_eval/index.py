@@ -202,17 +202,23 @@ def store_rows(db: sqlite3.Connection, store: Path, read_rows: list[tuple], gone
         for path in gone:
             if not os.path.exists(f"{store}/{path}/result.json"):
                 forget(db, path)
-        for kind, path, size, mtime_ns, *rest in read_rows:
-            if size is not None and now(store, path) != (size, mtime_ns):
-                continue
-            forget(db, path)
+        fresh = [r for r in read_rows if r[2] is None or now(store, r[1]) == (r[2], r[3])]
+        for kind, path, size, mtime_ns, *rest in fresh:
             if kind == "row":
-                *values, task_id, detail, info = rest
-                db.execute(INSERT_RUN, (path, size, mtime_ns, *values))
-                db.execute("INSERT INTO details VALUES (?, ?, ?)", (path, task_id, detail))
-                db.execute("INSERT OR IGNORE INTO tasks VALUES (?, ?)", (task_id, info))
+                db.execute(INSERT_RUN, (path, size, mtime_ns, *rest[:-3]))
+                db.execute("DELETE FROM bad WHERE path = ?", (path,))
             else:
+                forget(db, path)
                 db.execute("INSERT INTO bad VALUES (?, ?, ?, ?)", (path, size, mtime_ns, *rest))
+        for kind, path, _, _, *rest in fresh:  # a second pass keeps `runs` in pages of its own: cheap to read cold
+            if kind == "row":
+                db.execute("INSERT OR REPLACE INTO details VALUES (?, ?, ?)", (path, rest[-3], rest[-2]))
+                db.execute("INSERT OR IGNORE INTO tasks VALUES (?, ?)", (rest[-3], rest[-1]))
+
+
+def forget(db: sqlite3.Connection, path: str) -> None:
+    for table in ("runs", "details", "bad"):
+        db.execute(f"DELETE FROM {table} WHERE path = ?", (path,))
 
 
 def now(store: Path, path: str) -> tuple[int, int] | None:
@@ -221,11 +227,6 @@ def now(store: Path, path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.st_size, st.st_mtime_ns
-
-
-def forget(db: sqlite3.Connection, path: str) -> None:
-    for table in ("runs", "details", "bad"):
-        db.execute(f"DELETE FROM {table} WHERE path = ?", (path,))
 
 
 def check(store: Path) -> sqlite3.Connection:

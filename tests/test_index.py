@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 import agent_eval
 from agent_eval import index, report
@@ -247,6 +248,8 @@ def test_publish_results_puts_the_table_in_a_private_dataset_and_replaces_it_in_
     (Path(hub.root) / "got.parquet").write_bytes(repo.files["data/results.parquet"])
     assert pq.read_table(Path(hub.root) / "got.parquet").to_pylist() == shown
     card = repo.files["README.md"].decode()
+    front = yaml.safe_load(card.split("---")[1])
+    assert front["pretty_name"] == "agent-eval results: evals-results" and front["configs"][0]["data_files"] == "data/results.parquet"
     assert "data_files: data/results.parquet" in card and f"{hub.url}/spaces/org/evals-report" in card
     assert "| `tokens_new` | uncached input tokens" in card and "`v5.13` (000dababab)" in card and "432 runs" in card
 
