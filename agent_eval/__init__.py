@@ -1,5 +1,7 @@
 """agent-eval: measure how much work a coding agent needs to use a library."""
 
+from __future__ import annotations
+
 import os
 from pathlib import Path
 
@@ -15,3 +17,11 @@ def cache_dir() -> Path:
 def is_secret(name: str) -> bool:
     """Whether an environment variable's name says it holds a secret (HF_TOKEN, *_KEY, *_SECRET…)."""
     return any(word in name.upper() for word in ("TOKEN", "KEY", "SECRET", "PASSWORD"))
+
+
+def load_results(store: str | Path = "agent-eval-results"):
+    """Every result of a store as flat rows (dicts with the columns of `agent-eval results --format
+    json`), read through the store's index; `.to_pandas()` gives a DataFrame when pandas is installed."""
+    from .export import load_results as load
+
+    return load(store)

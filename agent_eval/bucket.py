@@ -68,7 +68,7 @@ class BucketStore:
         result.json files come last, so an interrupted pull never leaves a result without its trace.
         `exact` also deletes local files the bucket no longer has (for a mirror, not a user's store)."""
         dest.mkdir(parents=True, exist_ok=True)
-        skip = ["wheels/*", "*.partial"]
+        skip = ["wheels/*", "*.partial", "index.sqlite*"]  # the index is derived here, never synced
         rest = self.api.sync_bucket(self.uri, str(dest), exclude=[*skip, "*/result.json"], delete=exact, quiet=True)
         results = self.api.sync_bucket(self.uri, str(dest), include=["runs/*/result.json"], exclude=skip, delete=exact, quiet=True)
         fetched = rest.summary()["downloads"], results.summary()["downloads"]

@@ -82,8 +82,10 @@ def run(
     print_plan(made, every_cell=dry_run)
     if dry_run or not made.todo:
         return
-    from . import local
+    from . import index, local
 
+    made.suite.store_path.mkdir(parents=True, exist_ok=True)
+    index.connect(made.suite.store_path).close()  # there, so each result is indexed as it is stored
     try:
         outcome = local.run(made, jobs)
     except user_errors() as err:
@@ -203,21 +205,20 @@ def results(
     store: StoreArg = Path("agent-eval-results"),
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
 ) -> None:
-    """Print every result in a store."""
+    """Print every result in a store, one flat row per run (the columns are listed in the README).
+    Reads the store's index (index.sqlite), checked against the run folders first."""
+    from . import index
     from . import results as collect
-    from .store import Store
 
     require_store(store)
-    stored = Store(store)
-    found = stored.results()
-    for bad in stored.bad:
-        typer.echo(f"skipped: {bad}", err=True)
+    found = index.rows(store)
+    index.warn_bad(store, lambda line: typer.echo(line, err=True))
     if format == Format.json:
         sys.stdout.buffer.write(collect.as_json(found) + b"\n")
     elif format == Format.csv:
         sys.stdout.write(collect.as_csv(found))
     else:
-        collect.print_table([collect.row(r) for r in found])
+        collect.print_table(found)
 
 
 @app.command()
@@ -249,6 +250,9 @@ def report(
         built = site.build(store, out)
     except user_errors() as err:
         fail(str(err))
+    from . import index
+
+    index.warn_bad(store, lambda line: typer.echo(line, err=True))
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     typer.echo(f"{built.size} runs -> {out / 'index.html'} ({size / 1e6:.1f} MB, {time.perf_counter() - started:.1f}s)", err=True)
     typer.echo((out / "index.html").resolve().as_uri())
@@ -270,6 +274,56 @@ def publish_report(
     try:
         url = publish.publish_report(store, space, public, dry_run, traces_dataset, say=lambda m: typer.echo(m, err=True))
     except user_errors() + hub_errors() as err:
+        fail(one_line(err))
+    if url:
+        typer.echo(url)
+
+
+class ExportFormat(str, Enum):
+    parquet = "parquet"
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+@app.command()
+def export(
+    store: StoreArg = Path("agent-eval-results"),
+    format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.parquet,
+    out: Annotated[Optional[Path], typer.Option(help="The file to write; default: stdout (csv, jsonl).")] = None,
+) -> None:
+    """The results table, one row per run, with the columns of `results --format json` (README)."""
+    from . import export as table
+    from . import index
+
+    require_store(store)
+    try:
+        data = table.export(store, format.value, out)
+    except table.ExportError as err:
+        fail(str(err))
+    index.warn_bad(store, lambda line: typer.echo(line, err=True))
+    if data is not None:
+        sys.stdout.buffer.write(data)
+    else:
+        typer.echo(f"wrote {out}", err=True)
+
+
+@app.command("publish-results")
+def publish_results(
+    store: StoreArg = Path("agent-eval-results"),
+    dataset: Annotated[str, typer.Option(help="The Dataset, ORG/NAME; created if needed.")] = "",
+    public: Annotated[bool, typer.Option("--public", help="Make a new Dataset public (default: private).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be committed, commit nothing.")] = False,
+    report_space: Annotated[Optional[str], typer.Option(help="Link the dataset card to the report's Space, ORG/NAME.")] = None,
+) -> None:
+    """The results table as Parquet in a Hub Dataset, with a card, for the dataset viewer and its SQL
+    console; a second publish replaces the table in one commit."""
+    from . import export as table
+
+    require_repo_id(dataset, "--dataset", "my-org/agent-eval-results")
+    require_store(store)
+    try:
+        url = table.publish_results(store, dataset, public, dry_run, report_space, say=lambda m: typer.echo(m, err=True))
+    except (table.ExportError, *hub_errors()) as err:
         fail(one_line(err))
     if url:
         typer.echo(url)

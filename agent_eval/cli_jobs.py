@@ -227,4 +227,7 @@ def pull(
         remote = hub_store(bucket)
         typer.echo(f"pulling {remote.uri} into {store} …", err=True)
         files, results = remote.pull(store)
+    from . import index
+
+    index.check(store).close()  # the pulled results, indexed now rather than by the next reader
     typer.echo(f"{files} files fetched ({results} results) from {remote.uri} into {store}", err=True)

@@ -28,7 +28,6 @@ from typing import Callable, Literal
 import orjson
 from pydantic import BaseModel
 
-from .results import flat
 from .store import RETRIED
 
 AXES = ("model", "revision", "task", "tier")
@@ -92,15 +91,12 @@ class Comparison(BaseModel):
 
 
 def load_rows(store: Path) -> list[dict]:
-    """Every result of a store as flat rows (results.flat). The one place compare reads the store."""
-    from .report import result_paths
+    """Every result of a store as flat rows (results.flat), from the store's index. The one place
+    compare reads the store; unreadable results are named on stderr."""
+    from . import index
 
-    rows = []
-    for path in result_paths(Path(store) / "runs"):
-        try:
-            rows.append(flat(orjson.loads(Path(path).read_bytes())))
-        except (orjson.JSONDecodeError, KeyError, TypeError, OSError) as err:
-            print(f"warning: {path}: unreadable result ({type(err).__name__}), skipped", file=sys.stderr)
+    rows = index.rows(Path(store))
+    index.warn_bad(Path(store), lambda line: print(line, file=sys.stderr))
     return rows
 
 

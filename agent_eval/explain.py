@@ -34,15 +34,13 @@ class Run(BaseModel):
 
 def runs(store: Path, task: str, model: str | None = None, tier: str | None = None) -> dict[tuple[str, str], list[Run]]:
     """(model name, tier) -> the task's runs there, in the suites' revision order, then by repeat."""
-    from .report import result_paths
+    from . import index
 
     found, tasks = [], set()
-    for path in result_paths(Path(store) / "runs"):
-        r = orjson.loads(Path(path).read_bytes())
-        c = r["cell"]
-        tasks.add(c["task"]["id"])
-        if fnmatch.fnmatchcase(c["task"]["id"], task) and (not model or model in (c["model"]["id"], c["model"].get("name"))) and (not tier or c["tier"] == tier):
-            found.append(r)
+    for row in index.rows(Path(store)):  # the index picks the runs; their result.json says what happened
+        tasks.add(row["task"])
+        if fnmatch.fnmatchcase(row["task"], task) and (not model or model in (row["model"], row["model_name"])) and (not tier or row["tier"] == tier):
+            found.append(orjson.loads((Path(store) / row["folder"] / "result.json").read_bytes()))
     if not found:
         raise ExplainError(f"no run of task {task!r}{f' with model {model!r}' if model else ''}{f' on tier {tier!r}' if tier else ''}; "
                            f"tasks in the store: {', '.join(sorted(tasks)[:12]) or 'none'}")

@@ -41,13 +41,16 @@ class Regraded(BaseModel):
 
 
 def regrade(store: Path, suite_path: Path, dry_run: bool = False) -> Regraded:
+    from . import index
     from .plan import load
-    from .report import result_paths
 
     _, profile, tasks = load(suite_path)
     by_id = {t.id: t for t in tasks}
     checked, changed, skipped = 0, [], []
-    for path in map(Path, result_paths(Path(store) / "runs")):
+    for row in index.rows(Path(store)):
+        if row["profile"] != profile.name:
+            continue
+        path = Path(store) / row["folder"] / "result.json"
         result = orjson.loads(path.read_bytes())
         cell = result["cell"]
         if cell["profile"] != profile.name:
@@ -63,6 +66,8 @@ def regrade(store: Path, suite_path: Path, dry_run: bool = False) -> Regraded:
         change = _rescore(path, result, profile, task, dry_run)
         if change:
             changed.append(change)
+            if not dry_run:
+                index.update(Path(store), [row["folder"]])
     return Regraded(checked=checked, changed=changed, skipped=skipped)
 
 

@@ -19,7 +19,6 @@ from array import array
 import statistics
 import subprocess
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
@@ -28,8 +27,9 @@ from pathlib import Path
 import jinja2
 import orjson
 
-from . import __version__, cache_dir
+from . import __version__, cache_dir, index
 from .agent import AgentError
+from .results import flat
 from .store import RETRIED
 
 STATUSES = ["ok", "agent_error", "timeout", "setup_error", "silent_failure", "infra_error"]
@@ -38,7 +38,6 @@ COLUMNS = ["repeat", "status", "matched", "wall", "new", "cached", "generated", 
 ERROR_STATUSES = {"agent_error", "timeout", "setup_error", "infra_error"}
 AXES = ["model", "revision", "task", "tier"]
 DETAILS_PER_FILE = 1000
-DETAIL_KEYS = ("answer", "errors", "ended_by", "requests", "markers", "steps")  # what a run's panel shows
 ECHARTS_VERSION = "6.1.0"
 
 
@@ -59,20 +58,11 @@ class Table:
 # --- collect -----------------------------------------------------------------------------------
 
 
-def result_paths(folder: Path, depth: int = 5) -> list[str]:
-    """Every result.json `depth` folders below `folder` (runs/<sha>/<model>/<tier>/<task>/<run>), in a
-    stable order; os.scandir walks 100k run folders in a fraction of the time pathlib's glob takes."""
-    level = [str(folder)] if folder.is_dir() else []
-    for _ in range(depth):
-        level = [e.path for f in level for e in sorted(os.scandir(f), key=lambda e: e.name) if e.is_dir()]
-    return [f"{f}/result.json" for f in level if os.path.isfile(f"{f}/result.json")]
-
-
 def suite_plans(store: Path) -> list[dict]:
     return [orjson.loads(p.read_bytes()) for p in sorted(store.glob("suites/*/plan.json"))]
 
 
-# What the page shows of each dimension value.
+# What the page shows of each dimension value, as the plans describe them.
 DIM_INFO = {
     "model": lambda m: {"id": m["id"], "name": m.get("name") or m["id"]},
     "revision": lambda r: {"name": r["name"], "sha": r["sha"], "ref": r["ref"]},
@@ -82,29 +72,37 @@ DIM_INFO = {
 }
 
 
-def facts(results) -> tuple[list[tuple], dict[str, dict]]:
-    """The few fields the page needs from each result, as flat tuples (cheap to pass between
-    processes), and what each dimension value looks like, from the first result that has it."""
+def facts(rows: list[dict], tasks: dict[str, dict], markers: dict[str, dict]) -> tuple[list[tuple], dict[str, dict]]:
+    """The few fields the page needs from each flat row (results.COLUMNS), as tuples, and what each
+    dimension value looks like, from the first row that has it (`tasks` and `markers` by name)."""
     infos: dict[str, dict] = {axis: {} for axis in DIM_INFO}
-    rows = []
-    for r in results:
-        c, rev, task, tokens = r["cell"], r["cell"]["revision"], r["cell"]["task"], r["tokens"]
-        for axis, key, source in (("model", c["model"]["id"], c["model"]), ("revision", rev["sha"], rev), ("task", task["id"], task), ("tier", c["tier"], c["tier"])):
-            if key not in infos[axis]:
-                infos[axis][key] = DIM_INFO[axis](source)
-        for hit in r["markers"]:
-            if hit["name"] not in infos["marker"]:
-                infos["marker"][hit["name"]] = DIM_INFO["marker"](hit)
-        rows.append((
-            c["model"]["id"], rev["sha"], task["id"], c["tier"], c["repeat"], STATUS_CODE[r["status"]],
-            2 if r["matched"] is None else int(r["matched"]), round(r["wall_seconds"], 2), tokens["new"], tokens["cached"],
-            tokens["generated"], r["turns"], sum(r["tool_calls"].values()), r["cost"], tuple(h["name"] for h in r["markers"]),
+    model, revision, task, tier, marker = (infos[axis] for axis in DIM_INFO)
+    out = []
+    for r in rows:
+        if r["model"] not in model:
+            model[r["model"]] = {"id": r["model"], "name": r["model_name"]}
+        if r["sha"] not in revision:
+            revision[r["sha"]] = {"name": r["revision"], "sha": r["sha"], "ref": r["ref"]}
+        if r["task"] not in task:
+            task[r["task"]] = tasks[r["task"]]
+        if r["tier"] not in tier:
+            tier[r["tier"]] = {"name": r["tier"]}
+        for name in r["markers"]:
+            if name not in marker:
+                marker[name] = markers[name]
+        out.append((
+            r["model"], r["sha"], r["task"], r["tier"], r["repeat"], STATUS_CODE[r["status"]],
+            2 if r["matched"] is None else int(r["matched"]), round(r["wall_seconds"], 2), r["tokens_new"], r["tokens_cached"],
+            r["tokens_generated"], r["turns"], r["tool_calls"], r["cost"], tuple(r["markers"]),
         ))
-    return rows, infos
+    return out, infos
 
 
 def table(results: list[dict], plans: list[dict]) -> Table:
-    return columns(*facts(results), plans)
+    """The table of whole result.json records (as dicts): for tests and for callers without a store."""
+    tasks = {r["cell"]["task"]["id"]: DIM_INFO["task"](r["cell"]["task"]) for r in reversed(results)}
+    markers = {h["name"]: DIM_INFO["marker"](h) for r in reversed(results) for h in reversed(r["markers"])}
+    return columns(*facts([flat(r) for r in results], tasks, markers), plans)
 
 
 def columns(rows: list[tuple], infos: dict[str, dict], plans: list[dict]) -> Table:
@@ -205,43 +203,28 @@ def summary(t: Table, rows: list[int]) -> dict:
 # --- build ---------------------------------------------------------------------------------------
 
 
-def scan(store: Path, details_dir: Path) -> tuple[list[tuple], dict[str, dict], list[int]]:
-    """Read every result once, one revision folder per task and every core busy (at 100k runs,
-    walking and parsing are most of the build). Each part writes its own details files and hands
-    back its facts; `starts` is the first row of each part, for the page to find a run's details."""
-    parts = sorted(e.path for e in os.scandir(store / "runs") if e.is_dir()) if (store / "runs").is_dir() else []
-    jobs = [(Path(part), k, details_dir) for k, part in enumerate(parts)]
-    if len(jobs) > 1 and (os.cpu_count() or 1) > 1:
-        with ProcessPoolExecutor(max_workers=min(os.cpu_count(), 8)) as pool:
-            done = list(pool.map(_scan_part, jobs))
-    else:
-        done = [_scan_part(job) for job in jobs]
-    rows: list[tuple] = []
-    infos: dict[str, dict] = {axis: {} for axis in DIM_INFO}
-    starts = []
-    for part_rows, part_infos in done:
-        starts.append(len(rows))
-        rows += part_rows
-        for axis, seen in part_infos.items():
-            for key, info in seen.items():
-                infos[axis].setdefault(key, info)
-    return rows, infos, starts
+def collect(store: Path, details_dir: Path) -> tuple[list[tuple], dict[str, dict], list[int]]:
+    """Every result's facts from the store's index (never 100k result.json files), and each run's
+    details written 1,000 a file per revision folder; `starts` is the first row of each folder, for
+    the page to find a run's details file."""
+    rows, tasks, details = index.report_rows(store)
+    markers: dict[str, dict] = {}
+    for row, detail in zip(rows, details, strict=True):
+        for name in row["markers"]:
+            if name not in markers:  # only the first run with each marker is parsed
+                hit = next(h for h in orjson.loads(detail)["markers"] if h["name"] == name)
+                markers[name] = DIM_INFO["marker"](hit)
+    starts = [k for k, row in enumerate(rows) if k == 0 or row_part(row) != row_part(rows[k - 1])]
+    for part, (first, end) in enumerate(zip(starts, [*starts[1:], len(rows)])):
+        for c in range(first, end, DETAILS_PER_FILE):
+            name = f"{part:03d}-{(c - first) // DETAILS_PER_FILE:04d}"
+            chunk = b"[" + b",".join(details[c : min(c + DETAILS_PER_FILE, end)]) + b"]"  # orjson's own compact form
+            (details_dir / f"{name}.js").write_bytes(b'window.reportDetails("' + name.encode() + b'",' + chunk + b");\n")
+    return *facts(rows, tasks, markers), starts
 
 
-def _scan_part(job: tuple[Path, int, Path]) -> tuple[list[tuple], dict[str, dict]]:
-    folder, k, details_dir = job
-    results = []
-    for path in result_paths(folder, depth=4):
-        fd = os.open(path, os.O_RDONLY)  # no file object: at 100k files its overhead shows
-        try:
-            results.append(orjson.loads(os.read(fd, os.fstat(fd).st_size)))
-        finally:
-            os.close(fd)
-    for c in range(0, len(results), DETAILS_PER_FILE):
-        name = f"{k:03d}-{c // DETAILS_PER_FILE:04d}"
-        chunk = [{"folder": r["cell"]["folder"], **{key: r[key] for key in DETAIL_KEYS}} for r in results[c : c + DETAILS_PER_FILE]]
-        (details_dir / f"{name}.js").write_bytes(b'window.reportDetails("' + name.encode() + b'",' + orjson.dumps(chunk) + b");\n")
-    return facts(results)
+def row_part(row: dict) -> str:
+    return row["folder"].split("/", 2)[1]  # runs/<sha10>/…: one part per revision folder
 
 
 def echarts() -> Path:
@@ -269,7 +252,7 @@ def build(store: Path, out: Path, trace_base: str | None = None) -> Table:
         trace_base = _relative(store, out)
     shutil.rmtree(out / "details", ignore_errors=True)
     (out / "details").mkdir(parents=True)
-    rows, infos, starts = scan(store, out / "details")
+    rows, infos, starts = collect(store, out / "details")
     t = columns(rows, infos, suite_plans(store))
     meta = {**t.meta, "expected": expected_grid(t), "trace_base": trace_base, "details_per_file": DETAILS_PER_FILE, "details_starts": starts}
     from .compare_render import for_report  # the Compare view shows compare's own numbers
@@ -335,6 +318,4 @@ DIM_KEY = {"model": lambda d: d["id"], "task": lambda d: d["id"], "revision": la
 
 
 def _relative(store: Path, out: Path) -> str:
-    import os
-
     return os.path.relpath(store.resolve(), out.resolve()).rstrip("/") + "/"

@@ -48,15 +48,21 @@ def row(result: Result) -> dict:
     return flat(result.model_dump(mode="json"))
 
 
-def as_json(results: list[Result]) -> bytes:
-    return orjson.dumps([r.model_dump(mode="json") for r in results], option=orjson.OPT_INDENT_2)
+def as_json(rows: list[dict]) -> bytes:
+    """`results --format json`: a list of flat rows (COLUMNS), not whole records."""
+    return orjson.dumps(rows, option=orjson.OPT_INDENT_2)
 
 
-def as_csv(results: list[Result]) -> str:
+def as_jsonl(rows: list[dict]) -> bytes:
+    return b"".join(orjson.dumps(r) + b"\n" for r in rows)
+
+
+def as_csv(rows: list[dict]) -> str:
+    """Markers space-separated; None as an empty cell."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS)
     writer.writeheader()
-    writer.writerows({**row(r), "markers": " ".join(row(r)["markers"])} for r in results)
+    writer.writerows({**r, "markers": " ".join(r["markers"])} for r in rows)
     return out.getvalue()
 
 

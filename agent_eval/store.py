@@ -196,6 +196,13 @@ class Store:
     def finish(self, result: Result, secrets: list[str] = ()) -> None:
         data = orjson.dumps(result.model_dump(mode="json"), option=orjson.OPT_INDENT_2)
         write_atomic(self.run_dir(result.cell) / "result.json", redact(data, list(secrets)))
+        from . import index
+
+        if (self.root / index.NAME).is_file():  # none in a Job's /store: the bucket's readers build their own
+            try:
+                index.update(self.root, [result.cell.folder])
+            except Exception:  # noqa: BLE001 - the result is stored; the next reader's check indexes it
+                pass
 
     def results(self) -> list[Result]:
         """Every readable result; the others are named in self.bad."""

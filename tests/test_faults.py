@@ -4,9 +4,6 @@ failures, cut-off replies, entries that name one cell, corrupt records, and secr
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import sys
 from urllib.parse import quote
 
 import orjson
@@ -94,7 +91,7 @@ def test_a_corrupt_record_is_named_skipped_and_run_again(faulty):
     listed = project.cli("results", "--format", "json")
     assert listed.returncode == 0 and len(orjson.loads(listed.stdout)) == 1
     shown = first.relative_to(project.root)
-    assert f"skipped: {shown}: not a valid result (Invalid JSON" in listed.stderr
+    assert f"warning: skipped {shown}: not valid JSON" in listed.stderr
     again = project.cli("run", "suite.yaml")
     assert again.returncode == 0 and "1 done, 1 to run" in again.stderr
     assert f"unreadable, will run again: {first}: not a valid result (Invalid JSON" in again.stderr

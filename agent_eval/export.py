@@ -1,0 +1,163 @@
+"""Export: the results table (one flat row per run, results.COLUMNS) as a file — Parquet, CSV or
+JSON Lines — and as a Parquet dataset on the Hugging Face Hub, where the dataset viewer and its SQL
+console read it. Parquet needs pyarrow, an optional extra: `pip install 'agent-eval[parquet]'`."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import orjson
+
+from . import __version__, index, results
+
+# What each column holds: the dataset card and the README say the same.
+DOCS = {
+    "key": "the cell's key: a hash of everything that defines the cell",
+    "folder": "the run folder in the store, `runs/<sha10>/<model>/<tier>/<task>/r<repeat>-<key8>`",
+    "suite": "the suite that first planned the cell", "profile": "the library profile",
+    "model": "the model id", "model_name": "the model's display name (its id when none)",
+    "revision": "the library revision's name", "ref": "the git ref asked for", "sha": "the commit it resolved to",
+    "tier": "what the agent was given: bare, clone, skill…", "task": "the task id", "repeat": "the repeat number, from 0",
+    "status": "ok, agent_error, timeout, setup_error, silent_failure or infra_error",
+    "ended_by": "the budget that stopped the run (wall_clock, max_turns, max_tool_calls), or null",
+    "matched": "whether the answer matched the expected one; null for behaviour-only tasks or no answer",
+    "wall_seconds": "the whole cell, setup included", "agent_seconds": "the agent process alone",
+    "turns": "successful model calls", "tool_calls": "tool calls, every tool",
+    "tokens_new": "uncached input tokens (null: the provider reported no usage)", "tokens_cached": "cache-read input tokens",
+    "tokens_generated": "output tokens, reasoning included", "requests": "model requests, retries included",
+    "cost": "cost in USD as the provider reported it, or null", "markers": "the profile's markers that fired",
+    "agent": "the coding agent", "agent_version": "its version", "isolation": "how the agent was isolated, when recorded",
+    "session_position": "the run's position in a shared session, when sessions are used",
+    "harness_version": "the agent-eval version that ran the cell", "finished_at": "when the result was stored (UTC, ISO 8601)",
+}
+FORMATS = ("parquet", "csv", "jsonl")
+PARQUET_FILE = "data/results.parquet"
+
+
+class ExportError(Exception):
+    pass
+
+
+def schema():
+    pa = pyarrow()
+    text, number, whole = pa.string(), pa.float64(), pa.int64()
+    types = {c: text for c in results.COLUMNS}
+    types.update({c: whole for c in ("repeat", "turns", "tool_calls", "tokens_new", "tokens_cached", "tokens_generated", "requests", "session_position")})
+    types.update({c: number for c in ("wall_seconds", "agent_seconds", "cost")})
+    types.update(matched=pa.bool_(), markers=pa.list_(text))
+    return pa.schema([pa.field(c, types[c], metadata={"description": DOCS[c]}) for c in results.COLUMNS])
+
+
+def pyarrow():
+    try:
+        import pyarrow
+    except ImportError:
+        raise ExportError("Parquet needs pyarrow: pip install 'agent-eval[parquet]' (or use --format csv or jsonl)") from None
+    return pyarrow
+
+
+def write_parquet(rows: list[dict], out: Path) -> None:
+    table = pyarrow().Table.from_pylist(rows, schema=schema())
+    import pyarrow.parquet as pq
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, out, compression="zstd")
+
+
+def export(store: Path, format: str, out: Path | None) -> bytes | None:
+    """Write the table to `out` (or return its bytes, for stdout; Parquet always needs a file)."""
+    if format not in FORMATS:
+        raise ExportError(f"--format {format}: choose one of {', '.join(FORMATS)}")
+    rows = index.rows(store)
+    if format == "parquet":
+        if out is None:
+            raise ExportError("Parquet is binary: give a file with --out, e.g. --out results.parquet")
+        write_parquet(rows, out)
+        return None
+    data = results.as_jsonl(rows) if format == "jsonl" else results.as_csv(rows).encode()
+    if out is None:
+        return data
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    return None
+
+
+CARD = """---
+pretty_name: {quoted_title}
+tags: [agent-eval, evaluation, coding-agents]
+configs:
+- config_name: default
+  data_files: {file}
+---
+# {title}
+
+Results of agent-eval runs: how much work a coding agent needed to use a library. One row per run ({runs} runs), written by agent-eval {version}.
+
+- Suites: {suites}
+- Models: {models}
+- Revisions: {revisions}
+{report}
+Statuses `setup_error` and `infra_error` are the harness's or the provider's failures, not the
+agent's: leave them out of match rates and medians. `tokens_*` are null when the provider reported
+no usage (unknown, never zero).
+
+## Columns
+
+| column | meaning |
+| --- | --- |
+{columns}
+"""
+
+
+def card(rows: list[dict], title: str, report_space: str | None, endpoint: str) -> str:
+    def listed(column: str) -> str:
+        return ", ".join(f"`{v}`" for v in dict.fromkeys(r[column] for r in rows)) or "none"
+
+    revisions = ", ".join(f"`{name}` ({sha[:10]})" for name, sha in dict.fromkeys((r["revision"], r["sha"]) for r in rows)) or "none"
+    report = f"- The report: {endpoint}/spaces/{report_space}\n" if report_space else ""
+    return CARD.format(title=title, quoted_title=orjson.dumps(title).decode(), file=PARQUET_FILE, runs=len(rows), version=__version__, suites=listed("suite"), models=listed("model"),
+                       revisions=revisions, report=report, columns="\n".join(f"| `{c}` | {DOCS[c]} |" for c in results.COLUMNS))
+
+
+def publish_results(store: Path, dataset: str, public: bool, dry_run: bool, report_space: str | None, say: Callable[[str], None]) -> str:
+    """The table as one Parquet file plus a card, in one commit that replaces the previous data."""
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    rows = index.rows(store)
+    if not rows:
+        raise ExportError(f"{store}: no results to publish")
+    api = HfApi()
+    visibility = "public" if public else "private"
+    with tempfile.TemporaryDirectory(prefix="agent-eval-results-") as tmp:
+        parquet = Path(tmp) / "results.parquet"
+        write_parquet(rows, parquet)
+        readme = card(rows, f"agent-eval results: {dataset.split('/')[-1]}", report_space, api.endpoint)
+        if dry_run:
+            say(f"dry run: would commit {PARQUET_FILE} ({len(rows)} rows, {parquet.stat().st_size / 1e3:.1f} kB) and README.md to the {visibility} Dataset {dataset}")
+            return ""
+        api.create_repo(dataset, repo_type="dataset", private=not public, exist_ok=True)
+        operations = [CommitOperationAdd(PARQUET_FILE, str(parquet)), CommitOperationAdd("README.md", readme.encode())]
+        api.create_commit(dataset, operations, repo_type="dataset", commit_message=f"agent-eval results: {len(rows)} runs")
+    say(f"committed {len(rows)} rows to the {visibility} Dataset {dataset}")
+    return f"{api.endpoint}/datasets/{dataset}"
+
+
+class Rows(list):
+    """What load_results returns: a list of flat rows (dicts), and `to_pandas()` when pandas is there."""
+
+    def to_pandas(self):
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError("to_pandas() needs pandas: pip install pandas") from None
+        return pandas.DataFrame(list(self), columns=results.COLUMNS)
+
+
+def load_results(store: str | Path = "agent-eval-results") -> Rows:
+    """Every result of a store as flat rows (see results.COLUMNS), read through its index."""
+    store = Path(store)
+    if not (store / "runs").is_dir():
+        raise FileNotFoundError(f"{store}: no runs/ folder here; is this a store?")
+    return Rows(index.rows(store))
