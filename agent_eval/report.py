@@ -183,7 +183,8 @@ def summary(t: Table, rows: list[int]) -> dict:
     scored = [i for i, s in zip(rows, status, strict=True) if c["matched"][i] != 2 and s not in ("silent_failure", *RETRIED)]
 
     def median(col: str) -> float | None:
-        return statistics.median(c[col][i] for i in measured) if measured else None
+        known = [c[col][i] for i in measured if c[col][i] is not None]  # None: not reported (tokens), not zero
+        return statistics.median(known) if known else None
 
     def pct(part: int, whole: int) -> float | None:
         return round(100 * part / whole, 1) if whole else None
@@ -274,7 +275,9 @@ UNSIGNED = [("B", "Uint8", 0xFF), ("H", "Uint16", 0xFFFF), ("I", "Uint32", 0xFFF
 
 
 def packed(values: list, floats: bool = False) -> list[str]:
-    if floats:
+    if None in values:  # unknown values (tokens a provider did not report): NaN, exact for any count
+        code, js_type, values = "d", "Float64", [math.nan if v is None else v for v in values]
+    elif floats:
         code, js_type = "f", "Float32"
     else:
         top = max(values, default=0)

@@ -169,3 +169,28 @@ def test_runs_open_their_details_and_trace_and_coverage_shows_gaps(page):
     os.makedirs("test-artifacts", exist_ok=True)
     tab.screenshot(path="test-artifacts/report-coverage.png", full_page=True)
     assert errors == []
+
+
+def test_unknown_tokens_are_left_out_of_medians_not_counted_as_zero(tmp_path):
+    known = [result("m1", A, "t1", "bare", r, tokens=(100 * (r + 1), 10, 5)) for r in range(2)]
+    unknown = [result("m1", A, "t1", "bare", r).model_dump(mode="json") for r in (2, 3)]
+    for r in unknown:
+        r["tokens"] = None  # the provider reported no usage
+    store = write(tmp_path / "store", [r.model_dump(mode="json") for r in known] + unknown, [plan("s", ["m1"], [A], ["t1"], ["bare"], 4)])
+    built = report.build(store, store / "report")
+    (summary,) = report.aggregate(built, report.select(built), ["model"]).values()
+    assert (summary["runs"], summary["new"], summary["generated"]) == (4, 150.0, 5.0)  # of the two known, not of four
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        tab = browser.new_page()
+        errors = []
+        tab.on("pageerror", lambda err: errors.append(str(err)))
+        tab.goto((store / "report" / "index.html").as_uri() + "#by=model")
+        tab.wait_for_selector("body[data-rendered]")
+        (row,) = cells(tab, "#summary")
+        assert row[4] == "150" and row[6] == "5"  # new and generated tokens: the same medians as the aggregation
+        tab.click("#tabs a[data-view=runs]")
+        tab.wait_for_selector("#runs tbody tr")
+        assert [r[10] for r in cells(tab, "#runs")].count("—") == 2  # unknown shows as unknown
+        browser.close()
+    assert errors == []

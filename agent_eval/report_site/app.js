@@ -89,10 +89,11 @@ const ROW_BITS = 2 ** 21;
 const orders = {};
 function order(metric) {
   if (!orders[metric]) {
-    const keys = new Float64Array(N);
-    const scale = SCALE[metric] || 1;
-    for (let i = 0; i < N; i++) keys[i] = Math.round(col[metric][i] * scale) * ROW_BITS + i;
-    keys.sort();
+    const all = new Float64Array(N);
+    const scale = SCALE[metric] || 1, values = col[metric];
+    let n = 0;  // unknown values (NaN: e.g. tokens a provider did not report) are in no order
+    for (let i = 0; i < N; i++) if (!Number.isNaN(values[i])) all[n++] = Math.round(values[i] * scale) * ROW_BITS + i;
+    const keys = all.subarray(0, n).sort();
     orders[metric] = Int32Array.from(keys, (k) => k % ROW_BITS);
   }
   return orders[metric];
@@ -121,11 +122,11 @@ function groupRows(rows, by) {
 
 // Medians of `metric` for every group at once; setup errors (the harness's failures) are left out.
 function medians(g, metric) {
-  const count = new Int32Array(g.G);
-  for (let r = 0; r < g.rows.length; r++) { const i = g.rows[r]; if (!notMeasured(col.status[i])) count[g.group[i]]++; }
+  const count = new Int32Array(g.G), values = col[metric];
+  for (let r = 0; r < g.rows.length; r++) { const i = g.rows[r]; if (!notMeasured(col.status[i]) && !Number.isNaN(values[i])) count[g.group[i]]++; }
   const seen = new Int32Array(g.G), lo = new Float64Array(g.G), out = new Float64Array(g.G).fill(NaN);
-  const values = col[metric], ord = order(metric);
-  for (let r = 0; r < N; r++) {
+  const ord = order(metric);
+  for (let r = 0; r < ord.length; r++) {
     const i = ord[r], k = g.group[i];
     if (k < 0 || notMeasured(col.status[i])) continue;
     const at = seen[k]++, n = count[k];
@@ -203,7 +204,7 @@ function categoryLabels(id, count, { share = 1, rotate = 0, min = 40 } = {}) {
   return { interval: 0, rotate, width: fit, overflow: "truncate", formatter: (v) => elide(v, Math.floor(fit / 8)) };
 }
 
-const fmt = (v, digits = 0) => (v == null ? "—" : Number(v).toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const fmt = (v, digits = 0) => (v == null || Number.isNaN(v) ? "—" : Number(v).toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 
 function header() {
   const revs = R.dims.revision.map((r) => `<b>${esc(r.name)}</b> <span title="${esc(r.sha)}">${esc(r.sha.slice(0, 10))}</span>`).join(", ");
