@@ -104,6 +104,10 @@ def print_plan(made, every_cell: bool) -> None:
     )
     for reason in made.not_applicable:
         typer.echo(f"  not applicable: {reason}", err=True)
+    from .sandbox import isolation
+
+    found = isolation()
+    typer.echo(f"isolation: {found.detail}" if found.name == "bwrap" else f"isolation: NONE — {found.detail}", err=True)
     if every_cell:
         done = {c.key for c in made.done}
         for cell in made.done + made.todo:
@@ -334,10 +338,11 @@ def schema(kind: Annotated[Schema, typer.Argument(help="Which file.")] = Schema.
 
 
 @app.command()
-def doctor(fix: Annotated[bool, typer.Option("--fix", help="Install what is missing (pi).")] = False) -> None:
-    """Check node, npm, git, uv and the pinned pi; say how to fix what is missing."""
+def doctor(fix: Annotated[bool, typer.Option("--fix", help="Install what is missing (pi; bubblewrap with apt-get).")] = False) -> None:
+    """Check node, npm, git, uv, the pinned pi and the sandbox; say how to fix what is missing."""
     import uv
 
+    from . import sandbox
     from .agent import PI_VERSION, ensure_pi, pi_bin
 
     if fix:
@@ -345,6 +350,7 @@ def doctor(fix: Annotated[bool, typer.Option("--fix", help="Install what is miss
             ensure_pi(say=lambda m: typer.echo(m, err=True))
         except user_errors() as err:
             fail(str(err))
+        sandbox.install(say=lambda m: typer.echo(m, err=True))
     checks = [
         ("node", shutil.which("node"), "install Node.js 20+ (apt-get install nodejs)"),
         ("npm", shutil.which("npm"), "install npm (apt-get install npm)"),
@@ -357,6 +363,9 @@ def doctor(fix: Annotated[bool, typer.Option("--fix", help="Install what is miss
         version = _version(where) if where else ""
         typer.echo(f"{'ok ' if where else 'MISSING'} {name:12} {where or ''} {version}" + ("" if where else f"  -> {how}"))
         missing += where is None
+    # No sandbox is a warning, not a failure: runs go on unsandboxed and say so in every result.
+    found = sandbox.isolation()
+    typer.echo(f"ok      sandbox      {found.detail}" if found.name == "bwrap" else f"WARNING sandbox      {found.detail}")
     raise typer.Exit(1 if missing else 0)
 
 

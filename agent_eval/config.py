@@ -81,6 +81,7 @@ class Profile(Strict):
     skill: Skill | None = None
     tiers: dict[str, Tier] = {}  # default: bare, clone, and skill when the profile has a Skill
     markers: list[Marker] = []
+    network: Literal["host", "none"] = "host"  # none: the sandboxed agent reaches the metering proxy only
 
     # Set by the loader, not by the YAML.
     root: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
@@ -116,6 +117,7 @@ class Task(Strict):
     timeout: float | None = None  # seconds; overrides the suite's budget
     tags: list[str] = []
     files: list[str] = []  # input files beside the task, copied into the working dir
+    network: Literal["host", "none"] = "host"  # none: the sandboxed agent reaches the metering proxy only
 
     root: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
     content_hash: SkipJsonSchema[str] = Field(default="", exclude=True)
