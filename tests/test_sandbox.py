@@ -76,13 +76,15 @@ def test_canary_sweep_finds_no_key_anywhere(project, fake, mode):
 
 
 def processes(needle: str) -> list[int]:
+    """Pids whose argv or environment holds `needle` (pi renames itself; its HOME names its cell)."""
     found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+    for proc in Path("/proc").glob("[0-9]*"):
         try:
-            if needle.encode() in cmdline.read_bytes().replace(b"\0", b" ") and int(cmdline.parent.name) != os.getpid():
-                found.append(int(cmdline.parent.name))
+            seen = (proc / "cmdline").read_bytes() + b" " + (proc / "environ").read_bytes()
         except OSError:
             continue  # gone meanwhile
+        if needle.encode() in seen.replace(b"\0", b" ") and int(proc.name) != os.getpid():
+            found.append(int(proc.name))
     return found
 
 
@@ -99,7 +101,7 @@ def test_sigkill_of_the_harness_takes_pi_and_its_children(project, fake, tmp_pat
     fake.rules.insert(0, Rule("Wait for the command", [Reply(tool="bash", args={"command": command}), Reply(text="done")]))
     project.task("wait", prompt="Wait for the command to finish.", expected="done")
     project.suite(revisions=["v0.2"], tiers=["bare"], tasks=["wait"])
-    scratch = tmp_path / "scratch"  # the cell's folder lands here: pi's and bwrap's argv name it
+    scratch = tmp_path / "scratch"  # the cell's folder lands here: the HOME of pi and its children names it
     scratch.mkdir()
     harness = subprocess.Popen(
         [sys.executable, "-m", "agent_eval", "run", "suite.yaml"], cwd=project.root, env=project.env(TMPDIR=str(scratch)),
