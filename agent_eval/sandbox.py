@@ -4,7 +4,7 @@ bwrap gives the agent its own PID, IPC and UTS namespaces (and user namespace wh
 allows) and a mount view built from nothing: the system (/usr, /etc…) and what pi needs to run
 (its install, the revision's venv and the Python it was made from, the git objects a clone tier's
 checkout borrows) read-only; the cell's scratch folder (working dir, HOME, TMPDIR) read-write; a
-private /tmp. The store, the harness's processes and their /proc/<pid>/environ (where the real
+private in-memory /tmp; no capabilities. The store, the harness's processes and their /proc/<pid>/environ (where the real
 keys are), other cells' folders and the user's home are simply not there. `--die-with-parent`
 plus the PID namespace mean that when the harness dies, even by SIGKILL, the kernel kills pi and
 every child it started.
@@ -105,7 +105,7 @@ class Box:
         if self.bridge:
             args += ["--ro-bind", str(self.bridge.folder), str(INSIDE)]
             cmd = [str(self.env.bin / "python"), "-I", "-S", str(INSIDE / "relay.py"), str(self.proxy.port), str(INSIDE / "proxy.sock"), "--", *cmd]
-        return [*args, "--chdir", str(self.ws.workdir), "--", *cmd]
+        return [*args, "--remount-ro", "/", "--chdir", str(self.ws.workdir), "--", *cmd]
 
     def _mounts(self, program: str) -> list[str]:
         homes = [*_python_home(self.env), *_node_home(program), *_borrowed_objects(self.ws.workdir)]
@@ -124,7 +124,8 @@ def _namespaces(network: Network) -> list[str]:
     # terminal (the harness starts it in a session of its own), and the harness's SIGTERM to the
     # process group must still reach pi, which stops its tool children on SIGTERM.
     share = [] if network == "none" else ["--share-net"]
-    return ["--unshare-all", *share, "--die-with-parent", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    # --cap-drop ALL: run as root, bwrap would leave pi every capability inside its namespaces.
+    return ["--unshare-all", *share, "--die-with-parent", "--cap-drop", "ALL", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
 
 
 def _system() -> list[str]:

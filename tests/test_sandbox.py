@@ -37,7 +37,7 @@ def snooping(project) -> Rule:
         "for f in /proc/[0-9]*/environ; do tr '\\0' '\\n' < $f; echo; done | grep -aiE 'key|token|secret|note' | sort -u",
         "ps -eo pid,user,args",
         f"ls {store}/runs {root} /root /work 2>&1; cat {root}/suite.yaml {store}/suites/*/plan.json 2>&1 | head -30",
-        f"cat ~/.pi/agent/models.json; touch {root}/escaped 2>&1; echo tried",
+        f"cat ~/.pi/agent/models.json; touch {root}/escaped 2>&1; grep CapEff /proc/self/status; echo tried",
     ]
     return Rule("Look around", [*(Reply(tool="bash", args={"command": c}) for c in commands), Reply(text="Found: {last_tool_output}")])
 
@@ -72,6 +72,7 @@ def test_canary_sweep_finds_no_key_anywhere(project, fake, mode):
     assert b"agent_eval run suite.yaml" not in sent  # the harness is not among the processes ps lists
     assert f"ls: cannot access '{project.store}/runs': No such file or directory".encode() in sent
     assert not (project.root / "escaped").exists()
+    assert b"CapEff:\\t0000000000000000" in sent  # no capabilities (a root harness would otherwise hand them all on)
     assert b"apiKey" in sent and b"127.0.0.1" in sent  # what it can read: the dummy key and the proxy's URL
 
 
