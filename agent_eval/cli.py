@@ -358,14 +358,14 @@ def doctor(fix: Annotated[bool, typer.Option("--fix", help="Install what is miss
         ("uv", uv.find_uv_bin(), "pip install uv"),
         (f"pi {PI_VERSION}", str(pi_bin()) if pi_bin().is_file() else None, "agent-eval doctor --fix"),
     ]
+    # No sandbox is a warning, not a failure: runs go on unsandboxed and say so in every result.
+    found = sandbox.isolation()
+    typer.echo(f"{'ok ' if found.name == 'bwrap' else 'WARNING'} {'sandbox':12} {found.detail}")
     missing = 0
     for name, where, how in checks:
         version = _version(where) if where else ""
         typer.echo(f"{'ok ' if where else 'MISSING'} {name:12} {where or ''} {version}" + ("" if where else f"  -> {how}"))
         missing += where is None
-    # No sandbox is a warning, not a failure: runs go on unsandboxed and say so in every result.
-    found = sandbox.isolation()
-    typer.echo(f"ok      sandbox      {found.detail}" if found.name == "bwrap" else f"WARNING sandbox      {found.detail}")
     raise typer.Exit(1 if missing else 0)
 
 

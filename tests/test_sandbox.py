@@ -23,6 +23,11 @@ UNREDACTED = "canary-deploy-note-3b71c4"  # in the harness's environment under a
 CANARIES = (MODEL_KEY, HF_CANARY, UNREDACTED)
 
 
+def leaks(places: dict[str, bytes], canaries=CANARIES) -> list[str]:
+    """Which canary shows up where: the check any sweep can reuse (a Jobs sweep adds its specs and logs)."""
+    return [f"{canary} in {name}" for name, data in places.items() for canary in canaries if canary.encode() in data]
+
+
 def only_result(project) -> tuple[dict, bytes]:
     (folder,) = [p.parent for p in project.store.glob("runs/*/*/*/*/*/result.json")]
     trace = folder / "trace.jsonl"
@@ -66,9 +71,9 @@ def test_canary_sweep_finds_no_key_anywhere(project, fake, mode):
     assert result["isolation"] == "bwrap" and "isolation: bwrap" in ran.stderr
     report = project.cli("report", str(project.store))
     assert report.returncode == 0, report.stderr
-    seen = [sent, project.stored_bytes(), ran.stdout.encode(), ran.stderr.encode(), report.stdout.encode(), report.stderr.encode()]
-    for canary in CANARIES:
-        assert not any(canary.encode() in place for place in seen), canary
+    places = {"what the agent sent": sent, "the store and its report": project.stored_bytes(),
+              "run's output": (ran.stdout + ran.stderr).encode(), "report's output": (report.stdout + report.stderr).encode()}
+    assert leaks(places) == []
     assert b"agent_eval run suite.yaml" not in sent  # the harness is not among the processes ps lists
     assert f"ls: cannot access '{project.store}/runs': No such file or directory".encode() in sent
     assert not (project.root / "escaped").exists()
@@ -153,4 +158,4 @@ def test_no_sandbox_is_said_and_network_none_refused(project, fake):
     assert "declares network: none, which needs the sandbox" in result["errors"][0]
     assert fake.bodies == []
     doctor = project.cli("doctor", env=off)
-    assert "WARNING sandbox      turned off by AGENT_EVAL_SANDBOX=off" in doctor.stdout
+    assert "WARNING sandbox      turned off by AGENT_EVAL_SANDBOX=off" in doctor.stdout and doctor.returncode == 0
