@@ -119,6 +119,14 @@ class Box:
         return args
 
 
+def failed_to_start(exit_code: int | None, log: Path) -> str | None:
+    """bwrap's own error (a mount it could not make), which pi never reached: the harness's fault."""
+    head = log.read_bytes()[:2000].decode(errors="replace") if log.is_file() else ""
+    if exit_code == 1 and head.startswith("bwrap: "):
+        return f"the sandbox could not start: {head.splitlines()[0]}"
+    return None
+
+
 def _namespaces(network: Network) -> list[str]:
     # --unshare-all: user (where allowed), ipc, pid, net, uts, cgroup. No --new-session: pi has no
     # terminal (the harness starts it in a session of its own), and the harness's SIGTERM to the

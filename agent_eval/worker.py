@@ -68,6 +68,8 @@ def run_cell(
         run = _run_pi(cell, task, ws, env, proxy, meter, folder, sandbox.network_of(profile, task))
         if control.reason == "interrupted":
             return None
+        if why := sandbox.failed_to_start(run.exit_code, folder / "agent.log"):
+            return failed(cell, store, "setup_error", why, started)
         _keep_trace(ws.scratch / "session.jsonl", folder, secrets_of(cell))
     finally:
         shutil.rmtree(ws.scratch, ignore_errors=True)

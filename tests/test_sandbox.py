@@ -159,3 +159,18 @@ def test_no_sandbox_is_said_and_network_none_refused(project, fake):
     assert fake.bodies == []
     doctor = project.cli("doctor", env=off)
     assert "WARNING sandbox      turned off by AGENT_EVAL_SANDBOX=off" in doctor.stdout and doctor.returncode == 0
+
+
+@needs_bwrap
+def test_a_sandbox_that_cannot_start_is_a_setup_error_not_the_agents(project, fake, monkeypatch):
+    from agent_eval import local, plan
+
+    broken = sandbox._system() + ["--ro-bind", "/no/such/agent-eval/path", "/opt/x"]
+    monkeypatch.setattr(sandbox, "_system", lambda: broken)
+    monkeypatch.setenv("FAKE_MODEL_KEY", MODEL_KEY)
+    suite = project.suite(revisions=["v0.2"], tiers=["bare"], tasks=["checksum"])
+    outcome = local.run(plan.make(suite), 1)
+    assert outcome["setup_error"] == 1
+    result, _ = only_result(project)
+    assert result["status"] == "setup_error" and fake.bodies == []
+    assert result["errors"] == ["the sandbox could not start: bwrap: Can't find source path /no/such/agent-eval/path: No such file or directory"]
