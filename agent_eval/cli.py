@@ -82,10 +82,15 @@ def run(
     print_plan(made, every_cell=dry_run)
     if dry_run or not made.todo:
         return
+    import sqlite3
+
     from . import index, local
 
     made.suite.store_path.mkdir(parents=True, exist_ok=True)
-    index.connect(made.suite.store_path).close()  # there, so each result is indexed as it is stored
+    try:
+        index.connect(made.suite.store_path).close()  # there, so each result is indexed as it is stored
+    except (sqlite3.Error, OSError) as err:  # derived data: a reader builds it later from the run folders
+        typer.echo(f"warning: the store's index could not be made ({err}); results are stored all the same", err=True)
     try:
         outcome = local.run(made, jobs)
     except user_errors() as err:
@@ -111,6 +116,10 @@ def print_plan(made, every_cell: bool) -> None:
         typer.echo(f"  collapsed: {reason}", err=True)
     for reason in made.unreadable:
         typer.echo(f"  unreadable, will run again: {reason}", err=True)
+    from .sandbox import isolation
+
+    found = isolation()
+    typer.echo(f"isolation: {found.detail}" if found.name == "bwrap" else f"isolation: NONE — {found.detail}", err=True)
     if every_cell:
         done = {c.key for c in made.done}
         for cell in made.done + made.todo:
@@ -402,10 +411,11 @@ def schema(kind: Annotated[Schema, typer.Argument(help="Which file.")] = Schema.
 
 
 @app.command()
-def doctor(fix: Annotated[bool, typer.Option("--fix", help="Install what is missing (pi).")] = False) -> None:
-    """Check node, npm, git, uv and the pinned pi; say how to fix what is missing."""
+def doctor(fix: Annotated[bool, typer.Option("--fix", help="Install what is missing (pi; bubblewrap with apt-get).")] = False) -> None:
+    """Check node, npm, git, uv, the pinned pi and the sandbox; say how to fix what is missing."""
     import uv
 
+    from . import sandbox
     from .agent import PI_VERSION, ensure_pi, pi_bin
 
     if fix:
@@ -413,6 +423,7 @@ def doctor(fix: Annotated[bool, typer.Option("--fix", help="Install what is miss
             ensure_pi(say=lambda m: typer.echo(m, err=True))
         except user_errors() as err:
             fail(str(err))
+        sandbox.install(say=lambda m: typer.echo(m, err=True))
     checks = [
         ("node", shutil.which("node"), "install Node.js 20+ (apt-get install nodejs)"),
         ("npm", shutil.which("npm"), "install npm (apt-get install npm)"),
@@ -420,6 +431,9 @@ def doctor(fix: Annotated[bool, typer.Option("--fix", help="Install what is miss
         ("uv", uv.find_uv_bin(), "pip install uv"),
         (f"pi {PI_VERSION}", str(pi_bin()) if pi_bin().is_file() else None, "agent-eval doctor --fix"),
     ]
+    # No sandbox is a warning, not a failure: runs go on unsandboxed and say so in every result.
+    found = sandbox.isolation()
+    typer.echo(f"{'ok ' if found.name == 'bwrap' else 'WARNING'} {'sandbox':12} {found.detail}")
     missing = 0
     for name, where, how in checks:
         version = _version(where) if where else ""

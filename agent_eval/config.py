@@ -88,6 +88,7 @@ class Profile(Strict):
     skill: Skill | None = None
     tiers: dict[Name, Tier] = Field(default={}, min_length=1)  # default: bare, clone, and skill when the profile has a Skill
     markers: list[Marker] = []
+    network: Literal["host", "none"] = "host"  # none: the sandboxed agent reaches the metering proxy only
 
     # Set by the loader, not by the YAML.
     root: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
@@ -133,6 +134,7 @@ class Task(Strict):
     tags: list[str] = []
     files: list[str] = []  # input files beside the task, copied into the working dir
     repeats: int | None = Field(default=None, ge=1)  # more runs than the suite's `repeats`, for a cheap or noisy task
+    network: Literal["host", "none"] = "host"  # none: the sandboxed agent reaches the metering proxy only
 
     root: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
     content_hash: SkipJsonSchema[str] = Field(default="", exclude=True)

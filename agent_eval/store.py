@@ -107,6 +107,7 @@ class Result(BaseModel):
     markers: list[MarkerHit] = []
     errors: list[str] = []
     steps: list[Step] = []
+    isolation: Literal["bwrap", "none"] | None = None  # how pi was sandboxed (sandbox.py); None: pi never ran
     harness_version: str = ""
     finished_at: str = ""
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import git
 
-from . import __version__, agent, prepare, profiles, releases, repo, score
+from . import __version__, agent, prepare, profiles, releases, repo, sandbox, score
 from . import trace as traces
 from .config import Profile, Task, load_task
 from .proxy import Control, Meter, Proxy
@@ -52,14 +52,17 @@ def run_cell(
     url = profiles.repo_url(profile)
     try:
         env = env or prepare.environment(profile, url, cell.revision.sha, cell.revision.release)
+        sandbox.require(sandbox.network_of(profile, task))
         ws = prepare.workspace(cell, profile, task, url)
     except SETUP_FAILURES as err:
         return failed(cell, store, "setup_error", f"{type(err).__name__}: {err}", started, secrets)
     meter = Meter(upstream or cell.model.base_url or HF_ROUTER, _key(cell), folder / "proxy.jsonl", cell.budgets, control)
     try:
-        run = _run_pi(cell, task, ws, env, proxy, meter, folder)
+        run = _run_pi(cell, task, ws, env, proxy, meter, folder, sandbox.network_of(profile, task))
         if control.reason == "interrupted":
             return None
+        if why := sandbox.failed_to_start(run.exit_code, folder / "agent.log"):
+            return failed(cell, store, "setup_error", why, started, secrets)
         _keep_trace(ws.scratch / "session.jsonl", folder, secrets)
     finally:
         shutil.rmtree(ws.scratch, ignore_errors=True)
@@ -71,7 +74,7 @@ def run_cell(
         agent_seconds=round(run.seconds, 3), turns=trace.turns, tool_calls=trace.tool_calls, tokens=meter.known_tokens,
         tokens_trace=trace.tokens, requests=meter.requests, cost=trace.cost or None,
         markers=score.fired(profile.markers, trace), errors=[e for e in [control.detail] if e] + extra + trace.errors,
-        steps=trace.steps, harness_version=__version__, finished_at=now(),
+        steps=trace.steps, isolation=sandbox.isolation().name, harness_version=__version__, finished_at=now(),
         wall_seconds=round(time.perf_counter() - started, 3),
     )
     store.finish(result, secrets)
@@ -111,14 +114,17 @@ def _key(cell: Cell) -> str:
     return os.environ.get(cell.model.key_env, "") if cell.model.key_env else ""
 
 
-def _run_pi(cell: Cell, task: Task, ws: prepare.Workspace, env: prepare.Env, proxy: Proxy, meter: Meter, folder: Path) -> agent.AgentRun:
+def _run_pi(
+    cell: Cell, task: Task, ws: prepare.Workspace, env: prepare.Env, proxy: Proxy, meter: Meter, folder: Path, network: sandbox.Network,
+) -> agent.AgentRun:
     (folder / "proxy.jsonl").touch()
     dummy = proxy.register(meter)
     try:
         agent.write_config(ws.home, cell.model, proxy.url, dummy)
         cmd = agent.command(cell.model, cell.thinking, ws.scratch / "session.jsonl", ws.skill)
         timeout = task.timeout or cell.budgets.timeout
-        return agent.run(cmd, task.prompt, ws.workdir, agent.environment(ws.home, env.bin), folder / "agent.log", timeout, meter.control)
+        with sandbox.Box(ws, env, network, proxy.url) as box:
+            return agent.run(box.wrap(cmd), task.prompt, ws.workdir, agent.environment(ws.home, env.bin), folder / "agent.log", timeout, meter.control)
     finally:
         proxy.unregister(dummy)
 

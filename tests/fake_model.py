@@ -50,6 +50,7 @@ class FakeModel:
         self.rules = rules
         self.api_key = api_key
         self.requests: list[dict] = []  # what was asked and what was answered, for assertions
+        self.bodies: list[bytes] = []  # every request body as received: all the agent ever sent out
         self.attempts: dict[tuple[int, int], int] = {}
         self.extra_delay = 0.0
         self.lock = threading.Lock()
@@ -99,7 +100,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         fake: FakeModel = self.server.fake
-        body = orjson.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        fake.bodies.append(raw)
+        body = orjson.loads(raw)
         auth = self.headers.get("Authorization", "")
         if fake.api_key is not None and auth != f"Bearer {fake.api_key}":
             return self._plain(401, {"error": {"message": "bad key"}}, None, "unauthorised")
