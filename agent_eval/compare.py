@@ -201,11 +201,23 @@ def resolve(cells: Cells, axis: str, ref: str) -> str:
 CELL = ("model", "revision", "task", "tier")  # a cell key's order
 
 
+def _two_sides(rows: list[dict], axis: str, base: str, head: str) -> list[dict]:
+    """Only the runs of what base and head name: summing every other run would be wasted work."""
+    field = "sha" if axis == "revision" else axis
+    other = {"revision": "ref", "model": "model_name", "tier": "tier"}[axis]
+    names = {(axis, r[field]): (r["model_name"] if axis == "model" else r["revision"] if axis == "revision" else r["tier"], r[other]) for r in rows}
+    if not names:
+        return rows
+    probe = Cells(metrics=[], sums={}, names=names)
+    wanted = {resolve(probe, axis, base), resolve(probe, axis, head)}
+    return [r for r in rows if r[field] in wanted]
+
+
 def compare(rows: list[dict] | Cells, base: str, head: str, axis: str = "revision", *, models: list[str] = (), tiers: list[str] = (),
             tasks: list[str] = (), directions: dict[str, str] | None = None) -> Comparison:
     """Compare head with base along `axis`. rows: results.flat() rows, or summarize(rows) to compare
     one store many times; directions: the markers' (marker_directions), used when given rows."""
-    cells = rows if isinstance(rows, Cells) else summarize(rows, directions)
+    cells = rows if isinstance(rows, Cells) else summarize(_two_sides(rows, axis, base, head), directions)
     if not cells.sums:
         raise CompareError("the store has no results yet: run a suite first (agent-eval run suite.yaml)")
     keep = [k for k in cells.sums if (not models or k[0] in models or cells.names["model", k[0]][0] in models)
