@@ -203,9 +203,8 @@ CELL = ("model", "revision", "task", "tier")  # a cell key's order
 
 def _two_sides(rows: list[dict], axis: str, base: str, head: str) -> list[dict]:
     """Only the runs of what base and head name: summing every other run would be wasted work."""
-    field = "sha" if axis == "revision" else axis
-    other = {"revision": "ref", "model": "model_name", "tier": "tier"}[axis]
-    names = {(axis, r[field]): (r["model_name"] if axis == "model" else r["revision"] if axis == "revision" else r["tier"], r[other]) for r in rows}
+    field, name, other = {"revision": ("sha", "revision", "ref"), "model": ("model", "model_name", "model"), "tier": ("tier",) * 3}[axis]
+    names = {(axis, r[field]): (r[name], r[other]) for r in rows}
     if not names:
         return rows
     probe = Cells(metrics=[], sums={}, names=names)
@@ -251,6 +250,21 @@ def compare(rows: list[dict] | Cells, base: str, head: str, axis: str = "revisio
         dropped_cells=dropped, flips=_flips(shared, pairs, lambda k: label(k, skip=("task",))), movers=_movers(computed), method=METHOD,
         tasks_for_10_points=tasks_needed(match.sd, 10.0) if match.sd else None,
     )
+
+
+def per_model(rows: list[dict], base: str, head: str, axis: str = "revision", *, models: list[str] = (), tiers: list[str] = (),
+              tasks: list[str] = (), directions: dict[str, str] | None = None) -> dict[str, Comparison]:
+    """The same comparison for each model on its own, by model name: what got better, for which models."""
+    cells = summarize(_two_sides(rows, axis, base, head), directions)
+    out = {}
+    for model in sorted({k[0] for k in cells.sums}):
+        name = cells.names["model", model][0]
+        if not models or model in models or name in models:
+            try:
+                out[name] = compare(cells, base, head, axis, models=[model], tiers=tiers, tasks=tasks)
+            except CompareError:
+                continue  # this model ran no cell on both sides
+    return out
 
 
 METHOD = ("Pairs within (model, task, tier) — the axis compared held out —, repeats averaged in a cell, one paired "

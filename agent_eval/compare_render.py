@@ -40,13 +40,15 @@ def rows(c: Comparison) -> list[list[str]]:
 HEADER = ["metric", "base", "head", "change [95% CI]", "verdict", "tasks", "runs b/h", "detectable"]
 
 
-def headline(c: Comparison) -> str:
+def verdicts(c: Comparison) -> str:
     better = [m.metric for m in c.metrics if m.verdict == "better"]
     worse = [m.metric for m in c.metrics if m.verdict == "worse"]
-    if not better and not worse:
-        return f"No detectable change between {c.base} and {c.head} on {c.n_tasks} shared tasks."
     parts = [f"better: {', '.join(better)}" if better else "", f"worse: {', '.join(worse)}" if worse else ""]
-    return f"{c.head} vs {c.base} — " + "; ".join(p for p in parts if p) + f" ({c.n_tasks} shared tasks)."
+    return "; ".join(p for p in parts if p) or "no detectable change"
+
+
+def headline(c: Comparison) -> str:
+    return f"{c.head} vs {c.base} — {verdicts(c)} ({c.n_tasks} shared tasks)."
 
 
 def warnings(c: Comparison) -> list[str]:
@@ -79,10 +81,13 @@ def table(c: Comparison) -> None:
         console.print(f"note: {w}", style="yellow")
 
 
-def markdown(c: Comparison, report_url: str | None = None) -> str:
-    lines = [f"### agent-eval: {headline(c)}", "", f"Comparing **{c.axis}** `{c.base}` (base) → `{c.head}` (head): "
-             f"{c.n_tasks} shared tasks, {c.n_runs_base} base runs, {c.n_runs_head} head runs.", "",
-             "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+def markdown(c: Comparison, report_url: str | None = None, by_model: dict[str, Comparison] | None = None) -> str:
+    lines = [f"### agent-eval: {headline(c)}", ""]
+    if by_model and len(by_model) > 1:
+        lines += [f"- **{model}**: {verdicts(m)} ({m.n_tasks} tasks)" for model, m in by_model.items()] + [""]
+    lines += [f"Comparing **{c.axis}** `{c.base}` (base) → `{c.head}` (head): "
+              f"{c.n_tasks} shared tasks, {c.n_runs_base} base runs, {c.n_runs_head} head runs.", "",
+              "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(r[:4] + [f"**{r[4]}**" if r[4] in ("better", "worse") else r[4]] + r[5:]) + " |" for r in rows(c)]
     if c.flips:
         lines += ["", "**Tasks whose match flipped**", ""] + [f"- `{f.task}` ({f.cell}): {f.now}, {f.base:.0f}% → {f.head:.0f}%" for f in c.flips]

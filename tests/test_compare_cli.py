@@ -91,3 +91,18 @@ def test_no_shared_cells_and_stores_without_runs(tmp_path):
     assert done.returncode == 2 and done.stderr == "error: the store has no results yet: run a suite first (agent-eval run suite.yaml)\n"
     done = cli(tmp_path / "nowhere", "--base", "v5.2", "--head", "v5.3")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no runs/ folder" in done.stderr
+
+
+def test_the_pr_comment_says_for_which_models(tmp_path):
+    rng = random.Random(8)
+    results = []
+    for t in TASKS:
+        for model, factor in (("org/big", 0.5), ("org/small", 1.0)):
+            for rev, f in ((A, 1.0), (B, factor)):
+                for k in range(2):
+                    tokens = int(1000 * f * rng.lognormvariate(0, 0.1))
+                    results.append(result(model, rev, t, "bare", k, tokens=(tokens, 100, 20)).model_dump(mode="json"))
+    s = write(tmp_path / "store", results, [plan("s", ["org/big", "org/small"], [A, B], TASKS, ["bare"], 2)])
+    md = cli(s, "--base", "v5.2", "--head", "v5.3", "-f", "markdown").stdout
+    assert "- **org/big**: better: tokens_new (10 tasks)" in md
+    assert "- **org/small**: no detectable change (10 tasks)" in md
