@@ -461,8 +461,8 @@ def compare_cmd(
         sys.stdout.write(render.markdown(result, report_url, by_model))
     else:
         render.table(result)
-    broken = render.fired(result, rules)
-    for line in broken:
+    broken, unchecked = render.fired(result, rules)
+    for line in unchecked + broken:
         typer.echo(line, err=True)
     if broken:
         raise typer.Exit(1)

@@ -127,19 +127,21 @@ def parse_rule(text: str, known: list[str]) -> Rule:
     return Rule(metric=found[1], threshold=float(found[2]), text=text)
 
 
-def fired(c: Comparison, rules: list[Rule]) -> list[str]:
-    """The rules a comparison breaks: a change past the threshold in the bad direction, whose whole
-    95% interval is on the bad side of zero (noise never fails a build)."""
+def fired(c: Comparison, rules: list[Rule]) -> tuple[list[str], list[str]]:
+    """(the rules a comparison breaks, the rules it could not check). A rule breaks on a change past
+    the threshold in the bad direction whose whole 95% interval is on the bad side of zero: noise
+    never fails a build. Without an interval (no data, fewer than 5 tasks, a neutral marker) the
+    rule cannot be checked, and says so rather than passing in silence."""
     by_name = {m.metric: m for m in c.metrics}
-    out = []
+    broken, unchecked = [], []
     for rule in rules:
         m = by_name[rule.metric]
-        if m.change is None or m.ci_low is None or m.verdict != "worse":
-            continue
-        past = m.change <= rule.threshold if m.direction == "up" else m.change >= rule.threshold
-        if past:
-            out.append(f"--fail-on {rule.text} fired: {m.metric} changed {change(m)}, worse than {rule.threshold:+g}{' pts' if m.kind == 'rate' else '%'}")
-    return out
+        if m.ci_low is None or m.direction == "neutral":
+            why = "it has no direction (give the marker direction: up or down)" if m.direction == "neutral" else m.verdict
+            unchecked.append(f"--fail-on {rule.text} not checked: {m.metric} is {why}")
+        elif m.verdict == "worse" and (m.change <= rule.threshold if m.direction == "up" else m.change >= rule.threshold):
+            broken.append(f"--fail-on {rule.text} fired: {m.metric} changed {change(m)}, worse than {rule.threshold:+g}{' pts' if m.kind == 'rate' else '%'}")
+    return broken, unchecked
 
 
 # --- the report's Compare view ------------------------------------------------------------------------

@@ -106,3 +106,10 @@ def test_the_pr_comment_says_for_which_models(tmp_path):
     md = cli(s, "--base", "v5.2", "--head", "v5.3", "-f", "markdown").stdout
     assert "- **org/big**: better: tokens_new (10 tasks)" in md
     assert "- **org/small**: no detectable change (10 tasks)" in md
+
+
+def test_fail_on_says_when_it_cannot_check_a_rule(tmp_path):
+    few = store(tmp_path, head_tokens=2.0, tasks=TASKS[:3])  # much worse, but 3 tasks give no interval
+    gate = cli(few, "--base", "v5.2", "--head", "v5.3", "--fail-on", "tokens_new:+20%", "--fail-on", "cost:+1%")
+    assert gate.returncode == 0
+    assert gate.stderr.splitlines() == ["--fail-on tokens_new:+20% not checked: tokens_new is unreliable", "--fail-on cost:+1% not checked: cost is no data"]
