@@ -113,3 +113,18 @@ def test_fail_on_says_when_it_cannot_check_a_rule(tmp_path):
     gate = cli(few, "--base", "v5.2", "--head", "v5.3", "--fail-on", "tokens_new:+20%", "--fail-on", "cost:+1%")
     assert gate.returncode == 0
     assert gate.stderr.splitlines() == ["--fail-on tokens_new:+20% not checked: tokens_new is unreliable", "--fail-on cost:+1% not checked: cost is no data"]
+
+
+def test_the_table_names_the_sample_every_metric_and_the_dropped_cells(tmp_path):
+    s = store(tmp_path, head_tokens=0.6)
+    extra = result("org/m", B, "t99", "bare").model_dump(mode="json")  # head only
+    write(s, [extra], [])
+    shown = cli(s, "--base", "v5.2", "--head", "v5.3")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert "revision: v5.2 (0002ababab) → v5.3 (0003ababab) · 10 tasks · 30/30 runs" in lines[0]
+    tokens = next(line for line in lines if line.split()[:1] == ["tokens_new"]).split()
+    base, head, change = (float(x.replace(",", "").rstrip("%")) for x in tokens[1:4])
+    assert 950 < base < 1050 and 570 < head < 630 and -45 < change < -35 and tokens[6] == "better"
+    assert "no data" in next(line for line in lines if line.split()[:1] == ["cost"])
+    assert any(line.startswith("note: 1 cells ran on one side only and were left out: org/m · t99 · bare (head only)") for line in lines)
