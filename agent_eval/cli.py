@@ -538,11 +538,13 @@ def compare_cmd(
     if format == CompareFormat.json:
         sys.stdout.buffer.write(render.as_json(result) + b"\n")
     elif format == CompareFormat.markdown:
-        sys.stdout.write(render.markdown(result, report_url))
+        by_model = {} if axis == Axis.model else cmp.per_model(rows, base, head, axis.value, models=model or [], tiers=tier or [], tasks=task or [],
+                                                                directions=cmp.marker_directions(store))
+        sys.stdout.write(render.markdown(result, report_url, by_model))
     else:
         render.table(result)
-    broken = render.fired(result, rules)
-    for line in broken:
+    broken, unchecked = render.fired(result, rules)
+    for line in unchecked + broken:
         typer.echo(line, err=True)
     if broken:
         raise typer.Exit(1)

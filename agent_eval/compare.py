@@ -197,11 +197,22 @@ def resolve(cells: Cells, axis: str, ref: str) -> str:
 CELL = ("model", "revision", "task", "tier")  # a cell key's order
 
 
+def _two_sides(rows: list[dict], axis: str, base: str, head: str) -> list[dict]:
+    """Only the runs of what base and head name: summing every other run would be wasted work."""
+    field, name, other = {"revision": ("sha", "revision", "ref"), "model": ("model", "model_name", "model"), "tier": ("tier",) * 3}[axis]
+    names = {(axis, r[field]): (r[name], r[other]) for r in rows}
+    if not names:
+        return rows
+    probe = Cells(metrics=[], sums={}, names=names)
+    wanted = {resolve(probe, axis, base), resolve(probe, axis, head)}
+    return [r for r in rows if r[field] in wanted]
+
+
 def compare(rows: list[dict] | Cells, base: str, head: str, axis: str = "revision", *, models: list[str] = (), tiers: list[str] = (),
             tasks: list[str] = (), directions: dict[str, str] | None = None) -> Comparison:
     """Compare head with base along `axis`. rows: results.flat() rows, or summarize(rows) to compare
     one store many times; directions: the markers' (marker_directions), used when given rows."""
-    cells = rows if isinstance(rows, Cells) else summarize(rows, directions)
+    cells = rows if isinstance(rows, Cells) else summarize(_two_sides(rows, axis, base, head), directions)
     if not cells.sums:
         raise CompareError("the store has no results yet: run a suite first (agent-eval run suite.yaml)")
     keep = [k for k in cells.sums if (not models or k[0] in models or cells.names["model", k[0]][0] in models)
@@ -235,6 +246,21 @@ def compare(rows: list[dict] | Cells, base: str, head: str, axis: str = "revisio
         dropped_cells=dropped, flips=_flips(shared, pairs, lambda k: label(k, skip=("task",))), movers=_movers(computed), method=METHOD,
         tasks_for_10_points=tasks_needed(match.sd, 10.0) if match.sd else None,
     )
+
+
+def per_model(rows: list[dict], base: str, head: str, axis: str = "revision", *, models: list[str] = (), tiers: list[str] = (),
+              tasks: list[str] = (), directions: dict[str, str] | None = None) -> dict[str, Comparison]:
+    """The same comparison for each model on its own, by model name: what got better, for which models."""
+    cells = summarize(_two_sides(rows, axis, base, head), directions)
+    out = {}
+    for model in sorted({k[0] for k in cells.sums}):
+        name = cells.names["model", model][0]
+        if not models or model in models or name in models:
+            try:
+                out[name] = compare(cells, base, head, axis, models=[model], tiers=tiers, tasks=tasks)
+            except CompareError:
+                continue  # this model ran no cell on both sides
+    return out
 
 
 METHOD = ("Pairs within (model, task, tier) — the axis compared held out —, repeats averaged in a cell, one paired "

@@ -40,13 +40,15 @@ def rows(c: Comparison) -> list[list[str]]:
 HEADER = ["metric", "base", "head", "change [95% CI]", "verdict", "tasks", "runs b/h", "detectable"]
 
 
-def headline(c: Comparison) -> str:
+def verdicts(c: Comparison) -> str:
     better = [m.metric for m in c.metrics if m.verdict == "better"]
     worse = [m.metric for m in c.metrics if m.verdict == "worse"]
-    if not better and not worse:
-        return f"No detectable change between {c.base} and {c.head} on {c.n_tasks} shared tasks."
     parts = [f"better: {', '.join(better)}" if better else "", f"worse: {', '.join(worse)}" if worse else ""]
-    return f"{c.head} vs {c.base} — " + "; ".join(p for p in parts if p) + f" ({c.n_tasks} shared tasks)."
+    return "; ".join(p for p in parts if p) or "no detectable change"
+
+
+def headline(c: Comparison) -> str:
+    return f"{c.head} vs {c.base} — {verdicts(c)} ({c.n_tasks} shared tasks)."
 
 
 def warnings(c: Comparison) -> list[str]:
@@ -79,10 +81,13 @@ def table(c: Comparison) -> None:
         console.print(f"note: {w}", style="yellow")
 
 
-def markdown(c: Comparison, report_url: str | None = None) -> str:
-    lines = [f"### agent-eval: {headline(c)}", "", f"Comparing **{c.axis}** `{c.base}` (base) → `{c.head}` (head): "
-             f"{c.n_tasks} shared tasks, {c.n_runs_base} base runs, {c.n_runs_head} head runs.", "",
-             "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+def markdown(c: Comparison, report_url: str | None = None, by_model: dict[str, Comparison] | None = None) -> str:
+    lines = [f"### agent-eval: {headline(c)}", ""]
+    if by_model and len(by_model) > 1:
+        lines += [f"- **{model}**: {verdicts(m)} ({m.n_tasks} tasks)" for model, m in by_model.items()] + [""]
+    lines += [f"Comparing **{c.axis}** `{c.base}` (base) → `{c.head}` (head): "
+              f"{c.n_tasks} shared tasks, {c.n_runs_base} base runs, {c.n_runs_head} head runs.", "",
+              "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(r[:4] + [f"**{r[4]}**" if r[4] in ("better", "worse") else r[4]] + r[5:]) + " |" for r in rows(c)]
     if c.flips:
         lines += ["", "**Tasks whose match flipped**", ""] + [f"- `{f.task}` ({f.cell}): {f.now}, {f.base:.0f}% → {f.head:.0f}%" for f in c.flips]
@@ -122,19 +127,21 @@ def parse_rule(text: str, known: list[str]) -> Rule:
     return Rule(metric=found[1], threshold=float(found[2]), text=text)
 
 
-def fired(c: Comparison, rules: list[Rule]) -> list[str]:
-    """The rules a comparison breaks: a change past the threshold in the bad direction, whose whole
-    95% interval is on the bad side of zero (noise never fails a build)."""
+def fired(c: Comparison, rules: list[Rule]) -> tuple[list[str], list[str]]:
+    """(the rules a comparison breaks, the rules it could not check). A rule breaks on a change past
+    the threshold in the bad direction whose whole 95% interval is on the bad side of zero: noise
+    never fails a build. Without an interval (no data, fewer than 5 tasks, a neutral marker) the
+    rule cannot be checked, and says so rather than passing in silence."""
     by_name = {m.metric: m for m in c.metrics}
-    out = []
+    broken, unchecked = [], []
     for rule in rules:
         m = by_name[rule.metric]
-        if m.change is None or m.ci_low is None or m.verdict != "worse":
-            continue
-        past = m.change <= rule.threshold if m.direction == "up" else m.change >= rule.threshold
-        if past:
-            out.append(f"--fail-on {rule.text} fired: {m.metric} changed {change(m)}, worse than {rule.threshold:+g}{' pts' if m.kind == 'rate' else '%'}")
-    return out
+        if m.ci_low is None or m.direction == "neutral":
+            why = "it has no direction (give the marker direction: up or down)" if m.direction == "neutral" else m.verdict
+            unchecked.append(f"--fail-on {rule.text} not checked: {m.metric} is {why}")
+        elif m.verdict == "worse" and (m.change <= rule.threshold if m.direction == "up" else m.change >= rule.threshold):
+            broken.append(f"--fail-on {rule.text} fired: {m.metric} changed {change(m)}, worse than {rule.threshold:+g}{' pts' if m.kind == 'rate' else '%'}")
+    return broken, unchecked
 
 
 # --- the report's Compare view ------------------------------------------------------------------------

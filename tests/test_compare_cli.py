@@ -91,3 +91,40 @@ def test_no_shared_cells_and_stores_without_runs(tmp_path):
     assert done.returncode == 2 and done.stderr == "error: the store has no results yet: run a suite first (agent-eval run suite.yaml)\n"
     done = cli(tmp_path / "nowhere", "--base", "v5.2", "--head", "v5.3")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no runs/ folder" in done.stderr
+
+
+def test_the_pr_comment_says_for_which_models(tmp_path):
+    rng = random.Random(8)
+    results = []
+    for t in TASKS:
+        for model, factor in (("org/big", 0.5), ("org/small", 1.0)):
+            for rev, f in ((A, 1.0), (B, factor)):
+                for k in range(2):
+                    tokens = int(1000 * f * rng.lognormvariate(0, 0.1))
+                    results.append(result(model, rev, t, "bare", k, tokens=(tokens, 100, 20)).model_dump(mode="json"))
+    s = write(tmp_path / "store", results, [plan("s", ["org/big", "org/small"], [A, B], TASKS, ["bare"], 2)])
+    md = cli(s, "--base", "v5.2", "--head", "v5.3", "-f", "markdown").stdout
+    assert "- **org/big**: better: tokens_new (10 tasks)" in md
+    assert "- **org/small**: no detectable change (10 tasks)" in md
+
+
+def test_fail_on_says_when_it_cannot_check_a_rule(tmp_path):
+    few = store(tmp_path, head_tokens=2.0, tasks=TASKS[:3])  # much worse, but 3 tasks give no interval
+    gate = cli(few, "--base", "v5.2", "--head", "v5.3", "--fail-on", "tokens_new:+20%", "--fail-on", "cost:+1%")
+    assert gate.returncode == 0
+    assert gate.stderr.splitlines() == ["--fail-on tokens_new:+20% not checked: tokens_new is unreliable", "--fail-on cost:+1% not checked: cost is no data"]
+
+
+def test_the_table_names_the_sample_every_metric_and_the_dropped_cells(tmp_path):
+    s = store(tmp_path, head_tokens=0.6)
+    extra = result("org/m", B, "t99", "bare").model_dump(mode="json")  # head only
+    write(s, [extra], [])
+    shown = cli(s, "--base", "v5.2", "--head", "v5.3")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert "revision: v5.2 (0002ababab) → v5.3 (0003ababab) · 10 tasks · 30/30 runs" in lines[0]
+    tokens = next(line for line in lines if line.split()[:1] == ["tokens_new"]).split()
+    base, head, change = (float(x.replace(",", "").rstrip("%")) for x in tokens[1:4])
+    assert 950 < base < 1050 and 570 < head < 630 and -45 < change < -35 and tokens[6] == "better"
+    assert "no data" in next(line for line in lines if line.split()[:1] == ["cost"])
+    assert any(line.startswith("note: 1 cells ran on one side only and were left out: org/m · t99 · bare (head only)") for line in lines)

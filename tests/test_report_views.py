@@ -116,3 +116,16 @@ def test_the_compare_view_shows_the_cli_numbers_for_every_pair(tab):
         rates = [m for m in expected.metrics if m.kind == "rate" and m.change is not None]
         assert [d[3] for d in drawn] == pytest.approx([m.change for m in rates])  # the forest plots the same changes
     assert tab.errors == []
+
+
+def test_a_run_links_the_same_task_at_the_other_revisions(tab):
+    open_view(tab, "runs")
+    tab.click("#runs tbody tr:nth-child(1)")
+    tab.wait_for_selector("#run h3")
+    first = tab.text_content("#run h3")
+    assert " · v5.2 · " in first and tab.text_content("#elsewhere a") == "v5.3"
+    tab.click("#elsewhere a")
+    tab.wait_for_function("document.querySelector('#run h3').textContent.includes(' · v5.3 · ')")
+    assert tab.text_content("#run h3") == first.replace(" · v5.2 · ", " · v5.3 · ")
+    assert tab.text_content("#elsewhere a") == "v5.2"
+    assert tab.errors == []

@@ -379,12 +379,23 @@ function detailsOf(i) {
   return detailFiles.get(name).promise.then((chunk) => chunk[local % per]);
 }
 
+// The same task, model, tier and repeat at every other revision: what explain shows side by side.
+function sameTaskElsewhere(i) {
+  const out = [];
+  for (let j = 0; j < N; j++) {
+    if (j !== i && col.task[j] === col.task[i] && col.model[j] === col.model[i] && col.tier[j] === col.tier[i] && col.repeat[j] === col.repeat[i]) out.push(j);
+  }
+  return out.sort((a, b) => col.revision[a] - col.revision[b]);
+}
+
 async function openRun(i) {
   const d = await detailsOf(i);
+  const others = sameTaskElsewhere(i).map((j) => `<a href="#" data-open="${j}" class="${col.matched[j] === 1 ? "good" : col.matched[j] === 0 ? "bad" : ""}">${esc(name.revision(col.revision[j]))}</a>`);
   const trace = R.meta.trace_base + d.folder + "/trace.jsonl";
   $("run").innerHTML = `<h3>${esc(name.task(col.task[i]))} · ${esc(name.model(col.model[i]))} · ${esc(name.revision(col.revision[i]))} · ${esc(name.tier(col.tier[i]))} · r${col.repeat[i]}</h3>
     <p>status <b class="${col.status[i] ? "bad" : ""}">${STATUSES[col.status[i]]}</b>${d.ended_by ? ` (ended by ${esc(d.ended_by)})` : ""} ·
     ${fmt(col.wall[i], 1)} s · ${col.turns[i]} turns · ${d.requests} model requests${R.meta.trace_base ? ` · <a href="${esc(trace)}">trace (pi session)</a>` : ""}</p>
+    ${others.length ? `<p id="elsewhere">the same task at ${others.join(", ")} · <code>agent-eval explain --task ${esc(name.task(col.task[i]))}</code> shows them side by side</p>` : ""}
     <p>answer:</p><pre>${esc(d.answer) || "(none)"}</pre>
     ${d.markers.length ? `<p>markers:</p><ul>${d.markers.map((m) => `<li><b>${esc(m.name)}</b> <code>${esc(m.excerpt)}</code></li>`).join("")}</ul>` : ""}
     <p>timeline (${d.steps.length} tool calls):</p><ol>${d.steps.map((s) => `<li class="${s.error ? "error" : ""}"><b>${esc(s.tool)}</b>${s.error ? ' <span class="bad">error</span>' : ""}<pre>${esc(s.input)}</pre></li>`).join("")}</ol>
@@ -479,6 +490,7 @@ function wire() {
   $("next").addEventListener("click", () => { state.page += 1; render(); });
   $("cmp-pair").addEventListener("change", (e) => { state.pair = Number(e.target.value); render(); });
   $("runs").addEventListener("click", (e) => { const tr = e.target.closest("tr[data-row]"); if (tr) openRun(Number(tr.dataset.row)); });
+  $("run").addEventListener("click", (e) => { const a = e.target.closest("a[data-open]"); if (a) { e.preventDefault(); openRun(Number(a.dataset.open)); } });
   window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));
 }
 
