@@ -58,16 +58,6 @@ class Table:
 # --- collect -----------------------------------------------------------------------------------
 
 
-def result_paths(folder: Path, depth: int = 5) -> list[str]:
-    """Every result.json `depth` folders below `folder` (runs/<sha>/<model>/<tier>/<task>/<run>), in a
-    stable order: for the readers that open the files themselves (explain, regrade). Rows of numbers
-    come from the index (index.rows) instead."""
-    level = [str(folder)] if folder.is_dir() else []
-    for _ in range(depth):
-        level = [e.path for f in level for e in sorted(os.scandir(f), key=lambda e: e.name) if e.is_dir()]
-    return [f"{f}/result.json" for f in level if os.path.isfile(f"{f}/result.json")]
-
-
 def suite_plans(store: Path) -> list[dict]:
     return [orjson.loads(p.read_bytes()) for p in sorted(store.glob("suites/*/plan.json"))]
 
