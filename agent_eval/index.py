@@ -153,7 +153,7 @@ def read(store: str, path: str) -> tuple:
     try:
         result = orjson.loads(data)
         row = flat(result)
-        detail = {"folder": row["folder"], **{key: result[key] for key in DETAIL_KEYS}}
+        detail = {"folder": row["folder"], **{key: result.get(key) for key in DETAIL_KEYS}}  # as lenient as flat()
         task = {k: result["cell"]["task"].get(k) for k in TASK_KEYS}
         values = [orjson.dumps(row[c]).decode() if c == "markers" else row[c] for c in COLUMNS]
         odd = next((c for c, v in zip(COLUMNS, values) if not isinstance(v, (str, int, float, type(None)))), None)
