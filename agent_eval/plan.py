@@ -34,6 +34,7 @@ class Plan(BaseModel):
             "harness_version": __version__,
             "revisions": [r.model_dump() for r in self.revisions],
             "models": [m.model_dump() for m in self.suite.models],
+            "agent_versions": agent_versions(self.suite),
             "tasks": [t.id for t in self.tasks],
             "tiers": self.suite.tiers,
             "repeats": self.suite.repeats,
@@ -91,11 +92,12 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
                 not_applicable.append(f"tier {tier} at {rev.name}: {missing}")
 
     cells = [
-        cell(suite, profile, model, rev, task, tier, r)
+        cell(suite, profile, model, rev, task, tier, r, version)
         for r in range(suite.repeats)
         for task in tasks
         for tier in suite.tiers
         for model in suite.models
+        for version in agent_versions(suite)
         for rev in revisions
         if applicable[tier, rev.sha]
     ]
@@ -112,7 +114,11 @@ def _missing_skill(profile: Profile, tier: str, url: str, sha: str) -> str:
     return "" if repo.has_path(url, sha, profile.skill.path) else f"no Skill at {profile.skill.path}"
 
 
-def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier: str, repeat: int) -> Cell:
+def agent_versions(suite: Suite) -> list[str]:
+    return suite.agent.version or [PI_VERSION]
+
+
+def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier: str, repeat: int, version: str = PI_VERSION) -> Cell:
     # The run key covers everything that can change the outcome; display names are left out so
     # renaming a revision or model never re-runs anything.
     serving = serve.serving(model.id) if model.is_local else None
@@ -125,7 +131,7 @@ def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier:
         "tier": tier,
         "repeat": repeat,
         "profile": profile.content_hash,
-        "agent": ["pi", PI_VERSION],
+        "agent": ["pi", version],
         "budgets": suite.budgets.model_dump(),
         "thinking": suite.thinking,
         "serving": serving,
@@ -133,5 +139,5 @@ def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier:
     key = hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return Cell(
         key=key, suite=suite.name, profile=profile.name, model=model, revision=rev, task=task, tier=tier,
-        repeat=repeat, budgets=suite.budgets, thinking=suite.thinking, agent_version=PI_VERSION, serving=serving,
+        repeat=repeat, budgets=suite.budgets, thinking=suite.thinking, agent_version=version, serving=serving,
     )

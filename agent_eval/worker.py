@@ -94,7 +94,7 @@ def _run_pi(cell: Cell, task: Task, ws: prepare.Workspace, env: prepare.Env, pro
     dummy = proxy.register(meter)
     try:
         agent.write_config(ws.home, cell.model, proxy.url, dummy)
-        cmd = agent.command(cell.model, cell.thinking, ws.scratch / "session.jsonl", ws.skill)
+        cmd = agent.command(cell.model, cell.thinking, ws.scratch / "session.jsonl", ws.skill, cell.agent_version)
         timeout = task.timeout or cell.budgets.timeout
         return agent.run(cmd, task.prompt, ws.workdir, agent.environment(ws.home, env.bin), folder / "agent.log", timeout, meter.control)
     finally:
