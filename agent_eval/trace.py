@@ -24,6 +24,7 @@ INLINE_CODE = re.compile(r"(?:^|[\s|;&(])(?:python[\d.]*|node|ruby|perl|Rscript)
 
 class Trace(BaseModel):
     model_calls: int = 0  # assistant messages, failed attempts included
+    background_calls: int = 0  # requests pi made on its own (1.x `usage` entries: cache warming…); not in tokens
     turns: int = 0  # assistant messages that did not fail
     tool_calls: dict[str, int] = {}
     commands: list[str] = []
@@ -71,6 +72,8 @@ def parse(path: Path) -> Trace:
     for entry in active_branch(read_entries(path)):
         if entry.get("type") == "model_change":
             trace.model = f"{entry.get('provider')}/{entry.get('modelId')}"
+        elif entry.get("type") == "usage":
+            trace.background_calls += 1
         message = entry.get("message") or {}
         role = message.get("role")
         if role == "assistant":
