@@ -158,7 +158,11 @@ def stored(folder: Path) -> list[dict]:
 
 
 def test_a_real_model_drives_pi_through_one_quickstart_cell(quickstart):
-    path = suite(quickstart, revisions=[{"ref": "v1.1", "name": "+ CLI"}], tiers=["bare"], tasks=["encode"], budgets={"timeout": 150, "max_turns": 3})
+    # Under pi 1.6's system prompt the 0.5B model makes no usable tool call on the quickstart's own
+    # tasks (measured at v1.1, bare: encode streams a write call that never ends; score, checksum and
+    # best answer without a tool), so this cell names the command outright.
+    (quickstart / "tasks/wordcode/run-cli.yaml").write_text("prompt: 'Use the bash tool to run this command: wordcode encode agent'\nexpected: bihry\n")
+    path = suite(quickstart, revisions=[{"ref": "v1.1", "name": "+ CLI"}], tiers=["bare"], tasks=["run-cli"], budgets={"timeout": 150, "max_turns": 3})
     done = subprocess.run([sys.executable, "-m", "agent_eval", "run", str(path)], capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stderr
     (result,) = stored(quickstart)
