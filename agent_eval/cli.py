@@ -364,12 +364,12 @@ def doctor(fix: Annotated[bool, typer.Option("--fix", help="Install what is miss
         version = _version(version_cmd) if where else ""
         typer.echo(f"{'ok ' if where else 'MISSING'} {name:20} {where or ''} {version}" + ("" if where else f"  -> {how}"))
         missing += where is None
-    for version in agent.PI_PACKAGES:
+    for version, package in agent.PI_PACKAGES.items():
+        default = version == agent.PI_VERSION
         where = agent.installed(version) and str(agent.pi_entry(version))
-        state = "ok " if where else ("MISSING" if version == agent.PI_VERSION else "later")
-        how = "agent-eval doctor --fix" if version == agent.PI_VERSION else "installed when a suite names it"
-        default = ", the default" if version == agent.PI_VERSION else ""
-        typer.echo(f"{state} pi {version:17} {where or ''} {agent.PI_PACKAGES[version]}{default}" + ("" if where else f"  -> {how}"))
+        state = "ok " if where else "MISSING" if default else "later"
+        how = "agent-eval doctor --fix" if default else "installed when a suite names it"
+        typer.echo(f"{state} pi {version:17} {where or ''} {package}{', the default' if default else ''}" + ("" if where else f"  -> {how}"))
         missing += state == "MISSING"
     raise typer.Exit(1 if missing else 0)
 

@@ -2,6 +2,9 @@
 
 Lines are split on "\\n" only (JSON may carry raw U+2028) and a torn last line — pi killed
 mid-write — is ignored. Only the active branch counts: follow parentId back from the last entry.
+Both supported pi versions write it; 1.x adds a first `system` message (pi's prompt, not a turn),
+`usage` entries for requests pi sends on its own (cache warming: counted apart, not in tokens) and
+`context_edit` entries (they change only what later requests see, so nothing here).
 """
 
 from __future__ import annotations
