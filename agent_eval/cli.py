@@ -104,8 +104,10 @@ def print_plan(made, every_cell: bool) -> None:
     s = made.suite
     total = len(made.todo) + len(made.done)
     left_out = f"{made.combinations} − {made.combinations - total} not applicable = " if made.combinations != total else ""
+    versions = s.agent.version or []
+    agents = f" × {len(versions)} pi versions ({', '.join(versions)})" if len(versions) > 1 else ""
     typer.echo(
-        f"suite {s.name}: {len(s.models)} models × {len(made.revisions)} revisions × {len(made.tasks)} tasks × "
+        f"suite {s.name}: {len(s.models)} models{agents} × {len(made.revisions)} revisions × {len(made.tasks)} tasks × "
         f"{len(s.tiers)} tiers × {s.repeats} repeats = {left_out}{total} cells; "
         f"{len(made.done)} done, {len(made.todo)} to run",
         err=True,
@@ -124,7 +126,7 @@ def print_plan(made, every_cell: bool) -> None:
         done = {c.key for c in made.done}
         for cell in made.done + made.todo:
             state = "done" if cell.key in done else "run "
-            typer.echo(f"  {state}  {cell.model.display} · {cell.revision.name} ({cell.revision.sha[:10]}) · {cell.tier} · {cell.task.id} · r{cell.repeat}")
+            typer.echo(f"  {state}  {cell.model.display} · pi {cell.agent_version} · {cell.revision.name} ({cell.revision.sha[:10]}) · {cell.tier} · {cell.task.id} · r{cell.repeat}")
 
 
 @app.command()
@@ -412,39 +414,50 @@ def schema(kind: Annotated[Schema, typer.Argument(help="Which file.")] = Schema.
 
 @app.command()
 def doctor(fix: Annotated[bool, typer.Option("--fix", help="Install what is missing (pi; bubblewrap with apt-get).")] = False) -> None:
-    """Check node, npm, git, uv, the pinned pi and the sandbox; say how to fix what is missing."""
+    """Check the Node and npm agent-eval brought, git, uv, each pi version and the sandbox: in use, pinned, installed."""
     import uv
 
-    from . import sandbox
-    from .agent import PI_VERSION, ensure_pi, pi_bin
+    from . import agent, sandbox
 
     if fix:
         try:
-            ensure_pi(say=lambda m: typer.echo(m, err=True))
+            agent.ensure_pi(say=lambda m: typer.echo(m, err=True))
         except user_errors() as err:
             fail(str(err))
         sandbox.install(say=lambda m: typer.echo(m, err=True))
-    checks = [
-        ("node", shutil.which("node"), "install Node.js 20+ (apt-get install nodejs)"),
-        ("npm", shutil.which("npm"), "install npm (apt-get install npm)"),
-        ("git", shutil.which("git"), "install git (apt-get install git)"),
-        ("uv", uv.find_uv_bin(), "pip install uv"),
-        (f"pi {PI_VERSION}", str(pi_bin()) if pi_bin().is_file() else None, "agent-eval doctor --fix"),
+    try:
+        node = agent.node()
+    except agent.AgentError:
+        node = None
+    reinstall = f"python3 -m pip install {agent.NODE_PACKAGE}=={agent.NODE_VERSION}"
+    npm = agent.npm() if node else []
+    checks = [  # name, where it is (None: missing), the command that prints its version, the fix
+        (f"node (pinned {agent.NODE_VERSION})", str(node) if node and node.is_file() else None, [str(node), "--version"], reinstall),
+        ("npm", npm[-1] if npm else None, npm + ["--version"], reinstall),
+        ("git", shutil.which("git"), ["git", "--version"], "install git (apt-get install git)"),
+        ("uv", uv.find_uv_bin(), [uv.find_uv_bin(), "--version"], "pip install uv"),
     ]
     # No sandbox is a warning, not a failure: runs go on unsandboxed and say so in every result.
     found = sandbox.isolation()
     typer.echo(f"{'ok ' if found.name == 'bwrap' else 'WARNING'} {'sandbox':12} {found.detail}")
     missing = 0
-    for name, where, how in checks:
-        version = _version(where) if where else ""
-        typer.echo(f"{'ok ' if where else 'MISSING'} {name:12} {where or ''} {version}" + ("" if where else f"  -> {how}"))
+    for name, where, version_cmd, how in checks:
+        version = _version(version_cmd) if where else ""
+        typer.echo(f"{'ok ' if where else 'MISSING'} {name:20} {where or ''} {version}" + ("" if where else f"  -> {how}"))
         missing += where is None
+    for version, package in agent.PI_PACKAGES.items():
+        default = version == agent.PI_VERSION
+        where = agent.installed(version) and str(agent.pi_entry(version))
+        state = "ok " if where else "MISSING" if default else "later"
+        how = "agent-eval doctor --fix" if default else "installed when a suite names it"
+        typer.echo(f"{state} pi {version:17} {where or ''} {package}{', the default' if default else ''}" + ("" if where else f"  -> {how}"))
+        missing += state == "MISSING"
     raise typer.Exit(1 if missing else 0)
 
 
-def _version(binary: str) -> str:
+def _version(cmd: list[str]) -> str:
     try:
-        done = subprocess.run([binary, "--version"], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=20)
+        done = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=20)
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return (done.stdout.strip() or done.stderr.strip()).splitlines()[0] if (done.stdout or done.stderr) else ""

@@ -17,7 +17,7 @@ BucketOpt = Annotated[str, typer.Option(
 NamespaceOpt = Annotated[Optional[str], typer.Option(help="Who runs and pays for the Jobs (user or org); default: the token's user.")]
 PollOpt = Annotated[float, typer.Option(help="Seconds between looks at the Jobs while waiting.", min=0.1)]
 FlavorOpt = Annotated[str, typer.Option(help="Job hardware (see `hf jobs hardware`).")]
-ImageOpt = Annotated[Optional[str], typer.Option(help="Docker image with Python 3.10+ (with pip or uv), node 20+ and git. [default: nikolaik/python-nodejs:python3.12-nodejs22]")]
+ImageOpt = Annotated[Optional[str], typer.Option(help="Docker image with Python 3.10+ (with pip or uv) and git; no Node needed. [default: python:3.12]")]
 TimeoutOpt = Annotated[Optional[str], typer.Option(help="Per Job, e.g. 45m. Default: the suite's slowest task + 15m of setup.")]
 MaxParallelOpt = Annotated[int, typer.Option(min=1, help="At most this many of the suite's Jobs live at once.")]
 WatchOpt = Annotated[bool, typer.Option("--watch", help="Follow the Jobs to the end; print the log tail of each failed one.")]

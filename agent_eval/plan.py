@@ -35,9 +35,8 @@ class Plan(BaseModel):
 
     @property
     def combinations(self) -> int:
-        """models × revisions × tasks × tiers × repeats, before not-applicable pairs are left out."""
-        s = self.suite
-        return len(s.models) * len(self.revisions) * len(self.tasks) * len(s.tiers) * s.repeats
+        """models × agent versions × revisions × tiers × every task's repeats, before not-applicable pairs are left out."""
+        return size(self.suite, self.revisions, self.tasks)
 
     def summary(self) -> dict:
         return {
@@ -46,6 +45,7 @@ class Plan(BaseModel):
             "harness_version": __version__,
             "revisions": [r.model_dump() for r in self.revisions],
             "models": [m.model_dump() for m in self.suite.models],
+            "agent_versions": agent_versions(self.suite),
             "tasks": [t.id for t in self.tasks],
             "tiers": self.suite.tiers,
             "repeats": self.suite.repeats,
@@ -150,9 +150,8 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
             raise ConfigError(f"{suite.path}: field 'revisions': {err}") from None
         revisions.append(Revision(ref=spec.ref, name=spec.name or spec.ref, sha=sha))
     suite, revisions, collapsed = unique(suite, revisions)
-    size = len(suite.models) * len(revisions) * len(tasks) * len(suite.tiers) * suite.repeats
-    if size > MAX_CELLS:
-        raise ConfigError(f"{suite.path}: {size:,} cells (models × revisions × tasks × tiers × repeats) is more than {MAX_CELLS:,}; lower repeats or split the suite")
+    if size(suite, revisions, tasks) > MAX_CELLS:
+        raise ConfigError(f"{suite.path}: {size(suite, revisions, tasks):,} cells (models × revisions × tasks × tiers × repeats) is more than {MAX_CELLS:,}; lower repeats or split the suite")
 
     applicable, not_applicable = {}, []
     for tier in suite.tiers:
@@ -163,12 +162,13 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
                 not_applicable.append(f"tier {tier} at {rev.name}: {missing}")
 
     cells = [
-        cell(suite, profile, model, rev, task, tier, r)
+        cell(suite, profile, model, rev, task, tier, r, version)
         for r in range(max(repeats(suite, t) for t in tasks))
         for task in tasks
         if r < repeats(suite, task)
         for tier in suite.tiers
         for model in suite.models
+        for version in agent_versions(suite)
         for rev in revisions
         if applicable[tier, rev.sha]
     ]
@@ -179,6 +179,11 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
     todo = [c for c in cells if c.key not in keys]
     return Plan(suite=suite, profile=profile, tasks=tasks, revisions=revisions, todo=todo, done=finished,
                 not_applicable=not_applicable, collapsed=collapsed, unreadable=local.bad)
+
+
+def size(suite: Suite, revisions: list[Revision], tasks: list[Task]) -> int:
+    per_task = len(suite.models) * len(agent_versions(suite)) * len(revisions) * len(suite.tiers)
+    return per_task * sum(repeats(suite, t) for t in tasks)
 
 
 def repeats(suite: Suite, task: Task) -> int:
@@ -205,7 +210,11 @@ def _missing_skill(profile: Profile, tier: str, url: str, rev: Revision) -> str:
     return "" if found else f"no Skill at {profile.skill.path}"
 
 
-def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier: str, repeat: int) -> Cell:
+def agent_versions(suite: Suite) -> list[str]:
+    return suite.agent.version or [PI_VERSION]
+
+
+def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier: str, repeat: int, version: str = PI_VERSION) -> Cell:
     # The run key covers everything that can change the outcome; display names are left out so
     # renaming a revision or model never re-runs anything.
     serving = serve.serving(model.id) if model.is_local else None
@@ -218,7 +227,7 @@ def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier:
         "tier": tier,
         "repeat": repeat,
         "profile": profile.content_hash,
-        "agent": ["pi", PI_VERSION],
+        "agent": ["pi", version],
         "budgets": suite.budgets.model_dump(),
         "thinking": suite.thinking,
         "serving": serving,
@@ -226,5 +235,5 @@ def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier:
     key = hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return Cell(
         key=key, suite=suite.name, profile=profile.name, model=model, revision=rev, task=task, tier=tier,
-        repeat=repeat, budgets=suite.budgets, thinking=suite.thinking, agent_version=PI_VERSION, serving=serving,
+        repeat=repeat, budgets=suite.budgets, thinking=suite.thinking, agent_version=version, serving=serving,
     )

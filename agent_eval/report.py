@@ -28,7 +28,7 @@ import jinja2
 import orjson
 
 from . import __version__, cache_dir, index
-from .agent import AgentError
+from .agent import AgentError, npm
 from .results import flat
 from .store import RETRIED
 
@@ -234,13 +234,10 @@ def echarts() -> Path:
     bundle = prefix / "node_modules" / "echarts" / "dist" / "echarts.min.js"
     if bundle.is_file():
         return bundle
-    npm = shutil.which("npm")
-    if npm is None:
-        raise AgentError("npm not found: the report's charts come from the echarts npm package; install Node.js 20+ and npm")
     prefix.mkdir(parents=True, exist_ok=True)
     for name in ("package.json", "package-lock.json"):
         (prefix / name).write_bytes(resources.files("agent_eval.report_site").joinpath(name).read_bytes())
-    done = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=prefix, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    done = subprocess.run([*npm(), "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=prefix, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if done.returncode or not bundle.is_file():
         raise AgentError(f"npm ci failed for echarts {ECHARTS_VERSION}: {(done.stderr.strip().splitlines() or ['no output'])[-1]}")
     return bundle

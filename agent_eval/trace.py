@@ -2,6 +2,9 @@
 
 Lines are split on "\\n" only (JSON may carry raw U+2028) and a torn last line — pi killed
 mid-write — is ignored. Only the active branch counts: follow parentId back from the last entry.
+Both supported pi versions write it; 1.x adds a first `system` message (pi's prompt, not a turn),
+`usage` entries for requests pi sends on its own (cache warming: counted apart, not in tokens) and
+`context_edit` entries (they change only what later requests see, so nothing here).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ INLINE_CODE = re.compile(r"(?:^|[\s|;&(])(?:python[\d.]*|node|ruby|perl|Rscript)
 
 class Trace(BaseModel):
     model_calls: int = 0  # assistant messages, failed attempts included
+    background_calls: int = 0  # requests pi made on its own (1.x `usage` entries: cache warming…); not in tokens
     turns: int = 0  # assistant messages that did not fail
     tool_calls: dict[str, int] = {}
     commands: list[str] = []
@@ -71,6 +75,8 @@ def parse(path: Path) -> Trace:
     for entry in active_branch(read_entries(path)):
         if entry.get("type") == "model_change":
             trace.model = f"{entry.get('provider')}/{entry.get('modelId')}"
+        elif entry.get("type") == "usage":
+            trace.background_calls += 1
         message = entry.get("message") or {}
         role = message.get("role")
         if role == "assistant":

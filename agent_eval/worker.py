@@ -90,7 +90,7 @@ def run_alone(cell: Cell, store: Store, say=print) -> Result | None:
     try:
         profile = profiles.load(snapshot / "profile")
         task = load_task(snapshot / "tasks" / f"{cell.task.id}.yaml")
-        agent.ensure_pi(say=say)
+        agent.ensure_pi(cell.agent_version, say=say)
         with ExitStack() as stack:
             proxy = stack.enter_context(Proxy())
             upstream = None
@@ -121,7 +121,7 @@ def _run_pi(
     dummy = proxy.register(meter)
     try:
         agent.write_config(ws.home, cell.model, proxy.url, dummy)
-        cmd = agent.command(cell.model, cell.thinking, ws.scratch / "session.jsonl", ws.skill)
+        cmd = agent.command(cell.model, cell.thinking, ws.scratch / "session.jsonl", ws.skill, cell.agent_version)
         timeout = task.timeout or cell.budgets.timeout
         with sandbox.Box(ws, env, network, proxy.url) as box:
             return agent.run(box.wrap(cmd), task.prompt, ws.workdir, agent.environment(ws.home, env.bin), folder / "agent.log", timeout, meter.control)

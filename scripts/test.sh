@@ -3,8 +3,9 @@
 # - Python deps (and playwright, the browser driver) with pip;
 # - Debian's chromium for the report's browser tests and bubblewrap for the agent's sandbox, if
 #   they are not there yet;
-# - pi and echarts from npm (pinned by lockfiles in the package) on first use, cached with the
-#   test environments and the 0.5B model under ~/.cache/agent-eval-tests, so a second run installs nothing.
+# - pi (both supported versions) and echarts from npm (pinned by lockfiles in the package) on first use,
+#   with the npm of the Node wheel pip installed (no system Node or npm), cached with the test
+#   environments and the 0.5B model under ~/.cache/agent-eval-tests, so a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'

@@ -66,7 +66,7 @@ def test_schema_and_doctor(project):
     assert "path" not in schema["properties"]
     doctor = project.cli("doctor")
     assert doctor.returncode == 0, doctor.stdout
-    assert "ok  pi 0.73.1" in doctor.stdout and "0.73.1" in doctor.stdout.splitlines()[-1]
+    assert "ok  pi 1.6.0" in doctor.stdout and "@earendil-works/pi-coding-agent, the default" in doctor.stdout
 
 
 def test_help_teaches_the_model():
