@@ -109,7 +109,7 @@ class Box:
 
     def _mounts(self, program: str) -> list[str]:
         homes = [*_python_home(self.env), *_node_home(program), *_borrowed_objects(self.ws.workdir)]
-        ro = [agent.pi_prefix(), self.env.path, *homes]
+        ro = [agent.pi_prefix().parent, self.env.path, *homes]  # every installed pi version: a suite may name several
         args = []
         for path in dict.fromkeys(p.resolve() for p in ro):
             args += ["--ro-bind", str(path), str(path)]
@@ -166,7 +166,7 @@ def _python_home(env: Env) -> list[Path]:
 def _node_home(program: str) -> list[Path]:
     """Node's installation: the one on PATH, or the program itself when it is a node binary."""
     nodes = [Path(n).resolve() for n in (shutil.which("node"), program) if n and Path(n).name == "node"]
-    return [n.parent.parent for n in nodes if not _under_system(n) and not n.is_relative_to(agent.pi_prefix())]
+    return [n.parent.parent for n in nodes if not _under_system(n) and not n.is_relative_to(agent.pi_prefix().parent)]
 
 
 def _borrowed_objects(workdir: Path) -> list[Path]:
