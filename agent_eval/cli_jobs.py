@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .cli import StoreArg, app, fail, hub_errors, one_line, print_plan, user_errors
+from .cli_common import StoreArg, app, fail, hub_errors, one_line, print_plan, user_errors
 
 BucketOpt = Annotated[str, typer.Option(
     "--bucket", envvar="AGENT_EVAL_BUCKET", help="The Storage Bucket holding the store, ORG/NAME (or hf://buckets/ORG/NAME).")]

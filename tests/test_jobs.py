@@ -235,7 +235,7 @@ def test_bad_input_is_one_line(tmp_path, minilib_repo, hub, hub_model):
 def test_an_unreachable_hub_is_one_line_with_the_cause():
     import httpx2
 
-    from agent_eval.cli import one_line
+    from agent_eval.cli_common import one_line
 
     with pytest.raises(httpx2.TransportError) as caught:
         httpx2.get("http://127.0.0.1:9/api/whoami-v2")  # nothing listens on port 9

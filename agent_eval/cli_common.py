@@ -1,0 +1,132 @@
+"""What every `agent-eval` command shares: the app, one-line failures, the plan's header, Hub
+errors. The command modules (cli, cli_results, cli_jobs) import this one, never each other."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+HELP = """Measure how much work a coding agent (pi) needs to *use* a library.
+
+\b
+A PROFILE (profiles/<name>/profile.yaml) says how to install the library at a git revision, what
+each TIER gives the agent, and which MARKERS to look for in what it did:
+  bare   the library installed, an empty working dir
+  clone  the library's source at that revision checked out in the working dir
+  skill  the library installed, plus its Skill (curated docs) loaded with pi's --skill
+A TASK (tasks/<profile>/<id>.yaml) is a prompt with an expected answer (substring, regex or exact).
+A SUITE (suite.yaml) picks models, revisions, tasks, tiers and repeats; every combination is a CELL.
+Each cell runs pi once and stores result.json, pi's trace and the proxy's token log.
+
+\b
+Start with:  agent-eval validate suite.yaml   then   agent-eval run suite.yaml --dry-run
+"""
+
+app = typer.Typer(
+    name="agent-eval", help=HELP, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    from .agent import AgentError
+    from .config import ConfigError
+    from .releases import ReleaseError
+    from .repo import RepoError
+    from .serve import ServeError
+
+    return ConfigError, RepoError, ReleaseError, AgentError, ServeError
+
+
+StoreArg = Annotated[Path, typer.Argument(help="The store folder.")]
+
+
+def require_repo_id(value: str, option: str, example: str) -> None:
+    if "/" not in value:
+        fail(f"{option} is required as ORG/NAME, e.g. {option} {example}")
+
+
+def require_store(store: Path) -> None:
+    if not (store / "runs").is_dir():
+        fail(f"{store}: no runs/ folder here; is this a store? (default ./agent-eval-results)")
+
+
+def make_plan(suite: Path, rerun: bool = False, store: Path | None = None):
+    from . import plan
+
+    try:
+        return plan.make(suite, rerun=rerun, store=store)
+    except user_errors() as err:
+        fail(str(err))
+
+
+
+def print_plan(made, every_cell: bool) -> None:
+    s = made.suite
+    total = len(made.todo) + len(made.done)
+    left_out = f"{made.combinations} − {made.combinations - total} not applicable = " if made.combinations != total else ""
+    versions = s.agent.version or []
+    agents = f" × {len(versions)} pi versions ({', '.join(versions)})" if len(versions) > 1 else ""
+    typer.echo(
+        f"suite {s.name}: {len(s.models)} models{agents} × {len(made.revisions)} revisions × {len(made.tasks)} tasks × "
+        f"{len(s.tiers)} tiers × {s.repeats} repeats = {left_out}{total} cells; "
+        f"{len(made.done)} done, {len(made.todo)} to run",
+        err=True,
+    )
+    for reason in made.not_applicable:
+        typer.echo(f"  not applicable: {reason}", err=True)
+    for reason in made.collapsed:
+        typer.echo(f"  collapsed: {reason}", err=True)
+    for reason in made.unreadable:
+        typer.echo(f"  unreadable, will run again: {reason}", err=True)
+    from .sandbox import isolation
+
+    found = isolation()
+    typer.echo(f"isolation: {found.detail}" if found.name == "bwrap" else f"isolation: NONE — {found.detail}", err=True)
+    if every_cell:
+        done = {c.key for c in made.done}
+        for cell in made.done + made.todo:
+            state = "done" if cell.key in done else "run "
+            typer.echo(f"  {state}  {cell.model.display} · pi {cell.agent_version} · {cell.revision.name} ({cell.revision.sha[:10]}) · {cell.tier} · {cell.task.id} · r{cell.repeat}")
+
+
+
+def hub_errors() -> tuple[type[Exception], ...]:
+    import httpx2  # what huggingface_hub talks HTTP with
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalTokenNotFoundError
+
+    return HfHubHTTPError, LocalTokenNotFoundError, HFValidationError, httpx2.TransportError
+
+
+HUB_HINTS = {
+    401: "the Hub did not accept the token: set HF_TOKEN or run `hf auth login`",
+    403: "the token may not do this: use one with write access to the repo, bucket or Jobs of this namespace",
+    404: "not found: check the ORG/NAME (and that the token can see it)",
+}
+
+
+def one_line(err: Exception) -> str:
+    """One line with the cause: for a Hub reply, its status, the server's own message and what to do."""
+    from huggingface_hub import constants
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if isinstance(err, HfHubHTTPError) and err.response is not None:
+        status = err.response.status_code
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        generic = bool(lines) and lines[0].startswith(("Client error", "Server error"))  # httpx's words, not the Hub's
+        said = (err.server_message or " ".join(lines[1:] if generic else lines[:1])).strip().replace("\n", " ")[:300]
+        hint = HUB_HINTS.get(status, "")
+        if status == 401:
+            from huggingface_hub import get_token
+
+            hint = hint if get_token() else "no Hugging Face token found: set HF_TOKEN or run `hf auth login`"
+        parts = [f"the Hub answered {status} to {err.response.request.method} {err.response.url.path}", said, hint]
+        return "; ".join(p for p in parts if p)
+    if type(err).__module__.startswith("httpx"):
+        return f"cannot reach the Hub at {constants.ENDPOINT} ({err}); check the network or HF_ENDPOINT"
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]

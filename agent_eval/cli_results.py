@@ -1,0 +1,267 @@
+"""The `agent-eval` commands that read a store: results, report, export and the Hub publishing
+commands, compare, regrade and explain. The work is in results.py, index.py, report.py, publish.py,
+export.py, compare.py, regrade.py and explain.py."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .cli_common import StoreArg, app, fail, hub_errors, one_line, require_repo_id, require_store, user_errors
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+@app.command()
+def results(
+    store: StoreArg = Path("agent-eval-results"),
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+) -> None:
+    """Print every result in a store, one flat row per run (the columns are listed in the README).
+    Reads the store's index (index.sqlite), checked against the run folders first."""
+    from . import index
+    from . import results as collect
+
+    require_store(store)
+    found = index.rows(store)
+    index.warn_bad(store, lambda line: typer.echo(line, err=True))
+    if format == Format.json:
+        sys.stdout.buffer.write(collect.as_json(found) + b"\n")
+    elif format == Format.csv:
+        sys.stdout.write(collect.as_csv(found))
+    else:
+        collect.print_table(found)
+
+
+@app.command()
+def report(
+    where: Annotated[str, typer.Argument(metavar="STORE", help="The store folder, or hf://buckets/ORG/NAME (pulled into the cache first).")] = "agent-eval-results",
+    out: Annotated[Optional[Path], typer.Option(help="Where to write the site; default: STORE/report.")] = None,
+) -> None:
+    """Build the static report: open its index.html from disk, or publish it with publish-report."""
+    import time
+
+    from . import cache_dir
+    from . import report as site
+    from .bucket import PREFIX
+    from .cli_jobs import hub_store, reported
+
+    store = Path(where)
+    if where.startswith(PREFIX):
+        with reported():
+            remote = hub_store(where)
+            store = cache_dir() / "buckets" / remote.id
+            files, _ = remote.pull(store, exact=True)
+        typer.echo(f"{files} new files from {remote.uri} in {store}", err=True)
+    require_store(store)
+    out = out or store / "report"
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out} is a file; give a folder (the site is index.html with its data beside it)")
+    started = time.perf_counter()
+    try:
+        built = site.build(store, out)
+    except user_errors() as err:
+        fail(str(err))
+    from . import index
+
+    index.warn_bad(store, lambda line: typer.echo(line, err=True))
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    typer.echo(f"{built.size} runs -> {out / 'index.html'} ({size / 1e6:.1f} MB, {time.perf_counter() - started:.1f}s)", err=True)
+    typer.echo((out / "index.html").resolve().as_uri())
+
+
+@app.command("publish-report")
+def publish_report(
+    store: StoreArg = Path("agent-eval-results"),
+    space: Annotated[str, typer.Option(help="The Space, ORG/NAME; created as a static Space if needed.")] = "",
+    public: Annotated[bool, typer.Option("--public", help="Make a new Space public (default: private).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be uploaded, upload nothing.")] = False,
+    traces_dataset: Annotated[Optional[str], typer.Option(help="Link each run to its trace in this Dataset (see upload-traces).")] = None,
+) -> None:
+    """Build the report and push it to a Hugging Face Space in one commit (HF_TOKEN or `hf auth login`)."""
+    from . import publish
+
+    require_repo_id(space, "--space", "my-org/agent-eval-report")
+    require_store(store)
+    try:
+        url = publish.publish_report(store, space, public, dry_run, traces_dataset, say=lambda m: typer.echo(m, err=True))
+    except user_errors() + hub_errors() as err:
+        fail(one_line(err))
+    if url:
+        typer.echo(url)
+
+
+class ExportFormat(str, Enum):
+    parquet = "parquet"
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+@app.command()
+def export(
+    store: StoreArg = Path("agent-eval-results"),
+    format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.parquet,
+    out: Annotated[Optional[Path], typer.Option(help="The file to write; default: stdout (csv, jsonl).")] = None,
+) -> None:
+    """The results table, one row per run, with the columns of `results --format json` (README)."""
+    from . import export as table
+    from . import index
+
+    require_store(store)
+    try:
+        data = table.export(store, format.value, out)
+    except table.ExportError as err:
+        fail(str(err))
+    index.warn_bad(store, lambda line: typer.echo(line, err=True))
+    if data is not None:
+        sys.stdout.buffer.write(data)
+    else:
+        typer.echo(f"wrote {out}", err=True)
+
+
+@app.command("publish-results")
+def publish_results(
+    store: StoreArg = Path("agent-eval-results"),
+    dataset: Annotated[str, typer.Option(help="The Dataset, ORG/NAME; created if needed.")] = "",
+    public: Annotated[bool, typer.Option("--public", help="Make a new Dataset public (default: private).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be committed, commit nothing.")] = False,
+    report_space: Annotated[Optional[str], typer.Option(help="Link the dataset card to the report's Space, ORG/NAME.")] = None,
+) -> None:
+    """The results table as Parquet in a Hub Dataset, with a card, for the dataset viewer and its SQL
+    console; a second publish replaces the table in one commit."""
+    from . import export as table
+
+    require_repo_id(dataset, "--dataset", "my-org/agent-eval-results")
+    require_store(store)
+    try:
+        url = table.publish_results(store, dataset, public, dry_run, report_space, say=lambda m: typer.echo(m, err=True))
+    except (table.ExportError, *hub_errors()) as err:
+        fail(one_line(err))
+    if url:
+        typer.echo(url)
+
+
+@app.command("upload-traces")
+def upload_traces(
+    store: StoreArg = Path("agent-eval-results"),
+    dataset: Annotated[str, typer.Option(help="The Dataset, ORG/NAME; created if needed.")] = "",
+    push: Annotated[bool, typer.Option("--push", help="Upload for real (default: a dry run that lists what would go).")] = False,
+    public: Annotated[bool, typer.Option("--public", help="Make a new Dataset public (default: private).")] = False,
+) -> None:
+    """Put every run's pi session (redacted) in a Dataset tagged for the Hub's agent-trace viewer."""
+    from . import publish
+
+    require_repo_id(dataset, "--dataset", "my-org/agent-eval-traces")
+    try:
+        url = publish.upload_traces(store, dataset, public, push, say=lambda m: typer.echo(m, err=True))
+    except (FileNotFoundError, *hub_errors()) as err:
+        fail(one_line(err))
+    if url:
+        typer.echo(url)
+
+
+class CompareFormat(str, Enum):
+    table = "table"
+    markdown = "markdown"
+    json = "json"
+
+
+class Axis(str, Enum):
+    revision = "revision"
+    model = "model"
+    tier = "tier"
+
+
+@app.command("compare")
+def compare_cmd(
+    store: StoreArg = Path("agent-eval-results"),
+    base: Annotated[str, typer.Option(help="The base: a revision's name, ref or SHA prefix (a model or tier with --axis).")] = ...,
+    head: Annotated[str, typer.Option(help="The head, named like --base.")] = ...,
+    model: Annotated[Optional[list[str]], typer.Option("--model", help="Only this model (id or name); repeatable.")] = None,
+    tier: Annotated[Optional[list[str]], typer.Option("--tier", help="Only this tier; repeatable.")] = None,
+    task: Annotated[Optional[list[str]], typer.Option("--task", help="Only tasks matching this glob; repeatable.")] = None,
+    axis: Annotated[Axis, typer.Option(help="What base and head name; the other axes are held fixed and paired.")] = Axis.revision,
+    format: Annotated[CompareFormat, typer.Option("--format", "-f", help="table (terminal), markdown (a PR comment) or json.")] = CompareFormat.table,
+    fail_on: Annotated[Optional[list[str]], typer.Option("--fail-on", metavar="METRIC:THRESHOLD",
+        help="Exit 1 when METRIC got worse than THRESHOLD and its 95% interval excludes zero: match:-5 (points), tokens_new:+20% (percent).")] = None,
+    report_url: Annotated[Optional[str], typer.Option(help="Link the published report from the markdown.")] = None,
+) -> None:
+    """Did head do better than base? Every metric with its change, 95% interval (clustered by task) and verdict.
+
+    \b
+    Runs are paired within (model, task, tier), repeats averaged, and the interval is a t interval
+    over per-task differences. Exit 0, or 1 when a --fail-on rule fires, or 2 on bad input.
+    """
+    from . import compare as cmp
+    from . import compare_render as render
+
+    require_store(store)
+    try:
+        rows = cmp.load_rows(store)
+        result = cmp.compare(rows, base, head, axis.value, models=model or [], tiers=tier or [], tasks=task or [],
+                             directions=cmp.marker_directions(store))
+        rules = [render.parse_rule(r, [m.metric for m in result.metrics]) for r in fail_on or []]
+    except cmp.CompareError as err:
+        fail(str(err))
+    if format == CompareFormat.json:
+        sys.stdout.buffer.write(render.as_json(result) + b"\n")
+    elif format == CompareFormat.markdown:
+        by_model = {} if axis == Axis.model else cmp.per_model(rows, base, head, axis.value, models=model or [], tiers=tier or [], tasks=task or [],
+                                                                directions=cmp.marker_directions(store))
+        sys.stdout.write(render.markdown(result, report_url, by_model))
+    else:
+        render.table(result)
+    broken, unchecked = render.fired(result, rules)
+    for line in unchecked + broken:
+        typer.echo(line, err=True)
+    if broken:
+        raise typer.Exit(1)
+
+
+@app.command()
+def regrade(
+    store: StoreArg = Path("agent-eval-results"),
+    suite: Annotated[Path, typer.Option(help="The suite.yaml whose profile (markers) and tasks (expected answers) grade, as they are on disk now.")] = Path("suite.yaml"),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change and write nothing.")] = False,
+) -> None:
+    """Score stored runs again from their traces, with the current markers and expected answers; no model is called.
+
+    \b
+    The previous grading is kept beside each rewritten result (result.previous.json); statuses,
+    tokens and traces are never touched.
+    """
+    from . import regrade as grading
+
+    require_store(store)
+    try:
+        done = grading.regrade(store, suite, dry_run)
+    except user_errors() as err:
+        fail(str(err))
+    for line in grading.summary(done, dry_run):
+        typer.echo(line)
+
+
+@app.command()
+def explain(
+    store: StoreArg = Path("agent-eval-results"),
+    task: Annotated[str, typer.Option(help="The task id (a glob matches several).")] = ...,
+    model: Annotated[Optional[str], typer.Option(help="Only this model (id or name).")] = None,
+    tier: Annotated[Optional[str], typer.Option(help="Only this tier.")] = None,
+) -> None:
+    """What the agent did on one task, every revision side by side: result, answer, markers, cost, tool-call timeline."""
+    from . import explain as why
+
+    require_store(store)
+    try:
+        groups = why.runs(store, task, model, tier)
+    except why.ExplainError as err:
+        fail(str(err))
+    why.show(groups, task)
