@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from conftest import HF_CANARY, MODEL_KEY
+from test_sandbox import processes
 
 
 def stored(project) -> list[dict]:
@@ -138,12 +139,14 @@ def test_an_interrupted_run_stores_nothing_for_running_cells_and_the_next_run_fi
     while not fake.attempts and time.time() < deadline:
         time.sleep(0.1)
     assert fake.attempts, "pi never reached the model"
+    (cell,) = [orjson.loads(p.read_bytes()) for p in project.store.glob("runs/*/*/*/*/*/cell.json")]
+    assert processes(f"agent-eval-{cell['key'][:8]}-"), "the cell's pi is not found while it runs"
     proc.send_signal(stop)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "1 interrupted" in err
     assert not list(project.store.glob("runs/**/result.json"))
-    assert subprocess.run(["pgrep", "-f", "pi-coding-agent"], capture_output=True).stdout == b""
+    assert processes(f"agent-eval-{cell['key'][:8]}-") == []  # no pi (nor its children) of this cell left: its HOME names it
 
     fake.extra_delay = 0.0
     again = project.cli("run", "suite.yaml")
