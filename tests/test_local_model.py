@@ -228,3 +228,37 @@ def test_when_the_server_dies_mid_run_its_cells_fail_with_the_reason_and_the_swe
     results = stored(quickstart)
     assert [r["status"] for r in results] == ["infra_error", "infra_error"]  # the machine failed, not the agent
     assert all("the local model server died mid-run" in r["errors"][0] for r in results)
+
+
+def test_the_model_server_dies_with_a_killed_harness(quickstart):
+    path = suite(quickstart, revisions=[{"ref": "v1.1", "name": "+ CLI"}], tiers=["bare"], tasks=["encode"], budgets={"timeout": 150})
+    harness = subprocess.Popen([sys.executable, "-m", "agent_eval", "run", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def server() -> list[int]:  # the harness's own server: its child, started in a session of its own
+        children = [p for p in Path("/proc").glob("[0-9]*") if (p / "stat").is_file()]
+        found = []
+        for proc in children:
+            try:
+                if int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == harness.pid and b"model\0serve" in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+            except (OSError, ValueError, IndexError):
+                continue
+        return found
+
+    deadline = time.time() + 120
+    while not (pids := server()) and time.time() < deadline:
+        time.sleep(0.2)
+    assert pids, "the harness never started its model server"
+    harness.kill()  # SIGKILL: no handler, no cleanup of ours runs
+    harness.wait()
+    deadline = time.time() + 20
+    while any(map(alive, pids)) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not any(map(alive, pids)), "the model server outlived the harness"
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is gone, not yet reaped
+    except OSError:
+        return False
