@@ -30,15 +30,8 @@ def run(
     print_plan(made, every_cell=dry_run)
     if dry_run or not made.todo:
         return
-    import sqlite3
+    from . import local
 
-    from . import index, local
-
-    made.suite.store_path.mkdir(parents=True, exist_ok=True)
-    try:
-        index.connect(made.suite.store_path).close()  # there, so each result is indexed as it is stored
-    except (sqlite3.Error, OSError) as err:  # derived data: a reader builds it later from the run folders
-        typer.echo(f"warning: the store's index could not be made ({err}); results are stored all the same", err=True)
     try:
         outcome = local.run(made, jobs)
     except user_errors() as err:
@@ -46,7 +39,6 @@ def run(
     typer.echo(f"{len(made.todo)} cells: {outcome.line()}. Results in {made.suite.store_path}", err=True)
     if outcome["interrupted"]:
         raise typer.Exit(130)
-
 
 
 @app.command()

@@ -9,6 +9,7 @@ the interrupted cells: the next run picks them up.
 from __future__ import annotations
 
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -19,7 +20,8 @@ from contextlib import ExitStack, contextmanager, nullcontext
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import agent, prepare, profiles, serve, worker
+from . import agent, index, prepare, profiles, serve, worker
+from .config import ConfigError
 from .plan import Plan
 from .proxy import Control, Proxy
 from .redact import held
@@ -59,11 +61,15 @@ def _interrupt(signum, frame) -> None:
 
 def _run(plan: Plan, jobs: int) -> Outcome:
     store = Store(plan.suite.store_path)
-    store.snapshot(plan.suite, plan.profile, plan.tasks, plan.summary())
     for version in sorted({cell.agent_version for cell in plan.todo}):
         agent.ensure_pi(version, say=console.print)
-    tasks = {t.id: t for t in plan.tasks}
     envs, failed = environments(plan)
+    if failed and not envs:  # the install itself is wrong, not one old revision: say so, store nothing
+        raise ConfigError(f"{plan.profile.root / 'profile.yaml'}: field 'install': the library installs at no revision "
+                          f"({next(iter(failed.values()))}); fix the install spec, extras or packages")
+    make_index(store)
+    store.snapshot(plan.suite, plan.profile, plan.tasks, plan.summary())
+    tasks = {t.id: t for t in plan.tasks}
     controls: dict[str, Control] = {cell.key: Control() for cell in plan.todo}
     secrets = held({m.key_env for m in plan.suite.models})  # every key this process holds, whatever the cell
 
@@ -108,6 +114,15 @@ def _run(plan: Plan, jobs: int) -> Outcome:
             for control in controls.values():
                 control.stop("interrupted")
     return tally(futures)
+
+
+def make_index(store: Store) -> None:
+    """The store's index, there before the first result, so each result is indexed as it is stored."""
+    store.root.mkdir(parents=True, exist_ok=True)
+    try:
+        index.connect(store.root).close()
+    except (sqlite3.Error, OSError) as err:  # derived data: a reader builds it later from the run folders
+        console.print(f"[yellow]warning: the store's index could not be made ({err}); results are stored all the same[/]")
 
 
 class Servers:
