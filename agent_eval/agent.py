@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from . import cache_dir
 from .config import ModelSpec
+from .repo import locked
 
 PI_VERSION = "1.6.0"  # the default; a suite may name others (`agent: {version: ...}`)
 # Every supported version, its npm package (renamed at 0.74) and its lockfile under agent_eval/pi/<version>/.
@@ -81,19 +82,25 @@ def ensure_pi(version: str = PI_VERSION, say=print) -> list[str]:
     if version not in PI_PACKAGES:
         raise AgentError(f"pi {version} is not supported; supported: {', '.join(PI_PACKAGES)}")
     if installed(version) != version:
-        prefix = pi_prefix(version)
-        prefix.mkdir(parents=True, exist_ok=True)
-        for name in ("package.json", "package-lock.json"):
-            (prefix / name).write_bytes(resources.files("agent_eval.pi").joinpath(version, name).read_bytes())
-        say(f"installing pi {version} with npm into {prefix} (once)…")
-        done = subprocess.run(
-            [*npm(), "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=prefix,
-            stdin=subprocess.DEVNULL, capture_output=True, text=True,
-        )
-        if done.returncode or installed(version) != version:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise AgentError(f"npm ci failed for pi {version}: {last}")
+        with locked(pi_prefix(version)):  # two sweeps starting at once install it once
+            if installed(version) != version:
+                _install(version, say)
     return pi_command(version)
+
+
+def _install(version: str, say) -> None:
+    prefix = pi_prefix(version)
+    prefix.mkdir(parents=True, exist_ok=True)
+    for name in ("package.json", "package-lock.json"):
+        (prefix / name).write_bytes(resources.files("agent_eval.pi").joinpath(version, name).read_bytes())
+    say(f"installing pi {version} with npm into {prefix} (once)…")
+    done = subprocess.run(
+        [*npm(), "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=prefix,
+        stdin=subprocess.DEVNULL, capture_output=True, text=True,
+    )
+    if done.returncode or installed(version) != version:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise AgentError(f"npm ci failed for pi {version}: {last}")
 
 
 def pi_command(version: str = PI_VERSION) -> list[str]:

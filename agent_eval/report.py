@@ -29,6 +29,7 @@ import orjson
 
 from . import __version__, cache_dir, index
 from .agent import AgentError, npm
+from .repo import locked
 from .results import flat
 from .store import RETRIED
 
@@ -234,12 +235,14 @@ def echarts() -> Path:
     bundle = prefix / "node_modules" / "echarts" / "dist" / "echarts.min.js"
     if bundle.is_file():
         return bundle
-    prefix.mkdir(parents=True, exist_ok=True)
-    for name in ("package.json", "package-lock.json"):
-        (prefix / name).write_bytes(resources.files("agent_eval.report_site").joinpath(name).read_bytes())
-    done = subprocess.run([*npm(), "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=prefix, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    if done.returncode or not bundle.is_file():
-        raise AgentError(f"npm ci failed for echarts {ECHARTS_VERSION}: {(done.stderr.strip().splitlines() or ['no output'])[-1]}")
+    with locked(prefix):  # two builds at once install it once
+        if not bundle.is_file():
+            prefix.mkdir(parents=True, exist_ok=True)
+            for name in ("package.json", "package-lock.json"):
+                (prefix / name).write_bytes(resources.files("agent_eval.report_site").joinpath(name).read_bytes())
+            done = subprocess.run([*npm(), "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=prefix, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+            if done.returncode or not bundle.is_file():
+                raise AgentError(f"npm ci failed for echarts {ECHARTS_VERSION}: {(done.stderr.strip().splitlines() or ['no output'])[-1]}")
     return bundle
 
 

@@ -4,7 +4,9 @@ and one real cell with the real 0.5B model driving the real pi."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -218,10 +220,10 @@ def test_when_the_server_dies_mid_run_its_cells_fail_with_the_reason_and_the_swe
     deadline = time.time() + 120
     while not list((quickstart / "results").glob("runs/**/proxy.jsonl")) and time.time() < deadline:
         time.sleep(0.2)
-    server = subprocess.run(["pgrep", "-f", "model serve local/qwen2.5-coder-0.5b --port"], capture_output=True, text=True).stdout.split()
+    server = servers_of(proc.pid)  # this sweep's own server: other tests may be serving theirs
     assert server, "the model server was not running"
     for pid in server:
-        subprocess.run(["kill", "-9", pid])
+        os.kill(pid, signal.SIGKILL)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "the local model server died mid-run (exit code -9" in err
@@ -234,19 +236,8 @@ def test_the_model_server_dies_with_a_killed_harness(quickstart):
     path = suite(quickstart, revisions=[{"ref": "v1.1", "name": "+ CLI"}], tiers=["bare"], tasks=["encode"], budgets={"timeout": 150})
     harness = subprocess.Popen([sys.executable, "-m", "agent_eval", "run", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def server() -> list[int]:  # the harness's own server: its child, started in a session of its own
-        children = [p for p in Path("/proc").glob("[0-9]*") if (p / "stat").is_file()]
-        found = []
-        for proc in children:
-            try:
-                if int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == harness.pid and b"model\0serve" in (proc / "cmdline").read_bytes():
-                    found.append(int(proc.name))
-            except (OSError, ValueError, IndexError):
-                continue
-        return found
-
     deadline = time.time() + 120
-    while not (pids := server()) and time.time() < deadline:
+    while not (pids := servers_of(harness.pid)) and time.time() < deadline:
         time.sleep(0.2)
     assert pids, "the harness never started its model server"
     harness.kill()  # SIGKILL: no handler, no cleanup of ours runs
@@ -255,6 +246,18 @@ def test_the_model_server_dies_with_a_killed_harness(quickstart):
     while any(map(alive, pids)) and time.time() < deadline:
         time.sleep(0.2)
     assert not any(map(alive, pids)), "the model server outlived the harness"
+
+
+def servers_of(harness: int) -> list[int]:
+    """The model servers a harness started: its children (in sessions of their own) that serve."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == harness and b"model\0serve" in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
 
 
 def alive(pid: int) -> bool:
