@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import orjson
+import pytest
 
 from conftest import PROMPTS
 
@@ -73,3 +74,38 @@ def test_help_teaches_the_model():
     out = subprocess.run([sys.executable, "-m", "agent_eval", "--help"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"}).stdout
     for word in ("PROFILE", "TIER", "TASK", "SUITE", "MARKERS", "bare", "clone", "skill"):
         assert word in out
+
+
+def test_report_out_on_a_file_is_one_line(project):
+    project.suite(revisions=["v0.2"], tiers=["bare"], tasks=["checksum"])
+    assert project.cli("run", "suite.yaml").returncode == 0
+    (project.root / "taken").write_text("a file")
+    done = project.cli("report", "agent-eval-results", "--out", "taken")
+    assert done.returncode == 2 and done.stderr.strip() == "error: --out taken is a file; give a folder (the site is index.html with its data beside it)"
+    assert (project.root / "taken").read_text() == "a file"
+
+
+def test_revisions_extract_safely_on_a_python_without_tarfile_filters(tmp_path, monkeypatch, minilib_repo):
+    # A Job's image may have a Python older than 3.11.4 (no tarfile filter=): the tree still comes
+    # out, checked by hand, and a member that would leave the folder is refused.
+    import io
+    import tarfile
+
+    from agent_eval import repo
+
+    monkeypatch.delattr(tarfile, "data_filter")
+    monkeypatch.setenv("AGENT_EVAL_CACHE", str(tmp_path / "cache"))
+    url = str(minilib_repo)
+    repo.fetch(url)
+    tree = repo.export(url, repo.resolve(url, "v0.2"))
+    assert (tree / "minilib" / "cli.py").is_file()
+    evil = io.BytesIO()
+    with tarfile.open(fileobj=evil, mode="w") as tar:
+        data = b"x"
+        member = tarfile.TarInfo("../outside.txt")
+        member.size = len(data)
+        tar.addfile(member, io.BytesIO(data))
+    evil.seek(0)
+    with tarfile.open(fileobj=evil) as tar, pytest.raises(repo.RepoError, match="unsafe member: ../outside.txt"):
+        repo._extract(tar, tmp_path / "dest")
+    assert not (tmp_path / "outside.txt").exists()

@@ -171,6 +171,7 @@ def test_rate_limits_lost_replies_and_live_jobs_never_make_duplicates(tmp_path, 
     held.refuse_creates, held.lose_replies = 15, 3
     first = jobs_cli(project, "fanout", "suite.yaml", "--jobs")
     assert first.returncode == 0, first.stderr
+    assert "the Hub answered 429" in first.stderr and "trying again in" in first.stderr  # what is retried, and why
     keys = [j.spec["labels"]["agent-eval-key"] for j in held.jobs.values()]
     assert len(keys) == 12 and len(set(keys)) == 12  # every cell once, despite 429s and lost replies
     creates = [r for r in held.requests if r["method"] == "POST" and r["path"] == "/api/jobs/tester"]

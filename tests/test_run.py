@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -168,3 +169,11 @@ def test_worker_runs_one_cell_from_its_cell_json(project, fake):
     assert done.returncode == 0, done.stderr
     second = orjson.loads((cell_json.parent / "result.json").read_bytes())
     assert second["cell"] == first["cell"] and second["status"] == "ok" and second["matched"] is True
+
+    # Whatever breaks in a worker (here: its suite's snapshot is gone) is stored as the cell's
+    # setup_error with the cause, and the exit status says so: a Job running it ends in ERROR.
+    shutil.rmtree(project.store / "suites")
+    broken = project.cli("worker", str(copy), "--store", str(project.store))
+    assert broken.returncode == 3 and "Traceback" not in broken.stderr, broken.stderr
+    third = orjson.loads((cell_json.parent / "result.json").read_bytes())
+    assert third["status"] == "setup_error" and "profile.yaml" in third["errors"][0] and "file not found" in third["errors"][0]
