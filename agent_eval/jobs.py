@@ -214,7 +214,8 @@ def upload(made: Plan, cells: list[Cell], store: BucketStore, say: Say) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         local = Store(Path(scratch))
         local.snapshot(made.suite, made.profile, made.tasks, made.summary())
-        files: list[tuple[Path | bytes, str]] = [(p, p.relative_to(local.root).as_posix()) for p in local.root.rglob("*") if p.is_file()]
+        files: list[tuple[Path | bytes, str]] = [(p, p.relative_to(local.root).as_posix()) for p in local.root.rglob("*")
+                                                 if p.is_file() and not p.name.startswith(".")]  # not the local lock
         files += [(orjson.dumps(c.model_dump(mode="json"), option=orjson.OPT_INDENT_2), f"{c.folder}/cell.json") for c in cells]
         store.put(files)
     say(f"put the snapshot of suite {made.suite.name} and {len(cells)} cells in {store.uri}")

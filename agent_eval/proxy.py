@@ -77,8 +77,11 @@ class Meter:
             self.tokens = self.tokens + Tokens(
                 new=entry["prompt_tokens"] - entry["cached_tokens"], cached=entry["cached_tokens"], generated=entry["completion_tokens"]
             )
-            with open(self.log, "ab") as out:
-                out.write(orjson.dumps(entry) + b"\n")
+            try:
+                with open(self.log, "ab") as out:
+                    out.write(orjson.dumps(entry) + b"\n")
+            except OSError:  # a full disk: the run is metered all the same; storing its result will say why
+                pass
             limit = self.budgets.max_tool_calls
             if limit is not None and self.tool_calls > limit:
                 self.control.stop("max_tool_calls")

@@ -45,7 +45,7 @@ def test_the_study_suite_plans_the_right_cells(tmp_path, project, upstream):
     assert shown.returncode == 0, shown.stderr
     for rev in ("v5.8.0", "v5.9.0", "w/ CLI"):
         assert f"not applicable: tier skill at {rev}: no Skill at src/transformers/cli/agentic/_skill_derive.py" in shown.stderr
-    cells = re.findall(r"^  run   (.+?) · (.+?) \(\w{10}\) · (\w+) · ([\w-]+) · r(\d+)$", shown.stdout, re.MULTILINE)
+    cells = re.findall(r"^  run   (.+?) · (?:pi [\w.]+ · )?(.+?) \(\w{10}\) · (\w+) · ([\w-]+) · r(\d+)$", shown.stdout, re.MULTILINE)
     runs = Counter((model, rev, tier, task) for model, rev, tier, task, _ in cells)
     tasks = {p.stem for p in (SHIPPED / "tasks/transformers").glob("*.yaml")}
     assert len(tasks) == 16 and CHEAP <= tasks
