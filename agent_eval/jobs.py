@@ -253,7 +253,25 @@ def launch(made: Plan, cells: list[Cell], store: BucketStore, options: Options, 
             except BaseException:
                 pool.shutdown(cancel_futures=True)  # a refusal (no credit, bad image…) would refuse every cell
                 raise
+    doubled = keep_one(api, made.suite.name, options.namespace)
+    if doubled:
+        say(f"canceled {doubled} Jobs that another fan-out submitted for the same cells at the same moment: each cell keeps its first")
     return submitted
+
+
+def keep_one(api: HfApi, suite: str, namespace: str) -> int:
+    """Two fan-outs started at the same instant both see no live Job and both submit: afterwards,
+    every cell keeps its oldest live Job and the others are canceled. Both fan-outs pick the same
+    one (oldest, then smallest id), so whichever looks last cancels the right ones."""
+    live: dict[str, list[JobInfo]] = {}
+    for job in patiently(lambda: list(api.list_jobs(labels={SUITE_LABEL: label(suite)}, namespace=namespace))):
+        key = (job.labels or {}).get(KEY_LABEL)
+        if key and job.status.stage in LIVE:
+            live.setdefault(key, []).append(job)
+    extra = [job for jobs in live.values() for job in sorted(jobs, key=lambda j: (j.created_at, j.id))[1:]]
+    for job in extra:
+        patiently(lambda: api.cancel_job(job_id=job.id, namespace=namespace))
+    return len(extra)
 
 
 def watch(made: Plan, cells: list[Cell], store: BucketStore, options: Options, say: Say) -> Counter:

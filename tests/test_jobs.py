@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import Counter
 
 import orjson
 import pytest
@@ -185,6 +186,41 @@ def test_rate_limits_lost_replies_and_live_jobs_never_make_duplicates(tmp_path, 
 
     canceled = jobs_cli(project, "cancel", "suite.yaml")
     assert "canceled 12 live Jobs" in canceled.stderr and {j.stage for j in held.jobs.values()} == {"CANCELED"}
+
+
+def test_two_fanouts_at_the_same_instant_leave_one_job_per_cell(tmp_path, minilib_repo, hub, hub_model, monkeypatch):
+    from huggingface_hub import HfApi
+
+    from agent_eval import jobs, plan
+    from agent_eval.bucket import BucketStore
+
+    held = hold(hub)
+    project = make_project(tmp_path, minilib_repo, hub_model.url, held, repeats=2)  # 6 cells
+    for name, value in {**project.env(), **project.hub_env}.items():
+        monkeypatch.setenv(name, value)
+    made = plan.make(project.root / "suite.yaml", done=set())
+    store = BucketStore(BUCKET, api=HfApi(endpoint=hub.url, token=HF_CANARY))
+    store.ensure()
+    options = jobs.Options(namespace="tester", timeout=600, poll=0.2)
+    both_looked = threading.Barrier(2)
+    real = jobs.jobs_of
+
+    def look_then_wait(*args):  # the race: both fan-outs look before either submits
+        found = real(*args)
+        if threading.current_thread().name.startswith("fanout"):
+            both_looked.wait(timeout=60)
+        return found
+
+    monkeypatch.setattr(jobs, "jobs_of", look_then_wait)
+    said: list[str] = []
+    fanouts = [threading.Thread(target=jobs.launch, args=(made, made.todo, store, options, said.append), name=f"fanout-{k}") for k in range(2)]
+    for thread in fanouts:
+        thread.start()
+    for thread in fanouts:
+        thread.join(timeout=300)
+    live = Counter(j.spec["labels"]["agent-eval-key"] for j in held.jobs.values() if j.stage in ("SCHEDULING", "RUNNING"))
+    assert len(held.jobs) == 12 and len(live) == 6 and set(live.values()) == {1}, said  # both submitted; one Job per cell lives
+    assert any("canceled 6 Jobs that another fan-out submitted" in line for line in said), said
 
 
 def test_max_parallel_bounds_the_live_jobs(tmp_path, minilib_repo, hub, hub_model):
