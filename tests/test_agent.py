@@ -17,7 +17,7 @@ import pytest
 from agent_eval import agent, trace
 from agent_eval.config import Budgets, ModelSpec
 from agent_eval.proxy import Control, Meter, Proxy
-from conftest import CHECKOUT, MODEL_KEY, Project
+from conftest import CHECKOUT, MODEL_KEY
 from fake_model import FakeModel, Reply, Rule
 
 FIXTURE_STORE = Path(__file__).parent / "fixtures" / "store-pi-0.73.1"  # written by pi 0.73.1 (tests/fixtures/README.md)
