@@ -123,6 +123,12 @@ def test_sigkill_of_the_harness_takes_pi_and_its_children(project, fake, tmp_pat
         assert left == [], [Path(f"/proc/{p}/cmdline").read_bytes() for p in left if Path(f"/proc/{p}").exists()]
     finally:
         harness.kill()
+    # Then run again: nothing half-written was left, and the cell is run, not lost.
+    assert not list(project.store.glob("runs/**/result.json")) and not list(project.store.glob("runs/**/.*.partial"))
+    fake.rules[0] = Rule("Wait for the command", [Reply(text="done")])
+    again = project.cli("run", "suite.yaml")
+    assert again.returncode == 0 and "0 done, 1 to run" in again.stderr, again.stderr
+    assert [orjson.loads(p.read_bytes())["status"] for p in project.store.glob("runs/*/*/*/*/*/result.json")] == ["ok"]
 
 
 @needs_bwrap
