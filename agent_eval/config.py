@@ -225,22 +225,12 @@ class Budgets(Strict):
 
 
 class AgentSpec(Strict):
-    version: list[str] | None = None  # pi versions, an axis like models; default: the one agent-eval pins
+    version: list[str] | None = None  # pi versions, an axis like models; default: the one agent-eval pins (checked by plan.load)
 
     @field_validator("version", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [str(value)] if isinstance(value, (str, int, float)) else value
-
-    @field_validator("version")
-    @classmethod
-    def _supported(cls, value: list[str] | None) -> list[str] | None:
-        from .agent import PI_PACKAGES  # agent imports config: resolved at validation time
-
-        for version in value or []:
-            if version not in PI_PACKAGES:
-                raise ValueError(f"pi {version} is not supported; supported versions: {', '.join(PI_PACKAGES)}")
-        return value
 
 
 class Suite(Strict):

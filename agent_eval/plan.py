@@ -14,7 +14,7 @@ import orjson
 from pydantic import BaseModel
 
 from . import __version__, profiles, releases, repo, serve
-from .agent import PI_VERSION
+from .agent import PI_PACKAGES, PI_VERSION
 from .config import ConfigError, Profile, Suite, Task, load_suite, load_tasks
 from .store import Cell, Revision, Store
 
@@ -68,6 +68,9 @@ def load(suite_path: Path) -> tuple[Suite, Profile, list[Task]]:
                 serve.weights(model.id)
             except serve.ServeError as err:
                 raise ConfigError(f"{suite.path}: field 'models.{index}.id': {err}") from None
+    for version in suite.agent.version or []:
+        if version not in PI_PACKAGES:
+            raise ConfigError(f"{suite.path}: field 'agent.version': pi {version} is not supported; supported versions: {', '.join(PI_PACKAGES)}")
     if suite.tiers is None:
         suite = suite.model_copy(update={"tiers": list(profile.tiers)})
     for tier in suite.tiers:
