@@ -142,7 +142,8 @@ class Usage:
 
     def entry(self) -> dict:
         details = self.usage.get("prompt_tokens_details") or {}
-        cached = details.get("cached_tokens") or self.usage.get("prompt_cache_hit_tokens") or 0
+        # OpenAI's place for cache reads, DeepSeek's, and the top-level one some providers use (Kimi)
+        cached = details.get("cached_tokens") or self.usage.get("prompt_cache_hit_tokens") or self.usage.get("cached_tokens") or 0
         return {
             "usage": bool(self.usage),
             "prompt_tokens": self.usage.get("prompt_tokens") or 0,

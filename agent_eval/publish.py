@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+
+import orjson
 from typing import Callable
 
 from . import report
 from .redact import held, redact
 
 SPACE_CARD = """---
-title: {title}
+title: {title_json}
 emoji: 📊
 colorFrom: blue
 colorTo: green
@@ -49,7 +51,7 @@ def publish_report(store: Path, space: str, public: bool, dry_run: bool, traces_
         site = Path(tmp)
         built = report.build(store, site, trace_base=trace_base)
         title = f"agent-eval: {', '.join(built.meta['suites']) or 'report'}"[:60]
-        (site / "README.md").write_text(SPACE_CARD.format(title=title, suites=", ".join(built.meta["suites"]) or "a store",
+        (site / "README.md").write_text(SPACE_CARD.format(title_json=orjson.dumps(title).decode(), suites=", ".join(built.meta["suites"]) or "a store",
                                                           runs=built.size, version=built.meta["harness_version"]))
         files = sorted(p for p in site.rglob("*") if p.is_file())
         size = sum(p.stat().st_size for p in files)

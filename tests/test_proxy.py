@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
 import orjson
@@ -112,3 +114,30 @@ def test_replies_without_usage_cut_off_or_not_json_are_told_apart(tmp_path, prox
     assert entry["problem"] == problem and m.problems == ([problem] if problem else [])
     if fault == "no_usage":
         assert entry["usage"] is False and m.known_tokens is None  # unknown, not zero
+
+
+def test_cache_reads_reported_at_the_top_level_count_as_cached(tmp_path, proxy):
+    usage = {"prompt_tokens": 500, "completion_tokens": 9, "cached_tokens": 300}  # where Kimi reports them
+    reply = orjson.dumps({"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}], "usage": usage})
+
+    class Upstream(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        m = meter(tmp_path, f"http://127.0.0.1:{server.server_address[1]}/v1")
+        dummy = proxy.register(m)
+        httpx.post(f"{proxy.url}/chat/completions", json={**ASK, "stream": False}, headers={"Authorization": f"Bearer {dummy}"})
+    finally:
+        server.shutdown()
+    assert (m.tokens.new, m.tokens.cached, m.tokens.generated) == (200, 300, 9)

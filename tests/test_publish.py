@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+import yaml
 
 from conftest import HF_CANARY as TOKEN
 from hub_standin import HubStandIn
@@ -45,6 +46,8 @@ def test_publish_report_creates_a_private_static_space_with_the_built_site(hub, 
     assert (space.sdk, space.private, len(space.commits)) == ("static", True, 1)
     assert set(space.files) == {"README.md", "index.html", "app.js", "style.css", "data.js", "echarts.min.js", "details/000-0000.js"}
     assert b"sdk: static" in space.files["README.md"]
+    card = yaml.safe_load(space.files["README.md"].decode().split("---")[1])  # front matter the Hub can parse
+    assert card["sdk"] == "static" and card["title"].startswith("agent-eval: ")
     local = tmp_path / "local-site"
     assert cli(hub, "report", str(store), "--out", str(local)).returncode == 0
     for name in ("app.js", "style.css", "echarts.min.js", "details/000-0000.js"):
