@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import orjson
-from typing import Callable
 
 from . import report
 from .redact import held, redact
