@@ -71,7 +71,7 @@ def list_tasks(
 ) -> None:
     """List a profile's tasks: id, category (tags), match rule and expected answer, the prompt's start."""
     from . import profiles
-    from .config import load_tasks
+    from .load import load_tasks
 
     folder = tasks_dir or profiles.tasks_dir(profile, Path("."))
     try:

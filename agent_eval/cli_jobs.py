@@ -177,7 +177,7 @@ def cancel(
 ) -> None:
     """Cancel every live Job of the suite (results already in the bucket stay)."""
     from . import jobs
-    from .config import load_suite
+    from .load import load_suite
 
     with reported():
         name = load_suite(suite).name

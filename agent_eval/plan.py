@@ -15,7 +15,8 @@ from pydantic import BaseModel
 
 from . import __version__, profiles, releases, repo, serve
 from .agent import PI_PACKAGES, PI_VERSION
-from .config import ConfigError, Profile, Suite, Task, load_suite, load_tasks
+from .config import ConfigError, Profile, Suite, Task
+from .load import load_suite, load_tasks
 from .store import Cell, Revision, Store
 
 

@@ -24,7 +24,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 
-from .config import ConfigError, Profile, check_tree, confined, hash_files, parse, read_yaml
+from .config import ConfigError, Profile
+from .load import check_tree, confined, hash_files, parse, read_yaml
 
 ENTRY_POINT_GROUP = "agent_eval.profiles"
 

@@ -18,7 +18,8 @@ import git
 
 from . import __version__, agent, prepare, profiles, releases, repo, sandbox, score
 from . import trace as traces
-from .config import Profile, Task, load_task
+from .config import Profile, Task
+from .load import load_task
 from .proxy import Control, Meter, Proxy
 from .redact import held, redact
 from .store import Cell, Result, Store, now
