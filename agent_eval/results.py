@@ -13,7 +13,6 @@ import sys
 
 import orjson
 
-from .store import Result
 
 COLUMNS = [
     "key", "folder", "suite", "profile", "model", "model_name", "revision", "ref", "sha", "tier", "task", "repeat",
@@ -42,10 +41,6 @@ def flat(result: dict) -> dict:
         "isolation": result.get("isolation"), "session_position": result.get("session_position"),
         "harness_version": result.get("harness_version", ""), "finished_at": result.get("finished_at", ""),
     }
-
-
-def row(result: Result) -> dict:
-    return flat(result.model_dump(mode="json"))
 
 
 def as_json(rows: list[dict]) -> bytes:

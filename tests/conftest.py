@@ -128,6 +128,16 @@ class Project:
 
 
 @pytest.fixture
+def bare_project(tmp_path, minilib_repo) -> Project:
+    """A profile, one task and a suite whose model is nowhere: for checks that never call it."""
+    project = Project(tmp_path, minilib_repo, "http://127.0.0.1:9/v1")
+    project.profile()
+    project.task("checksum", prompt="What is the checksum of 'a'?", expected="97")
+    project.suite()
+    return project
+
+
+@pytest.fixture
 def project(tmp_path, minilib_repo, fake, pi_ready) -> Project:
     project = Project(tmp_path, minilib_repo, fake.url)
     project.profile()

@@ -64,11 +64,8 @@ def fingerprint(path: Path) -> str:
 
 
 @pytest.fixture
-def base(tmp_path, minilib_repo) -> Project:
-    project = Project(tmp_path, minilib_repo, "http://127.0.0.1:9/v1")
-    project.profile()
-    project.task("checksum", prompt="What is the checksum of 'a'?", expected="97")
-    project.suite()
+def base(bare_project) -> Project:
+    project = bare_project
     stored = project.store / "runs/x/result.json"  # something already stored, which must survive
     stored.parent.mkdir(parents=True)
     stored.write_text('{"status": "ok"}')

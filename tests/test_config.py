@@ -3,20 +3,10 @@
 
 from __future__ import annotations
 
-import pytest
 from typer.testing import CliRunner
 
 from agent_eval.cli import app
 from conftest import MODEL_KEY, Project
-
-
-@pytest.fixture
-def bare_project(tmp_path, minilib_repo) -> Project:
-    project = Project(tmp_path, minilib_repo, "http://127.0.0.1:9/v1")
-    project.profile()
-    project.task("checksum", prompt="What is the checksum of 'a'?", expected="97")
-    project.suite()
-    return project
 
 
 def validate(project: Project):
