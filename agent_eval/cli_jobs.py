@@ -229,5 +229,5 @@ def pull(
         files, results = remote.pull(store)
     from . import index
 
-    index.check(store).close()  # the pulled results, indexed now rather than by the next reader
+    index.verify(store).close()  # a pull may rewrite result.json files in place (regraded remotely): every one is checked
     typer.echo(f"{files} files fetched ({results} results) from {remote.uri} into {store}", err=True)

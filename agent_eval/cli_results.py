@@ -42,6 +42,24 @@ def results(
 
 
 @app.command()
+def reindex(store: StoreArg = Path("agent-eval-results")) -> None:
+    """Check the store's index against every result.json, after editing or deleting them by hand.
+
+    Readers check the index cheaply (the folders' mtimes: run folders added or removed are found);
+    a result.json rewritten inside its folder by another tool is found only here."""
+    import time
+
+    from . import index
+
+    require_store(store)
+    started = time.perf_counter()
+    index.verify(store).close()
+    runs, bad = len(index.rows(store)), len(index.bad(store))
+    index.warn_bad(store, lambda line: typer.echo(line, err=True))
+    typer.echo(f"{store / index.NAME}: {runs} runs, {bad} unreadable (every result.json checked in {time.perf_counter() - started:.1f}s)", err=True)
+
+
+@app.command()
 def report(
     where: Annotated[str, typer.Argument(metavar="STORE", help="The store folder, or hf://buckets/ORG/NAME (pulled into the cache first).")] = "agent-eval-results",
     out: Annotated[Optional[Path], typer.Option(help="Where to write the site; default: STORE/report.")] = None,
@@ -205,7 +223,7 @@ def compare_cmd(
 
     require_store(store)
     try:
-        rows = cmp.load_rows(store)
+        rows = cmp.load_rows(store, axis.value, base, head)
         result = cmp.compare(rows, base, head, axis.value, models=model or [], tiers=tier or [], tasks=task or [],
                              directions=cmp.marker_directions(store))
         rules = [render.parse_rule(r, [m.metric for m in result.metrics]) for r in fail_on or []]

@@ -20,7 +20,7 @@ import math
 import statistics
 import sys
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import NormalDist
 from typing import Callable, Literal
@@ -90,12 +90,22 @@ class Comparison(BaseModel):
 # --- reading ----------------------------------------------------------------------------------------
 
 
-def load_rows(store: Path) -> list[dict]:
-    """Every result of a store as flat rows (results.flat), from the store's index. The one place
-    compare reads the store; unreadable results are named on stderr."""
+def load_rows(store: Path, axis: str | None = None, base: str | None = None, head: str | None = None) -> list[dict]:
+    """The results of a store as flat rows (results.flat), from the store's index: every one, or with
+    an axis only those of what base and head name. The one place compare reads the store;
+    unreadable results are named on stderr."""
     from . import index
 
-    rows = index.rows(Path(store))
+    with index.checked(Path(store)) as db:
+        if axis is None:
+            rows = index.select(db)
+        else:
+            field, name, other = SIDES[axis]
+            names = {(axis, key): (n, o) for key, n, o in db.execute(f'SELECT DISTINCT "{field}", "{name}", "{other}" FROM runs')}
+            probe = Cells(metrics=[], sums={}, names=names)
+            wanted = sorted({resolve(probe, axis, base), resolve(probe, axis, head)}) if names else []
+            marks = ", ".join("?" * len(wanted))
+            rows = index.select(db, f'"{field}" IN ({marks})', tuple(wanted)) if wanted else []
     index.warn_bad(Path(store), lambda line: print(line, file=sys.stderr))
     return rows
 
@@ -158,6 +168,16 @@ class Cells:
     metrics: list[tuple[str, str, str, Value]]
     sums: dict[tuple, tuple[list[float], list[int], int]]  # cell -> (each metric's sum, its count, runs)
     names: dict[tuple[str, str], tuple[str, str]]  # (axis, key) -> (display name, other name: a revision's ref)
+    groups: dict[int, dict[str, list[tuple]]] = field(default_factory=dict)  # per axis: value -> its cells, made once
+
+    def grouped(self, at: int) -> dict[str, list[tuple]]:
+        """The cells by their value on the axis at position `at` of a cell key."""
+        if at not in self.groups:
+            by: dict[str, list[tuple]] = defaultdict(list)
+            for k in self.sums:
+                by[k[at]].append(k)
+            self.groups[at] = dict(by)
+        return self.groups[at]
 
 
 def summarize(rows: list[dict], directions: dict[str, str] | None = None) -> Cells:
@@ -197,9 +217,12 @@ def resolve(cells: Cells, axis: str, ref: str) -> str:
 CELL = ("model", "revision", "task", "tier")  # a cell key's order
 
 
+SIDES = {"revision": ("sha", "revision", "ref"), "model": ("model", "model_name", "model"), "tier": ("tier", "tier", "tier")}  # key, name, other name
+
+
 def _two_sides(rows: list[dict], axis: str, base: str, head: str) -> list[dict]:
     """Only the runs of what base and head name: summing every other run would be wasted work."""
-    field, name, other = {"revision": ("sha", "revision", "ref"), "model": ("model", "model_name", "model"), "tier": ("tier",) * 3}[axis]
+    field, name, other = SIDES[axis]
     names = {(axis, r[field]): (r[name], r[other]) for r in rows}
     if not names:
         return rows
@@ -215,20 +238,18 @@ def compare(rows: list[dict] | Cells, base: str, head: str, axis: str = "revisio
     cells = rows if isinstance(rows, Cells) else summarize(_two_sides(rows, axis, base, head), directions)
     if not cells.sums:
         raise CompareError("the store has no results yet: run a suite first (agent-eval run suite.yaml)")
-    keep = [k for k in cells.sums if (not models or k[0] in models or cells.names["model", k[0]][0] in models)
-            and (not tiers or k[3] in tiers) and (not tasks or any(fnmatch.fnmatchcase(k[2], g) for g in tasks))]
-    if not keep:
-        raise CompareError("no results match the --model/--tier/--task filters")
+    passes = lambda k: ((not models or k[0] in models or cells.names["model", k[0]][0] in models)  # noqa: E731
+                        and (not tiers or k[3] in tiers) and (not tasks or any(fnmatch.fnmatchcase(k[2], g) for g in tasks)))
     at = CELL.index(axis)
-    present = {k[at] for k in keep}
+    groups = cells.grouped(at)
+    present = {v for v, keys in groups.items() if any(map(passes, keys))} if models or tiers or tasks else set(groups)
+    if not present:
+        raise CompareError("no results match the --model/--tier/--task filters")
     kept = Cells(cells.metrics, cells.sums, {(a, key): n for (a, key), n in cells.names.items() if a != axis or key in present})
     b, h = resolve(kept, axis, base), resolve(kept, axis, head)
     if b == h:
         raise CompareError(f"--base {base!r} and --head {head!r} name the same {axis}: compare two different ones")
-    sides = {"base": {}, "head": {}}
-    for k in keep:
-        if k[at] in (b, h):
-            sides["base" if k[at] == b else "head"][k[:at] + k[at + 1:]] = cells.sums[k]
+    sides = {side: {k[:at] + k[at + 1:]: cells.sums[k] for k in groups[value] if passes(k)} for side, value in (("base", b), ("head", h))}
     others = [a for a in CELL if a != axis]
     shared = sorted(sides["base"].keys() & sides["head"].keys())
     label = lambda k, skip=(): " · ".join(cells.names[a, v][0] for a, v in zip(others, k, strict=True) if a not in skip)  # noqa: E731
@@ -277,18 +298,32 @@ def _display(cells: Cells, axis: str, key: str) -> str:
 
 def per_task(pairs, i: int, kind: str) -> dict[str, tuple[float, float, float, int, int]]:
     """Task -> (base mean, head mean, paired difference, base runs, head runs) of metric i, the means
-    over the task's cells with data on both sides. Cost differences are log ratios; a zero mean is left out."""
-    by_task: dict[str, list[tuple]] = defaultdict(list)
+    over the task's cells with data on both sides. Cost differences are log ratios; a zero mean is left out.
+    (A tight loop: the report runs it for every metric of every pair it shows.)"""
+    acc: dict[str, list] = {}
+    rate, log = kind == "rate", math.log
     for task, (base_sums, base_counts, _), (head_sums, head_counts, _) in pairs:
         nx, ny = base_counts[i], head_counts[i]
         if not nx or not ny:
             continue
         x, y = base_sums[i] / nx, head_sums[i] / ny
-        if kind == "cost" and (x <= 0 or y <= 0):
+        if rate:
+            d = y - x
+        elif x <= 0 or y <= 0:
             continue
-        by_task[task].append((x, y, y - x if kind == "rate" else math.log(y / x), nx, ny))
-    return {t: (*(sum(c) / len(c) for c in list(zip(*cells, strict=True))[:3]), sum(c[3] for c in cells), sum(c[4] for c in cells))
-            for t, cells in by_task.items()}
+        else:
+            d = log(y / x)
+        a = acc.get(task)
+        if a is None:
+            acc[task] = [x, y, d, 1, nx, ny]
+        else:
+            a[0] += x
+            a[1] += y
+            a[2] += d
+            a[3] += 1
+            a[4] += nx
+            a[5] += ny
+    return {t: (a[0] / a[3], a[1] / a[3], a[2] / a[3], a[4], a[5]) for t, a in acc.items()}
 
 
 def _metric(name: str, kind: str, direction: str, tasks: dict[str, tuple]) -> Metric:

@@ -75,10 +75,21 @@ def table(c: Comparison) -> None:
     for r, m in zip(rows(c), c.metrics, strict=True):
         t.add_row(*r, style=style.get(m.verdict))
     console.print(t)
-    for f in c.flips:
+    for f in c.flips[:FLIPS_LISTED]:
         console.print(f"flip: {f.task} ({f.cell}) {f.now}: {f.base:.0f}% → {f.head:.0f}%")
+    if len(c.flips) > FLIPS_LISTED:
+        console.print(more_flips(c))
     for w in warnings(c):
         console.print(f"note: {w}", style="yellow")
+
+
+FLIPS_LISTED = 20  # a terminal or a PR comment; --format json lists every flip
+
+
+def more_flips(c: Comparison) -> str:
+    fixed = sum(f.now == "fixed" for f in c.flips)
+    return (f"… {len(c.flips) - FLIPS_LISTED} more flips ({fixed} fixed, {len(c.flips) - fixed} broken in all; "
+            f"a cell's majority verdict flips by chance too: read the match interval above; --format json lists them all)")
 
 
 def markdown(c: Comparison, report_url: str | None = None, by_model: dict[str, Comparison] | None = None) -> str:
@@ -90,7 +101,8 @@ def markdown(c: Comparison, report_url: str | None = None, by_model: dict[str, C
               "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(r[:4] + [f"**{r[4]}**" if r[4] in ("better", "worse") else r[4]] + r[5:]) + " |" for r in rows(c)]
     if c.flips:
-        lines += ["", "**Tasks whose match flipped**", ""] + [f"- `{f.task}` ({f.cell}): {f.now}, {f.base:.0f}% → {f.head:.0f}%" for f in c.flips]
+        lines += ["", "**Tasks whose match flipped**", ""] + [f"- `{f.task}` ({f.cell}): {f.now}, {f.base:.0f}% → {f.head:.0f}%" for f in c.flips[:FLIPS_LISTED]]
+        lines += [f"- {more_flips(c)}"] if len(c.flips) > FLIPS_LISTED else []
     if c.movers:
         lines += ["", "**Largest movers**", ""] + [f"- {m.metric} `{m.task}`: {m.base:,.0f} → {m.head:,.0f} ({m.change:+.0f}%)" for m in c.movers]
     for w in warnings(c):
@@ -147,17 +159,18 @@ def fired(c: Comparison, rules: list[Rule]) -> tuple[list[str], list[str]]:
 # --- the report's Compare view ------------------------------------------------------------------------
 
 
-def for_report(store) -> list[dict]:
+def for_report(store, flat: list[dict]) -> list[dict]:
     """Comparisons for the report to show, computed here so the page shows the CLI's numbers and
     never redoes the statistics. Revisions: every pair when there are at most 4, else each against
     the one before it, and the first against the last (in the suites' order); models and tiers:
-    every pair when at most 3, else each against the first. At most FLIPS_SHOWN flips a pair."""
+    every pair when at most 3, else each against the first. At most FLIPS_SHOWN flips a pair.
+    `flat`: the store's flat rows, as the report read them."""
     from pathlib import Path
 
     from . import compare as cmp
 
     store = Path(store)
-    cells = cmp.summarize(cmp.load_rows(store), cmp.marker_directions(store))
+    cells = cmp.summarize(flat, cmp.marker_directions(store))
     plans = [orjson.loads(p.read_bytes()) for p in sorted(store.glob("suites/*/plan.json"))]
     planned = {"revision": [r["sha"] for p in plans for r in p["revisions"]], "model": [m["id"] for p in plans for m in p["models"]],
                "tier": [t for p in plans for t in p.get("tiers", [])]}

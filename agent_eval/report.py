@@ -205,10 +205,10 @@ def summary(t: Table, rows: list[int]) -> dict:
 # --- build ---------------------------------------------------------------------------------------
 
 
-def collect(store: Path, details_dir: Path) -> tuple[list[tuple], dict[str, dict], list[int]]:
-    """Every result's facts from the store's index (never 100k result.json files), and each run's
-    details written 1,000 a file per revision folder; `starts` is the first row of each folder, for
-    the page to find a run's details file."""
+def collect(store: Path, details_dir: Path) -> tuple[list[dict], list[tuple], dict[str, dict], list[int]]:
+    """Every result's flat row and facts from the store's index (never 100k result.json files), and
+    each run's details written 1,000 a file per revision folder; `starts` is the first row of each
+    folder, for the page to find a run's details file."""
     rows, tasks, details = index.report_rows(store)
     markers: dict[str, dict] = {}
     for row, detail in zip(rows, details, strict=True):
@@ -222,7 +222,7 @@ def collect(store: Path, details_dir: Path) -> tuple[list[tuple], dict[str, dict
             name = f"{part:03d}-{(c - first) // DETAILS_PER_FILE:04d}"
             chunk = b"[" + b",".join(details[c : min(c + DETAILS_PER_FILE, end)]) + b"]"  # orjson's own compact form
             (details_dir / f"{name}.js").write_bytes(b'window.reportDetails("' + name.encode() + b'",' + chunk + b");\n")
-    return *facts(rows, tasks, markers), starts
+    return rows, *facts(rows, tasks, markers), starts
 
 
 def row_part(row: dict) -> str:
@@ -253,12 +253,12 @@ def build(store: Path, out: Path, trace_base: str | None = None) -> Table:
         trace_base = _relative(store, out)
     shutil.rmtree(out / "details", ignore_errors=True)
     (out / "details").mkdir(parents=True)
-    rows, infos, starts = collect(store, out / "details")
+    flat, rows, infos, starts = collect(store, out / "details")
     t = columns(rows, infos, suite_plans(store))
     meta = {**t.meta, "expected": expected_grid(t), "trace_base": trace_base, "details_per_file": DETAILS_PER_FILE, "details_starts": starts}
     from .compare_render import for_report  # the Compare view shows compare's own numbers
 
-    data = {"dims": t.dims, "cols": encode(t.cols), "meta": meta, "compare": for_report(store)}
+    data = {"dims": t.dims, "cols": encode(t.cols), "meta": meta, "compare": for_report(store, flat)}
     (out / "data.js").write_bytes(b"window.REPORT=" + orjson.dumps(data) + b";\n")
     site = resources.files("agent_eval.report_site")
     shutil.copyfile(echarts(), out / "echarts.min.js")

@@ -89,8 +89,9 @@ def main() -> None:
         line("report (cold)", [timed([*cli, "report", str(store), "--out", out], cold=True) for _ in range(n)])
     line("results --format json (cold)", [timed([*cli, "results", str(store), "--format", "json"], cold=True) for _ in range(n)])
     line("index.rows(), what compare reads (cold)", [timed([*python, f"from agent_eval import index; index.rows({str(store)!r})"], cold=True) for _ in range(n)])
-    line("  of which the check (listing, cold)", [timed([*python, f"from agent_eval import index; index.listing({str(store)!r})"], cold=True) for _ in range(n)])
-    read_alone = f"from agent_eval import index; db = index.connect({str(store)!r}); [index.decode(v) for v in db.execute(f'SELECT {{index.QUOTED}} FROM runs {{index.ORDER}}')]"
+    line("  of which the check (cold)", [timed([*python, f"from agent_eval import index; index.check({str(store)!r}).close()"], cold=True) for _ in range(n)])
+    line("reindex: every result.json (cold)", [timed([*cli, "reindex", str(store)], cold=True) for _ in range(n)])
+    read_alone = f"from agent_eval import index; db = index.connect({str(store)!r}); index.select(db)"
     line("  the rows alone, no check (cold)", [timed([*python, read_alone], cold=True) for _ in range(n)])
     line("results --format json (warm)", [timed([*cli, "results", str(store), "--format", "json"], cold=False) for _ in range(n)])
 

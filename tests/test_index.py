@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def indexed(store: Path) -> list[dict]:
     """What index.sqlite holds right now, read without the check every reader does first."""
     db = sqlite3.connect(store / index.NAME)
     try:
-        return [index.decode(v) for v in db.execute(f"SELECT {index.QUOTED} FROM runs {index.ORDER}")]
+        return [index.decode(v[1:]) for v in index.in_folder_order(db.execute(f"SELECT path, {index.QUOTED} FROM runs").fetchall())]
     finally:
         db.close()
 
@@ -64,35 +65,82 @@ def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "agent_eval", *args], capture_output=True, timeout=300, env={**os.environ, **(env or {})})
 
 
-def test_the_index_heals_itself_from_the_run_folders(store):
+def age(store: Path) -> None:
+    """Every folder's mtime set back to one moment long ago, as in a store written long ago: otherwise the check lists
+    again every folder changed in the last seconds (index.RACY_NS) and would find anything."""
+    old = 1_700_000_000  # November 2023
+    for folder in [store / "runs", *(store / "runs").rglob("*")]:
+        if folder.is_dir():
+            os.utime(folder, (old, old))
+
+
+def test_every_reader_finds_run_folders_added_or_removed_by_hand(store, tmp_path):
+    age(store)
     assert index.rows(store) == scan(store) and len(scan(store)) == 432
     files = results_files(store)
+    shutil.rmtree(files[0].parent)  # one run deleted to run it again
+    shutil.rmtree(files[100].parents[3])  # a whole model of one revision
+    shutil.copytree(files[7].parent, files[7].parent.with_name("r9-copied0"))  # copied in beside its own
+    elsewhere = write(tmp_path / "other", [result("org/copied-model", revision(3), f"t{k}", "bare", 0).model_dump(mode="json") for k in range(3)], [])
+    for run in results_files(elsewhere):  # another store's results copied in
+        shutil.copytree(run.parent, store / run.parent.relative_to(elsewhere))
+    os.makedirs(store / "runs/0002ababab/org--going/bare/t0/r0-aaaaaaaa")  # a run still going: no result yet
+    assert index.rows(store) == scan(store) and len(indexed(store)) == len(scan(store))
+    assert any(r["model"] == "org/copied-model" for r in indexed(store))
+    age(store)
+    going = store / "runs/0002ababab/org--going/bare/t0/r0-aaaaaaaa"
+    shutil.copy(files[7], going / "result.json")  # the run ends: its folder was seen waiting, so it is looked at again
+    assert index.rows(store) == scan(store) and len(indexed(store)) == len(scan(store))
 
+
+def test_verify_finds_edits_inside_run_folders(store):
+    age(store)
+    assert index.rows(store) == scan(store)
+    files = results_files(store)
     files[0].unlink()  # deleted by hand
+    age(store)
+    index.rows(store)
+    assert len(indexed(store)) == 432  # the cheap check lists no folder whose mtime stayed as it was
+    index.verify(store).close()
     assert index.rows(store) == scan(store) and len(indexed(store)) == 431
 
-    data = orjson.loads(files[1].read_bytes())  # rewritten in place, as a regrade does
+    data = orjson.loads(files[1].read_bytes())  # rewritten by another tool, as a regrade does
     data["matched"] = not data["matched"] if data["matched"] is not None else True
     write_atomic(files[1], orjson.dumps(data))
+    index.verify(store).close()
     assert index.rows(store) == scan(store)
     assert next(r for r in indexed(store) if r["folder"] == data["cell"]["folder"])["matched"] == data["matched"]
 
     text = files[2].read_bytes()  # same size, new content: the mtime gives it away
     files[2].write_bytes(text.replace(b"answer of", b"answer OF"))
     assert len(files[2].read_bytes()) == len(text)
-    index.rows(store)
+    index.verify(store).close()
     with sqlite3.connect(store / index.NAME) as db:
         detail = db.execute("SELECT detail FROM details WHERE path = ?", (files[2].parent.relative_to(store).as_posix(),)).fetchone()[0]
     assert b"answer OF" in __import__("zlib").decompress(detail)
 
     files[3].write_bytes(b'{"cell": {"key": ')  # corrupted by hand: left out, and named
     files[4].write_bytes(orjson.dumps({"status": "ok"}))  # valid JSON, not a result
+    index.verify(store).close()
     assert index.rows(store) == scan(store) and len(scan(store)) == 429
     assert [(p, why.split(" (")[0]) for p, why in index.bad(store)] == [
         (files[3].parent.relative_to(store).as_posix(), "not valid JSON"), (files[4].parent.relative_to(store).as_posix(), "missing field 'cell'")]
     files[3].write_bytes(text)  # fixed: back in, and no longer bad
+    reindexed = cli("reindex", str(store))
+    assert reindexed.returncode == 0 and b"430 runs, 1 unreadable" in reindexed.stderr, reindexed.stderr
     assert index.rows(store) == scan(store) and len(index.bad(store)) == 1
 
+
+def test_a_folder_changed_seconds_ago_is_listed_again(store):
+    """Within one mtime tick a second change leaves a folder's mtime as it was: such recent folders
+    are recorded as unknown and listed again by the next check."""
+    index.rows(store)
+    files = results_files(store)
+    files[0].write_bytes(b"garbage")
+    assert index.rows(store) == scan(store) and len(indexed(store)) == 431
+
+
+def test_the_index_rebuilds_itself_when_deleted_or_damaged(store):
     full = index.rows(store)
     (store / index.NAME).unlink()  # deleted: nothing lost
     assert index.rows(store) == full
