@@ -23,8 +23,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import NormalDist
-from typing import Callable, Literal
+from typing import Literal
 
+import numpy as np
 import orjson
 from pydantic import BaseModel
 
@@ -102,8 +103,7 @@ def load_rows(store: Path, axis: str | None = None, base: str | None = None, hea
         else:
             field, name, other = SIDES[axis]
             names = {(axis, key): (n, o) for key, n, o in db.execute(f'SELECT DISTINCT "{field}", "{name}", "{other}" FROM runs')}
-            probe = Cells(metrics=[], sums={}, names=names)
-            wanted = sorted({resolve(probe, axis, base), resolve(probe, axis, head)}) if names else []
+            wanted = sorted({resolve(names, axis, base), resolve(names, axis, head)}) if names else []
             marks = ", ".join("?" * len(wanted))
             rows = index.select(db, f'"{field}" IN ({marks})', tuple(wanted)) if wanted else []
     index.warn_bad(Path(store), lambda line: print(line, file=sys.stderr))
@@ -120,41 +120,31 @@ def marker_directions(store: Path) -> dict[str, str]:
 
 
 # --- the metrics --------------------------------------------------------------------------------------
-
-Value = Callable[[dict], float | None]  # a run's value for a metric, None when it does not count
-
-
-def _measured(row: dict) -> bool:
-    return row["status"] not in RETRIED
-
-
-def _match(row: dict) -> float | None:
-    if row["matched"] is None or row["status"] == "silent_failure" or not _measured(row):
-        return None
-    return 100.0 * row["matched"]
-
-
-def _cost(column: str) -> Value:
-    return lambda row: row[column] if _measured(row) and row[column] is not None else None
-
-
-def _marker(name: str) -> Value:
-    return lambda row: 100.0 * (name in row["markers"]) if _measured(row) else None
-
+#
+# Arrays (numpy), not loops over dicts: the report compares 18 pairs of a 100k-run store, each over
+# up to 11k cells and a dozen metrics, and pure Python took seconds for it.
 
 COSTS = ["turns", "tool_calls", "tokens_new", "tokens_cached", "tokens_generated", "wall_seconds", "cost"]
 
 
-def metrics(rows: list[dict], directions: dict[str, str]) -> list[tuple[str, str, str, Value]]:
-    """(name, kind, direction, value) for every metric, markers included."""
+def metrics(rows: list[dict], directions: dict[str, str]) -> tuple[list[tuple[str, str, str]], np.ndarray]:
+    """Every metric as (name, kind, direction), markers included, and each run's value of each as a
+    runs × metrics array: NaN where the run does not count (the status rules, in one place)."""
+    n, nan = len(rows), np.nan
     markers = list(directions) + sorted({m for row in rows for m in row["markers"]} - set(directions))
-    return [
-        ("match", "rate", "up", _match),
-        ("errors", "rate", "down", lambda row: 100.0 * (row["status"] != "ok")),
-        ("silent_failures", "rate", "down", lambda row: 100.0 * (row["status"] == "silent_failure")),
-        *[(f"marker:{m}", "rate", directions.get(m, "neutral"), _marker(m)) for m in markers],
-        *[(c, "cost", "down", _cost(c)) for c in COSTS],
+    ok = np.fromiter((r["status"] == "ok" for r in rows), bool, n)
+    silent = np.fromiter((r["status"] == "silent_failure" for r in rows), bool, n)
+    measured = np.fromiter((r["status"] not in RETRIED for r in rows), bool, n)  # not the harness's or the provider's failure
+    matched = np.fromiter((nan if r["matched"] is None else 100.0 * r["matched"] for r in rows), float, n)
+    columns = [
+        ("match", "rate", "up", np.where(measured & ~silent, matched, nan)),
+        ("errors", "rate", "down", 100.0 * ~ok),
+        ("silent_failures", "rate", "down", 100.0 * silent),
+        *[(f"marker:{m}", "rate", directions.get(m, "neutral"),
+           np.where(measured, 100.0 * np.fromiter((m in r["markers"] for r in rows), bool, n), nan)) for m in markers],
+        *[(c, "cost", "down", np.where(measured, np.fromiter((nan if r[c] is None else r[c] for r in rows), float, n), nan)) for c in COSTS],
     ]
+    return [c[:3] for c in columns], np.column_stack([c[3] for c in columns])
 
 
 # --- cells ---------------------------------------------------------------------------------------------
@@ -165,47 +155,49 @@ class Cells:
     """Runs summed per cell (model, sha, task, tier), once: every comparison of a store, along any
     axis, is then a walk over cells, never over runs again (the report compares many pairs)."""
 
-    metrics: list[tuple[str, str, str, Value]]
-    sums: dict[tuple, tuple[list[float], list[int], int]]  # cell -> (each metric's sum, its count, runs)
+    metrics: list[tuple[str, str, str]]  # (name, kind, direction)
+    keys: list[tuple]  # each cell's (model, sha, task, tier)
+    sums: np.ndarray  # cells × metrics: the sum of the values of the runs that count
+    counts: np.ndarray  # cells × metrics: how many runs count
+    runs: np.ndarray  # cells: how many runs
     names: dict[tuple[str, str], tuple[str, str]]  # (axis, key) -> (display name, other name: a revision's ref)
-    groups: dict[int, dict[str, list[tuple]]] = field(default_factory=dict)  # per axis: value -> its cells, made once
+    groups: dict[int, dict[str, list[int]]] = field(default_factory=dict)  # per axis: value -> its cells, made once
 
-    def grouped(self, at: int) -> dict[str, list[tuple]]:
-        """The cells by their value on the axis at position `at` of a cell key."""
+    def grouped(self, at: int) -> dict[str, list[int]]:
+        """The cells (their positions) by their value on the axis at position `at` of a cell key."""
         if at not in self.groups:
-            by: dict[str, list[tuple]] = defaultdict(list)
-            for k in self.sums:
-                by[k[at]].append(k)
+            by: dict[str, list[int]] = defaultdict(list)
+            for i, k in enumerate(self.keys):
+                by[k[at]].append(i)
             self.groups[at] = dict(by)
         return self.groups[at]
 
 
 def summarize(rows: list[dict], directions: dict[str, str] | None = None) -> Cells:
-    table = metrics(rows, directions or {})
-    values = [value for *_, value in table]
-    sums: dict[tuple, tuple[list[float], list[int], int]] = {}
+    table, values = metrics(rows, directions or {})
+    ids: dict[tuple, int] = {}
     names = {}
-    for r in rows:
+    cell = np.empty(len(rows), dtype=np.intp)
+    for j, r in enumerate(rows):
         key = (r["model"], r["sha"], r["task"], r["tier"])
-        if key not in sums:
-            sums[key] = ([0.0] * len(values), [0] * len(values), 0)
+        if key not in ids:
+            ids[key] = len(ids)
             names[("model", r["model"])] = (r["model_name"], r["model"])
             names[("revision", r["sha"])] = (r["revision"], r["ref"])
             names[("tier", r["tier"])] = (r["tier"], r["tier"])
             names[("task", r["task"])] = (r["task"], r["task"])
-        total, counts, runs = sums[key]
-        for i, value in enumerate(values):
-            v = value(r)
-            if v is not None:
-                total[i] += v
-                counts[i] += 1
-        sums[key] = (total, counts, runs + 1)
-    return Cells(metrics=table, sums=sums, names=names)
+        cell[j] = ids[key]
+    counted = ~np.isnan(values)
+    per_cell = lambda weights: np.bincount(cell, weights=weights, minlength=len(ids))  # noqa: E731  (sums in run order)
+    sums = np.array([per_cell(np.where(counted[:, i], values[:, i], 0.0)) for i in range(len(table))]).T.reshape(len(ids), len(table))
+    counts = np.array([per_cell(counted[:, i]) for i in range(len(table))]).T.reshape(len(ids), len(table)).astype(np.int64)
+    return Cells(metrics=table, keys=list(ids), sums=sums, counts=counts, runs=np.bincount(cell, minlength=len(ids)), names=names)
 
 
-def resolve(cells: Cells, axis: str, ref: str) -> str:
-    """The key (sha, model id or tier) that `ref` — a name, a ref, an id or a SHA prefix — names on `axis`."""
-    known = {key: names for (a, key), names in cells.names.items() if a == axis}
+def resolve(names: dict[tuple[str, str], tuple[str, str]], axis: str, ref: str) -> str:
+    """The key (sha, model id or tier) that `ref` — a name, a ref, an id or a SHA prefix — names on
+    `axis`, among `names` (as in Cells.names)."""
+    known = {key: pair for (a, key), pair in names.items() if a == axis}
     found = {key for key, (name, other) in known.items() if ref in (key, name, other) or (axis == "revision" and len(ref) >= 4 and key.startswith(ref))}
     if not found:
         raise CompareError(f"no {axis} {ref!r} in the store; it has: {', '.join(sorted(name for name, _ in known.values())[:12])}")
@@ -226,8 +218,7 @@ def _two_sides(rows: list[dict], axis: str, base: str, head: str) -> list[dict]:
     names = {(axis, r[field]): (r[name], r[other]) for r in rows}
     if not names:
         return rows
-    probe = Cells(metrics=[], sums={}, names=names)
-    wanted = {resolve(probe, axis, base), resolve(probe, axis, head)}
+    wanted = {resolve(names, axis, base), resolve(names, axis, head)}
     return [r for r in rows if r[field] in wanted]
 
 
@@ -236,20 +227,23 @@ def compare(rows: list[dict] | Cells, base: str, head: str, axis: str = "revisio
     """Compare head with base along `axis`. rows: results.flat() rows, or summarize(rows) to compare
     one store many times; directions: the markers' (marker_directions), used when given rows."""
     cells = rows if isinstance(rows, Cells) else summarize(_two_sides(rows, axis, base, head), directions)
-    if not cells.sums:
+    if not cells.keys:
         raise CompareError("the store has no results yet: run a suite first (agent-eval run suite.yaml)")
     passes = lambda k: ((not models or k[0] in models or cells.names["model", k[0]][0] in models)  # noqa: E731
                         and (not tiers or k[3] in tiers) and (not tasks or any(fnmatch.fnmatchcase(k[2], g) for g in tasks)))
     at = CELL.index(axis)
     groups = cells.grouped(at)
-    present = {v for v, keys in groups.items() if any(map(passes, keys))} if models or tiers or tasks else set(groups)
+    if models or tiers or tasks:
+        groups = {v: left for v, ids in groups.items() if (left := [i for i in ids if passes(cells.keys[i])])}
+    present = set(groups)
     if not present:
         raise CompareError("no results match the --model/--tier/--task filters")
-    kept = Cells(cells.metrics, cells.sums, {(a, key): n for (a, key), n in cells.names.items() if a != axis or key in present})
+    kept = {(a, key): n for (a, key), n in cells.names.items() if a != axis or key in present}
     b, h = resolve(kept, axis, base), resolve(kept, axis, head)
     if b == h:
         raise CompareError(f"--base {base!r} and --head {head!r} name the same {axis}: compare two different ones")
-    sides = {side: {k[:at] + k[at + 1:]: cells.sums[k] for k in groups[value] if passes(k)} for side, value in (("base", b), ("head", h))}
+    rest = lambda k: k[:at] + k[at + 1:]  # noqa: E731  (a cell's other coordinates)
+    sides = {side: {rest(cells.keys[i]): i for i in groups[value]} for side, value in (("base", b), ("head", h))}
     others = [a for a in CELL if a != axis]
     shared = sorted(sides["base"].keys() & sides["head"].keys())
     label = lambda k, skip=(): " · ".join(cells.names[a, v][0] for a, v in zip(others, k, strict=True) if a not in skip)  # noqa: E731
@@ -257,13 +251,13 @@ def compare(rows: list[dict] | Cells, base: str, head: str, axis: str = "revisio
                for k in sorted(sides[side].keys() - sides[other].keys())]
     if not shared:
         raise CompareError(f"base and head ran no cell in common ({len(dropped)} cells on one side only): run the same tasks, models and tiers on both")
-    pairs = [(k[others.index("task")], sides["base"][k], sides["head"][k]) for k in shared]
-    computed = {name: (kind, direction, per_task(pairs, i, kind)) for i, (name, kind, direction, _) in enumerate(cells.metrics)}
+    pairs = Pairs(cells, [sides["base"][k] for k in shared], [sides["head"][k] for k in shared], [k[others.index("task")] for k in shared])
+    computed = {name: (kind, direction, per_task(pairs, i, kind)) for i, (name, kind, direction) in enumerate(cells.metrics)}
     found = [_metric(name, *c) for name, c in computed.items()]
     match = found[0]
     return Comparison(
-        axis=axis, base=_display(cells, axis, b), head=_display(cells, axis, h), n_tasks=len({t for t, _, _ in pairs}),
-        n_runs_base=sum(x[2] for _, x, _ in pairs), n_runs_head=sum(y[2] for _, _, y in pairs), metrics=found,
+        axis=axis, base=_display(cells, axis, b), head=_display(cells, axis, h), n_tasks=len(set(pairs.tasks)),
+        n_runs_base=int(cells.runs[pairs.base].sum()), n_runs_head=int(cells.runs[pairs.head].sum()), metrics=found,
         dropped_cells=dropped, flips=_flips(shared, pairs, lambda k: label(k, skip=("task",))), movers=_movers(computed), method=METHOD,
         tasks_for_10_points=tasks_needed(match.sd, 10.0) if match.sd else None,
     )
@@ -274,7 +268,7 @@ def per_model(rows: list[dict], base: str, head: str, axis: str = "revision", *,
     """The same comparison for each model on its own, by model name: what got better, for which models."""
     cells = summarize(_two_sides(rows, axis, base, head), directions)
     out = {}
-    for model in sorted({k[0] for k in cells.sums}):
+    for model in sorted({k[0] for k in cells.keys}):
         name = cells.names["model", model][0]
         if not models or model in models or name in models:
             try:
@@ -296,34 +290,35 @@ def _display(cells: Cells, axis: str, key: str) -> str:
     return f"{name} ({key[:10]})" if axis == "revision" else name
 
 
-def per_task(pairs, i: int, kind: str) -> dict[str, tuple[float, float, float, int, int]]:
+class Pairs:
+    """The cells base and head share, side by side: each side's means (sum / count) per metric."""
+
+    def __init__(self, cells: Cells, base: list[int], head: list[int], tasks: list[str]):
+        self.base, self.head, self.tasks = np.array(base, dtype=np.intp), np.array(head, dtype=np.intp), tasks
+        self.nx, self.ny = cells.counts[self.base], cells.counts[self.head]
+        with np.errstate(divide="ignore", invalid="ignore"):  # no runs counted: NaN, left out below
+            self.x, self.y = cells.sums[self.base] / self.nx, cells.sums[self.head] / self.ny
+        order: dict[str, int] = {}
+        self.task = np.array([order.setdefault(t, len(order)) for t in tasks], dtype=np.intp)
+        self.names = list(order)
+
+
+def per_task(pairs: Pairs, i: int, kind: str) -> dict[str, tuple[float, float, float, int, int]]:
     """Task -> (base mean, head mean, paired difference, base runs, head runs) of metric i, the means
-    over the task's cells with data on both sides. Cost differences are log ratios; a zero mean is left out.
-    (A tight loop: the report runs it for every metric of every pair it shows.)"""
-    acc: dict[str, list] = {}
-    rate, log = kind == "rate", math.log
-    for task, (base_sums, base_counts, _), (head_sums, head_counts, _) in pairs:
-        nx, ny = base_counts[i], head_counts[i]
-        if not nx or not ny:
-            continue
-        x, y = base_sums[i] / nx, head_sums[i] / ny
-        if rate:
-            d = y - x
-        elif x <= 0 or y <= 0:
-            continue
-        else:
-            d = log(y / x)
-        a = acc.get(task)
-        if a is None:
-            acc[task] = [x, y, d, 1, nx, ny]
-        else:
-            a[0] += x
-            a[1] += y
-            a[2] += d
-            a[3] += 1
-            a[4] += nx
-            a[5] += ny
-    return {t: (a[0] / a[3], a[1] / a[3], a[2] / a[3], a[4], a[5]) for t, a in acc.items()}
+    over the task's cells with data on both sides, in the order tasks first have data. Cost
+    differences are log ratios; a zero mean is left out."""
+    x, y, nx, ny = pairs.x[:, i], pairs.y[:, i], pairs.nx[:, i], pairs.ny[:, i]
+    use = (nx > 0) & (ny > 0)
+    if kind == "cost":
+        use &= (x > 0) & (y > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = (y - x) if kind == "rate" else np.log(y / x)
+    task, n = pairs.task[use], len(pairs.names)
+    total = lambda v: np.bincount(task, weights=v[use], minlength=n).tolist()  # noqa: E731  (in cell order, like a running sum)
+    cells, sx, sy, sd = np.bincount(task, minlength=n).tolist(), total(x), total(y), total(d)
+    snx, sny = np.bincount(task, weights=nx[use], minlength=n).tolist(), np.bincount(task, weights=ny[use], minlength=n).tolist()
+    first = dict.fromkeys(task.tolist())
+    return {pairs.names[t]: (sx[t] / cells[t], sy[t] / cells[t], sd[t] / cells[t], int(snx[t]), int(sny[t])) for t in first}
 
 
 def _metric(name: str, kind: str, direction: str, tasks: dict[str, tuple]) -> Metric:
@@ -378,15 +373,13 @@ def tasks_needed(sd: float, effect: float) -> int:
     return max(2, math.ceil(((t_quantile(0.975, n - 1) + t_quantile(POWER, n - 1)) * sd / effect) ** 2))
 
 
-def _flips(shared: list[tuple], pairs, label) -> list[Flip]:
+def _flips(shared: list[tuple], pairs: Pairs, label) -> list[Flip]:
     """Cells whose majority verdict on match (metric 0) changed: fixed (missed → matched) or broken."""
-    flips = []
-    for k, (task, (base_sums, base_counts, _), (head_sums, head_counts, _)) in zip(shared, pairs, strict=True):
-        if base_counts[0] and head_counts[0]:
-            x, y = base_sums[0] / base_counts[0], head_sums[0] / head_counts[0]
-            if (x > 50) != (y > 50):
-                flips.append(Flip(task=task, cell=label(k), base=x, head=y, now="fixed" if y > 50 else "broken"))
-    return flips
+    x, y = pairs.x[:, 0], pairs.y[:, 0]
+    counted = (pairs.nx[:, 0] > 0) & (pairs.ny[:, 0] > 0)
+    flipped = np.flatnonzero(counted & ((x > 50) != (y > 50)))
+    return [Flip.model_construct(task=pairs.tasks[j], cell=label(shared[j]), base=float(x[j]), head=float(y[j]), now="fixed" if y[j] > 50 else "broken")
+            for j in flipped.tolist()]  # model_construct: made here from checked values, 1000s per pair in a report
 
 
 def _movers(computed: dict[str, tuple], top: int = 5) -> list[Mover]:

@@ -176,7 +176,7 @@ def for_report(store, flat: list[dict]) -> list[dict]:
                "tier": [t for p in plans for t in p.get("tiers", [])]}
     out = []
     for axis, listed in planned.items():
-        present = {key[cmp.CELL.index(axis)] for key in cells.sums}
+        present = {key[cmp.CELL.index(axis)] for key in cells.keys}
         order = list(dict.fromkeys([v for v in listed if v in present] + sorted(present)))
         every = len(order) <= (4 if axis == "revision" else 3)
         if every:
