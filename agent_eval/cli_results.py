@@ -196,6 +196,7 @@ class Axis(str, Enum):
     revision = "revision"
     model = "model"
     tier = "tier"
+    agent = "agent"
 
 
 @app.command("compare")
@@ -215,7 +216,7 @@ def compare_cmd(
     """Did head do better than base? Every metric with its change, 95% interval (clustered by task) and verdict.
 
     \b
-    Runs are paired within (model, task, tier), repeats averaged, and the interval is a t interval
+    Runs are paired within (model, task, tier, agent version), repeats averaged, and the interval is a t interval
     over per-task differences. Exit 0, or 1 when a --fail-on rule fires, or 2 on bad input.
     """
     from . import compare as cmp

@@ -1,8 +1,8 @@
 """Compare: did head do better than base, by how much, and how sure are we?
 
-Base and head are two revisions (or two models, or two tiers, holding the rest fixed). Runs are
-paired within a cell — (model, task, tier) when comparing revisions — and repeats are averaged
-within the cell. The task is the unit that repeats: runs of one task are correlated, so each task
+Base and head are two revisions (or two models, tiers or agent versions, holding the rest fixed).
+Runs are paired within a cell — (model, task, tier, agent version) when comparing revisions — and
+repeats are averaged within the cell. The task is the unit that repeats: runs of one task are correlated, so each task
 gets one paired difference (the mean over its cells), and the 95% interval is a Student t interval
 on those per-task differences with n_tasks - 1 degrees of freedom: the cluster-robust standard
 error of Miller (2024), "Adding Error Bars to Evals", with the task as the cluster. Rates are
@@ -31,7 +31,6 @@ from pydantic import BaseModel
 
 from .store import RETRIED
 
-AXES = ("model", "revision", "task", "tier")
 MIN_TASKS = 5  # below this a t interval on tasks is too unstable to print as if it were sure
 POWER = 0.80  # for the minimum detectable effect: the change this sample finds 4 times out of 5
 
@@ -102,7 +101,7 @@ def load_rows(store: Path, axis: str | None = None, base: str | None = None, hea
             rows = index.select(db)
         else:
             field, name, other = SIDES[axis]
-            names = {(axis, key): (n, o) for key, n, o in db.execute(f'SELECT DISTINCT "{field}", "{name}", "{other}" FROM runs')}
+            names = {(axis, key): side_name(axis, key, n, o) for key, n, o in db.execute(f'SELECT DISTINCT "{field}", "{name}", "{other}" FROM runs')}
             wanted = sorted({resolve(names, axis, base), resolve(names, axis, head)}) if names else []
             marks = ", ".join("?" * len(wanted))
             rows = index.select(db, f'"{field}" IN ({marks})', tuple(wanted)) if wanted else []
@@ -179,13 +178,14 @@ def summarize(rows: list[dict], directions: dict[str, str] | None = None) -> Cel
     names = {}
     cell = np.empty(len(rows), dtype=np.intp)
     for j, r in enumerate(rows):
-        key = (r["model"], r["sha"], r["task"], r["tier"])
+        key = (r["model"], r["sha"], r["task"], r["tier"], r["agent_version"])
         if key not in ids:
             ids[key] = len(ids)
             names[("model", r["model"])] = (r["model_name"], r["model"])
             names[("revision", r["sha"])] = (r["revision"], r["ref"])
             names[("tier", r["tier"])] = (r["tier"], r["tier"])
             names[("task", r["task"])] = (r["task"], r["task"])
+            names[("agent", r["agent_version"])] = side_name("agent", r["agent_version"], r["agent"], r["agent_version"])
         cell[j] = ids[key]
     counted = ~np.isnan(values)
     per_cell = lambda weights: np.bincount(cell, weights=weights, minlength=len(ids))  # noqa: E731  (sums in run order)
@@ -206,16 +206,22 @@ def resolve(names: dict[tuple[str, str], tuple[str, str]], axis: str, ref: str) 
     return found.pop()
 
 
-CELL = ("model", "revision", "task", "tier")  # a cell key's order
+CELL = ("model", "revision", "task", "tier", "agent")  # a cell key's order; agent: the agent's version
 
 
-SIDES = {"revision": ("sha", "revision", "ref"), "model": ("model", "model_name", "model"), "tier": ("tier", "tier", "tier")}  # key, name, other name
+SIDES = {"revision": ("sha", "revision", "ref"), "model": ("model", "model_name", "model"), "tier": ("tier", "tier", "tier"),
+         "agent": ("agent_version", "agent", "agent_version")}  # the columns of an axis value's key, name, other name
+
+
+def side_name(axis: str, key: str, name: str, other: str) -> tuple[str, str]:
+    """(display name, other name) of an axis value, as Cells.names holds them: an agent is "pi 1.6.0"."""
+    return (f"{name} {key}", other) if axis == "agent" else (name, other)
 
 
 def _two_sides(rows: list[dict], axis: str, base: str, head: str) -> list[dict]:
     """Only the runs of what base and head name: summing every other run would be wasted work."""
     field, name, other = SIDES[axis]
-    names = {(axis, r[field]): (r[name], r[other]) for r in rows}
+    names = {(axis, r[field]): side_name(axis, r[field], r[name], r[other]) for r in rows}
     if not names:
         return rows
     wanted = {resolve(names, axis, base), resolve(names, axis, head)}
@@ -244,9 +250,11 @@ def compare(rows: list[dict] | Cells, base: str, head: str, axis: str = "revisio
         raise CompareError(f"--base {base!r} and --head {head!r} name the same {axis}: compare two different ones")
     rest = lambda k: k[:at] + k[at + 1:]  # noqa: E731  (a cell's other coordinates)
     sides = {side: {rest(cells.keys[i]): i for i in groups[value]} for side, value in (("base", b), ("head", h))}
+    one_agent = sum(a == "agent" for a, _ in cells.names) == 1  # then labels need not say it
     others = [a for a in CELL if a != axis]
     shared = sorted(sides["base"].keys() & sides["head"].keys())
-    label = lambda k, skip=(): " · ".join(cells.names[a, v][0] for a, v in zip(others, k, strict=True) if a not in skip)  # noqa: E731
+    label = lambda k, skip=(): " · ".join(cells.names[a, v][0] for a, v in zip(others, k, strict=True)  # noqa: E731
+                                          if a not in skip and not (a == "agent" and one_agent))
     dropped = [f"{label(k)} ({side} only)" for side, other in (("base", "head"), ("head", "base"))
                for k in sorted(sides[side].keys() - sides[other].keys())]
     if not shared:
@@ -278,7 +286,7 @@ def per_model(rows: list[dict], base: str, head: str, axis: str = "revision", *,
     return out
 
 
-METHOD = ("Pairs within (model, task, tier) — the axis compared held out —, repeats averaged in a cell, one paired "
+METHOD = ("Pairs within (model, task, tier, agent version) — the axis compared held out —, repeats averaged in a cell, one paired "
           "difference per task (mean over its cells); 95% Student t interval over tasks (n_tasks - 1 df), i.e. standard "
           "errors clustered by task (Miller 2024, 'Adding Error Bars to Evals'). Rates: difference in points. Costs: "
           "geometric mean of per-task ratios head/base, as % change. setup/infra errors count only in errors; silent "

@@ -162,8 +162,8 @@ def fired(c: Comparison, rules: list[Rule]) -> tuple[list[str], list[str]]:
 def for_report(store, flat: list[dict]) -> list[dict]:
     """Comparisons for the report to show, computed here so the page shows the CLI's numbers and
     never redoes the statistics. Revisions: every pair when there are at most 4, else each against
-    the one before it, and the first against the last (in the suites' order); models and tiers:
-    every pair when at most 3, else each against the first. At most FLIPS_SHOWN flips a pair.
+    the one before it, and the first against the last (in the suites' order); models, tiers and
+    agent versions: every pair when at most 3, else each against the first. At most FLIPS_SHOWN flips a pair.
     `flat`: the store's flat rows, as the report read them."""
     from pathlib import Path
 
@@ -173,7 +173,7 @@ def for_report(store, flat: list[dict]) -> list[dict]:
     cells = cmp.summarize(flat, cmp.marker_directions(store))
     plans = [orjson.loads(p.read_bytes()) for p in sorted(store.glob("suites/*/plan.json"))]
     planned = {"revision": [r["sha"] for p in plans for r in p["revisions"]], "model": [m["id"] for p in plans for m in p["models"]],
-               "tier": [t for p in plans for t in p.get("tiers", [])]}
+               "tier": [t for p in plans for t in p.get("tiers", [])], "agent": [v for p in plans for v in p.get("agent_versions", [])]}
     out = []
     for axis, listed in planned.items():
         present = {key[cmp.CELL.index(axis)] for key in cells.keys}

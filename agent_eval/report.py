@@ -37,7 +37,7 @@ STATUSES = ["ok", "agent_error", "timeout", "setup_error", "silent_failure", "in
 STATUS_CODE = {s: k for k, s in enumerate(STATUSES)}
 COLUMNS = ["repeat", "status", "matched", "wall", "new", "cached", "generated", "turns", "tools", "cost", "markers"]  # facts' order
 ERROR_STATUSES = {"agent_error", "timeout", "setup_error", "infra_error"}
-AXES = ["model", "revision", "task", "tier"]
+AXES = ["model", "revision", "task", "tier", "agent"]  # agent: the agent's version, an axis when a suite names several
 DETAILS_PER_FILE = 1000
 ECHARTS_VERSION = "6.1.0"
 
@@ -47,7 +47,7 @@ class Table:
     """Runs as columns. Dimension columns hold indexes into the dims lists (in display order).
     A dataclass, not a pydantic model: validating 100k-long columns would cost more than the build."""
 
-    dims: dict[str, list[dict]]  # model, revision, task, tier, marker
+    dims: dict[str, list[dict]]  # model, revision, task, tier, agent, marker
     cols: dict[str, list]
     meta: dict
 
@@ -69,6 +69,7 @@ DIM_INFO = {
     "revision": lambda r: {"name": r["name"], "sha": r["sha"], "ref": r["ref"]},
     "task": lambda t: {k: t.get(k) for k in ("id", "prompt", "expected", "match", "files")},
     "tier": lambda tier: {"name": tier},
+    "agent": lambda version: {"name": f"pi {version}", "version": version},
     "marker": lambda m: {"name": m["name"], "where": m["where"], "description": m.get("description", "")},
 }
 
@@ -77,7 +78,7 @@ def facts(rows: list[dict], tasks: dict[str, dict], markers: dict[str, dict]) ->
     """The few fields the page needs from each flat row (results.COLUMNS), as tuples, and what each
     dimension value looks like, from the first row that has it (`tasks` and `markers` by name)."""
     infos: dict[str, dict] = {axis: {} for axis in DIM_INFO}
-    model, revision, task, tier, marker = (infos[axis] for axis in DIM_INFO)
+    model, revision, task, tier, agent, marker = (infos[axis] for axis in DIM_INFO)
     out = []
     for r in rows:
         if r["model"] not in model:
@@ -88,11 +89,13 @@ def facts(rows: list[dict], tasks: dict[str, dict], markers: dict[str, dict]) ->
             task[r["task"]] = tasks[r["task"]]
         if r["tier"] not in tier:
             tier[r["tier"]] = {"name": r["tier"]}
+        if r["agent_version"] not in agent:
+            agent[r["agent_version"]] = DIM_INFO["agent"](r["agent_version"])
         for name in r["markers"]:
             if name not in marker:
                 marker[name] = markers[name]
         out.append((
-            r["model"], r["sha"], r["task"], r["tier"], r["repeat"], STATUS_CODE[r["status"]],
+            r["model"], r["sha"], r["task"], r["tier"], r["agent_version"], r["repeat"], STATUS_CODE[r["status"]],
             2 if r["matched"] is None else int(r["matched"]), round(r["wall_seconds"], 2), r["tokens_new"], r["tokens_cached"],
             r["tokens_generated"], r["turns"], r["tool_calls"], r["cost"], tuple(r["markers"]),
         ))
@@ -120,6 +123,8 @@ def columns(rows: list[tuple], infos: dict[str, dict], plans: list[dict]) -> Tab
             code("revision", rev["sha"], DIM_INFO["revision"](rev))
         for model in plan["models"]:
             code("model", model["id"], DIM_INFO["model"](model))
+        for version in plan.get("agent_versions", []):
+            code("agent", version, DIM_INFO["agent"](version))
         for marker in plan.get("markers", []):  # a marker that never fired still shows, at 0 %
             code("marker", marker["name"], DIM_INFO["marker"](marker))
     for axis, seen in infos.items():
@@ -317,7 +322,8 @@ def expected_grid(t: Table) -> list[str]:
     return packed(grid)
 
 
-DIM_KEY = {"model": lambda d: d["id"], "task": lambda d: d["id"], "revision": lambda d: d["sha"], "tier": lambda d: d["name"]}
+DIM_KEY = {"model": lambda d: d["id"], "task": lambda d: d["id"], "revision": lambda d: d["sha"], "tier": lambda d: d["name"],
+           "agent": lambda d: d["version"]}
 
 
 def _relative(store: Path, out: Path) -> str:

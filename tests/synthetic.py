@@ -19,11 +19,12 @@ def revision(i: int) -> Revision:
 
 def result(model: str, rev: Revision, task: str, tier: str, repeat: int = 0, *, status: str = "ok", matched: bool | None = True,
            wall: float = 10.0, tokens: tuple[int, int, int] = (100, 50, 20), turns: int = 3, markers: tuple[str, ...] = (),
-           expected: str | None = "x", cost: float | None = None) -> Result:
+           expected: str | None = "x", cost: float | None = None, agent_version: str = "0.73.1") -> Result:
+    identity = (model, rev.sha, task, tier, repeat) + ((agent_version,) if agent_version != "0.73.1" else ())  # as before for 0.73.1
     cell = Cell(
-        key=hashlib.sha256(repr((model, rev.sha, task, tier, repeat)).encode()).hexdigest(), suite="synthetic", profile="lib",
+        key=hashlib.sha256(repr(identity).encode()).hexdigest(), suite="synthetic", profile="lib",
         model=ModelSpec(id=model), revision=rev, task=Task(id=task, prompt=f"Do {task}.", expected=expected),
-        tier=tier, repeat=repeat, budgets=Budgets(), thinking="off", agent_version="0.73.1",
+        tier=tier, repeat=repeat, budgets=Budgets(), thinking="off", agent_version=agent_version,
     )
     return Result(
         cell=cell, status=status, matched=matched, answer=f"answer of {task}", wall_seconds=wall, agent_seconds=wall - 0.01,

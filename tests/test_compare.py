@@ -170,3 +170,17 @@ def test_other_axes_and_bad_references():
         compare.compare([row(BASE, "t0"), row(HEAD, "t1")], "v1", "v2")
     with pytest.raises(compare.CompareError, match="no results yet"):
         compare.compare([], "v1", "v2")
+
+
+def test_agent_versions_are_an_axis_and_never_mixed_in_one_cell():
+    def at(version: str, sha: str, t: int) -> dict:
+        r = row(sha, f"t{t}", tokens_new=1000 if version == "0.73.1" else 600, matched=not (version == "1.6.0" and sha == HEAD and t == 0))
+        return {**r, "agent": "pi", "agent_version": version}
+
+    rows = [at(v, sha, t) for v in ("0.73.1", "1.6.0") for sha in (BASE, HEAD) for t in range(6)]
+    by_agent = compare.compare(rows, "0.73.1", "pi 1.6.0", axis="agent")
+    assert (by_agent.base, by_agent.head, by_agent.n_runs_base, by_agent.n_runs_head) == ("pi 0.73.1", "pi 1.6.0", 12, 12)
+    assert metric(by_agent, "tokens_new").change == pytest.approx(-40.0) and metric(by_agent, "tokens_new").verdict == "better"
+    by_revision = compare.compare(rows, "v1", "v2")  # paired within each agent version: its flip is that version's
+    assert [(f.task, f.cell, f.now) for f in by_revision.flips] == [("t0", "m · bare · pi 1.6.0", "broken")]
+    assert metric(by_revision, "tokens_new").change == pytest.approx(0.0)

@@ -128,3 +128,17 @@ def test_the_table_names_the_sample_every_metric_and_the_dropped_cells(tmp_path)
     assert 950 < base < 1050 and 570 < head < 630 and -45 < change < -35 and tokens[6] == "better"
     assert "no data" in next(line for line in lines if line.split()[:1] == ["cost"])
     assert any(line.startswith("note: 1 cells ran on one side only and were left out: org/m · t99 · bare (head only)") for line in lines)
+
+
+def test_compare_along_the_agent_axis_reads_only_the_two_versions(tmp_path):
+    results = [result("org/m", A, t, "bare", k, tokens=(1000 if v == "0.73.1" else 700, 100, 20), agent_version=v).model_dump(mode="json")
+               for v in ("0.73.1", "1.6.0", "1.5.0") for t in TASKS for k in range(2)]
+    s = write(tmp_path / "store", results, [plan("s", ["org/m"], [A], list(TASKS), ["bare"], 2)])
+    shown = cli(s, "--axis", "agent", "--base", "0.73.1", "--head", "1.6.0", "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    data = orjson.loads(shown.stdout)
+    assert (data["base"], data["head"], data["n_runs_base"], data["n_runs_head"]) == ("pi 0.73.1", "pi 1.6.0", 20, 20)
+    tokens = next(m for m in data["metrics"] if m["metric"] == "tokens_new")
+    assert tokens["change"] == pytest.approx(-30.0) and tokens["verdict"] == "better"
+    wrong = cli(s, "--axis", "agent", "--base", "0.73.1", "--head", "2.0")
+    assert wrong.returncode == 2 and "no agent '2.0' in the store" in wrong.stderr

@@ -4,7 +4,7 @@
 // state kept in the URL so a view can be linked. report.py's aggregate() does the same arithmetic.
 
 const R = window.REPORT;
-const AXES = ["model", "revision", "task", "tier"];
+const AXES = ["model", "revision", "task", "tier", "agent"];
 const STATUSES = ["ok", "agent_error", "timeout", "setup_error", "silent_failure", "infra_error"];
 // setup_error (3) and infra_error (5): the harness or the provider failed, not the agent.
 const notMeasured = (s) => s === 3 || s === 5;
@@ -25,6 +25,7 @@ const name = {
   revision: (i) => R.dims.revision[i].name,
   task: (i) => R.dims.task[i].id,
   tier: (i) => R.dims.tier[i].name,
+  agent: (i) => R.dims.agent[i].name,
 };
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
@@ -63,7 +64,7 @@ function selectRows(shared = state.shared) {
   let rows = new Int32Array(N);
   let n = 0;
   for (let i = 0; i < N; i++) {
-    if (allow.model[col.model[i]] && allow.revision[col.revision[i]] && allow.task[col.task[i]] && allow.tier[col.tier[i]]) rows[n++] = i;
+    if (allow.model[col.model[i]] && allow.revision[col.revision[i]] && allow.task[col.task[i]] && allow.tier[col.tier[i]] && allow.agent[col.agent[i]]) rows[n++] = i;
   }
   rows = rows.subarray(0, n);
   if (!shared.size) return rows;
@@ -383,7 +384,7 @@ function detailsOf(i) {
 function sameTaskElsewhere(i) {
   const out = [];
   for (let j = 0; j < N; j++) {
-    if (j !== i && col.task[j] === col.task[i] && col.model[j] === col.model[i] && col.tier[j] === col.tier[i] && col.repeat[j] === col.repeat[i]) out.push(j);
+    if (j !== i && col.task[j] === col.task[i] && col.model[j] === col.model[i] && col.tier[j] === col.tier[i] && col.agent[j] === col.agent[i] && col.repeat[j] === col.repeat[i]) out.push(j);
   }
   return out.sort((a, b) => col.revision[a] - col.revision[b]);
 }
@@ -437,7 +438,7 @@ function forest(id, title, metrics, unit) {
 
 function compareView() {
   const c = COMPARE[state.pair];
-  if (!c) { $("cmp-headline").textContent = "No two revisions, models or tiers ran a cell in common: nothing to compare."; return; }
+  if (!c) { $("cmp-headline").textContent = "No two revisions, models, tiers or agent versions ran a cell in common: nothing to compare."; return; }
   $("cmp-pair").value = String(state.pair);
   $("cmp-headline").textContent = c.headline;
   forest("cmp-rates", "Rates: change in points, 95% interval", c.metrics.filter((m) => m.kind === "rate"), " pts");
