@@ -22,9 +22,8 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel
 
-from . import cache_dir
+from . import cache_dir, locked
 from .config import ModelSpec
-from .repo import locked
 
 PI_VERSION = "1.6.0"  # the default; a suite may name others (`agent: {version: ...}`)
 # Every supported version, its npm package (renamed at 0.74) and its lockfile under agent_eval/pi/<version>/.

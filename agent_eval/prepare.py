@@ -16,7 +16,7 @@ import orjson
 import uv
 from pydantic import BaseModel
 
-from . import cache_dir, is_secret, profiles, releases, repo
+from . import cache_dir, is_secret, locked, profiles, releases, repo
 from .config import Profile, Task
 from .store import Cell
 
@@ -61,7 +61,7 @@ def environment(profile: Profile, url: str, sha: str, release: releases.Release 
     ready = env.path / ".agent-eval-ready"
     if ready.is_file():
         return env
-    with repo.locked(env.path):
+    with locked(env.path):
         if ready.is_file():
             return env
         shutil.rmtree(env.path, ignore_errors=True)

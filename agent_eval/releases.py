@@ -19,12 +19,10 @@ import zipfile
 from pathlib import Path
 from typing import Literal
 
-import httpx
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel
 
-from . import cache_dir
-from .repo import locked
+from . import cache_dir, locked
 
 INDEX = os.environ.get("AGENT_EVAL_INDEX_URL", "https://pypi.org/simple").rstrip("/")
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
@@ -89,6 +87,8 @@ def resolve(requirement: str, need_sdist: bool = False) -> Release:
 
 
 def _simple_page(project: str, requirement: str) -> dict:
+    import httpx  # here, not at the top: every reader of a store imports Release, few fetch
+
     try:
         response = httpx.get(f"{INDEX}/{project}/", headers={"Accept": SIMPLE_JSON}, follow_redirects=True, timeout=30)
     except httpx.HTTPError as err:
@@ -184,6 +184,8 @@ def source(release: Release) -> Path:
 
 
 def _download(dist: DistFile) -> Path:
+    import httpx
+
     path = cache_dir() / "releases" / "files" / dist.sha256 / dist.filename
     if path.is_file():
         return path

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import fcntl
 import hashlib
 import io
 import re
@@ -14,20 +13,11 @@ from pathlib import Path
 
 import git
 
-from . import cache_dir
+from . import cache_dir, locked
 
 
 class RepoError(Exception):
     """The repository or a ref cannot be used. One line, says what to do."""
-
-
-@contextmanager
-def locked(path: Path):
-    """An exclusive lock beside `path`, so two processes never build the same thing at once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{path}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
 
 
 def mirror_path(url: str) -> Path:

@@ -27,9 +27,8 @@ from pathlib import Path
 import jinja2
 import orjson
 
-from . import __version__, cache_dir, index
+from . import __version__, cache_dir, index, locked
 from .agent import AgentError, npm
-from .repo import locked
 from .results import flat
 from .store import RETRIED
 
