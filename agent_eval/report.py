@@ -286,7 +286,8 @@ def packed(values: list, floats: bool = False) -> list[str]:
     else:
         top = max(values, default=0)
         code, js_type, limit = next((c, t, m) for c, t, m in UNSIGNED if top <= m or m == 0xFFFFFFFF)
-        values = [min(v, limit) for v in values]
+        if top > limit:  # beyond 32 bits: shown as the largest it can hold
+            values = [min(v, limit) for v in values]
     return [js_type, base64.b64encode(array(code, values).tobytes()).decode()]
 
 
