@@ -319,9 +319,12 @@ def test_pull_indexes_what_it_brings(hub, tmp_path):
     pulled = cli("pull", str(local), "--bucket", "org/evals", env=env)
     assert pulled.returncode == 0, pulled.stderr
     assert len(indexed(local)) == 5 and indexed(local) == scan(local)  # indexed by pull itself
-    write(remote, [result("m1", a, "t9", "bare", 0).model_dump(mode="json")], [])
+    write(remote, [result("m1", a, "t9", "bare", 0).model_dump(mode="json"),  # a new one, and one regraded there
+                   result("m1", a, "t0", "bare", 0, matched=False).model_dump(mode="json")], [])
+    age(local)
     assert cli("pull", str(local), "--bucket", "org/evals", env=env).returncode == 0
     assert len(indexed(local)) == 6 and indexed(local) == scan(local)
+    assert [r["matched"] for r in indexed(local) if r["task"] == "t0"] == [False]
 
     from agent_eval.bucket import BucketStore
     from huggingface_hub import HfApi
