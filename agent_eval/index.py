@@ -2,11 +2,16 @@
 readers (results, report, compare, regrade, export) never open 100k result.json files.
 
 result.json stays the truth; STORE/index.sqlite is derived from it and can be deleted at any time.
-Each row records the size and mtime_ns of the result.json it was read from. Every reader first
-lists the run folders and stats their result.json (`check`): a file that is new, changed, gone or
-was bad before is read again, so a stale, truncated or deleted index heals itself and is never
-trusted blindly. Writers (Store.finish, pull, regrade) also `update` the rows they touched, so the
-check usually finds nothing to do.
+Each row records the size and mtime_ns of the result.json it was read from. Writers (Store.finish,
+pull, regrade) `update` the rows they touch. Every reader first checks the index against the
+folders (`check`, see folders.py): run folders added, removed or copied in by hand, and a result
+that appeared in a folder seen waiting, are read; `verify` (agent-eval reindex) stats every
+result.json for edits inside folders. A truncated, damaged or deleted index is rebuilt.
+
+A cell run again under another definition (its task, profile, budgets or agent settings changed,
+so its run key and folder changed) leaves its old run beside the new one. Readers count each
+cell's newest run only (the `superseded` table names the others) and say how many were left out:
+counted together, two definitions would pass for repeats.
 
 SQLite: in the standard library, transactional, and safe with several processes at once (WAL, a
 busy timeout, every write in one BEGIN IMMEDIATE transaction). A result.json that cannot be read
@@ -22,12 +27,13 @@ import sqlite3
 import threading
 import time
 import zlib
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
 
+from .folders import RACY_NS, look, result_stat
 from .results import COLUMNS, flat
 
 NAME = "index.sqlite"
@@ -43,10 +49,14 @@ TABLES = {
     "bad": "path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, reason TEXT",
     "folders": "path TEXT PRIMARY KEY, mtime_ns INTEGER",  # runs/ down to the task folders, as last listed
     "pending": "path TEXT PRIMARY KEY",  # run folders last seen without a result.json: stat'ed at every check
+    "superseded": "path TEXT PRIMARY KEY, newer TEXT",  # runs of a cell that has a newer run under another key
 }
+IDENTITY = ("suite", "model", "sha", "task", "tier", "agent_version", "repeat")  # one cell of one suite, whatever its key
+CELL_COLUMNS = ", ".join(f'"{c}"' for c in IDENTITY)
+SAME_CELL = " AND ".join(f'"{c}" IS ?' for c in IDENTITY)
+INDEXES = [f"CREATE INDEX runs_cell ON runs ({CELL_COLUMNS})"]
 # PRAGMA user_version: an index made for other tables or another FORMAT is rebuilt from the run folders.
-VERSION = int.from_bytes(hashlib.blake2b(repr((FORMAT, TABLES, DETAIL_KEYS, TASK_KEYS)).encode(), digest_size=4).digest(), "big") >> 1
-THREADS = 4  # stat() waits on the disk: a few at once beat one on a cold cache; more (measured: 16) lose to the GIL
+VERSION = int.from_bytes(hashlib.blake2b(repr((FORMAT, TABLES, INDEXES, IDENTITY, DETAIL_KEYS, TASK_KEYS)).encode(), digest_size=4).digest(), "big") >> 1
 
 
 # --- the database ------------------------------------------------------------------------------
@@ -83,6 +93,8 @@ def _open(path: Path) -> sqlite3.Connection:
                     for table, columns in TABLES.items():
                         db.execute(f"DROP TABLE IF EXISTS {table}")
                         db.execute(f"CREATE TABLE {table} ({columns})")
+                    for statement in INDEXES:
+                        db.execute(statement)
                     db.execute(f"PRAGMA user_version={VERSION}")
         db.execute("PRAGMA synchronous=NORMAL")  # with WAL: never corrupt, at worst the last commit is lost
         return db
@@ -100,87 +112,6 @@ class transaction:
 
     def __exit__(self, kind, *_):
         self.db.execute("ROLLBACK" if kind else "COMMIT")
-
-
-# --- looking at run folders --------------------------------------------------------------------
-#
-# Directories from runs/ down to the task folders (runs/<sha>/<model>/<tier>/<task>) are few (a
-# third of the runs at 100k) and a directory's mtime changes when an entry is added, removed or
-# renamed in it. So the cheap check stats only those: a folder whose mtime moved is listed again,
-# and a task folder listed again has each of its run folders' result.json stat'ed. That finds new,
-# removed and copied-in run folders without touching 100k files. A result.json rewritten inside a
-# run folder it already had (by hand, or by a tool other than agent-eval's writers) changes no
-# folder we stat: `verify` (agent-eval reindex) stats every result.json and finds those too.
-
-TASK_DEPTH = 4  # runs/<sha>/<model>/<tier>/<task>: run folders are the level below
-RACY_NS = 2_000_000_000  # a folder changed this recently may change again within the same mtime tick
-
-
-class Look:
-    """What one pass over the folders found: folders to record, run folders' result.json stats
-    (None: no result.json yet), and folders that are gone."""
-
-    def __init__(self):
-        self.folders: dict[str, int] = {}
-        self.runs: dict[str, tuple[int, int] | None] = {}
-        self.task_folders: list[str] = []
-        self.gone: list[str] = []
-
-
-def look(store: Path, known: dict[str, int], full: bool) -> Look:
-    """Stat the known folders (all of them, every run's result.json too, when `full`), and list
-    again those whose mtime moved, descending into new folders."""
-    found = Look()
-    with ThreadPoolExecutor(THREADS) as pool:
-        if full or not known:
-            level = ["runs"]
-        else:
-            stamps = _fan(pool, lambda part: [(p, _mtime(store, p)) for p in part], list(known))
-            level = [p for p, m in stamps if m != known[p]]
-        while level:
-            listed = _fan(pool, lambda part: [(p, *_list(store, p)) for p in part], level)
-            level = []
-            for path, mtime, subfolders in listed:
-                if mtime is None:
-                    found.gone.append(path)
-                    continue
-                found.folders[path] = mtime
-                if path.count("/") == TASK_DEPTH:
-                    found.task_folders.append(path)
-                    found.runs.update((s, None) for s in subfolders)
-                else:  # known subfolders were stat'ed on their own; new ones are walked
-                    level += [s for s in subfolders if full or s not in known]
-        found.runs.update(_fan(pool, lambda part: [(p, _result_stat(store, p)) for p in part], list(found.runs)))
-    return found
-
-
-def _fan(pool: ThreadPoolExecutor, work, items: list) -> list:
-    size = max(1, len(items) // (THREADS * 4))
-    return [x for part in pool.map(work, [items[i : i + size] for i in range(0, len(items), size)]) for x in part]
-
-
-def _mtime(store: Path, path: str) -> int | None:
-    try:
-        return os.stat(f"{store}/{path}").st_mtime_ns
-    except OSError:
-        return None
-
-
-def _list(store: Path, path: str) -> tuple[int | None, list[str]]:
-    """The folder's mtime, taken before listing it (a change after that moves it again), and its subfolders."""
-    mtime = _mtime(store, path)
-    try:
-        return mtime, [f"{path}/{e.name}" for e in os.scandir(f"{store}/{path}") if e.is_dir(follow_symlinks=False)]
-    except OSError:  # removed while we looked
-        return None, []
-
-
-def _result_stat(store: Path, path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(f"{store}/{path}/result.json")
-    except OSError:  # a run still going, or an interrupted one
-        return None
-    return st.st_size, st.st_mtime_ns
 
 
 def read(store: str, path: str) -> tuple:
@@ -240,16 +171,20 @@ def store_rows(db: sqlite3.Connection, store: Path, read_rows: list[tuple], gone
     """Write what was read (rows and bad files) and forget run folders whose result.json is gone.
     Each file is looked at again here, under the write lock: one another process changed since we
     read it is left to that process (its own update) or to the next check, never overwritten with
-    old news. Called inside a transaction."""
+    old news. Called inside a transaction; the cells touched are then sorted into newest and superseded."""
+    touched = set()
     for path in gone:
         if not os.path.exists(f"{store}/{path}/result.json"):
+            touched |= cells_under(db, path)
             forget(db, path)
-    fresh = [r for r in read_rows if r[2] is None or _result_stat(store, r[1]) == (r[2], r[3])]
+    fresh = [r for r in read_rows if r[2] is None or result_stat(store, r[1]) == (r[2], r[3])]
     for kind, path, size, mtime_ns, *rest in fresh:
         db.execute("DELETE FROM pending WHERE path = ?", (path,))
+        touched |= cells_under(db, path)  # what it was, if it changed cell
         if kind == "row":
             db.execute(INSERT_RUN, (path, size, mtime_ns, *rest[:-3]))
             db.execute("DELETE FROM bad WHERE path = ?", (path,))
+            touched.add(tuple(rest[COLUMNS.index(c)] for c in IDENTITY))
         else:
             forget(db, path)
             db.execute("INSERT INTO bad VALUES (?, ?, ?, ?)", (path, size, mtime_ns, *rest))
@@ -257,11 +192,31 @@ def store_rows(db: sqlite3.Connection, store: Path, read_rows: list[tuple], gone
         if kind == "row":
             db.execute("INSERT OR REPLACE INTO details VALUES (?, ?, ?)", (path, rest[-3], rest[-2]))
             db.execute("INSERT OR IGNORE INTO tasks VALUES (?, ?)", (rest[-3], rest[-1]))
+    supersede(db, touched)
+
+
+def cells_under(db: sqlite3.Connection, path: str, below: bool = False) -> set[tuple]:
+    """The cells (IDENTITY) of the runs at a run folder, or with `below` under a folder."""
+    where, params = ("path > ? AND path < ?", (path + "/", path + "0")) if below else ("path = ?", (path,))
+    return set(db.execute(f"SELECT {CELL_COLUMNS} FROM runs WHERE {where}", params))
+
+
+def supersede(db: sqlite3.Connection, cells: set[tuple]) -> None:
+    """Each cell's newest run (by finished_at, then folder) counts; its other runs are superseded."""
+    if len(cells) > 200:  # a rebuild: one pass over the table beats a query per cell
+        db.execute("DELETE FROM superseded")
+        db.execute(f"""INSERT INTO superseded SELECT path, newest FROM (SELECT path, first_value(path) OVER
+                       (PARTITION BY {CELL_COLUMNS} ORDER BY finished_at DESC, path DESC) AS newest FROM runs) WHERE path != newest""")
+        return
+    for cell in cells:
+        paths = [p for (p,) in db.execute(f"SELECT path FROM runs WHERE {SAME_CELL} ORDER BY finished_at DESC, path DESC", cell)]
+        db.executemany("DELETE FROM superseded WHERE path = ?", [(p,) for p in paths])
+        db.executemany("INSERT INTO superseded VALUES (?, ?)", [(p, paths[0]) for p in paths[1:]])
 
 
 def forget(db: sqlite3.Connection, path: str, below: bool = False) -> None:
     """Drop a run folder's rows, or with `below` everything under a folder that is gone."""
-    for table in ("runs", "details", "bad", "pending", "folders"):
+    for table in ("runs", "details", "bad", "pending", "folders", "superseded"):
         db.execute(f"DELETE FROM {table} WHERE path = ?", (path,))
         if below:
             db.execute(f"DELETE FROM {table} WHERE path > ? AND path < ?", (path + "/", path + "0"))  # '0' follows '/'
@@ -301,7 +256,7 @@ def _check(store: Path, full: bool) -> sqlite3.Connection:
         if not os.path.isdir(store / path):
             gone.append(path)
             continue
-        found.runs[path] = _result_stat(store, path)
+        found.runs[path] = result_stat(store, path)
         held.update((p, stat) for p, stat in known_runs(db, path.rsplit("/", 1)[0]).items() if p == path)
     stale = sorted(p for p, stat in found.runs.items() if stat is not None and held.get(p) != stat)
     gone += [p for p, stat in found.runs.items() if stat is None and p in held]
@@ -315,7 +270,9 @@ def _check(store: Path, full: bool) -> sqlite3.Connection:
     with transaction(db):
         for folder in found.gone:
             if not os.path.exists(store / folder):
+                cells = cells_under(db, folder, below=True)
                 forget(db, folder, below=True)
+                supersede(db, cells)
         store_rows(db, store, rows, gone)
         db.executemany("INSERT OR IGNORE INTO pending VALUES (?)", waiting)
         db.executemany("INSERT OR REPLACE INTO folders VALUES (?, ?)", moved)
@@ -361,11 +318,14 @@ def checked(store: Path):
         db.close()
 
 
+CURRENT = "path NOT IN (SELECT path FROM superseded)"
+
+
 def select(db: sqlite3.Connection, where: str = "", params: tuple = ()) -> list[dict]:
     """Flat rows in folder order; `where` (SQL over the columns) keeps fewer, which is cheaper than
     making 100k rows in Python to drop most of them."""
     with bulk():
-        found = db.execute(f"SELECT path, {QUOTED} FROM runs {'WHERE ' + where if where else ''}", params).fetchall()
+        found = db.execute(f"SELECT path, {QUOTED} FROM runs WHERE {CURRENT} {'AND (' + where + ')' if where else ''}", params).fetchall()
         return [decode(values[1:]) for values in in_folder_order(found)]
 
 
@@ -423,9 +383,19 @@ def bad(store: Path) -> list[tuple[str, str]]:
 
 
 def warn_bad(store: Path, say) -> None:
-    """One line per unreadable result.json, so a reader's user knows what was left out and why."""
+    """One line per unreadable result.json, and one for superseded runs, so a reader's user knows
+    what was left out and why."""
     for path, why in bad(store):
         say(f"warning: skipped {Path(store) / path / 'result.json'}: {why}; fix or delete it, or run the cell again")
+    db = connect(store)
+    try:
+        count, path, newer = db.execute("SELECT count(*), min(path), newer FROM superseded").fetchone()
+    finally:
+        db.close()
+    if count:
+        say(f"warning: left out {count} older run(s) of cells run again since under another definition (task, profile, "
+            f"budgets or agent settings changed), e.g. {Path(store) / path} (superseded by {newer}); each cell counts its "
+            f"newest run only: delete the old folders to silence this")
 
 
 def report_rows(store: Path) -> tuple[list[dict], dict[str, dict], list[bytes]]:
@@ -436,7 +406,7 @@ def report_rows(store: Path) -> tuple[list[dict], dict[str, dict], list[bytes]]:
     try:
         tasks = {tid: orjson.loads(info) for tid, info in db.execute("SELECT id, info FROM tasks")}
         found, infos, details = [], {}, []
-        query = f"SELECT path, {', '.join(f'runs.{q}' for q in QUOTED.split(', '))}, task_id, detail FROM runs JOIN details USING (path)"
+        query = f"SELECT path, {', '.join(f'runs.{q}' for q in QUOTED.split(', '))}, task_id, detail FROM runs JOIN details USING (path) WHERE {CURRENT}"
         with bulk():
             for values in in_folder_order(db.execute(query).fetchall()):
                 row = decode(values[1:-2])

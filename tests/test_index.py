@@ -80,7 +80,10 @@ def test_every_reader_finds_run_folders_added_or_removed_by_hand(store, tmp_path
     files = results_files(store)
     shutil.rmtree(files[0].parent)  # one run deleted to run it again
     shutil.rmtree(files[100].parents[3])  # a whole model of one revision
-    shutil.copytree(files[7].parent, files[7].parent.with_name("r9-copied0"))  # copied in beside its own
+    copied = shutil.copytree(files[7].parent, files[7].parent.with_name("r9-copied0"))  # copied in beside its own, as repeat 9
+    data = orjson.loads((copied / "result.json").read_bytes())
+    data["cell"]["repeat"] = 9
+    (copied / "result.json").write_bytes(orjson.dumps(data))
     elsewhere = write(tmp_path / "other", [result("org/copied-model", revision(3), f"t{k}", "bare", 0).model_dump(mode="json") for k in range(3)], [])
     for run in results_files(elsewhere):  # another store's results copied in
         shutil.copytree(run.parent, store / run.parent.relative_to(elsewhere))
@@ -89,7 +92,7 @@ def test_every_reader_finds_run_folders_added_or_removed_by_hand(store, tmp_path
     assert any(r["model"] == "org/copied-model" for r in indexed(store))
     age(store)
     going = store / "runs/0002ababab/org--going/bare/t0/r0-aaaaaaaa"
-    shutil.copy(files[7], going / "result.json")  # the run ends: its folder was seen waiting, so it is looked at again
+    (going / "result.json").write_bytes(orjson.dumps(result("org/going", revision(2), "t0", "bare").model_dump(mode="json")))  # the run ends: its folder was seen waiting, so it is looked at again
     assert index.rows(store) == scan(store) and len(indexed(store)) == len(scan(store))
 
 
@@ -119,16 +122,39 @@ def test_verify_finds_edits_inside_run_folders(store):
         detail = db.execute("SELECT detail FROM details WHERE path = ?", (files[2].parent.relative_to(store).as_posix(),)).fetchone()[0]
     assert b"answer OF" in __import__("zlib").decompress(detail)
 
+    own = files[3].read_bytes()
     files[3].write_bytes(b'{"cell": {"key": ')  # corrupted by hand: left out, and named
     files[4].write_bytes(orjson.dumps({"status": "ok"}))  # valid JSON, not a result
     index.verify(store).close()
     assert index.rows(store) == scan(store) and len(scan(store)) == 429
     assert [(p, why.split(" (")[0]) for p, why in index.bad(store)] == [
         (files[3].parent.relative_to(store).as_posix(), "not valid JSON"), (files[4].parent.relative_to(store).as_posix(), "missing field 'cell'")]
-    files[3].write_bytes(text)  # fixed: back in, and no longer bad
+    files[3].write_bytes(own)  # fixed: back in, and no longer bad
     reindexed = cli("reindex", str(store))
     assert reindexed.returncode == 0 and b"430 runs, 1 unreadable" in reindexed.stderr, reindexed.stderr
     assert index.rows(store) == scan(store) and len(index.bad(store)) == 1
+
+
+def test_a_cell_run_again_under_another_definition_counts_its_newest_run_only(store, tmp_path):
+    """A changed task, profile or budget gives a cell a new run key and folder: the old run stays
+    beside the new one, and counting both would pass two definitions off as repeats."""
+    index.rows(store)
+    old = Result.model_validate_json(results_files(store)[0].read_bytes())
+    again = old.model_copy(update={"cell": old.cell.model_copy(update={"key": "f" * 64}), "matched": not old.matched,
+                                   "finished_at": "2026-12-01T00:00:00+00:00"})
+    finish(store, again)
+    rows = index.rows(store)
+    assert len(rows) == 432 and again.cell.folder in {r["folder"] for r in rows} and old.cell.folder not in {r["folder"] for r in rows}
+    shown = cli("results", str(store), "--format", "json")
+    assert len(orjson.loads(shown.stdout)) == 432
+    assert f"warning: left out 1 older run(s) of cells run again since under another definition".encode() in shown.stderr
+    assert str(store / old.cell.folder).encode() in shown.stderr
+    shutil.rmtree(store / again.cell.folder)  # the new run deleted: the old one counts again
+    assert old.cell.folder in {r["folder"] for r in index.rows(store)} and len(index.rows(store)) == 432
+    assert b"older run" not in cli("results", str(store)).stderr
+    (store / index.NAME).unlink()
+    finish(store, again)  # rebuilt from nothing, the same
+    assert len(index.rows(store)) == 432 and again.cell.folder in {r["folder"] for r in index.rows(store)}
 
 
 def test_a_folder_changed_seconds_ago_is_listed_again(store):

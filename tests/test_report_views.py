@@ -131,7 +131,7 @@ def test_a_run_links_the_same_task_at_the_other_revisions(tab):
     assert tab.errors == []
 
 
-def test_the_agent_version_is_a_filter_and_a_compare_axis(tmp_path):
+def test_the_agent_version_is_a_filter_and_a_compare_axis(tab, tmp_path):
     revs = [revision(2), revision(3)]
     results = [result("org/m", r, t, "bare", 0, agent_version=v, tokens=(1000 if v == "0.73.1" else 500, 10, 10)).model_dump(mode="json")
                for v in ("0.73.1", "1.6.0") for r in revs for t in [f"t{k}" for k in range(6)]]
@@ -139,13 +139,13 @@ def test_the_agent_version_is_a_filter_and_a_compare_axis(tmp_path):
                                                  "agent_versions": ["0.73.1", "1.6.0"]}])
     built = report.build(store, store / "report")
     assert [d["name"] for d in built.dims["agent"]] == ["pi 0.73.1", "pi 1.6.0"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page()
+    page = tab.context.browser.new_page()  # the module's browser: a second Playwright would not start inside its loop
+    try:
         page.goto((store / "report" / "index.html").as_uri() + "#view=runs&agent=1")
         page.wait_for_selector("body[data-rendered]")
         assert page.inner_text("#count") == "12 of 24 runs"
         assert [t.strip() for t in page.locator("#filters details[data-axis=agent] label").all_text_contents()] == ["pi 0.73.1", "pi 1.6.0"]
         pairs = page.evaluate("window.REPORT.compare.map((c) => [c.axis, c.base, c.head])")
         assert ["agent", "pi 0.73.1", "pi 1.6.0"] in pairs
-        browser.close()
+    finally:
+        page.close()
