@@ -101,6 +101,8 @@ def worker(
         cell = Cell.model_validate_json(cell_file.read_bytes())
     except (OSError, ValueError) as err:
         fail(f"{cell_file}: not a readable cell ({str(err).splitlines()[0]})")
+    if cell.session:
+        fail(f"{cell_file}: task {cell.session.position} of a session runs only within its session: `agent-eval run` the suite")
     root = store or infer_store(cell_file)
     result = work.run_alone(cell, Store(root), say=lambda m: typer.echo(m, err=True))
     if result is None:

@@ -62,7 +62,11 @@ def bucket_plan(suite: Path, store, rerun: bool = False):
         done = store.done()
     except BucketNotFoundError:
         done = set()
-    return plan.make(suite, rerun=rerun, done=done), done
+    made = plan.make(suite, rerun=rerun, done=done)
+    if made.suite.sessions:  # one Job per cell would split a session's tasks across machines
+        raise plan.ConfigError(f"{suite}: field 'sessions': sessions run on this machine only for now (`agent-eval run`), "
+                               "not as Jobs; remove sessions to fan out")
+    return made, done
 
 
 def job_options(made, namespace: str, flavor: str, image: Optional[str], timeout: Optional[str], max_parallel: int, poll: float):

@@ -230,6 +230,23 @@ class AgentSpec(Strict):
         return [str(value)] if isinstance(value, (str, int, float)) else value
 
 
+class Sessions(Strict):
+    """Groups of `tasks` tasks run one after another in one pi session; each group in `orders`
+    orders (rotations of a shuffled base order, seeded by `seed`), so position and task are not
+    confounded. plan.py draws them; the README says how."""
+
+    tasks: int = Field(ge=2, le=50)  # tasks per session
+    orders: int = Field(default=1, ge=1)  # orders per group; at most `tasks`
+    seed: int = 0  # the shuffle's seed: recorded, so the same suite always draws the same orders
+
+    @model_validator(mode="after")
+    def _orders_fit(self) -> Sessions:
+        if self.orders > self.tasks:
+            raise ValueError(f"orders ({self.orders}) cannot exceed tasks ({self.tasks}): a group of {self.tasks} tasks has "
+                             f"{self.tasks} rotations; lower orders or raise tasks")
+        return self
+
+
 class Suite(Strict):
     name: Name
     profile: str  # a name (profiles/<name>/ beside the suite, or an installed plugin) or a path
@@ -241,6 +258,7 @@ class Suite(Strict):
     budgets: Budgets = Budgets()
     thinking: Literal[THINKING_LEVELS] = "off"  # type: ignore[valid-type]
     agent: AgentSpec = AgentSpec()
+    sessions: Sessions | None = None  # default: every task a run of its own (one-shot)
     store: str = "agent-eval-results"
     tasks_dir: str | None = None  # default: tasks/<profile> beside the suite
 

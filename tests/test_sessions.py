@@ -1,0 +1,169 @@
+"""Sessions: several tasks one after another in one pi session, each scored on its own with its
+marginal cost — end to end with the real pi and the scripted model, which sees every message."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import orjson
+import pytest
+
+import minilib
+from agent_eval import orders, plan
+from agent_eval.config import Sessions
+from conftest import MODEL_KEY, PROMPTS
+from fake_model import Reply, Rule
+
+FIRST = "runs/*/*/*/*/*/result.json"
+
+
+def stored(project) -> list[dict]:
+    return [orjson.loads(p.read_bytes()) for p in project.store.glob(FIRST)]
+
+
+def by_position(project) -> dict[int, dict]:
+    return {r["session_position"]: r for r in stored(project)}
+
+
+@pytest.fixture
+def three(project):
+    """The checksum and api tasks plus a third: a session of three, one order, the bare tier at v0.3."""
+    project.task("explore", prompt=PROMPTS["explore"])
+    project.suite(revisions=["v0.3"], tiers=["bare"], tasks=["checksum", "api", "explore"], sessions={"tasks": 3})
+    return project
+
+
+# --- orders and the plan, no pi --------------------------------------------------------------
+
+
+def test_rotations_put_every_task_at_every_position_once():
+    for size in range(2, 9):
+        tasks = [f"t{i}" for i in range(size)]
+        (drawn,) = orders.draw(tasks, Sessions(tasks=size, orders=size, seed=7))
+        assert all(sorted(order) == tasks for order in drawn)
+        for position in range(size):  # a Latin square: each column holds every task once
+            assert sorted(order[position] for order in drawn) == tasks
+    half = orders.draw([f"t{i}" for i in range(10)], Sessions(tasks=4, orders=2))
+    assert [len(g) for g in half] == [2, 2, 2] and [len(o) for g in half for o in g] == [4, 4, 4, 4, 2, 2]
+    assert all(g[0][0] != g[1][0] for g in half)  # two orders of a group never start with the same task
+    assert orders.draw(list("abcdef"), Sessions(tasks=3, orders=2, seed=1)) == orders.draw(list("abcdef"), Sessions(tasks=3, orders=2, seed=1))
+    firsts = Counter(orders.draw(list("abcd"), Sessions(tasks=4, seed=s))[0][0][0] for s in range(400))
+    assert set(firsts) == set("abcd") and min(firsts.values()) > 60  # the seed, not the listing, decides who goes first
+
+
+def test_one_shot_plans_are_untouched_and_sessions_are_units(three, monkeypatch):
+    monkeypatch.setenv("FAKE_MODEL_KEY", MODEL_KEY)
+    one_shot = three.suite("oneshot", revisions=["v0.3"], tiers=["bare"], tasks=["checksum", "api", "explore"])
+    alone = plan.make(one_shot)
+    assert all(c.session is None for c in alone.todo) and len(alone.units()) == 3
+    made = plan.make(three.root / "suite.yaml")
+    (unit,) = made.units()
+    assert [c.session.position for c in unit] == [1, 2, 3] and len({c.session.id for c in unit}) == 1
+    assert [c.task.id for c in unit] == unit[0].session.tasks
+    assert not {c.key for c in unit} & {c.key for c in alone.todo}  # a task in a session is another experiment
+    summary = made.summary()["sessions"]
+    assert summary["seed"] == 0 and summary["orders_drawn"] == [[unit[0].session.tasks]]
+    again = plan.make(three.root / "suite.yaml")
+    assert [c.key for c in again.todo] == [c.key for c in unit]  # drawn the same way every time: resume works
+
+
+# --- end to end ----------------------------------------------------------------------------
+
+
+def test_a_session_of_three_scores_each_task_on_its_own(three, fake):
+    done = three.cli("run", "suite.yaml")
+    assert done.returncode == 0, done.stderr
+    found = by_position(three)
+    assert sorted(found) == [1, 2, 3] and len({r["cell"]["session"]["id"] for r in found.values()}) == 1
+    prompts = {r["cell"]["task"]["id"]: r["cell"]["task"]["prompt"] for r in found.values()}
+    order = found[1]["cell"]["session"]["tasks"]
+    expected = {"checksum": str(minilib.checksum("agent")), "api": str(minilib.checksum("hello"))}
+    for position, result in found.items():
+        task = order[position - 1]
+        assert result["cell"]["task"]["id"] == task and result["status"] == "ok", result["errors"]
+        assert result["matched"] is (True if task in expected else None)
+        # Marginal: this task's requests only, as the scripted server reported them.
+        mine = [r for r in fake.requests if len(r["users"]) == position]
+        assert len(mine) == result["requests"] == result["turns"] == 2
+        assert mine[0]["users"] == [prompts[t] for t in order[:position]]  # it saw every earlier task's prompt
+        assert result["tokens"] == {
+            "new": sum(r["usage"]["prompt_tokens"] - r["usage"]["prompt_tokens_details"]["cached_tokens"] for r in mine),
+            "cached": sum(r["usage"]["prompt_tokens_details"]["cached_tokens"] for r in mine),
+            "generated": sum(r["usage"]["completion_tokens"] for r in mine),
+        }
+        assert sum(result["tool_calls"].values()) == 1 and len(result["steps"]) == 1
+        markers = {m["name"] for m in result["markers"]}
+        assert markers == {"checksum": {"cli"}, "api": {"python-api"}, "explore": set()}[task]  # its own commands only
+        trace = (three.store / result["cell"]["folder"] / "trace.jsonl").read_bytes().splitlines()
+        assert result["trace_from"] < len(trace) and (position == 1) == (result["trace_from"] == 0)
+    assert len(fake.requests) == 6
+
+
+def test_an_interrupted_session_runs_again_whole_and_nothing_is_doubled(three, fake):
+    proc = subprocess.Popen([sys.executable, "-m", "agent_eval", "run", "suite.yaml"], cwd=three.root, env=three.env(),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list(three.store.glob(FIRST)) and time.time() < deadline:
+        time.sleep(0.05)
+    fake.extra_delay = 30.0  # the second task's model calls hang
+    assert stored(three), "the first task never finished"
+    while len(fake.bodies) < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "2 interrupted" in err
+    (first,) = stored(three)  # the task reached is stored; the one interrupted and the one after are not
+    assert first["session_position"] == 1 and first["status"] == "ok"
+    assert "0 done, 3 to run" in three.cli("run", "suite.yaml", "--dry-run").stderr  # the session is not done
+
+    fake.extra_delay = 0.0
+    fake.requests.clear()
+    again = three.cli("run", "suite.yaml")
+    assert again.returncode == 0, again.stderr
+    assert sorted(by_position(three)) == [1, 2, 3] and len(list(three.store.glob(FIRST))) == 3
+    assert len(fake.requests) == 6  # the whole session ran again, once
+    for result in stored(three):
+        proxy_log = (three.store / result["cell"]["folder"] / "proxy.jsonl").read_bytes().splitlines()
+        assert len(proxy_log) == result["requests"] == 2
+    assert "3 done, 0 to run" in three.cli("run", "suite.yaml", "--dry-run").stderr
+
+
+def test_a_task_the_agent_fails_is_scored_and_the_session_goes_on(project, fake):
+    project.task("loop", prompt="LOOP until stopped")
+    project.task("down", prompt="DOWN: the provider fails")
+    project.suite(revisions=["v0.3"], tiers=["bare"], tasks=["loop", "checksum"], sessions={"tasks": 2, "orders": 2},
+                  budgets={"timeout": 60, "max_turns": 4})
+    done = project.cli("run", "suite.yaml")
+    assert done.returncode == 0, done.stderr
+    results = stored(project)
+    assert len(results) == 4
+    for r in results:  # the agent's own failure is a result; the next task continues the session
+        task = r["cell"]["task"]["id"]
+        assert (r["status"], r["ended_by"]) == (("timeout", "max_turns") if task == "loop" else ("ok", None)), r["errors"]
+        assert task == "loop" or r["matched"] is True
+    after_loop = next(r for r in results if r["cell"]["task"]["id"] == "checksum" and r["session_position"] == 2)
+    assert after_loop["requests"] == 2  # its own, not the loop's
+    # pi was killed mid-loop, and the next task's pi reopened the session: it sees the loop's prompt and calls.
+    seen = next(r for r in fake.requests if r["users"][-1] == PROMPTS["checksum"] and len(r["users"]) == 2)
+    assert seen["users"][0] == "LOOP until stopped"
+
+
+
+def test_when_the_provider_fails_the_session_stops_and_runs_again_whole(project, fake):
+    fake.rules.insert(0, Rule("DOWN", [Reply(status=503)]))
+    project.task("down", prompt="DOWN: the provider fails")
+    project.suite(revisions=["v0.3"], tiers=["bare"], tasks=["down", "checksum"], sessions={"tasks": 2, "orders": 2})
+    done = project.cli("run", "suite.yaml")
+    assert done.returncode == 0, done.stderr
+    assert "1 not reached" in done.stderr
+    results = {(r["cell"]["session"]["order"], r["session_position"]): r for r in stored(project)}
+    down_first = next(o for (o, p), r in results.items() if p == 1 and r["cell"]["task"]["id"] == "down")
+    assert results[down_first, 1]["status"] == "infra_error" and (down_first, 2) not in results  # never reached
+    other = 1 - down_first
+    assert results[other, 1]["status"] == "ok" and results[other, 2]["status"] == "infra_error"
+    assert "0 done, 4 to run" in project.cli("run", "suite.yaml", "--dry-run").stderr  # both are retried, whole
