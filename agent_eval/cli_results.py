@@ -41,6 +41,31 @@ def results(
         collect.print_table(found)
 
 
+@app.command("sessions")
+def sessions_cmd(
+    store: StoreArg = Path("agent-eval-results"),
+    format: Annotated[Format, typer.Option("--format", "-f", help="table, or json (csv: use results).")] = Format.table,
+) -> None:
+    """Cost by position in a session: each task's marginal cost when it runs first (the agent meets the
+    library fresh) and later (it has learned it), per model, revision and tier, beside one-shot runs
+    of the same cells. Medians with the runs behind them (README: Sessions)."""
+    import orjson
+
+    from . import index, sessions
+
+    require_store(store)
+    lines = sessions.by_position(index.rows(store))
+    index.warn_bad(store, lambda line: typer.echo(line, err=True))
+    if format == Format.json:
+        sys.stdout.buffer.write(orjson.dumps([line.model_dump() for line in lines], option=orjson.OPT_INDENT_2) + b"\n")
+    elif format == Format.csv:
+        fail("sessions prints a table or json; for csv of every run use `agent-eval results --format csv`")
+    elif not lines:
+        typer.echo(f"no session runs in {store}: a suite runs sessions with `sessions: {{tasks: N}}` (README: Sessions)", err=True)
+    else:
+        sessions.print_table(lines)
+
+
 @app.command()
 def report(
     where: Annotated[str, typer.Argument(metavar="STORE", help="The store folder, or hf://buckets/ORG/NAME (pulled into the cache first).")] = "agent-eval-results",

@@ -235,9 +235,16 @@ class Sessions(Strict):
     orders (rotations of a shuffled base order, seeded by `seed`), so position and task are not
     confounded. plan.py draws them; the README says how."""
 
-    tasks: int = Field(ge=2, le=50)  # tasks per session
+    tasks: int = Field(le=50)  # tasks per session
     orders: int = Field(default=1, ge=1)  # orders per group; at most `tasks`
     seed: int = 0  # the shuffle's seed: recorded, so the same suite always draws the same orders
+
+    @field_validator("tasks")
+    @classmethod
+    def _several(cls, value: int) -> int:
+        if value < 2:
+            raise ValueError(f"a session of {value} task is no session; give 2 or more, or leave sessions out for one-shot runs")
+        return value
 
     @model_validator(mode="after")
     def _orders_fit(self) -> Sessions:
@@ -268,6 +275,11 @@ class Suite(Strict):
     @classmethod
     def _model_shorthand(cls, value: Any) -> Any:
         return [{"id": m} if isinstance(m, str) else m for m in value] if isinstance(value, list) else value
+
+    @field_validator("sessions", mode="before")
+    @classmethod
+    def _sessions_shorthand(cls, value: Any) -> Any:
+        return {"tasks": value} if isinstance(value, int) and not isinstance(value, bool) else value
 
     @field_validator("revisions", mode="before")
     @classmethod

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 import minilib
-from agent_eval import orders, plan
+from agent_eval import orders, plan, sessions
 from agent_eval.config import Sessions
 from conftest import MODEL_KEY, PROMPTS
 from fake_model import Reply, Rule
@@ -74,7 +74,7 @@ def test_one_shot_plans_are_untouched_and_sessions_are_units(three, monkeypatch)
 # --- end to end ----------------------------------------------------------------------------
 
 
-def test_a_session_of_three_scores_each_task_on_its_own(three, fake):
+def test_a_session_of_three_scores_each_task_on_its_own_and_reads_by_position(three, fake):
     done = three.cli("run", "suite.yaml")
     assert done.returncode == 0, done.stderr
     found = by_position(three)
@@ -101,6 +101,39 @@ def test_a_session_of_three_scores_each_task_on_its_own(three, fake):
         trace = (three.store / result["cell"]["folder"] / "trace.jsonl").read_bytes().splitlines()
         assert result["trace_from"] < len(trace) and (position == 1) == (result["trace_from"] == 0)
     assert len(fake.requests) == 6
+
+    # The same cells one-shot, then cost by position beside them.
+    three.suite("oneshot", revisions=["v0.3"], tiers=["bare"], tasks=["checksum", "api", "explore"])
+    assert three.cli("run", "oneshot.yaml").returncode == 0
+    shown = three.cli("sessions", "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    lines = {line["position"]: line for line in orjson.loads(shown.stdout)}
+    assert list(lines) == ["one-shot", "1", "2", "3", "later"]
+    solo = next(r for r in stored(three) if r["session_position"] is None and r["cell"]["task"]["id"] == order[0])
+    assert lines["one-shot"]["runs"] == 1 and lines["one-shot"]["medians"]["tokens_new"] == solo["tokens"]["new"]  # the first task's, alone
+    for position, result in found.items():
+        assert lines[str(position)]["runs"] == lines[str(position)]["sessions"] == 1
+        assert lines[str(position)]["medians"]["tokens_cached"] == result["tokens"]["cached"]
+    assert lines["later"]["runs"] == 2 and lines["later"]["medians"]["requests"] == 2
+    assert "later" in three.cli("sessions").stdout
+
+
+def row(task: str, position: int | None, session: str | None, tokens: int, status: str = "ok", matched: bool | None = True) -> dict:
+    return {"model_name": "m", "agent_version": "1.6.0", "revision": "r", "sha": "s", "tier": "bare", "task": task,
+            "session_position": position, "session": session, "status": status, "matched": matched,
+            **{m: tokens for m in sessions.METRICS}}
+
+
+def test_cost_by_position_counts_what_it_should():
+    rows = [row("a", 1, "s1", 100), row("b", 2, "s1", 10), row("c", 3, "s1", 20),
+            row("b", 1, "s2", 300, matched=False), row("c", 2, "s2", 30), row("a", 3, "s2", 40, status="infra_error"),
+            row("a", 1, "s3", 500), row("a", None, None, 900), row("b", None, None, 700), row("c", None, None, 1, status="setup_error")]
+    lines = {line.position: line for line in sessions.by_position(rows)}
+    assert list(lines) == ["one-shot", "1", "2", "3", "later"]
+    assert (lines["1"].runs, lines["1"].sessions, lines["1"].medians["tokens_new"], lines["1"].matched) == (3, 3, 300, 66.7)
+    assert (lines["3"].runs, lines["3"].medians["turns"]) == (1, 20)  # the infra_error is left out, like everywhere
+    assert (lines["later"].runs, lines["later"].medians["tokens_new"]) == (3, 20)
+    assert (lines["one-shot"].runs, lines["one-shot"].medians["tokens_new"]) == (2, 800)  # a and b ran first; c's one-shot failed
 
 
 def test_an_interrupted_session_runs_again_whole_and_nothing_is_doubled(three, fake):
