@@ -103,7 +103,7 @@ def _run(plan: Plan, jobs: int) -> Outcome:
                     return [None] * len(unit)
                 with display.running():
                     results = worker.run_unit(unit, plan.profile, tasks, store, proxy, controls, envs.get(first.revision.sha),
-                                              servers.urls.get(first.model.id), secrets)
+                                              servers.urls.get(first.model.id), secrets, on_stored=display.finished)
             stopped = any(r is not None and r.status in RETRIED for r in results)
             return [NOT_REACHED if r is None and stopped else r for r in results]
 
@@ -193,6 +193,7 @@ class Display:
     def __init__(self, total: int):
         self.live = sys.stderr.isatty()
         self.total, self.count, self.failed, self.active = total, 0, 0, 0
+        self.shown: set[str] = set()
         self.lock = threading.Lock()
         self.bar = Progress(
             TextColumn("cells"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[active]} running"),
@@ -223,13 +224,21 @@ class Display:
             self.bar.stop()
 
     def finished(self, cell: Cell, result: Result | str | None) -> None:
+        """One line per cell, once: a session's tasks are shown as each is stored, the rest when their unit ends."""
+        with self.lock:
+            if cell.key not in self.shown:
+                self.shown.add(cell.key)
+                self._show(cell, result)
+
+    def _show(self, cell: Cell, result: Result | str | None) -> None:
         self.count += 1
         status = "interrupted" if result is None else result if isinstance(result, str) else result.status
         self.failed += status not in ("ok", "interrupted", ELSEWHERE, NOT_REACHED)
         done = isinstance(result, Result)
         mark = "" if not done or result.matched is None else (" match" if result.matched else " miss")
         seconds = f" {result.wall_seconds:.1f}s" if done else ""
-        line = f"[{self.count}/{self.total}] {status}{mark}{seconds}  {cell.model.display} · {cell.revision.name} · {cell.tier} · {cell.task.id} r{cell.repeat}"
+        where = f" #{cell.session.position}" if cell.session else ""
+        line = f"[{self.count}/{self.total}] {status}{mark}{seconds}  {cell.model.display} · {cell.revision.name} · {cell.tier} · {cell.task.id} r{cell.repeat}{where}"
         if self.live:
             self.bar.update(self.task, advance=1, failed=self.failed)
             self.bar.console.print(line)

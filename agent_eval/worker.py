@@ -14,6 +14,7 @@ import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Callable
 
 import git
 
@@ -53,12 +54,14 @@ def run_cell(
 def run_unit(
     cells: list[Cell], profile: Profile, tasks: dict[str, Task], store: Store, proxy: Proxy, controls: dict[str, Control],
     env: prepare.Env | None = None, upstream: str | None = None, secrets: list[str] | None = None,
+    on_stored: Callable[[Cell, Result], None] = lambda cell, result: None,
 ) -> list[Result | None]:
     """Run a unit of work: one cell, or a session's cells one after another in one pi session — one
     working dir, one session file, a pi process per task (`--session` reopens it), so every task
     keeps its own budgets, timeout, proxy log and result. A result per cell, None where none was
     stored: interrupted, or never reached because an earlier task's harness, provider or machine
-    failed (the session stops there; as it is not done, the next run runs it again whole)."""
+    failed (the session stops there; as it is not done, the next run runs it again whole).
+    `on_stored` hears of each result as it is stored (progress, while a long session runs)."""
     started = time.perf_counter()
     first = cells[0]
     secrets = held({first.model.key_env}) if secrets is None else secrets
@@ -79,6 +82,8 @@ def run_unit(
                 prepare.add_inputs(tasks[cell.task.id], ws.workdir)
             result = _run_task(cell, profile, tasks[cell.task.id], store, proxy, controls[cell.key], env, ws, upstream, secrets, started)
             results.append(result)
+            if result is not None:
+                on_stored(cell, result)
             if result is None or result.status in RETRIED:
                 break
             started = time.perf_counter()
