@@ -224,7 +224,7 @@ def session_cells(suite: Suite, profile: Profile, tasks: list[Task], revisions: 
 def units(cells: list[Cell]) -> list[list[Cell]]:
     found: dict[str, list[Cell]] = {}
     for c in cells:
-        found.setdefault(c.session.id if c.session else c.key, []).append(c)
+        found.setdefault(c.unit, []).append(c)
     return list(found.values())
 
 

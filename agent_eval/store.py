@@ -77,6 +77,11 @@ class Cell(BaseModel):
     def folder(self) -> str:
         return run_folder(self.revision.sha, self.model.slug, self.tier, self.task.id, self.repeat, self.key)
 
+    @property
+    def unit(self) -> str:
+        """The unit of work it is run in (claimed, scheduled, given a Job): its session, or itself."""
+        return self.session.id if self.session else self.key
+
 
 class Tokens(BaseModel):
     new: int = 0  # uncached input
@@ -182,8 +187,7 @@ class Store:
         exclusive lock per unit, so two sweeps on one store never run it twice. The kernel drops the
         lock when its holder dies, even by SIGKILL, so a killed sweep leaves no stale claim. Yields
         False while another holds it."""
-        first = unit[0]
-        path = self.root / ".claims" / f"{(first.session.id if first.session else first.key)[:32]}.lock"
+        path = self.root / ".claims" / f"{unit[0].unit[:32]}.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "w") as handle:
             try:

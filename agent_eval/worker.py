@@ -42,15 +42,6 @@ def failed(cell: Cell, store: Store, status: str, message: str, started: float, 
     return result
 
 
-def run_cell(
-    cell: Cell, profile: Profile, task: Task, store: Store, proxy: Proxy, control: Control | None = None,
-    env: prepare.Env | None = None, upstream: str | None = None, secrets: list[str] | None = None,
-) -> Result | None:
-    """Run one cell; None when it was interrupted (nothing stored, so the next run retries it).
-    `secrets`: every value to redact from what is stored (default: what this process holds)."""
-    return run_unit([cell], profile, {task.id: task}, store, proxy, {cell.key: control or Control()}, env, upstream, secrets)[0]
-
-
 def run_unit(
     cells: list[Cell], profile: Profile, tasks: dict[str, Task], store: Store, proxy: Proxy, controls: dict[str, Control],
     env: prepare.Env | None = None, upstream: str | None = None, secrets: list[str] | None = None,
@@ -61,6 +52,7 @@ def run_unit(
     keeps its own budgets, timeout, proxy log and result. A result per cell, None where none was
     stored: interrupted, or never reached because an earlier task's harness, provider or machine
     failed (the session stops there; as it is not done, the next run runs it again whole).
+    `secrets`: every value to redact from what is stored (default: what this process holds);
     `on_stored` hears of each result as it is stored (progress, while a long session runs)."""
     started = time.perf_counter()
     first = cells[0]
@@ -123,15 +115,27 @@ def _run_task(
     return result
 
 
-def run_alone(cell: Cell, store: Store, say=print) -> Result | None:
-    """One cell in a process of its own (`agent-eval worker`, what a Job runs): its profile and task
-    from the suite's snapshot, its own proxy and, for a local model, its own server. Whatever fails
-    is stored as the cell's setup_error with its cause, so `status` and `retry` can tell why."""
+def not_a_unit(cells: list[Cell]) -> str:
+    """Why these cells are not one unit of work ("" when they are): one cell alone, or every task of one session in order."""
+    first = cells[0]
+    if not first.session:
+        return "" if len(cells) == 1 else "one-shot cells run one at a time; give one cell.json"
+    given = [(c.session.id, c.session.position) if c.session else None for c in cells]
+    if given != [(first.session.id, p) for p in range(1, len(first.session.tasks) + 1)]:
+        return f"a session runs whole: give the cell.json of each of its {len(first.session.tasks)} tasks, in order"
+    return ""
+
+
+def run_alone(cells: list[Cell], store: Store, say=print) -> list[Result | None]:
+    """One unit of work in a process of its own (`agent-eval worker`, what a Job runs): its profile
+    and tasks from the suite's snapshot, its own proxy and, for a local model, its own server.
+    Whatever fails is stored as the first cell's setup_error with its cause, so `status` and `retry` can tell why."""
     started = time.perf_counter()
+    cell = cells[0]
     snapshot = store.root / "suites" / cell.suite / "snapshot"
     try:
         profile = profiles.load(snapshot / "profile")
-        task = load_task(snapshot / "tasks" / f"{cell.task.id}.yaml")
+        tasks = {c.task.id: load_task(snapshot / "tasks" / f"{c.task.id}.yaml") for c in cells}
         agent.ensure_pi(cell.agent_version, say=say)
         with ExitStack() as stack:
             proxy = stack.enter_context(Proxy())
@@ -143,9 +147,9 @@ def run_alone(cell: Cell, store: Store, say=print) -> Result | None:
                 # server's log is scratch, and its last line is in the error if the server fails.
                 logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="agent-eval-server-")))
                 upstream = stack.enter_context(ModelServer(cell.model.id, logs / "server.log")).url
-            return run_cell(cell, profile, task, store, proxy, upstream=upstream)
+            return run_unit(cells, profile, tasks, store, proxy, {c.key: Control() for c in cells}, upstream=upstream)
     except Exception as err:
-        return failed(cell, store, "setup_error", f"{type(err).__name__}: {str(err)[:500]}", started)
+        return [failed(cell, store, "setup_error", f"{type(err).__name__}: {str(err)[:500]}", started)] + [None] * (len(cells) - 1)
 
 
 def _key(cell: Cell) -> str:

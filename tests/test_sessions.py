@@ -17,6 +17,7 @@ from agent_eval import orders, plan, sessions
 from agent_eval.config import Sessions
 from conftest import MODEL_KEY, PROMPTS
 from fake_model import Reply, Rule
+from test_jobs import BUCKET, hub_model, jobs_cli, make_project  # noqa: F401 (hub_model: a fixture)
 
 FIRST = "runs/*/*/*/*/*/result.json"
 
@@ -200,3 +201,27 @@ def test_when_the_provider_fails_the_session_stops_and_runs_again_whole(project,
     other = 1 - down_first
     assert results[other, 1]["status"] == "ok" and results[other, 2]["status"] == "infra_error"
     assert "0 done, 4 to run" in project.cli("run", "suite.yaml", "--dry-run").stderr  # both are retried, whole
+
+
+def test_a_session_is_one_job_on_hugging_face_jobs(tmp_path, minilib_repo, pi_ready, hub, hub_model):
+    project = make_project(tmp_path, minilib_repo, hub_model.url, hub)
+    project.task("api", prompt=PROMPTS["api"], expected=str(minilib.checksum("hello")))
+    model = {"id": "org/Fake-Coder:fast", "name": "Fake", "base_url": hub_model.url, "api_key_env": "HF_TOKEN"}
+    project.suite(name="suite", models=[model], revisions=["main"], tiers=["bare"], tasks=["checksum", "api"], sessions=2)
+
+    dry = jobs_cli(project, "fanout", "suite.yaml", "--jobs", "--dry-run")
+    assert dry.returncode == 0 and "2 cells" in dry.stderr and "1 Jobs to submit" in dry.stderr, dry.stderr
+    spec = orjson.loads(dry.stdout[dry.stdout.index("{"):])
+    assert [v["readOnly"] for v in spec["volumes"]] == [False, False, True, True]  # both tasks' run folders, writable
+    assert spec["command"][2].count("/cell.json") == 2 and spec["labels"]["session-tasks"] == "2"
+
+    done = jobs_cli(project, "fanout", "suite.yaml", "--jobs", "--watch", "--poll", "0.5")
+    assert done.returncode == 0, done.stderr + "\n".join(line for job in hub.jobs.values() for _, line in job.log)
+    assert len(hub.jobs) == 1 and "2/2 results" in done.stderr
+    assert project.cli("pull", str(tmp_path / "pulled"), "--bucket", BUCKET, env=project.hub_env).returncode == 0
+    results = {r["session_position"]: r for r in (orjson.loads(p.read_bytes()) for p in (tmp_path / "pulled").glob(FIRST))}
+    assert sorted(results) == [1, 2] and all(r["status"] == "ok" and r["matched"] for r in results.values())
+    assert results[2]["trace_from"] > 0 and len(hub_model.requests[-1]["users"]) == 2  # the second task saw the first
+    again = jobs_cli(project, "fanout", "suite.yaml", "--jobs")
+    assert "2 done, 0 to run" in again.stderr and len(hub.jobs) == 1
+    assert "2 cells · 2 done" in jobs_cli(project, "status", "suite.yaml").stdout
