@@ -56,11 +56,12 @@ class Plan(BaseModel):
             "tasks": [t.id for t in self.tasks],
             "tiers": self.suite.tiers,
             "repeats": self.suite.repeats,
-            "task_repeats": {t.id: repeats(self.suite, t) for t in self.tasks},
+            "task_repeats": {t.id: self.suite.repeats if self.suite.sessions else repeats(self.suite, t) for t in self.tasks},
             "markers": [m.model_dump() for m in self.profile.markers],
             "cells": [c.key for c in self.done + self.todo],
             # What coverage is measured against: every (model, revision, task, tier), each `repeats` times.
-            "grid": list(dict.fromkeys((c.model.id, c.revision.sha, c.task.id, c.tier) for c in self.done + self.todo if c.repeat == 0)),
+            # With sessions a (model, revision, task, tier) is there once per order it runs in.
+            "grid": [[c.model.id, c.revision.sha, c.task.id, c.tier] for c in self.done + self.todo if c.repeat == 0],
             "sessions": self.suite.sessions and {
                 **self.suite.sessions.model_dump(), "orders_drawn": orders.draw([t.id for t in self.tasks], self.suite.sessions),
             },

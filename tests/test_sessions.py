@@ -3,7 +3,9 @@ marginal cost — end to end with the real pi and the scripted model, which sees
 
 from __future__ import annotations
 
+import random
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -108,7 +110,10 @@ def test_a_session_of_three_scores_each_task_on_its_own_and_reads_by_position(th
     assert three.cli("run", "oneshot.yaml").returncode == 0
     shown = three.cli("sessions", "--format", "json")
     assert shown.returncode == 0, shown.stderr
-    lines = {line["position"]: line for line in orjson.loads(shown.stdout)}
+    data = orjson.loads(shown.stdout)
+    lines = {line["position"]: line for line in data["by_position"]}
+    later = next(x for x in data["saved"] if x["comparison"] == "later / first" and x["metric"] == "requests")
+    assert (later["n_tasks"], later["change"], later["ci_low"]) == (0, None, None)  # one order: no task ran both first and later
     assert list(lines) == ["one-shot", "1", "2", "3", "later"]
     solo = next(r for r in stored(three) if r["session_position"] is None and r["cell"]["task"]["id"] == order[0])
     assert lines["one-shot"]["runs"] == 1 and lines["one-shot"]["medians"]["tokens_new"] == solo["tokens"]["new"]  # the first task's, alone
@@ -123,6 +128,34 @@ def row(task: str, position: int | None, session: str | None, tokens: int, statu
     return {"model_name": "m", "agent_version": "1.6.0", "revision": "r", "sha": "s", "tier": "bare", "task": task,
             "session_position": position, "session": session, "status": status, "matched": matched,
             **{m: tokens for m in sessions.METRICS}}
+
+
+def simulated(truth: float, tasks: int, rng: random.Random) -> list[dict]:
+    """Sessions of every task, in as many orders as tasks: a task's cost is its own (widely spread)
+    times `truth` when it runs later, times noise."""
+    ids = [f"t{i}" for i in range(tasks)]
+    base = {t: rng.lognormvariate(6, 1) for t in ids}
+    rows = []
+    for o, order in enumerate(orders.draw(ids, Sessions(tasks=tasks, orders=tasks, seed=rng.randrange(10**6)))[0]):
+        for p, task in enumerate(order, 1):
+            cost = base[task] * (truth if p > 1 else 1) * rng.lognormvariate(0, 0.3)
+            rows.append(row(task, p, f"s{o}", cost))
+    return rows
+
+
+def test_the_saving_interval_covers_the_truth_95_times_in_100():
+    rng = random.Random(17)
+    for truth in (0.6, 1.0):
+        runs = [sessions.ratio(*split(simulated(truth, 8, rng)), "tokens_new") for _ in range(400)]
+        covered = sum(low <= 100 * (truth - 1) <= high for _, _, low, high in runs) / len(runs)
+        assert 0.91 <= covered <= 0.985, (truth, covered)
+        assert abs(statistics.median(change for _, change, _, _ in runs) - 100 * (truth - 1)) < 4
+    few = sessions.ratio(*split(simulated(0.6, 4, rng)), "tokens_new")
+    assert few[0] == 4 and few[1] is not None and few[2] is None  # below 5 tasks: an estimate, no interval
+
+
+def split(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    return [r for r in rows if r["session_position"] == 1], [r for r in rows if r["session_position"] > 1]
 
 
 def test_cost_by_position_counts_what_it_should():
