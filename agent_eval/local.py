@@ -83,8 +83,9 @@ def _run(plan: Plan, jobs: int) -> Outcome:
                 return attempt(unit, time.perf_counter())
             except Exception as err:  # a harness bug or a full disk must cost one unit, not the sweep
                 console.print(f"[red]internal error in {unit[0].folder}: {type(err).__name__}: {err}[/]")
+                why = f"internal error: {type(err).__name__}: {err}"
                 try:
-                    return [worker.failed(unit[0], store, "setup_error", f"internal error: {type(err).__name__}: {err}", time.perf_counter(), secrets)] + [NOT_REACHED] * (len(unit) - 1)
+                    return [worker.failed(unit[0], store, "setup_error", why, time.perf_counter(), secrets)] + [NOT_REACHED] * (len(unit) - 1)
                 except OSError:
                     return [NOT_STORED] * len(unit)
 

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 import minilib
-from agent_eval import orders, plan, sessions
+from agent_eval import orders, plan, sessions, worker
 from agent_eval.config import Sessions
 from conftest import MODEL_KEY, PROMPTS
 from fake_model import Reply, Rule
@@ -72,6 +72,10 @@ def test_one_shot_plans_are_untouched_and_sessions_are_units(three, monkeypatch)
     assert summary["seed"] == 0 and summary["orders_drawn"] == [[unit[0].session.tasks]]
     again = plan.make(three.root / "suite.yaml")
     assert [c.key for c in again.todo] == [c.key for c in unit]  # drawn the same way every time: resume works
+    # A worker (a Job's) runs a session whole and in order, or not at all.
+    assert worker.not_a_unit(unit) == "" and worker.not_a_unit(alone.todo[:1]) == ""
+    assert "runs whole" in worker.not_a_unit(unit[1:]) and "runs whole" in worker.not_a_unit(unit[::-1])
+    assert "one at a time" in worker.not_a_unit(alone.todo[:2])
 
 
 # --- end to end ----------------------------------------------------------------------------
