@@ -13,9 +13,9 @@ The decision is `saved`: for each task that ran both first and later, the ratio 
 to its cost first (geometric means of its runs: a task runs first once per order and later many
 times, and the log of an arithmetic mean of many runs would sit above the log of one run), averaged
 on the log scale over tasks, with a 95% Student t interval on the per-task log ratios — compare.py's
-method, the task as the cluster, so a task's own difficulty cancels out. The same for first against one-shot. With fewer than compare.MIN_TASKS
-tasks there is an estimate but no interval. Orders (orders.py) decide how many tasks run both
-first and later: with as many orders as tasks, every task does.
+method, the task as the cluster, so a task's own difficulty cancels out. The same for first against
+one-shot. With fewer than compare.MIN_TASKS tasks there is an estimate but no interval. Orders
+(orders.py) decide how many tasks run both first and later: with as many orders as tasks, all do.
 """
 
 from __future__ import annotations
@@ -168,6 +168,8 @@ def print_savings(savings: list[Saving]) -> None:
     for head in ("model", "pi", "revision", "tier", "comparison", "metric", "tasks", "change", "95% interval"):
         table.add_column(head)
     for s in savings:
+        if not s.n_tasks:  # nothing on both sides (no one-shot runs, or one order): json still has the line
+            continue
         change = "–" if s.change is None else f"{s.change:+.1f}%"
         interval = f"{s.ci_low:+.1f}% … {s.ci_high:+.1f}%" if s.ci_low is not None else "–"
         table.add_row(s.model, s.agent_version, s.revision, s.tier, s.comparison, s.metric.replace("_", " "), str(s.n_tasks), change, interval)

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 import minilib
-from agent_eval import orders, plan, sessions, worker
+from agent_eval import compare, orders, plan, sessions, worker
 from agent_eval.config import Sessions
 from conftest import MODEL_KEY, PROMPTS
 from fake_model import Reply, Rule
@@ -126,6 +126,7 @@ def test_a_session_of_three_scores_each_task_on_its_own_and_reads_by_position(th
         assert lines[str(position)]["medians"]["tokens_cached"] == result["tokens"]["cached"]
     assert lines["later"]["runs"] == 2 and lines["later"]["medians"]["requests"] == 2
     assert "later" in three.cli("sessions").stdout
+    assert len(compare.load_rows(three.store)) == 3  # compare pairs one-shot runs only, never a session's tasks with them
 
 
 def row(task: str, position: int | None, session: str | None, tokens: int, status: str = "ok", matched: bool | None = True) -> dict:
