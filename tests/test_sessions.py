@@ -127,6 +127,8 @@ def test_a_session_of_three_scores_each_task_on_its_own_and_reads_by_position(th
     assert lines["later"]["runs"] == 2 and lines["later"]["medians"]["requests"] == 2
     assert "later" in three.cli("sessions").stdout
     assert len(compare.load_rows(three.store)) == 3  # compare pairs one-shot runs only, never a session's tasks with them
+    regraded = three.cli("regrade", "--suite", "suite.yaml")  # each task re-scored from its own entries of the trace
+    assert regraded.returncode == 0 and "6 results re-scored, 0 changed" in regraded.stdout + regraded.stderr, regraded.stderr
     site = three.cli("report")
     assert site.returncode == 0 and "3 runs" in site.stderr, site.stderr  # nor does the report pool them
 
