@@ -266,3 +266,13 @@ def test_a_session_is_one_job_on_hugging_face_jobs(tmp_path, minilib_repo, pi_re
     again = jobs_cli(project, "fanout", "suite.yaml", "--jobs")
     assert "2 done, 0 to run" in again.stderr and len(hub.jobs) == 1
     assert "2 cells · 2 done" in jobs_cli(project, "status", "suite.yaml").stdout
+
+
+def test_sessions_on_the_older_pi_too(project, fake):
+    project.suite(revisions=["v0.3"], tiers=["bare"], tasks=["checksum", "api"], sessions=2, agent={"version": "0.73.1"})
+    done = project.cli("run", "suite.yaml")
+    assert done.returncode == 0, done.stderr
+    found = by_position(project)
+    assert sorted(found) == [1, 2] and all(r["status"] == "ok" and r["matched"] for r in found.values())
+    assert found[2]["cell"]["agent_version"] == "0.73.1" and found[2]["requests"] == 2
+    assert len(fake.requests[-1]["users"]) == 2  # 0.73.1 reopens the session file the same way
