@@ -87,27 +87,34 @@ def list_tasks(
 
 @app.command()
 def worker(
-    cell_file: Annotated[Path, typer.Argument(help="A cell.json, as written by plan.")],
+    cell_files: Annotated[list[Path], typer.Argument(help="A cell.json, as written by plan; for a session, each of its tasks' in order.")],
     store: Annotated[Optional[Path], typer.Option(help="The store; default: the store the cell.json sits in.")] = None,
 ) -> None:
-    """Run exactly one cell (what the local pool runs in-process; what an HF Job runs).
+    """Run exactly one unit of work: a cell, or a session's cells (what the local pool runs in-process; what an HF Job runs).
 
-    Exit status: 0 when a result is stored, 3 when the harness, the provider or the machine failed
+    Exit status: 0 when every result is stored, 3 when the harness, the provider or the machine failed
     (setup_error, infra_error: the result is stored and the cell is retried), 130 when interrupted."""
     from . import worker as work
     from .store import RETRIED, Cell, Store
 
-    try:
-        cell = Cell.model_validate_json(cell_file.read_bytes())
-    except (OSError, ValueError) as err:
-        fail(f"{cell_file}: not a readable cell ({str(err).splitlines()[0]})")
-    root = store or infer_store(cell_file)
-    result = work.run_alone(cell, Store(root), say=lambda m: typer.echo(m, err=True))
-    if result is None:
-        fail("interrupted: nothing stored for this cell", 130)
-    typer.echo(f"{result.status} matched={result.matched} {result.wall_seconds:.1f}s -> {root / cell.folder}", err=True)
-    if result.status in RETRIED:  # not the agent's doing: a Job running this ends in ERROR, so `retry --failed` redoes it
-        fail(f"{result.status.replace('_', ' ')}: {result.errors[0] if result.errors else ''}", 3)
+    cells = []
+    for cell_file in cell_files:
+        try:
+            cells.append(Cell.model_validate_json(cell_file.read_bytes()))
+        except (OSError, ValueError) as err:
+            fail(f"{cell_file}: not a readable cell ({str(err).splitlines()[0]})")
+    if problem := work.not_a_unit(cells):
+        fail(f"{' '.join(map(str, cell_files))}: {problem}")
+    root = store or infer_store(cell_files[0])
+    results = work.run_alone(cells, Store(root), say=lambda m: typer.echo(m, err=True))
+    for cell, result in zip(cells, results):
+        if result is not None:
+            typer.echo(f"{result.status} matched={result.matched} {result.wall_seconds:.1f}s -> {root / cell.folder}", err=True)
+    bad = next((r for r in results if r is not None and r.status in RETRIED), None)
+    if bad:  # not the agent's doing: a Job running this ends in ERROR, so `retry --failed` redoes it
+        fail(f"{bad.status.replace('_', ' ')}: {bad.errors[0] if bad.errors else ''}", 3)
+    if None in results:
+        fail("interrupted: nothing stored for the cells it did not finish", 130)
 
 
 def infer_store(cell_file: Path) -> Path:

@@ -78,6 +78,11 @@ def print_plan(made, every_cell: bool) -> None:
         f"{len(made.done)} done, {len(made.todo)} to run",
         err=True,
     )
+    if s.sessions:
+        drawn = made.summary()["sessions"]["orders_drawn"]
+        typer.echo(f"  sessions: {len(drawn)} groups of up to {s.sessions.tasks} tasks, each in {s.sessions.orders} orders "
+                   f"(rotations, seed {s.sessions.seed}): {len(made.units()) + len({c.session.id for c in made.done})} sessions; "
+                   + "; ".join(" | ".join(" ".join(ids) for ids in group) for group in drawn), err=True)
     for reason in made.not_applicable:
         typer.echo(f"  not applicable: {reason}", err=True)
     for reason in made.collapsed:
@@ -92,7 +97,8 @@ def print_plan(made, every_cell: bool) -> None:
         done = {c.key for c in made.done}
         for cell in made.done + made.todo:
             state = "done" if cell.key in done else "run "
-            typer.echo(f"  {state}  {cell.model.display} · pi {cell.agent_version} · {cell.revision.name} ({cell.revision.sha[:10]}) · {cell.tier} · {cell.task.id} · r{cell.repeat}")
+            where = f" · session {cell.session.id[:8]} #{cell.session.position}" if cell.session else ""
+            typer.echo(f"  {state}  {cell.model.display} · pi {cell.agent_version} · {cell.revision.name} ({cell.revision.sha[:10]}) · {cell.tier} · {cell.task.id} · r{cell.repeat}{where}")
 
 
 

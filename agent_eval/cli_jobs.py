@@ -122,12 +122,13 @@ def print_fanout(made, store, options, price: float) -> None:
     from . import jobs
 
     live = {k for k, j in jobs.jobs_of(store.api, made.suite.name, options.namespace).items() if j.status.stage in jobs.LIVE}
-    submit = [c for c in made.todo if c.key not in live]
-    typer.echo(f"{len(made.done)} cells done in {store.uri}; {len(made.todo) - len(submit)} have a live Job; {len(submit)} Jobs to submit", err=True)
+    submit = [u for u in made.units() if u[0].unit not in live]
+    typer.echo(f"{len(made.done)} cells done in {store.uri}; {len(made.todo) - sum(map(len, submit))} have a live Job; {len(submit)} Jobs to submit", err=True)
     if submit:
         spec = jobs.job_spec(submit[0], "wheels/<version>-<source hash>/agent_eval.whl", store.id, options)
-        shown = {**spec, "volumes": [v.to_dict() for v in spec["volumes"]], "secrets": sorted(jobs.secrets(submit[0]))}
-        typer.echo("the Job of one cell (secret values are never shown):\n" + orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
+        shown = {**spec, "volumes": [v.to_dict() for v in spec["volumes"]], "secrets": sorted(jobs.secrets(submit[0][0]))}
+        what = f"a session of {len(submit[0])} tasks" if submit[0][0].session else "one cell"
+        typer.echo(f"the Job of {what} (secret values are never shown):\n" + orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
     ceiling = len(submit) * options.timeout / 3600 * price
     typer.echo(f"cost ceiling: ${ceiling:.2f} = {len(submit)} Jobs × {options.timeout / 60:.0f} min × ${price:.2f}/h on {options.flavor} (Jobs that finish early cost less)", err=True)
 
@@ -157,12 +158,12 @@ def status(
         made, done = bucket_plan(suite, store, rerun=True)
         newest = jobs.jobs_of(store.api, made.suite.name, ns)
         cells = made.todo
-        states = {c.key: jobs.state(c, done, newest.get(c.key)) for c in cells}
+        states = {c.key: jobs.state(c, done, newest.get(c.unit)) for c in cells}
         counts = Counter(states.values())
         typer.echo(f"suite {made.suite.name}: {len(cells)} cells · " + " · ".join(f"{counts[s]} {s}" for s in ("done", "running", "failed", "missing")))
         for cell in cells:
             if states[cell.key] == "failed":
-                job = newest.get(cell.key)
+                job = newest.get(cell.unit)
                 why = f"Job {job.id} {job.status.stage}" + (f" ({job.status.message})" if job.status.message else "") if job else "no Job"
                 typer.echo(f"  failed  {cell.model.display} · {cell.revision.name} · {cell.tier} · {cell.task.id} · r{cell.repeat}: {why}")
         if counts["failed"] or counts["missing"]:
@@ -208,7 +209,7 @@ def retry(
         made, done = bucket_plan(suite, store, rerun=True)
         options = job_options(made, ns, flavor, image, timeout, max_parallel, poll)
         newest = jobs.jobs_of(store.api, made.suite.name, ns)
-        cells = [c for c in made.todo if jobs.state(c, done, newest.get(c.key)) in ("failed", "missing")]
+        cells = [c for c in made.todo if jobs.state(c, done, newest.get(c.unit)) in ("failed", "missing")]
         typer.echo(f"{len(cells)} of {len(made.todo)} cells failed or missing", err=True)
         if not cells:
             return

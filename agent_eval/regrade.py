@@ -72,7 +72,7 @@ def regrade(store: Path, suite_path: Path, dry_run: bool = False) -> Regraded:
 
 
 def _rescore(path: Path, result: dict, profile: Profile, task: Task, dry_run: bool) -> Change | None:
-    trace = traces.parse(path.parent / "trace.jsonl")
+    trace = traces.parse(path.parent / "trace.jsonl", result.get("trace_from", 0))  # a session's task: its own entries
     matched = score.matches(task, trace.answer)
     markers = [m.model_dump() for m in score.fired(profile.markers, trace)]
     if matched == result.get("matched") and markers == result.get("markers"):

@@ -147,6 +147,8 @@ def expected_cells(plans: list[dict]) -> dict[str, int]:
     """How many runs each suite asked for, per (model id, revision sha, task, tier): the coverage target."""
     expected: dict[str, int] = defaultdict(int)
     for plan in plans:
+        if plan.get("sessions"):  # the report shows one-shot runs only (see collect)
+            continue
         for cell in plan.get("grid", []):
             expected["|".join(cell)] += plan.get("task_repeats", {}).get(cell[2], plan["repeats"])
     return dict(expected)
@@ -214,6 +216,9 @@ def collect(store: Path, details_dir: Path) -> tuple[list[dict], list[tuple], di
     each run's details written 1,000 a file per revision folder; `starts` is the first row of each
     folder, for the page to find a run's details file."""
     rows, tasks, details = index.report_rows(store)
+    # A session's tasks are another experiment than one-shot runs: `agent-eval sessions` reads them, not (yet) the report.
+    kept = [k for k, row in enumerate(rows) if row["session_position"] is None]
+    rows, details = [rows[k] for k in kept], [details[k] for k in kept]
     markers: dict[str, dict] = {}
     for row, detail in zip(rows, details, strict=True):
         for name in row["markers"]:

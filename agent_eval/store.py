@@ -44,6 +44,16 @@ class Revision(BaseModel):
     release: Release | None = None  # the resolved distribution files, when named by a release
 
 
+class SessionRef(BaseModel):
+    """Where a cell sits in a session: the tasks run one after another in one pi session."""
+
+    id: str  # shared by every task of the session; the hash of their run keys in order
+    position: int  # 1: the first task, the one that meets the library fresh
+    group: int  # which group of the suite's tasks (orders.py)
+    order: int  # which of the group's orders
+    tasks: list[str]  # the session's task ids, in the order they run
+
+
 class Cell(BaseModel):
     """One (model, revision, task, tier, repeat): everything the worker needs besides the snapshot."""
 
@@ -60,11 +70,17 @@ class Cell(BaseModel):
     agent: str = "pi"
     agent_version: str
     serving: dict | None = None  # how the offline model was served (engine, weights hash, template…)
+    session: SessionRef | None = None  # None: a run of its own (one-shot)
 
     @computed_field  # stored in cell.json and result.json, so every record says where it lives
     @property
     def folder(self) -> str:
         return run_folder(self.revision.sha, self.model.slug, self.tier, self.task.id, self.repeat, self.key)
+
+    @property
+    def unit(self) -> str:
+        """The unit of work it is run in (claimed, scheduled, given a Job): its session, or itself."""
+        return self.session.id if self.session else self.key
 
 
 class Tokens(BaseModel):
@@ -108,6 +124,8 @@ class Result(BaseModel):
     errors: list[str] = []
     steps: list[Step] = []
     isolation: Literal["bwrap", "none"] | None = None  # how pi was sandboxed (sandbox.py); None: pi never ran
+    session_position: int | None = None  # in a session: 1 for the first task; every number above is this task's alone
+    trace_from: int = 0  # in a session: trace.jsonl's entries before this task's prompt (the earlier tasks')
     harness_version: str = ""
     finished_at: str = ""
 
@@ -164,11 +182,12 @@ class Store:
             return False
 
     @contextmanager
-    def claim(self, cell: Cell):
-        """Whether this process may run the cell: an exclusive lock per cell, so two sweeps on one
-        store never run a cell twice. The kernel drops the lock when its holder dies, even by
-        SIGKILL, so a killed sweep leaves no stale claim. Yields False while another holds it."""
-        path = self.root / ".claims" / f"{cell.key[:32]}.lock"
+    def claim(self, unit: list[Cell]):
+        """Whether this process may run a unit of work (a cell, or every cell of a session): an
+        exclusive lock per unit, so two sweeps on one store never run it twice. The kernel drops the
+        lock when its holder dies, even by SIGKILL, so a killed sweep leaves no stale claim. Yields
+        False while another holds it."""
+        path = self.root / ".claims" / f"{unit[0].unit[:32]}.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "w") as handle:
             try:
@@ -177,7 +196,7 @@ class Store:
                 yield False
                 return
             try:
-                yield not self.is_done(cell)  # it may have been finished by the holder just before us
+                yield not all(self.is_done(cell) for cell in unit)  # the holder may have just finished it
             finally:
                 path.unlink(missing_ok=True)
 

@@ -67,12 +67,17 @@ def active_branch(entries: list[dict]) -> list[dict]:
     return branch[::-1]
 
 
-def parse(path: Path) -> Trace:
+def parse(path: Path, since: int = 0) -> Trace:
+    """What the agent did; `since`: the entries before it (a session's earlier tasks) are left out."""
     trace = Trace()
     tools: Counter = Counter()
     results: dict[str, bool] = {}
     calls: list[tuple[str, str, str]] = []  # (id, tool, input)
-    for entry in active_branch(read_entries(path)):
+    entries = read_entries(path)
+    earlier = {e.get("id") for e in entries[:since]}
+    for entry in active_branch(entries):
+        if entry.get("id") in earlier:
+            continue
         if entry.get("type") == "model_change":
             trace.model = f"{entry.get('provider')}/{entry.get('modelId')}"
         elif entry.get("type") == "usage":

@@ -1,4 +1,5 @@
-"""Worker: one cell end to end — prepare, run pi through the proxy, parse its trace, score, store.
+"""Worker: one cell end to end — prepare, run pi through the proxy, parse its trace, score, store
+— or a session's cells, one after another in one pi session.
 
 The same function runs in-process for the local backend and inside a Job (`agent-eval worker
 cell.json`); schedulers only decide where it runs. It writes only its own run folder, and
@@ -13,6 +14,7 @@ import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Callable
 
 import git
 
@@ -22,7 +24,7 @@ from .config import Profile, Task
 from .load import load_task
 from .proxy import Control, Meter, Proxy
 from .redact import held, redact
-from .store import Cell, Result, Store, now
+from .store import RETRIED, Cell, Result, Store, now
 
 HF_ROUTER = os.environ.get("AGENT_EVAL_HF_ROUTER", "https://router.huggingface.co/v1")
 SETUP_FAILURES = (prepare.SetupError, repo.RepoError, releases.ReleaseError, git.GitCommandError, OSError)
@@ -40,35 +42,65 @@ def failed(cell: Cell, store: Store, status: str, message: str, started: float, 
     return result
 
 
-def run_cell(
-    cell: Cell, profile: Profile, task: Task, store: Store, proxy: Proxy, control: Control | None = None,
+def run_unit(
+    cells: list[Cell], profile: Profile, tasks: dict[str, Task], store: Store, proxy: Proxy, controls: dict[str, Control],
     env: prepare.Env | None = None, upstream: str | None = None, secrets: list[str] | None = None,
-) -> Result | None:
-    """Run one cell; None when it was interrupted (nothing stored, so the next run retries it).
-    `secrets`: every value to redact from what is stored (default: what this process holds)."""
+    on_stored: Callable[[Cell, Result], None] = lambda cell, result: None,
+) -> list[Result | None]:
+    """Run a unit of work: one cell, or a session's cells one after another in one pi session — one
+    working dir, one session file, a pi process per task (`--session` reopens it), so every task
+    keeps its own budgets, timeout, proxy log and result. A result per cell, None where none was
+    stored: interrupted, or never reached because an earlier task's harness, provider or machine
+    failed (the session stops there; as it is not done, the next run runs it again whole).
+    `secrets`: every value to redact from what is stored (default: what this process holds);
+    `on_stored` hears of each result as it is stored (progress, while a long session runs)."""
     started = time.perf_counter()
-    control = control or Control()
-    secrets = held({cell.model.key_env}) if secrets is None else secrets
-    folder = store.start(cell)
+    first = cells[0]
+    secrets = held({first.model.key_env}) if secrets is None else secrets
     url = profiles.repo_url(profile)
     try:
-        env = env or prepare.environment(profile, url, cell.revision.sha, cell.revision.release)
-        sandbox.require(sandbox.network_of(profile, task))
-        ws = prepare.workspace(cell, profile, task, url)
+        env = env or prepare.environment(profile, url, first.revision.sha, first.revision.release)
+        for cell in cells:
+            sandbox.require(sandbox.network_of(profile, tasks[cell.task.id]))
+        ws = prepare.workspace(first, profile, tasks[first.task.id], url)
     except SETUP_FAILURES as err:
-        return failed(cell, store, "setup_error", f"{type(err).__name__}: {err}", started, secrets)
-    meter = Meter(upstream or cell.model.base_url or HF_ROUTER, _key(cell), folder / "proxy.jsonl", cell.budgets, control)
+        store.start(first)
+        return [failed(first, store, "setup_error", f"{type(err).__name__}: {err}", started, secrets)] + [None] * (len(cells) - 1)
+    results: list[Result | None] = []
     try:
-        run = _run_pi(cell, task, ws, env, proxy, meter, folder, sandbox.network_of(profile, task))
-        if control.reason == "interrupted":
-            return None
-        if why := sandbox.failed_to_start(run.exit_code, folder / "agent.log"):
-            return failed(cell, store, "setup_error", why, started, secrets)
-        _keep_trace(ws.scratch / "session.jsonl", folder, secrets)
+        for cell in cells:
+            if results:
+                _drop_torn_line(ws.scratch / "session.jsonl")
+                prepare.add_inputs(tasks[cell.task.id], ws.workdir)
+            result = _run_task(cell, profile, tasks[cell.task.id], store, proxy, controls[cell.key], env, ws, upstream, secrets, started)
+            results.append(result)
+            if result is not None:
+                on_stored(cell, result)
+            if result is None or result.status in RETRIED:
+                break
+            started = time.perf_counter()
     finally:
         shutil.rmtree(ws.scratch, ignore_errors=True)
+    return results + [None] * (len(cells) - len(results))
 
-    trace = traces.parse(folder / "trace.jsonl")
+
+def _run_task(
+    cell: Cell, profile: Profile, task: Task, store: Store, proxy: Proxy, control: Control, env: prepare.Env,
+    ws: prepare.Workspace, upstream: str | None, secrets: list[str], started: float,
+) -> Result | None:
+    """One prompt in the unit's pi session; what it did is what the session file gained meanwhile."""
+    folder = store.start(cell)
+    session = ws.scratch / "session.jsonl"
+    since = len(traces.read_entries(session))
+    meter = Meter(upstream or cell.model.base_url or HF_ROUTER, _key(cell), folder / "proxy.jsonl", cell.budgets, control)
+    run = _run_pi(cell, task, ws, env, proxy, meter, folder, sandbox.network_of(profile, task))
+    if control.reason == "interrupted":
+        return None
+    if why := sandbox.failed_to_start(run.exit_code, folder / "agent.log"):
+        return failed(cell, store, "setup_error", why, started, secrets)
+    _keep_trace(session, folder, secrets)
+
+    trace = traces.parse(folder / "trace.jsonl", since)
     status, ended_by, extra = score.status(run, control.reason, trace, meter)
     result = Result(
         cell=cell, status=status, ended_by=ended_by, matched=score.matches(task, trace.answer), answer=trace.answer,
@@ -77,20 +109,33 @@ def run_cell(
         markers=score.fired(profile.markers, trace), errors=[e for e in [control.detail] if e] + extra + trace.errors,
         steps=trace.steps, isolation=sandbox.isolation().name, harness_version=__version__, finished_at=now(),
         wall_seconds=round(time.perf_counter() - started, 3),
+        session_position=cell.session.position if cell.session else None, trace_from=since,
     )
     store.finish(result, secrets)
     return result
 
 
-def run_alone(cell: Cell, store: Store, say=print) -> Result | None:
-    """One cell in a process of its own (`agent-eval worker`, what a Job runs): its profile and task
-    from the suite's snapshot, its own proxy and, for a local model, its own server. Whatever fails
-    is stored as the cell's setup_error with its cause, so `status` and `retry` can tell why."""
+def not_a_unit(cells: list[Cell]) -> str:
+    """Why these cells are not one unit of work ("" when they are): one cell alone, or every task of one session in order."""
+    first = cells[0]
+    if not first.session:
+        return "" if len(cells) == 1 else "one-shot cells run one at a time; give one cell.json"
+    given = [(c.session.id, c.session.position) if c.session else None for c in cells]
+    if given != [(first.session.id, p) for p in range(1, len(first.session.tasks) + 1)]:
+        return f"a session runs whole: give the cell.json of each of its {len(first.session.tasks)} tasks, in order"
+    return ""
+
+
+def run_alone(cells: list[Cell], store: Store, say=print) -> list[Result | None]:
+    """One unit of work in a process of its own (`agent-eval worker`, what a Job runs): its profile
+    and tasks from the suite's snapshot, its own proxy and, for a local model, its own server.
+    Whatever fails is stored as the first cell's setup_error with its cause, so `status` and `retry` can tell why."""
     started = time.perf_counter()
+    cell = cells[0]
     snapshot = store.root / "suites" / cell.suite / "snapshot"
     try:
         profile = profiles.load(snapshot / "profile")
-        task = load_task(snapshot / "tasks" / f"{cell.task.id}.yaml")
+        tasks = {c.task.id: load_task(snapshot / "tasks" / f"{c.task.id}.yaml") for c in cells}
         agent.ensure_pi(cell.agent_version, say=say)
         with ExitStack() as stack:
             proxy = stack.enter_context(Proxy())
@@ -102,9 +147,9 @@ def run_alone(cell: Cell, store: Store, say=print) -> Result | None:
                 # server's log is scratch, and its last line is in the error if the server fails.
                 logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="agent-eval-server-")))
                 upstream = stack.enter_context(ModelServer(cell.model.id, logs / "server.log")).url
-            return run_cell(cell, profile, task, store, proxy, upstream=upstream)
+            return run_unit(cells, profile, tasks, store, proxy, {c.key: Control() for c in cells}, upstream=upstream)
     except Exception as err:
-        return failed(cell, store, "setup_error", f"{type(err).__name__}: {str(err)[:500]}", started)
+        return [failed(cell, store, "setup_error", f"{type(err).__name__}: {str(err)[:500]}", started)] + [None] * (len(cells) - 1)
 
 
 def _key(cell: Cell) -> str:
@@ -128,6 +173,12 @@ def _run_pi(
             return agent.run(box.wrap(cmd), task.prompt, ws.workdir, agent.environment(ws.home, env.bin), folder / "agent.log", timeout, meter.control)
     finally:
         proxy.unregister(dummy)
+
+
+def _drop_torn_line(session: Path) -> None:
+    """pi killed mid-write (a timeout) leaves half a line, which the next task's pi would append to: cut it off."""
+    if session.is_file() and (data := session.read_bytes()) and not data.endswith(b"\n"):
+        session.write_bytes(data[: data.rfind(b"\n") + 1])
 
 
 def _keep_trace(session: Path, folder: Path, secrets: list[str]) -> None:

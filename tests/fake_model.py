@@ -1,7 +1,8 @@
 """A scripted OpenAI-compatible chat-completions server (streaming SSE, tool calls, usage).
 
-Rules pick a script by what the request contains; the reply is the script's step for this turn
-(the number of assistant messages already in the conversation; the last step repeats). A final
+Rules pick a script by what the request contains — the latest user message, which in a session
+of several tasks is the current task's prompt; the reply is the script's step for this turn (the
+number of assistant messages since that prompt; the last step repeats). A final
 text can quote what the last tool printed ({last_tool_output}), so the scripted "model" answers
 right only when the library really worked in that tier and revision. It can also fail on
 purpose: HTTP errors for the first N attempts, an empty reply, a slow reply.
@@ -40,7 +41,7 @@ class Reply:
 
 @dataclass
 class Rule:
-    contains: str  # a substring of the first user message
+    contains: str  # a substring of the latest user message (the task's prompt)
     replies: list[Reply]
     system_contains: str = ""
 
@@ -70,16 +71,17 @@ class FakeModel:
     def pick(self, body: dict) -> tuple[int, int, Reply, dict]:
         messages = body.get("messages", [])
         system = " ".join(_text(m) for m in messages if m.get("role") in ("system", "developer"))
-        first_user = next((_text(m) for m in messages if m.get("role") == "user"), "")
-        turn = sum(1 for m in messages if m.get("role") == "assistant")
+        users = [i for i, m in enumerate(messages) if m.get("role") == "user"] or [0]
+        prompt = _text(messages[users[-1]]) if messages else ""
+        turn = sum(1 for m in messages[users[-1]:] if m.get("role") == "assistant")
         for index, rule in enumerate(self.rules):
-            if rule.contains in first_user and rule.system_contains in system:
+            if rule.contains in prompt and rule.system_contains in system:
                 reply = rule.replies[min(turn, len(rule.replies) - 1)]
                 tools = [m for m in messages if m.get("role") == "tool"]
                 location = re.search(r"<location>(.*?)</location>", system)
                 fill = {"last_tool_output": _text(tools[-1]).strip() if tools else "", "skill_location": location.group(1) if location else ""}
                 return index, turn, reply, fill
-        raise LookupError(f"no rule for prompt {first_user[:80]!r}")
+        raise LookupError(f"no rule for prompt {prompt[:80]!r}")
 
     def usage_total(self, key: str) -> int:
         return sum(r["usage"][key] for r in self.requests if r["usage"])
@@ -103,6 +105,8 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         fake.bodies.append(raw)
         body = orjson.loads(raw)
+        # Every user message the request carries: a session's later task sees the earlier prompts.
+        self.users = [_text(m) for m in body.get("messages", []) if m.get("role") == "user"]
         auth = self.headers.get("Authorization", "")
         if fake.api_key is not None and auth != f"Bearer {fake.api_key}":
             return self._plain(401, {"error": {"message": "bad key"}}, None, "unauthorised")
@@ -120,7 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _plain(self, status: int, payload: dict, usage: dict | None, note: str) -> None:
         data = orjson.dumps(payload)
-        self.server.fake.requests.append({"status": status, "usage": usage, "note": note})
+        self._record(status, usage, note)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -140,7 +144,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._chunk(model, {"role": "assistant", "content": text[: len(text) // 2]})
                 if reply.cut:
                     self._write(b"")
-                    self.server.fake.requests.append({"status": 200, "usage": None, "note": note})
+                    self._record(200, None, note)
                     return
                 if reply.garbage:
                     self._write(b"data: {this is not json\n\n")
@@ -163,7 +167,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send({"id": "fake", "object": "chat.completion.chunk", "created": 0, "model": model, "choices": [], "usage": usage})
         self._write(b"data: [DONE]\n\n")
         self._write(b"")
-        self.server.fake.requests.append({"status": 200, "usage": usage, "note": note})
+        self._record(200, usage, note)
+
+    def _record(self, status: int, usage: dict | None, note: str) -> None:
+        self.server.fake.requests.append({"status": status, "usage": usage, "note": note, "users": self.users})
 
     def _chunk(self, model: str, delta: dict, finish: str | None = None) -> None:
         self._send({"id": "fake", "object": "chat.completion.chunk", "created": 0, "model": model,
