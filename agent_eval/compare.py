@@ -96,18 +96,19 @@ def load_rows(store: Path, axis: str | None = None, base: str | None = None, hea
     unreadable results are named on stderr."""
     from . import index
 
+    one_shot = '"session_position" IS NULL'  # a task run in a session is another experiment (sessions.py reads it)
     with index.checked(Path(store)) as db:
         if axis is None:
-            rows = index.select(db)
+            rows = index.select(db, one_shot)
         else:
             field, name, other = SIDES[axis]
-            names = {(axis, key): side_name(axis, key, n, o) for key, n, o in db.execute(f'SELECT DISTINCT "{field}", "{name}", "{other}" FROM runs')}
+            found = db.execute(f'SELECT DISTINCT "{field}", "{name}", "{other}" FROM runs WHERE {one_shot}')
+            names = {(axis, key): side_name(axis, key, n, o) for key, n, o in found}
             wanted = sorted({resolve(names, axis, base), resolve(names, axis, head)}) if names else []
             marks = ", ".join("?" * len(wanted))
-            rows = index.select(db, f'"{field}" IN ({marks})', tuple(wanted)) if wanted else []
+            rows = index.select(db, f'{one_shot} AND "{field}" IN ({marks})', tuple(wanted)) if wanted else []
     index.warn_bad(Path(store), lambda line: print(line, file=sys.stderr))
-    # A task run in a session is another experiment than the same cell one-shot (sessions.py reads it).
-    return [r for r in rows if r["session_position"] is None]
+    return rows
 
 
 def marker_directions(store: Path) -> dict[str, str]:

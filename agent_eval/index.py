@@ -51,7 +51,7 @@ TABLES = {
     "pending": "path TEXT PRIMARY KEY",  # run folders last seen without a result.json: stat'ed at every check
     "superseded": "path TEXT PRIMARY KEY, newer TEXT",  # runs of a cell that has a newer run under another key
 }
-IDENTITY = ("suite", "model", "sha", "task", "tier", "agent_version", "repeat")  # one cell of one suite, whatever its key
+IDENTITY = ("suite", "model", "sha", "task", "tier", "agent_version", "repeat", "session")  # one cell of one suite, whatever its key
 CELL_COLUMNS = ", ".join(f'"{c}"' for c in IDENTITY)
 SAME_CELL = " AND ".join(f'"{c}" IS ?' for c in IDENTITY)
 INDEXES = [f"CREATE INDEX runs_cell ON runs ({CELL_COLUMNS})"]

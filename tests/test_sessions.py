@@ -244,7 +244,7 @@ def test_when_the_provider_fails_the_session_stops_and_runs_again_whole(project,
     assert "0 done, 4 to run" in project.cli("run", "suite.yaml", "--dry-run").stderr  # both are retried, whole
 
 
-def test_a_session_is_one_job_on_hugging_face_jobs(tmp_path, minilib_repo, pi_ready, hub, hub_model):
+def test_a_session_is_one_job_on_hugging_face_jobs(tmp_path, minilib_repo, pi_ready, hub, hub_model):  # noqa: F811 (the fixture)
     project = make_project(tmp_path, minilib_repo, hub_model.url, hub)
     project.task("api", prompt=PROMPTS["api"], expected=str(minilib.checksum("hello")))
     model = {"id": "org/Fake-Coder:fast", "name": "Fake", "base_url": hub_model.url, "api_key_env": "HF_TOKEN"}
