@@ -190,8 +190,8 @@ def for_report(store, flat: list[dict]) -> list[dict]:
                 c = cmp.compare(cells, base, head, axis)
             except cmp.CompareError:
                 continue  # e.g. no shared cell: nothing to show for this pair
-            shown = orjson.loads(as_json(c))
-            out.append({**shown, "flips": shown["flips"][:FLIPS_SHOWN], "n_flips": len(c.flips), "table": rows(c),
+            shown = orjson.loads(as_json(c.model_copy(update={"flips": c.flips[:FLIPS_SHOWN]})))  # the page's share only
+            out.append({**shown, "n_flips": len(c.flips), "table": rows(c),
                         "warnings": warnings(c), "headline": headline(c)})
     return out
 

@@ -212,13 +212,13 @@ def summary(t: Table, rows: list[int]) -> dict:
 
 
 def collect(store: Path, details_dir: Path) -> tuple[list[dict], list[tuple], dict[str, dict], list[int]]:
-    """Every result's flat row and facts from the store's index (never 100k result.json files), and
-    each run's details written 1,000 a file per revision folder; `starts` is the first row of each
-    folder, for the page to find a run's details file."""
-    rows, tasks, details = index.report_rows(store)
-    # A session's tasks are another experiment than one-shot runs: `agent-eval sessions` reads them, not (yet) the report.
-    kept = [k for k, row in enumerate(rows) if row["session_position"] is None]
-    rows, details = [rows[k] for k in kept], [details[k] for k in kept]
+    """Every result's flat row (sessions' too), the one-shot runs' facts from the store's index
+    (never 100k result.json files), and each of their details written 1,000 a file per revision
+    folder; `starts` is the first row of each folder, for the page to find a run's details file."""
+    every, tasks, details = index.report_rows(store)
+    # A session's tasks are another experiment than one-shot runs: the Sessions view (sessions.py) reads them.
+    kept = [k for k, row in enumerate(every) if row["session_position"] is None]
+    rows, details = [every[k] for k in kept], [details[k] for k in kept]
     markers: dict[str, dict] = {}
     for row, detail in zip(rows, details, strict=True):
         for name in row["markers"]:
@@ -231,7 +231,7 @@ def collect(store: Path, details_dir: Path) -> tuple[list[dict], list[tuple], di
             name = f"{part:03d}-{(c - first) // DETAILS_PER_FILE:04d}"
             chunk = b"[" + b",".join(details[c : min(c + DETAILS_PER_FILE, end)]) + b"]"  # orjson's own compact form
             (details_dir / f"{name}.js").write_bytes(b'window.reportDetails("' + name.encode() + b'",' + chunk + b");\n")
-    return rows, *facts(rows, tasks, markers), starts
+    return every, *facts(rows, tasks, markers), starts
 
 
 def row_part(row: dict) -> str:
@@ -265,9 +265,13 @@ def build(store: Path, out: Path, trace_base: str | None = None) -> Table:
     flat, rows, infos, starts = collect(store, out / "details")
     t = columns(rows, infos, suite_plans(store))
     meta = {**t.meta, "expected": expected_grid(t), "trace_base": trace_base, "details_per_file": DETAILS_PER_FILE, "details_starts": starts}
-    from .compare_render import for_report  # the Compare view shows compare's own numbers
+    from . import sessions
+    from .compare_render import for_report  # the Compare view shows compare's own numbers, the Sessions view sessions'
 
-    data = {"dims": t.dims, "cols": encode(t.cols), "meta": meta, "compare": for_report(store, flat)}
+    one_shot = [r for r in flat if r["session_position"] is None]
+    data = {"dims": t.dims, "cols": encode(t.cols), "meta": meta, "compare": for_report(store, one_shot),
+            "sessions": {"lines": [line.model_dump() for line in sessions.by_position(flat)],
+                         "saved": [s.model_dump() for s in sessions.saved(flat)]}}
     (out / "data.js").write_bytes(b"window.REPORT=" + orjson.dumps(data) + b";\n")
     site = resources.files("agent_eval.report_site")
     shutil.copyfile(echarts(), out / "echarts.min.js")

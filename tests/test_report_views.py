@@ -25,6 +25,7 @@ VIEWS = {  # each view and the charts it draws
     "coverage": ["chart-coverage"],
     "runs": [],
     "compare": ["cmp-rates", "cmp-costs"],
+    "sessions": [],  # tables only; this store has none, and says so
 }
 # Every text zrender drew on a chart's canvas, with its left and right edge in canvas pixels.
 LABELS = """(id) => { const c = echarts.getInstanceByDom(document.getElementById(id));
@@ -147,5 +148,31 @@ def test_the_agent_version_is_a_filter_and_a_compare_axis(tab, tmp_path):
         assert [t.strip() for t in page.locator("#filters details[data-axis=agent] label").all_text_contents()] == ["pi 0.73.1", "pi 1.6.0"]
         pairs = page.evaluate("window.REPORT.compare.map((c) => [c.axis, c.base, c.head])")
         assert ["agent", "pi 0.73.1", "pi 1.6.0"] in pairs
+    finally:
+        page.close()
+
+
+def test_the_sessions_view_shows_cost_by_position_and_the_saving(tab, tmp_path):
+    from agent_eval.store import SessionRef
+
+    rev, tasks = revision(2), [f"t{k}" for k in range(5)]
+    results = [result("org/m", rev, t, "bare", 0, tokens=(1000, 0, 10)).model_dump(mode="json") for t in tasks]  # one-shot
+    for o in range(5):  # five orders: every task first once, later four times, at a tenth of the new tokens
+        order = tasks[o:] + tasks[:o]
+        for p, t in enumerate(order, 1):
+            r = result("org/m", rev, t, "bare", 0, tokens=(1000 if p == 1 else 100, 0, 10))
+            cell = r.cell.model_copy(update={"key": f"{o}{p}" * 32, "session": SessionRef(id=f"s{o}", position=p, group=0, order=o, tasks=order)})
+            results.append(r.model_copy(update={"cell": cell, "session_position": p}).model_dump(mode="json"))
+    store = write(tmp_path / "store", results, [plan("s", ["org/m"], [rev], tasks, ["bare"], 1)])
+    report.build(store, store / "report")
+    page = tab.context.browser.new_page()
+    try:
+        page.goto((store / "report" / "index.html").as_uri() + "#view=sessions")
+        page.wait_for_selector("body[data-rendered]")
+        lines = page.locator("#ses-lines tbody tr").all_inner_texts()
+        assert [line.split("\t")[4] for line in lines] == ["one-shot", "1", "2", "3", "4", "5", "later"]
+        saving = next(t for t in page.locator("#ses-saved tbody tr").all_inner_texts() if "later / first" in t and "tokens_new" in t)
+        assert "-90%" in saving and "[" in saving  # 5 tasks on both sides: an interval
+        assert page.inner_text("#count") == "5 of 5 runs"  # the other views keep to one-shot runs
     finally:
         page.close()

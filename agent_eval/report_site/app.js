@@ -452,6 +452,23 @@ function compareView() {
     c.warnings.map((w) => `<p>⚠ ${esc(w)}</p>`).join("") + `<p class="muted">${esc(c.method)}</p>`;
 }
 
+// --- sessions ------------------------------------------------------------------------------------
+
+const SESSIONS = R.sessions || { lines: [], saved: [] };
+const SESSION_COSTS = ["tokens_new", "tokens_cached", "tokens_generated", "turns", "tool_calls", "agent_seconds"];
+
+function sessionsView() {
+  const where = (x) => [x.model, `pi ${x.agent_version}`, x.revision, x.tier].map(esc).map((v) => `<td class="key">${v}</td>`).join("");
+  if (!SESSIONS.lines.length) { $("ses-lines").innerHTML = "<tbody><tr><td>No sessions in this store: a suite with <code>sessions: {tasks: 4}</code> runs them.</td></tr></tbody>"; $("ses-saved").innerHTML = ""; return; }
+  $("ses-lines").innerHTML = `<thead><tr>${["model", "agent", "revision", "tier", "position", "runs", "sessions", "match", ...SESSION_COSTS.map((m) => `median ${m}`)]
+    .map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>` + SESSIONS.lines.map((l) => `<tr>${where(l)}<td>${esc(l.position)}</td><td>${l.runs}</td><td>${l.sessions}</td>
+    <td>${l.matched == null ? "—" : fmt(l.matched) + "%"}</td>${SESSION_COSTS.map((m) => `<td>${l.medians[m] == null ? "—" : fmt(l.medians[m])}</td>`).join("")}</tr>`).join("") + "</tbody>";
+  const pct = (v) => (v == null ? "—" : `${v > 0 ? "+" : ""}${fmt(v)}%`);
+  $("ses-saved").innerHTML = `<thead><tr>${["model", "agent", "revision", "tier", "comparison", "metric", "change", "95% interval", "tasks"].map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>` +
+    SESSIONS.saved.map((s) => `<tr>${where(s)}<td>${esc(s.comparison)}</td><td>${esc(s.metric)}</td><td>${pct(s.change)}</td>
+    <td>${s.ci_low == null ? "— (too few tasks)" : `[${pct(s.ci_low)}, ${pct(s.ci_high)}]`}</td><td>${s.n_tasks}</td></tr>`).join("") + "</tbody>";
+}
+
 // --- wiring -------------------------------------------------------------------------------------
 
 const timings = [];
@@ -465,6 +482,7 @@ function render() {
   else if (state.view === "distributions") distributions(rows);
   else if (state.view === "coverage") coverage();
   else if (state.view === "compare") compareView();
+  else if (state.view === "sessions") sessionsView();
   else runs(rows);
   timings.push(performance.now() - started);
   document.body.dataset.rendered = String(timings.length);
