@@ -111,11 +111,14 @@ def load_rows(store: Path, axis: str | None = None, base: str | None = None, hea
     return rows
 
 
-def marker_directions(store: Path) -> dict[str, str]:
-    """Each marker's direction (up, down) as the suites' profiles declare it; absent means neutral."""
+def marker_directions(store: Path, plans: list[dict] | None = None) -> dict[str, str]:
+    """Each marker's direction (up, down) as the suites' profiles declare it; absent means neutral.
+    `plans`: the suites' plan.json, when the caller has read them already (at 100k runs they are big)."""
+    if plans is None:
+        plans = [orjson.loads(p.read_bytes()) for p in sorted(Path(store).glob("suites/*/plan.json"))]
     directions = {}
-    for plan in sorted(Path(store).glob("suites/*/plan.json")):
-        for marker in orjson.loads(plan.read_bytes()).get("markers", []):
+    for plan in plans:
+        for marker in plan.get("markers", []):
             directions.setdefault(marker["name"], marker.get("direction") or "neutral")
     return directions
 
@@ -131,21 +134,21 @@ COSTS = ["turns", "tool_calls", "tokens_new", "tokens_cached", "tokens_generated
 def metrics(rows: list[dict], directions: dict[str, str]) -> tuple[list[tuple[str, str, str]], np.ndarray]:
     """Every metric as (name, kind, direction), markers included, and each run's value of each as a
     runs × metrics array: NaN where the run does not count (the status rules, in one place)."""
-    n, nan = len(rows), np.nan
+    nan = np.nan
     markers = list(directions) + sorted({m for row in rows for m in row["markers"]} - set(directions))
-    ok = np.fromiter((r["status"] == "ok" for r in rows), bool, n)
-    silent = np.fromiter((r["status"] == "silent_failure" for r in rows), bool, n)
-    measured = np.fromiter((r["status"] not in RETRIED for r in rows), bool, n)  # not the harness's or the provider's failure
-    matched = np.fromiter((nan if r["matched"] is None else 100.0 * r["matched"] for r in rows), float, n)
+    status = np.array([r["status"] for r in rows], dtype=object)
+    ok, silent = status == "ok", status == "silent_failure"
+    measured = ~np.isin(status, list(RETRIED))  # not the harness's or the provider's failure
+    column = lambda name: np.array([r[name] for r in rows], dtype=float)  # noqa: E731  (None becomes NaN)
     columns = [
-        ("match", "rate", "up", np.where(measured & ~silent, matched, nan)),
+        ("match", "rate", "up", np.where(measured & ~silent, 100.0 * column("matched"), nan)),
         ("errors", "rate", "down", 100.0 * ~ok),
         ("silent_failures", "rate", "down", 100.0 * silent),
         *[(f"marker:{m}", "rate", directions.get(m, "neutral"),
-           np.where(measured, 100.0 * np.fromiter((m in r["markers"] for r in rows), bool, n), nan)) for m in markers],
-        *[(c, "cost", "down", np.where(measured, np.fromiter((nan if r[c] is None else r[c] for r in rows), float, n), nan)) for c in COSTS],
+           np.where(measured, 100.0 * np.array([m in r["markers"] for r in rows], dtype=bool), nan)) for m in markers],
+        *[(c, "cost", "down", np.where(measured, column(c), nan)) for c in COSTS],
     ]
-    return [c[:3] for c in columns], np.column_stack([c[3] for c in columns])
+    return [c[:3] for c in columns], np.column_stack([c[3] for c in columns]) if rows else np.empty((0, len(columns)))
 
 
 # --- cells ---------------------------------------------------------------------------------------------

@@ -159,19 +159,15 @@ def fired(c: Comparison, rules: list[Rule]) -> tuple[list[str], list[str]]:
 # --- the report's Compare view ------------------------------------------------------------------------
 
 
-def for_report(store, flat: list[dict]) -> list[dict]:
+def for_report(plans: list[dict], flat: list[dict]) -> list[dict]:
     """Comparisons for the report to show, computed here so the page shows the CLI's numbers and
     never redoes the statistics. Revisions: every pair when there are at most 4, else each against
     the one before it, and the first against the last (in the suites' order); models, tiers and
     agent versions: every pair when at most 3, else each against the first. At most FLIPS_SHOWN flips a pair.
-    `flat`: the store's flat rows, as the report read them."""
-    from pathlib import Path
-
+    `plans`: the suites' plan.json; `flat`: the store's flat rows, as the report read them."""
     from . import compare as cmp
 
-    store = Path(store)
-    cells = cmp.summarize(flat, cmp.marker_directions(store))
-    plans = [orjson.loads(p.read_bytes()) for p in sorted(store.glob("suites/*/plan.json"))]
+    cells = cmp.summarize(flat, cmp.marker_directions(None, plans))
     planned = {"revision": [r["sha"] for p in plans for r in p["revisions"]], "model": [m["id"] for p in plans for m in p["models"]],
                "tier": [t for p in plans for t in p.get("tiers", [])], "agent": [v for p in plans for v in p.get("agent_versions", [])]}
     out = []

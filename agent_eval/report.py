@@ -263,13 +263,14 @@ def build(store: Path, out: Path, trace_base: str | None = None) -> Table:
     shutil.rmtree(out / "details", ignore_errors=True)
     (out / "details").mkdir(parents=True)
     flat, rows, infos, starts = collect(store, out / "details")
-    t = columns(rows, infos, suite_plans(store))
+    plans = suite_plans(store)
+    t = columns(rows, infos, plans)
     meta = {**t.meta, "expected": expected_grid(t), "trace_base": trace_base, "details_per_file": DETAILS_PER_FILE, "details_starts": starts}
     from . import sessions
     from .compare_render import for_report  # the Compare view shows compare's own numbers, the Sessions view sessions'
 
     one_shot = [r for r in flat if r["session_position"] is None]
-    data = {"dims": t.dims, "cols": encode(t.cols), "meta": meta, "compare": for_report(store, one_shot),
+    data = {"dims": t.dims, "cols": encode(t.cols), "meta": meta, "compare": for_report(plans, one_shot),
             "sessions": {"lines": [line.model_dump() for line in sessions.by_position(flat)],
                          "saved": [s.model_dump() for s in sessions.saved(flat)]}}
     (out / "data.js").write_bytes(b"window.REPORT=" + orjson.dumps(data) + b";\n")

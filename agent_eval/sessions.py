@@ -52,10 +52,14 @@ def by_position(rows: list[dict]) -> list[Line]:
     for row in kept:
         if row["session_position"] is not None:
             groups.setdefault(_where(row), []).append(row)
+    alone: dict[tuple, list[dict]] = {}
+    for row in kept:
+        if row["session_position"] is None and (where := _where(row)) in groups:
+            alone.setdefault(where, []).append(row)
     lines = []
     for where, session_rows in groups.items():
         first_tasks = {r["task"] for r in session_rows if r["session_position"] == 1}
-        one_shot = [r for r in kept if r["session_position"] is None and _where(r) == where and r["task"] in first_tasks]
+        one_shot = [r for r in alone.get(where, []) if r["task"] in first_tasks]
         positions = sorted({r["session_position"] for r in session_rows})
         parts = [("one-shot", one_shot)] if one_shot else []
         parts += [(str(p), [r for r in session_rows if r["session_position"] == p]) for p in positions]
@@ -80,9 +84,11 @@ class Saving(BaseModel):
 def saved(rows: list[dict]) -> list[Saving]:
     """Per (model, pi version, revision, tier) and metric: later against first, and first against one-shot."""
     kept = [r for r in rows if r["status"] not in RETRIED]
+    sessioned = {_where(r) for r in kept if r["session_position"] is not None}
     groups: dict[tuple, list[dict]] = {}
     for row in kept:
-        groups.setdefault(_where(row), []).append(row)
+        if (where := _where(row)) in sessioned:  # one-shot runs of cells no session ran are not looked at
+            groups.setdefault(where, []).append(row)
     found = []
     for where, group in groups.items():
         if not any(r["session_position"] for r in group):
