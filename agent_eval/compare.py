@@ -81,7 +81,8 @@ class Comparison(BaseModel):
     n_runs_head: int
     metrics: list[Metric]
     dropped_cells: list[str]
-    flips: list[Flip]
+    flips: list[Flip]  # all of them, or the first `most_flips` in cell order
+    n_flips: int = 0  # how many cells flipped in all
     movers: list[Mover]
     method: str
     tasks_for_10_points: int | None  # tasks needed to detect a 10-point match change (80% power)
@@ -234,9 +235,10 @@ def _two_sides(rows: list[dict], axis: str, base: str, head: str) -> list[dict]:
 
 
 def compare(rows: list[dict] | Cells, base: str, head: str, axis: str = "revision", *, models: list[str] = (), tiers: list[str] = (),
-            tasks: list[str] = (), directions: dict[str, str] | None = None) -> Comparison:
+            tasks: list[str] = (), directions: dict[str, str] | None = None, most_flips: int | None = None) -> Comparison:
     """Compare head with base along `axis`. rows: results.flat() rows, or summarize(rows) to compare
-    one store many times; directions: the markers' (marker_directions), used when given rows."""
+    one store many times; directions: the markers' (marker_directions), used when given rows;
+    most_flips: list only so many flips (n_flips still counts them all)."""
     cells = rows if isinstance(rows, Cells) else summarize(_two_sides(rows, axis, base, head), directions)
     if not cells.keys:
         raise CompareError("the store has no results yet: run a suite first (agent-eval run suite.yaml)")
@@ -271,7 +273,8 @@ def compare(rows: list[dict] | Cells, base: str, head: str, axis: str = "revisio
     return Comparison(
         axis=axis, base=_display(cells, axis, b), head=_display(cells, axis, h), n_tasks=len(set(pairs.tasks)),
         n_runs_base=int(cells.runs[pairs.base].sum()), n_runs_head=int(cells.runs[pairs.head].sum()), metrics=found,
-        dropped_cells=dropped, flips=_flips(shared, pairs, lambda k: label(k, skip=("task",))), movers=_movers(computed), method=METHOD,
+        dropped_cells=dropped, flips=_flips(shared, pairs, lambda k: label(k, skip=("task",)), most_flips), n_flips=pairs.flipped().size,
+        movers=_movers(computed), method=METHOD,
         tasks_for_10_points=tasks_needed(match.sd, 10.0) if match.sd else None,
     )
 
@@ -314,6 +317,11 @@ class Pairs:
         order: dict[str, int] = {}
         self.task = np.array([order.setdefault(t, len(order)) for t in tasks], dtype=np.intp)
         self.names = list(order)
+
+    def flipped(self) -> np.ndarray:
+        """The shared cells whose match rate crossed 50% either way."""
+        x, y, counted = self.x[:, 0], self.y[:, 0], (self.nx[:, 0] > 0) & (self.ny[:, 0] > 0)
+        return np.flatnonzero(counted & ((x > 50) != (y > 50)))
 
 
 def per_task(pairs: Pairs, i: int, kind: str) -> dict[str, tuple[float, float, float, int, int]]:
@@ -386,13 +394,11 @@ def tasks_needed(sd: float, effect: float) -> int:
     return max(2, math.ceil(((t_quantile(0.975, n - 1) + t_quantile(POWER, n - 1)) * sd / effect) ** 2))
 
 
-def _flips(shared: list[tuple], pairs: Pairs, label) -> list[Flip]:
+def _flips(shared: list[tuple], pairs: Pairs, label, most: int | None) -> list[Flip]:
     """Cells whose majority verdict on match (metric 0) changed: fixed (missed → matched) or broken."""
     x, y = pairs.x[:, 0], pairs.y[:, 0]
-    counted = (pairs.nx[:, 0] > 0) & (pairs.ny[:, 0] > 0)
-    flipped = np.flatnonzero(counted & ((x > 50) != (y > 50)))
     return [Flip.model_construct(task=pairs.tasks[j], cell=label(shared[j]), base=float(x[j]), head=float(y[j]), now="fixed" if y[j] > 50 else "broken")
-            for j in flipped.tolist()]  # model_construct: made here from checked values, 1000s per pair in a report
+            for j in pairs.flipped()[:most].tolist()]  # model_construct: made here from checked values, 1000s per pair in a report
 
 
 def _movers(computed: dict[str, tuple], top: int = 5) -> list[Mover]:

@@ -183,11 +183,11 @@ def for_report(plans: list[dict], flat: list[dict]) -> list[dict]:
             pairs = [(order[0], b) for b in order[1:]]
         for base, head in pairs:
             try:
-                c = cmp.compare(cells, base, head, axis)
+                c = cmp.compare(cells, base, head, axis, most_flips=FLIPS_SHOWN)
             except cmp.CompareError:
                 continue  # e.g. no shared cell: nothing to show for this pair
-            shown = orjson.loads(as_json(c.model_copy(update={"flips": c.flips[:FLIPS_SHOWN]})))  # the page's share only
-            out.append({**shown, "n_flips": len(c.flips), "table": rows(c),
+            shown = orjson.loads(as_json(c))
+            out.append({**shown, "n_flips": c.n_flips, "table": rows(c),
                         "warnings": warnings(c), "headline": headline(c)})
     return out
 
