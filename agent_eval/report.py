@@ -270,9 +270,10 @@ def build(store: Path, out: Path, trace_base: str | None = None) -> Table:
     from .compare_render import for_report  # the Compare view shows compare's own numbers, the Sessions view sessions'
 
     one_shot = [r for r in flat if r["session_position"] is None]
+    ran = len(one_shot) < len(flat)  # any sessions at all: at 100k one-shot runs, not looking saves half a second
     data = {"dims": t.dims, "cols": encode(t.cols), "meta": meta, "compare": for_report(plans, one_shot),
-            "sessions": {"lines": [line.model_dump() for line in sessions.by_position(flat)],
-                         "saved": [s.model_dump() for s in sessions.saved(flat)]}}
+            "sessions": {"lines": [line.model_dump() for line in sessions.by_position(flat)] if ran else [],
+                         "saved": [s.model_dump() for s in sessions.saved(flat)] if ran else []}}
     (out / "data.js").write_bytes(b"window.REPORT=" + orjson.dumps(data) + b";\n")
     site = resources.files("agent_eval.report_site")
     shutil.copyfile(echarts(), out / "echarts.min.js")
