@@ -82,8 +82,12 @@ def reindex(store: StoreArg = Path("agent-eval-results")) -> None:
 
     require_store(store)
     started = time.perf_counter()
-    index.verify(store).close()
-    runs, bad = len(index.rows(store)), len(index.bad(store))
+    db = index.verify(store)
+    try:
+        runs = db.execute(f"SELECT count(*) FROM runs WHERE {index.CURRENT}").fetchone()[0]
+        bad = db.execute("SELECT count(*) FROM bad").fetchone()[0]
+    finally:
+        db.close()
     index.warn_bad(store, lambda line: typer.echo(line, err=True))
     typer.echo(f"{store / index.NAME}: {runs} runs, {bad} unreadable (every result.json checked in {time.perf_counter() - started:.1f}s)", err=True)
 

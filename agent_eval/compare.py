@@ -104,8 +104,7 @@ def load_rows(store: Path, axis: str | None = None, base: str | None = None, hea
         else:
             field, name, other = SIDES[axis]
             found = db.execute(f'SELECT DISTINCT "{field}", "{name}", "{other}" FROM runs WHERE {one_shot}')
-            names = {(axis, key): side_name(axis, key, n, o) for key, n, o in found}
-            wanted = sorted({resolve(names, axis, base), resolve(names, axis, head)}) if names else []
+            wanted = sorted(_wanted({(axis, key): side_name(axis, key, n, o) for key, n, o in found}, axis, base, head))
             marks = ", ".join("?" * len(wanted))
             rows = index.select(db, f'{one_shot} AND "{field}" IN ({marks})', tuple(wanted)) if wanted else []
     index.warn_bad(Path(store), lambda line: print(line, file=sys.stderr))
@@ -227,11 +226,13 @@ def side_name(axis: str, key: str, name: str, other: str) -> tuple[str, str]:
 def _two_sides(rows: list[dict], axis: str, base: str, head: str) -> list[dict]:
     """Only the runs of what base and head name: summing every other run would be wasted work."""
     field, name, other = SIDES[axis]
-    names = {(axis, r[field]): side_name(axis, r[field], r[name], r[other]) for r in rows}
-    if not names:
-        return rows
-    wanted = {resolve(names, axis, base), resolve(names, axis, head)}
-    return [r for r in rows if r[field] in wanted]
+    wanted = _wanted({(axis, r[field]): side_name(axis, r[field], r[name], r[other]) for r in rows}, axis, base, head)
+    return [r for r in rows if r[field] in wanted] if wanted else rows
+
+
+def _wanted(names: dict[tuple[str, str], tuple[str, str]], axis: str, base: str, head: str) -> set[str]:
+    """The keys base and head name; none from an empty store (compare then says it has no results)."""
+    return {resolve(names, axis, base), resolve(names, axis, head)} if names else set()
 
 
 def compare(rows: list[dict] | Cells, base: str, head: str, axis: str = "revision", *, models: list[str] = (), tiers: list[str] = (),
@@ -273,7 +274,7 @@ def compare(rows: list[dict] | Cells, base: str, head: str, axis: str = "revisio
     return Comparison(
         axis=axis, base=_display(cells, axis, b), head=_display(cells, axis, h), n_tasks=len(set(pairs.tasks)),
         n_runs_base=int(cells.runs[pairs.base].sum()), n_runs_head=int(cells.runs[pairs.head].sum()), metrics=found,
-        dropped_cells=dropped, flips=_flips(shared, pairs, lambda k: label(k, skip=("task",)), most_flips), n_flips=pairs.flipped().size,
+        dropped_cells=dropped, flips=_flips(shared, pairs, lambda k: label(k, skip=("task",)), most_flips), n_flips=len(pairs.flipped),
         movers=_movers(computed), method=METHOD,
         tasks_for_10_points=tasks_needed(match.sd, 10.0) if match.sd else None,
     )
@@ -317,11 +318,8 @@ class Pairs:
         order: dict[str, int] = {}
         self.task = np.array([order.setdefault(t, len(order)) for t in tasks], dtype=np.intp)
         self.names = list(order)
-
-    def flipped(self) -> np.ndarray:
-        """The shared cells whose match rate crossed 50% either way."""
         x, y, counted = self.x[:, 0], self.y[:, 0], (self.nx[:, 0] > 0) & (self.ny[:, 0] > 0)
-        return np.flatnonzero(counted & ((x > 50) != (y > 50)))
+        self.flipped = np.flatnonzero(counted & ((x > 50) != (y > 50)))  # the cells whose match rate crossed 50% either way
 
 
 def per_task(pairs: Pairs, i: int, kind: str) -> dict[str, tuple[float, float, float, int, int]]:
@@ -398,7 +396,7 @@ def _flips(shared: list[tuple], pairs: Pairs, label, most: int | None) -> list[F
     """Cells whose majority verdict on match (metric 0) changed: fixed (missed → matched) or broken."""
     x, y = pairs.x[:, 0], pairs.y[:, 0]
     return [Flip.model_construct(task=pairs.tasks[j], cell=label(shared[j]), base=float(x[j]), head=float(y[j]), now="fixed" if y[j] > 50 else "broken")
-            for j in pairs.flipped()[:most].tolist()]  # model_construct: made here from checked values, 1000s per pair in a report
+            for j in pairs.flipped[:most].tolist()]  # model_construct: made here from checked values, 1000s per pair in a report
 
 
 def _movers(computed: dict[str, tuple], top: int = 5) -> list[Mover]:

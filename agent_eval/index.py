@@ -257,7 +257,7 @@ def _check(store: Path, full: bool) -> sqlite3.Connection:
             gone.append(path)
             continue
         found.runs[path] = result_stat(store, path)
-        held.update((p, stat) for p, stat in known_runs(db, path.rsplit("/", 1)[0]).items() if p == path)
+        held.update(known_runs(db, path.rsplit("/", 1)[0]))
     stale = sorted(p for p, stat in found.runs.items() if stat is not None and held.get(p) != stat)
     gone += [p for p, stat in found.runs.items() if stat is None and p in held]
     waiting = [(p,) for p, stat in found.runs.items() if stat is None and p not in pending]
@@ -373,11 +373,14 @@ class bulk:
             gc.enable()
 
 
+UNREADABLE = "SELECT path, reason FROM bad ORDER BY path"
+
+
 def bad(store: Path) -> list[tuple[str, str]]:
     """(run folder, why) for every result.json the index could not read, as of the last check."""
     db = connect(store)
     try:
-        return list(db.execute("SELECT path, reason FROM bad ORDER BY path"))
+        return list(db.execute(UNREADABLE))
     finally:
         db.close()
 
@@ -385,13 +388,14 @@ def bad(store: Path) -> list[tuple[str, str]]:
 def warn_bad(store: Path, say) -> None:
     """One line per unreadable result.json, and one for superseded runs, so a reader's user knows
     what was left out and why."""
-    for path, why in bad(store):
-        say(f"warning: skipped {Path(store) / path / 'result.json'}: {why}; fix or delete it, or run the cell again")
     db = connect(store)
     try:
+        unreadable = list(db.execute(UNREADABLE))
         count, path, newer = db.execute("SELECT count(*), min(path), newer FROM superseded").fetchone()
     finally:
         db.close()
+    for path_, why in unreadable:
+        say(f"warning: skipped {Path(store) / path_ / 'result.json'}: {why}; fix or delete it, or run the cell again")
     if count:
         say(f"warning: left out {count} older run(s) of cells run again since under another definition (task, profile, "
             f"budgets or agent settings changed), e.g. {Path(store) / path} (superseded by {newer}); each cell counts its "
