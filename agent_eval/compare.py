@@ -111,11 +111,13 @@ def load_rows(store: Path, axis: str | None = None, base: str | None = None, hea
     return rows
 
 
-def marker_directions(store: Path, plans: list[dict] | None = None) -> dict[str, str]:
-    """Each marker's direction (up, down) as the suites' profiles declare it; absent means neutral.
-    `plans`: the suites' plan.json, when the caller has read them already (at 100k runs they are big)."""
-    if plans is None:
-        plans = [orjson.loads(p.read_bytes()) for p in sorted(Path(store).glob("suites/*/plan.json"))]
+def marker_directions(store: Path) -> dict[str, str]:
+    """Each marker's direction (up, down) as the suites' profiles declare it; absent means neutral."""
+    return directions_in([orjson.loads(p.read_bytes()) for p in sorted(Path(store).glob("suites/*/plan.json"))])
+
+
+def directions_in(plans: list[dict]) -> dict[str, str]:
+    """marker_directions from plan.json files already read (at 100k runs they are big)."""
     directions = {}
     for plan in plans:
         for marker in plan.get("markers", []):

@@ -167,7 +167,7 @@ def for_report(plans: list[dict], flat: list[dict]) -> list[dict]:
     `plans`: the suites' plan.json; `flat`: the store's flat rows, as the report read them."""
     from . import compare as cmp
 
-    cells = cmp.summarize(flat, cmp.marker_directions(None, plans))
+    cells = cmp.summarize(flat, cmp.directions_in(plans))
     planned = {"revision": [r["sha"] for p in plans for r in p["revisions"]], "model": [m["id"] for p in plans for m in p["models"]],
                "tier": [t for p in plans for t in p.get("tiers", [])], "agent": [v for p in plans for v in p.get("agent_versions", [])]}
     out = []
