@@ -24,7 +24,7 @@ from report import store_for  # noqa: E402
 
 import orjson  # noqa: E402
 
-from agent_eval import compare, compare_render  # noqa: E402
+from agent_eval.read import compare, compare_render  # noqa: E402
 
 
 def measure(step):

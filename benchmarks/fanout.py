@@ -40,8 +40,9 @@ import orjson  # noqa: E402
 import yaml  # noqa: E402
 from huggingface_hub.utils import disable_progress_bars  # noqa: E402
 
-from agent_eval import jobs, plan  # noqa: E402
-from agent_eval.bucket import BucketStore  # noqa: E402
+from agent_eval.hub import jobs  # noqa: E402
+from agent_eval.run import plan  # noqa: E402
+from agent_eval.hub.bucket import BucketStore  # noqa: E402
 
 
 def project(root: Path, cells: int) -> Path:

@@ -33,8 +33,8 @@ sys.path.insert(0, str(HERE.parent))  # this checkout's agent_eval, whatever is 
 from report import store_for  # noqa: E402
 from synthetic import result, revision  # noqa: E402
 
-from agent_eval import index  # noqa: E402
-from agent_eval.store import Store  # noqa: E402
+from agent_eval.store import index  # noqa: E402
+from agent_eval.store.store import Store  # noqa: E402
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")]))}
 
@@ -82,7 +82,7 @@ def main() -> None:
     for _ in range(n):
         for name in (index.NAME, index.NAME + "-wal", index.NAME + "-shm"):
             (store / name).unlink(missing_ok=True)
-        rebuild.append(timed([*python, f"from agent_eval import index; index.check({str(store)!r}).close()"], cold=True))
+        rebuild.append(timed([*python, f"from agent_eval.store import index; index.check({str(store)!r}).close()"], cold=True))
     line("index rebuilt from nothing (cold)", rebuild)
     size = sum((store / name).stat().st_size for name in (index.NAME, index.NAME + "-wal") if (store / name).exists())
     print(f"  index size: {size / 1e6:.1f} MB for {len(index.rows(store))} rows", flush=True)
@@ -91,11 +91,11 @@ def main() -> None:
         line("report (cold)", [timed([*cli, "report", str(store), "--out", out], cold=True) for _ in range(n)])
     line("results --format json (cold)", [timed([*cli, "results", str(store), "--format", "json"], cold=True) for _ in range(n)])
     line("compare v5.2 -> v5.3, the command (cold)", [timed([*cli, "compare", str(store), "--base", "v5.2", "--head", "v5.3"], cold=True) for _ in range(n)])
-    line("  its floor: Python and the imports (cold)", [timed([*python, "import agent_eval.cli, agent_eval.compare, agent_eval.compare_render, agent_eval.index"], cold=True) for _ in range(n)])
-    line("index.rows(), every row (cold)", [timed([*python, f"from agent_eval import index; index.rows({str(store)!r})"], cold=True) for _ in range(n)])
-    line("  of which the check (cold)", [timed([*python, f"from agent_eval import index; index.check({str(store)!r}).close()"], cold=True) for _ in range(n)])
+    line("  its floor: Python and the imports (cold)", [timed([*python, "import agent_eval.cli.main, agent_eval.read.compare, agent_eval.read.compare_render, agent_eval.store.index"], cold=True) for _ in range(n)])
+    line("index.rows(), every row (cold)", [timed([*python, f"from agent_eval.store import index; index.rows({str(store)!r})"], cold=True) for _ in range(n)])
+    line("  of which the check (cold)", [timed([*python, f"from agent_eval.store import index; index.check({str(store)!r}).close()"], cold=True) for _ in range(n)])
     line("reindex: every result.json (cold)", [timed([*cli, "reindex", str(store)], cold=True) for _ in range(n)])
-    read_alone = f"from agent_eval import index; db = index.connect({str(store)!r}); index.select(db)"
+    read_alone = f"from agent_eval.store import index; db = index.connect({str(store)!r}); index.select(db)"
     line("  the rows alone, no check (cold)", [timed([*python, read_alone], cold=True) for _ in range(n)])
     line("results --format json (warm)", [timed([*cli, "results", str(store), "--format", "json"], cold=False) for _ in range(n)])
 

@@ -28,7 +28,7 @@ import minilib  # noqa: E402
 from conftest import MODEL_KEY, Project, rules  # noqa: E402
 from fake_model import FakeModel  # noqa: E402
 
-from agent_eval import agent, local, plan  # noqa: E402
+from agent_eval.run import agent, local, plan  # noqa: E402
 
 
 def main() -> None:
@@ -57,7 +57,7 @@ def main() -> None:
         made = plan.make(suite)
         outcome = local.run(made, options.jobs)
         sweep = time.perf_counter() - started
-        from agent_eval.store import Store
+        from agent_eval.store.store import Store
 
         found = Store(made.suite.store_path).results()
     fake.close()
@@ -76,7 +76,7 @@ def main() -> None:
 
 def sandbox_start(env, tmp: Path, rounds: int = 40) -> None:
     """The sandbox's own cost, free of pi's noise: `/bin/true` in a cell's bwrap vs bare, interleaved."""
-    from agent_eval import prepare, sandbox
+    from agent_eval.run import prepare, sandbox
 
     if sandbox.isolation().name != "bwrap":
         print(f"sandbox: none ({sandbox.isolation().detail})")

@@ -23,9 +23,9 @@ os.environ.setdefault("AGENT_EVAL_CACHE", str(Path.home() / ".cache" / "agent-ev
 
 from fake_model import FakeModel, Reply, Rule  # noqa: E402
 
-from agent_eval import agent  # noqa: E402
-from agent_eval.config import Budgets, ModelSpec  # noqa: E402
-from agent_eval.proxy import Control, Meter, Proxy  # noqa: E402
+from agent_eval.run import agent  # noqa: E402
+from agent_eval.suite.config import Budgets, ModelSpec  # noqa: E402
+from agent_eval.run.proxy import Control, Meter, Proxy  # noqa: E402
 
 KEY = "bench-key"
 

@@ -20,7 +20,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from synthetic import sweep  # noqa: E402
 
-from agent_eval import report  # noqa: E402
+from agent_eval.read import report  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Time from an input event until the page handled it, drew the next frame, and drew every chart

@@ -50,7 +50,7 @@ def rules() -> list[Rule]:
 
 @pytest.fixture(scope="session")
 def pi_ready():
-    from agent_eval.agent import ensure_pi
+    from agent_eval.run.agent import ensure_pi
 
     return ensure_pi()
 

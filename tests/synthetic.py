@@ -9,8 +9,8 @@ from pathlib import Path
 
 import orjson
 
-from agent_eval.config import Budgets, ModelSpec, Task
-from agent_eval.store import Cell, MarkerHit, Result, Revision, Step, Tokens
+from agent_eval.suite.config import Budgets, ModelSpec, Task
+from agent_eval.store.records import Cell, MarkerHit, Result, Revision, Step, Tokens
 
 
 def revision(i: int) -> Revision:

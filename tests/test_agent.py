@@ -14,9 +14,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from agent_eval import agent, trace
-from agent_eval.config import Budgets, ModelSpec
-from agent_eval.proxy import Control, Meter, Proxy
+from agent_eval.run import agent
+from agent_eval.grade import trace
+from agent_eval.suite.config import Budgets, ModelSpec
+from agent_eval.run.proxy import Control, Meter, Proxy
 from conftest import CHECKOUT, MODEL_KEY
 from fake_model import FakeModel, Reply, Rule
 

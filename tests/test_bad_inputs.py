@@ -14,7 +14,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from agent_eval.cli import app
+from agent_eval.cli.main import app
 from conftest import MODEL_KEY, Project
 
 CORPUS = Path(__file__).parent / "bad_inputs"

@@ -91,7 +91,7 @@ def test_revisions_extract_safely_on_a_python_without_tarfile_filters(tmp_path, 
     import io
     import tarfile
 
-    from agent_eval import repo
+    from agent_eval.suite import repo
 
     monkeypatch.delattr(tarfile, "data_filter")
     monkeypatch.setenv("AGENT_EVAL_CACHE", str(tmp_path / "cache"))

@@ -10,8 +10,8 @@ import statistics
 
 import pytest
 
-from agent_eval import compare
-from agent_eval.results import COLUMNS
+from agent_eval.read import compare
+from agent_eval.store.results import COLUMNS
 
 BASE, HEAD = "a" * 40, "b" * 40
 

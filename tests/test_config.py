@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from agent_eval.cli import app
+from agent_eval.cli.main import app
 from conftest import MODEL_KEY, Project
 
 

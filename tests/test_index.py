@@ -19,9 +19,11 @@ import pytest
 import yaml
 
 import agent_eval
-from agent_eval import index, report
-from agent_eval.results import as_json, flat
-from agent_eval.store import Result, Store, write_atomic
+from agent_eval.store import index
+from agent_eval.read import report
+from agent_eval.store.results import as_json, flat
+from agent_eval.store.records import Result
+from agent_eval.store.store import Store, write_atomic
 from conftest import HF_CANARY
 from synthetic import plan, result, revision, sweep, write
 
@@ -206,8 +208,8 @@ WRITER = """
 import sys
 sys.path.insert(0, {tests!r})
 from pathlib import Path
-from agent_eval import index
-from agent_eval.store import Store
+from agent_eval.store import index
+from agent_eval.store.store import Store
 from synthetic import result, revision
 store, model = Path(sys.argv[1]), sys.argv[2]
 for k in range(40):
@@ -285,7 +287,7 @@ def test_export_to_parquet_csv_and_jsonl_says_what_results_json_says(store, tmp_
 
 
 def test_without_pyarrow_parquet_says_which_extra_to_install(store, tmp_path):
-    code = "import sys; sys.modules['pyarrow'] = None; from agent_eval.cli import main; main()"
+    code = "import sys; sys.modules['pyarrow'] = None; from agent_eval.cli.main import main; main()"
     done = subprocess.run([sys.executable, "-c", code, "export", str(store), "--out", str(tmp_path / "r.parquet")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr == "error: Parquet needs pyarrow: pip install 'agent-eval[parquet]' (or use --format csv or jsonl)\n"
 
@@ -352,7 +354,7 @@ def test_pull_indexes_what_it_brings(hub, tmp_path):
     assert len(indexed(local)) == 6 and indexed(local) == scan(local)
     assert [r["matched"] for r in indexed(local) if r["task"] == "t0"] == [False]
 
-    from agent_eval.bucket import BucketStore
+    from agent_eval.hub.bucket import BucketStore
     from huggingface_hub import HfApi
 
     BucketStore("org/evals", HfApi(endpoint=hub.url, token=HF_CANARY)).pull(local, exact=True)  # a mirror keeps its index
@@ -370,8 +372,8 @@ def test_a_run_and_a_resumed_run_are_indexed_as_they_store_results(project):
 
 
 def test_every_column_is_documented_in_the_readme_and_the_card():
-    from agent_eval.export import DOCS
-    from agent_eval.results import COLUMNS
+    from agent_eval.store.export import DOCS
+    from agent_eval.store.results import COLUMNS
 
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert list(DOCS) == COLUMNS

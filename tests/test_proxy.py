@@ -10,8 +10,8 @@ import httpx
 import orjson
 import pytest
 
-from agent_eval.config import Budgets
-from agent_eval.proxy import Control, Meter, Proxy
+from agent_eval.suite.config import Budgets
+from agent_eval.run.proxy import Control, Meter, Proxy
 from conftest import MODEL_KEY
 from fake_model import FakeModel, Reply, Rule
 

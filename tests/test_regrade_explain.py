@@ -63,7 +63,8 @@ def test_regrade_applies_the_current_markers_and_answers_once_and_survives_an_in
 
     # Back to the right answer, and the regrade is killed after its first replace: nothing is lost, a rerun finishes.
     project.task("checksum", prompt=PROMPTS["checksum"], expected=str(minilib.checksum("agent")))
-    from agent_eval import regrade, store
+    from agent_eval.grade import regrade
+    from agent_eval.store import store
 
     calls = []
 
@@ -94,7 +95,7 @@ def test_explain_shows_each_revision_side_by_side_and_the_compare_view_equals_th
     assert "checksum · Fake · bare" in out and out.index("API only r0") < out.index("CLI r0")
     assert "1. bash ✗: minilib checksum agent" in out and "1. bash: minilib checksum agent" in out  # failed before the CLI existed
     assert f"The checksum is {minilib.checksum('agent')}" in out and "no match" in out and "matched" in out
-    from agent_eval import explain
+    from agent_eval.read import explain
 
     runs = explain.runs(project.store, "checksum")[("Fake", "bare")]
     assert [r.revision for r in runs] == ["API only", "CLI"]  # the suite's order
@@ -109,7 +110,7 @@ def test_explain_shows_each_revision_side_by_side_and_the_compare_view_equals_th
     assert report.returncode == 0, report.stderr
     from playwright.sync_api import sync_playwright
 
-    from agent_eval import compare, compare_render
+    from agent_eval.read import compare, compare_render
 
     expected = compare.compare(compare.load_rows(project.store), "API only", "CLI", directions=compare.marker_directions(project.store))
     assert expected.n_tasks == 2 and {m.verdict for m in expected.metrics} <= {"unreliable", "no data"}  # two tasks: no interval

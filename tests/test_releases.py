@@ -46,7 +46,7 @@ def test_a_wheel_only_release_is_fine_without_the_clone_tier(tmp_path, project):
 
 
 def test_a_release_resolves_to_its_files_and_a_stable_digest():
-    from agent_eval import releases
+    from agent_eval.suite import releases
 
     first = releases.resolve("sqlite-utils==3.36", need_sdist=True)
     assert {(f.filename, f.kind) for f in first.files} == {("sqlite-utils-3.36.tar.gz", "sdist"), ("sqlite_utils-3.36-py3-none-any.whl", "wheel")}
@@ -119,7 +119,8 @@ def test_sqlite_utils_over_two_releases_and_three_tiers(tmp_path, project):
 
 def test_a_release_whose_files_changed_is_refused(tmp_path, monkeypatch):
     """The environment and the clone tier accept only the bytes the plan resolved."""
-    from agent_eval import prepare, profiles, releases
+    from agent_eval.run import prepare
+    from agent_eval.suite import profiles, releases
 
     monkeypatch.setenv("AGENT_EVAL_CACHE", str(tmp_path / "cache"))
     real = releases.resolve("sqlite-utils==3.36", need_sdist=True)

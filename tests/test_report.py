@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from agent_eval import report
+from agent_eval.read import report
 from synthetic import plan, result, revision, write
 
 A, B = revision(2), revision(10)  # v5.2 and v5.10: the suite's order, not the string order

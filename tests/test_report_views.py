@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from agent_eval import report
+from agent_eval.read import report
 from synthetic import plan, result, revision, write
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -96,7 +96,7 @@ def test_axis_labels_and_the_plot_stay_on_the_canvas(tab, view, chart):
 
 
 def test_the_compare_view_shows_the_cli_numbers_for_every_pair(tab):
-    from agent_eval import compare, compare_render
+    from agent_eval.read import compare, compare_render
 
     store = Path(tab.url.split("#")[0].removeprefix("file://")).parent.parent
     rows = compare.load_rows(store)
@@ -153,7 +153,7 @@ def test_the_agent_version_is_a_filter_and_a_compare_axis(tab, tmp_path):
 
 
 def test_the_sessions_view_shows_cost_by_position_and_the_saving(tab, tmp_path):
-    from agent_eval.store import SessionRef
+    from agent_eval.store.records import SessionRef
 
     rev, tasks = revision(2), [f"t{k}" for k in range(5)]
     results = [result("org/m", rev, t, "bare", 0, tokens=(1000, 0, 10)).model_dump(mode="json") for t in tasks]  # one-shot

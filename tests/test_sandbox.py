@@ -16,7 +16,7 @@ import pytest
 from conftest import HF_CANARY, MODEL_KEY
 from fake_model import Reply, Rule
 
-from agent_eval import sandbox
+from agent_eval.run import sandbox
 
 needs_bwrap = pytest.mark.skipif(sandbox.isolation().name != "bwrap", reason=sandbox.isolation().detail)
 UNREDACTED = "canary-deploy-note-3b71c4"  # in the harness's environment under a name no redaction knows
@@ -169,7 +169,7 @@ def test_no_sandbox_is_said_and_network_none_refused(project, fake):
 
 @needs_bwrap
 def test_a_sandbox_that_cannot_start_is_a_setup_error_not_the_agents(project, fake, monkeypatch):
-    from agent_eval import local, plan
+    from agent_eval.run import local, plan
 
     broken = sandbox._system() + ["--ro-bind", "/no/such/agent-eval/path", "/opt/x"]
     monkeypatch.setattr(sandbox, "_system", lambda: broken)

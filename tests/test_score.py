@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from agent_eval import score
-from agent_eval.agent import AgentRun
-from agent_eval.config import Budgets, Marker, Task
-from agent_eval.proxy import Control, Meter
-from agent_eval.trace import Trace
+from agent_eval.grade import score
+from agent_eval.run import outcome
+from agent_eval.run.agent import AgentRun
+from agent_eval.suite.config import Budgets, Marker, Task
+from agent_eval.run.proxy import Control, Meter
+from agent_eval.grade.trace import Trace
 
 
 def task(expected, match="substring") -> Task:
@@ -78,5 +79,5 @@ def meter(tmp_path, *statuses: int, generated: int = 30, usage: bool = True, pro
     (RUN, "server_died", Trace(model_calls=1), {}, ("infra_error", None)),
 ])
 def test_status(tmp_path, run, reason, trace, replies, expected):
-    status, ended_by, _ = score.status(run, reason, trace, meter(tmp_path, *replies.pop("statuses", (200,)), **replies))
+    status, ended_by, _ = outcome.status(run, reason, trace, meter(tmp_path, *replies.pop("statuses", (200,)), **replies))
     assert (status, ended_by) == expected

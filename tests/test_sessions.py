@@ -15,8 +15,10 @@ import orjson
 import pytest
 
 import minilib
-from agent_eval import compare, orders, plan, sessions, worker
-from agent_eval.config import Sessions
+from agent_eval.read import compare, sessions
+from agent_eval.suite import orders
+from agent_eval.run import plan, worker
+from agent_eval.suite.config import Sessions
 from conftest import MODEL_KEY, PROMPTS
 from fake_model import Reply, Rule
 from test_jobs import BUCKET, hub_model, jobs_cli, make_project  # noqa: F401 (hub_model: a fixture)

@@ -17,8 +17,8 @@ PROFILES = sorted(p.parent.name for p in (ROOT / "profiles").glob("*/profile.yam
 
 @pytest.mark.parametrize("name", PROFILES)
 def test_every_shipped_profile_and_task_loads(name):
-    from agent_eval import profiles
-    from agent_eval.load import load_tasks
+    from agent_eval.suite import profiles
+    from agent_eval.suite.load import load_tasks
 
     profile = profiles.load(ROOT / "profiles" / name)
     assert profile.name == name and profile.description
@@ -28,8 +28,8 @@ def test_every_shipped_profile_and_task_loads(name):
 
 
 def test_the_sqlite_utils_inputs_are_ours_and_the_answers_follow_from_them(tmp_path):
-    from agent_eval import score
-    from agent_eval.load import load_task
+    from agent_eval.grade import score
+    from agent_eval.suite.load import load_task
 
     made = subprocess.run([sys.executable, str(ROOT / "scripts/make_sqlite_utils_inputs.py")], cwd=tmp_path, capture_output=True, text=True, check=True)
     answers = dict(line.split(": ", 1) for line in made.stdout.splitlines())

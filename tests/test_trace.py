@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from agent_eval import trace
+from agent_eval.grade import trace
 
 
 def session(path, *entries: dict, torn_tail: bytes = b"") -> None:

@@ -141,8 +141,9 @@ def test_markers_fire_on_and_only_on_the_paths_the_study_contrasts(tmp_path, pro
     ("grep -rn pipeline transformers/docs", set()),
 ])
 def test_the_cli_and_help_markers_read_command_position_only(command, fired):
-    from agent_eval import profiles, score
-    from agent_eval.trace import Trace
+    from agent_eval.suite import profiles
+    from agent_eval.grade import score
+    from agent_eval.grade.trace import Trace
 
     profile = profiles.load(SHIPPED / "profiles/transformers")
     commands = [m for m in profile.markers if m.where == "command"]

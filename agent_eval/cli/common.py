@@ -1,5 +1,5 @@
 """What every `agent-eval` command shares: the app, one-line failures, the plan's header, Hub
-errors. The command modules (cli, cli_results, cli_jobs) import this one, never each other."""
+errors. The command modules (main, results, jobs) import this one; results also takes jobs's bucket helpers."""
 
 from __future__ import annotations
 
@@ -34,11 +34,11 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def user_errors() -> tuple[type[Exception], ...]:
-    from .agent import AgentError
-    from .config import ConfigError
-    from .releases import ReleaseError
-    from .repo import RepoError
-    from .serve import ServeError
+    from agent_eval.run.agent import AgentError
+    from agent_eval.run.serve import ServeError
+    from agent_eval.suite.config import ConfigError
+    from agent_eval.suite.releases import ReleaseError
+    from agent_eval.suite.repo import RepoError
 
     return ConfigError, RepoError, ReleaseError, AgentError, ServeError
 
@@ -57,7 +57,7 @@ def require_store(store: Path) -> None:
 
 
 def make_plan(suite: Path, rerun: bool = False, store: Path | None = None):
-    from . import plan
+    from agent_eval.run import plan
 
     try:
         return plan.make(suite, rerun=rerun, store=store)
@@ -89,7 +89,7 @@ def print_plan(made, every_cell: bool) -> None:
         typer.echo(f"  collapsed: {reason}", err=True)
     for reason in made.unreadable:
         typer.echo(f"  unreadable, will run again: {reason}", err=True)
-    from .sandbox import isolation
+    from agent_eval.run.sandbox import isolation
 
     found = isolation()
     typer.echo(f"isolation: {found.detail}" if found.name == "bwrap" else f"isolation: NONE — {found.detail}", err=True)

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .cli_common import StoreArg, app, fail, hub_errors, one_line, print_plan, user_errors
+from .common import StoreArg, app, fail, hub_errors, one_line, print_plan, user_errors
 
 BucketOpt = Annotated[str, typer.Option(
     "--bucket", envvar="AGENT_EVAL_BUCKET", help="The Storage Bucket holding the store, ORG/NAME (or hf://buckets/ORG/NAME).")]
@@ -26,8 +26,8 @@ WatchOpt = Annotated[bool, typer.Option("--watch", help="Follow the Jobs to the 
 @contextmanager
 def reported():
     """Hub and configuration failures end the command with one line, never a traceback."""
-    from .bucket import BucketError
-    from .jobs import JobsError
+    from agent_eval.hub.bucket import BucketError
+    from agent_eval.hub.jobs import JobsError
 
     try:
         yield
@@ -38,7 +38,7 @@ def reported():
 def hub_store(bucket: str):
     from huggingface_hub.utils import disable_progress_bars
 
-    from .bucket import BucketStore
+    from agent_eval.hub.bucket import BucketStore
 
     if not bucket:
         fail("--bucket is required as ORG/NAME, e.g. --bucket my-org/agent-eval (or set AGENT_EVAL_BUCKET)")
@@ -56,7 +56,7 @@ def bucket_plan(suite: Path, store, rerun: bool = False):
     """The suite's cells, with those whose result.json is in the bucket set aside."""
     from huggingface_hub.errors import BucketNotFoundError
 
-    from . import plan
+    from agent_eval.run import plan
 
     try:
         done = store.done()
@@ -66,7 +66,7 @@ def bucket_plan(suite: Path, store, rerun: bool = False):
 
 
 def job_options(made, namespace: str, flavor: str, image: Optional[str], timeout: Optional[str], max_parallel: int, poll: float):
-    from . import jobs
+    from agent_eval.hub import jobs
 
     seconds = jobs.duration(timeout) if timeout else jobs.default_timeout(made)
     return jobs.Options(namespace=namespace, flavor=flavor, image=image or jobs.IMAGE, timeout=seconds, max_parallel=max_parallel, poll=poll)
@@ -93,7 +93,7 @@ def fanout(
     Resumes by default: cells whose result is in the bucket, and cells with a live Job, are skipped.
     HF_TOKEN (or `hf auth login`) submits the Jobs; a model's API key goes to its Jobs as a secret.
     Then: agent-eval status SUITE --bucket ... · agent-eval pull --bucket ... · agent-eval report"""
-    from . import jobs
+    from agent_eval.hub import jobs
 
     if not on_jobs:
         fail("fanout needs --jobs (one Hugging Face Job per cell); to run on this machine use `agent-eval run`")
@@ -119,7 +119,7 @@ def fanout(
 def print_fanout(made, store, options, price: float) -> None:
     import orjson
 
-    from . import jobs
+    from agent_eval.hub import jobs
 
     live = {k for k, j in jobs.jobs_of(store.api, made.suite.name, options.namespace).items() if j.status.stage in jobs.LIVE}
     submit = [u for u in made.units() if u[0].unit not in live]
@@ -134,7 +134,7 @@ def print_fanout(made, store, options, price: float) -> None:
 
 
 def follow(made, cells, store, options, suite: Path) -> None:
-    from . import jobs
+    from agent_eval.hub import jobs
 
     jobs.watch(made, cells, store, options, say=lambda m: typer.echo(m, err=True))
     done = store.done()
@@ -151,7 +151,7 @@ def status(
     namespace: NamespaceOpt = None,
 ) -> None:
     """What is where: cells done in the bucket, running as Jobs, failed, or missing (never submitted)."""
-    from . import jobs
+    from agent_eval.hub import jobs
 
     with reported():
         store, ns = hub_session(bucket, namespace)
@@ -177,8 +177,8 @@ def cancel(
     namespace: NamespaceOpt = None,
 ) -> None:
     """Cancel every live Job of the suite (results already in the bucket stay)."""
-    from . import jobs
-    from .load import load_suite
+    from agent_eval.hub import jobs
+    from agent_eval.suite.load import load_suite
 
     with reported():
         name = load_suite(suite).name
@@ -200,7 +200,7 @@ def retry(
     poll: PollOpt = 15.0,
 ) -> None:
     """Resubmit the failed or missing cells of a suite, including harness failures (setup_error)."""
-    from . import jobs
+    from agent_eval.hub import jobs
 
     if not failed:
         fail("say which cells to retry: --failed (cells whose Job failed, and cells never submitted)")
@@ -228,7 +228,7 @@ def pull(
         remote = hub_store(bucket)
         typer.echo(f"pulling {remote.uri} into {store} …", err=True)
         files, results = remote.pull(store)
-    from . import index
+    from agent_eval.store import index
 
     index.verify(store).close()  # a pull may rewrite result.json files in place (regraded remotely): every one is checked
     typer.echo(f"{files} files fetched ({results} results) from {remote.uri} into {store}", err=True)

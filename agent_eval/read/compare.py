@@ -29,7 +29,7 @@ import numpy as np
 import orjson
 from pydantic import BaseModel
 
-from .store import RETRIED
+from agent_eval.store.records import RETRIED
 
 MIN_TASKS = 5  # below this a t interval on tasks is too unstable to print as if it were sure
 POWER = 0.80  # for the minimum detectable effect: the change this sample finds 4 times out of 5
@@ -95,7 +95,7 @@ def load_rows(store: Path, axis: str | None = None, base: str | None = None, hea
     """The results of a store as flat rows (results.flat), from the store's index: every one, or with
     an axis only those of what base and head name. The one place compare reads the store;
     unreadable results are named on stderr."""
-    from . import index
+    from agent_eval.store import index
 
     one_shot = '"session_position" IS NULL'  # a task run in a session is another experiment (sessions.py reads it)
     with index.checked(Path(store)) as db:

@@ -12,7 +12,6 @@ import orjson
 from pydantic import BaseModel
 
 
-
 class ExplainError(Exception):
     """Bad input: one line for the user."""
 
@@ -34,7 +33,7 @@ class Run(BaseModel):
 
 def runs(store: Path, task: str, model: str | None = None, tier: str | None = None) -> dict[tuple[str, str], list[Run]]:
     """(model name, tier) -> the task's runs there, in the suites' revision order, then by repeat."""
-    from . import index
+    from agent_eval.store import index
 
     found, tasks = [], set()
     for row in index.rows(Path(store)):  # the index picks the runs; their result.json says what happened

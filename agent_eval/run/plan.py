@@ -15,12 +15,15 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel
 
-from . import __version__, orders, profiles, releases, repo, serve
-from .agent import PI_PACKAGES, PI_VERSION
-from .config import ConfigError, Profile, Suite, Task
-from .load import load_suite, load_tasks
-from .store import Cell, Revision, SessionRef, Store
+from agent_eval import __version__
+from agent_eval.store.records import Cell, Revision, SessionRef
+from agent_eval.store.store import Store
+from agent_eval.suite import orders, profiles, releases, repo
+from agent_eval.suite.catalog import PI_VERSION
+from agent_eval.suite.config import ConfigError, Profile, Suite, Task
+from agent_eval.suite.load import load
 
+from . import serve
 
 MAX_CELLS = 1_000_000
 
@@ -66,33 +69,6 @@ class Plan(BaseModel):
                 **self.suite.sessions.model_dump(), "orders_drawn": orders.draw([t.id for t in self.tasks], self.suite.sessions),
             },
         }
-
-
-def load(suite_path: Path) -> tuple[Suite, Profile, list[Task]]:
-    """Everything a suite names, checked; no git, no network."""
-    suite = load_suite(suite_path)
-    base = suite.path.parent
-    profile = profiles.load(profiles.find(suite.profile, base, suite.path))
-    for index, model in enumerate(suite.models):
-        if model.is_local:
-            try:
-                serve.weights(model.id)
-            except serve.ServeError as err:
-                raise ConfigError(f"{suite.path}: field 'models.{index}.id': {err}") from None
-    for version in suite.agent.version or []:
-        if version not in PI_PACKAGES:
-            raise ConfigError(f"{suite.path}: field 'agent.version': pi {version} is not supported; supported versions: {', '.join(PI_PACKAGES)}")
-    if suite.tiers is None:
-        suite = suite.model_copy(update={"tiers": list(profile.tiers)})
-    for tier in suite.tiers:
-        if tier not in profile.tiers:
-            raise ConfigError(f"{suite.path}: field 'tiers': unknown tier '{tier}'; profile {profile.name} has {', '.join(profile.tiers)}")
-    tasks_dir = base / suite.tasks_dir if suite.tasks_dir else profiles.tasks_dir(profile.name, base)
-    tasks = load_tasks(tasks_dir, suite.tasks, suite.path)
-    if suite.sessions and suite.sessions.tasks > len(tasks):
-        raise ConfigError(f"{suite.path}: field 'sessions.tasks': sessions of {suite.sessions.tasks} tasks, but the suite has "
-                          f"{len(tasks)}; lower sessions.tasks or select more tasks")
-    return suite, profile, tasks
 
 
 def check_keys(suite: Suite) -> None:

@@ -16,9 +16,11 @@ import orjson
 import uv
 from pydantic import BaseModel
 
-from . import cache_dir, is_secret, locked, profiles, releases, repo
-from .config import Profile, Task
-from .store import Cell
+from agent_eval.store.records import Cell
+from agent_eval.store.redact import is_secret
+from agent_eval.suite import profiles, releases, repo
+from agent_eval.suite.cache import cache_dir, locked
+from agent_eval.suite.config import Profile, Task
 
 
 class SetupError(Exception):

@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import orjson
 
-from .config import Budgets
-from .store import Tokens
+from agent_eval.store.records import Tokens
+from agent_eval.suite.config import Budgets
 
 
 class Control:

@@ -18,13 +18,18 @@ from typing import Callable
 
 import git
 
-from . import __version__, agent, prepare, profiles, releases, repo, sandbox, score
-from . import trace as traces
-from .config import Profile, Task
-from .load import load_task
+from agent_eval import __version__
+from agent_eval.grade import score
+from agent_eval.grade import trace as traces
+from agent_eval.store.records import RETRIED, Cell, Result
+from agent_eval.store.redact import held, redact
+from agent_eval.store.store import Store, now
+from agent_eval.suite import profiles, releases, repo
+from agent_eval.suite.config import Profile, Task
+from agent_eval.suite.load import load_task
+
+from . import agent, outcome, prepare, sandbox
 from .proxy import Control, Meter, Proxy
-from .redact import held, redact
-from .store import RETRIED, Cell, Result, Store, now
 
 HF_ROUTER = os.environ.get("AGENT_EVAL_HF_ROUTER", "https://router.huggingface.co/v1")
 SETUP_FAILURES = (prepare.SetupError, repo.RepoError, releases.ReleaseError, git.GitCommandError, OSError)
@@ -101,7 +106,7 @@ def _run_task(
     _keep_trace(session, folder, secrets)
 
     trace = traces.parse(folder / "trace.jsonl", since)
-    status, ended_by, extra = score.status(run, control.reason, trace, meter)
+    status, ended_by, extra = outcome.status(run, control.reason, trace, meter)
     result = Result(
         cell=cell, status=status, ended_by=ended_by, matched=score.matches(task, trace.answer), answer=trace.answer,
         agent_seconds=round(run.seconds, 3), turns=trace.turns, tool_calls=trace.tool_calls, tokens=meter.known_tokens,

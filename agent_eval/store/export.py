@@ -1,16 +1,12 @@
 """Export: the results table (one flat row per run, results.COLUMNS) as a file — Parquet, CSV or
-JSON Lines — and as a Parquet dataset on the Hugging Face Hub, where the dataset viewer and its SQL
-console read it. Parquet needs pyarrow, an optional extra: `pip install 'agent-eval[parquet]'`."""
+JSON Lines — for any tool, and for hub/publish.py, which puts it in a Dataset on the Hugging Face
+Hub. Parquet needs pyarrow, an optional extra: `pip install 'agent-eval[parquet]'`."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
-from typing import Callable
 
-import orjson
-
-from . import __version__, index, results
+from . import index, results
 
 # What each column holds: the dataset card and the README say the same.
 DOCS = {
@@ -83,66 +79,6 @@ def export(store: Path, format: str, out: Path | None) -> bytes | None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
     return None
-
-
-CARD = """---
-pretty_name: {quoted_title}
-tags: [agent-eval, evaluation, coding-agents]
-configs:
-- config_name: default
-  data_files: {file}
----
-# {title}
-
-Results of agent-eval runs: how much work a coding agent needed to use a library. One row per run ({runs} runs), written by agent-eval {version}.
-
-- Suites: {suites}
-- Models: {models}
-- Revisions: {revisions}
-{report}
-Statuses `setup_error` and `infra_error` are the harness's or the provider's failures, not the
-agent's: leave them out of match rates and medians. `tokens_*` are null when the provider reported
-no usage (unknown, never zero).
-
-## Columns
-
-| column | meaning |
-| --- | --- |
-{columns}
-"""
-
-
-def card(rows: list[dict], title: str, report_space: str | None, endpoint: str) -> str:
-    def listed(column: str) -> str:
-        return ", ".join(f"`{v}`" for v in dict.fromkeys(r[column] for r in rows)) or "none"
-
-    revisions = ", ".join(f"`{name}` ({sha[:10]})" for name, sha in dict.fromkeys((r["revision"], r["sha"]) for r in rows)) or "none"
-    report = f"- The report: {endpoint}/spaces/{report_space}\n" if report_space else ""
-    return CARD.format(title=title, quoted_title=orjson.dumps(title).decode(), file=PARQUET_FILE, runs=len(rows), version=__version__, suites=listed("suite"), models=listed("model"),
-                       revisions=revisions, report=report, columns="\n".join(f"| `{c}` | {DOCS[c]} |" for c in results.COLUMNS))
-
-
-def publish_results(store: Path, dataset: str, public: bool, dry_run: bool, report_space: str | None, say: Callable[[str], None]) -> str:
-    """The table as one Parquet file plus a card, in one commit that replaces the previous data."""
-    from huggingface_hub import CommitOperationAdd, HfApi
-
-    rows = index.rows(store)
-    if not rows:
-        raise ExportError(f"{store}: no results to publish")
-    api = HfApi()
-    visibility = "public" if public else "private"
-    with tempfile.TemporaryDirectory(prefix="agent-eval-results-") as tmp:
-        parquet = Path(tmp) / "results.parquet"
-        write_parquet(rows, parquet)
-        readme = card(rows, f"agent-eval results: {dataset.split('/')[-1]}", report_space, api.endpoint)
-        if dry_run:
-            say(f"dry run: would commit {PARQUET_FILE} ({len(rows)} rows, {parquet.stat().st_size / 1e3:.1f} kB) and README.md to the {visibility} Dataset {dataset}")
-            return ""
-        api.create_repo(dataset, repo_type="dataset", private=not public, exist_ok=True)
-        operations = [CommitOperationAdd(PARQUET_FILE, str(parquet)), CommitOperationAdd("README.md", readme.encode())]
-        api.create_commit(dataset, operations, repo_type="dataset", commit_message=f"agent-eval results: {len(rows)} runs")
-    say(f"committed {len(rows)} rows to the {visibility} Dataset {dataset}")
-    return f"{api.endpoint}/datasets/{dataset}"
 
 
 class Rows(list):

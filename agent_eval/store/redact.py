@@ -14,10 +14,13 @@ from urllib.parse import quote, quote_plus
 
 import orjson
 
-from . import is_secret
-
 MIN_LENGTH = 8  # shorter values would redact ordinary words; no real key is this short
 MARK = b"[REDACTED]"
+
+
+def is_secret(name: str) -> bool:
+    """Whether an environment variable's name says it holds a secret (HF_TOKEN, *_KEY, *_SECRET…)."""
+    return any(word in name.upper() for word in ("TOKEN", "KEY", "SECRET", "PASSWORD"))
 
 
 def held(names: set[str] = frozenset()) -> list[str]:

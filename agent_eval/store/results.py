@@ -13,7 +13,6 @@ import sys
 
 import orjson
 
-
 COLUMNS = [
     "key", "folder", "suite", "profile", "model", "model_name", "revision", "ref", "sha", "tier", "task", "repeat",
     "status", "ended_by", "matched", "wall_seconds", "agent_seconds", "turns", "tool_calls", "tokens_new",

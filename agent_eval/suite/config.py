@@ -222,7 +222,7 @@ class Budgets(Strict):
 
 
 class AgentSpec(Strict):
-    version: list[str] | None = None  # pi versions, an axis like models; default: the one agent-eval pins (checked by plan.load)
+    version: list[str] | None = None  # pi versions, an axis like models; default: the one agent-eval pins (checked by suite/load.py)
 
     @field_validator("version", mode="before")
     @classmethod

@@ -1,119 +1,44 @@
-"""Load the files a user writes (config.py's models) from disk: YAML read as UTF-8, every path
-kept inside its folder, every error turned into one ConfigError line that names the file, the
-field and the fix — the CLI prints it and exits 2."""
+"""Load a suite and everything it names — its profile, its tasks, the models and pi versions it asks
+for — checked, with no git and no network: what `validate` checks and `run` plans from."""
 
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 from pathlib import Path
-from typing import Any
 
-import yaml
-from pydantic import BaseModel, ValidationError
-
-from .config import ConfigError, Suite, Task
-
-
-def read_yaml(path: Path) -> dict:
-    if path.is_dir():
-        raise ConfigError(f"{path}: is a folder, not a YAML file; name the file inside it")
-    if not path.is_file():
-        raise ConfigError(f"{path}: file not found")
-    try:
-        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise ConfigError(f"{path}: not UTF-8 text ({err}); save it as UTF-8") from None
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot be read ({err.strerror}); check its permissions") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where} not valid YAML ({getattr(err, 'problem', err)}); fix the syntax") from None
-    if data is None:
-        raise ConfigError(f"{path}: the file is empty; write its fields (`agent-eval schema` lists them)")
-    if not isinstance(data, dict):
-        kind = {"list": "a list", "str": "plain text"}.get(type(data).__name__, type(data).__name__)
-        raise ConfigError(f"{path}: expected a mapping of fields at the top level, got {kind}")
-    return data
+from . import profiles
+from .catalog import MODELS, PI_PACKAGES, PREFIX, known
+from .config import ConfigError, Profile, Suite, Task
+from .files import confined, hash_files, parse, read_yaml
 
 
-def parse(model: type[BaseModel], data: dict, source: Path, **extra: Any) -> Any:
-    try:
-        return model.model_validate({**data, **extra})
-    except ValidationError as err:
-        raise ConfigError(f"{source}: {_one_line(model, err)}") from None
-
-
-def _one_line(model: type[BaseModel], err: ValidationError) -> str:
-    first = err.errors()[0]
-    field = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    if first["type"] == "extra_forbidden":
-        parent = _model_at(model, first["loc"][:-1])
-        allowed = ", ".join(n for n, f in parent.model_fields.items() if not f.exclude) if parent else ""
-        return f"unknown field '{field}'; allowed here: {allowed}"
-    if first["type"] == "missing":
-        return f"field '{field}' is required; add it"
-    msg = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "string_pattern_mismatch":
-        msg = ("must be an environment variable's name, e.g. MY_API_KEY" if field.endswith("api_key_env")
-               else f"'{str(first['input'])[:40]}' must be a plain name: letters, digits, _ . - (no slashes or spaces), not starting with . or -")
-    elif first["type"] in ("too_short", "string_too_short"):
-        msg = "is empty; give at least one, or leave the field out for the default"
-    elif first["type"] == "string_too_long":
-        msg = f"is {len(str(first['input']))} characters; {msg.lower()}"
-    return f"field '{field}': {msg}"
-
-
-def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
-    """The model class that `loc` points into, following lists, dicts and optionals."""
-    current: Any = model
-    for part in loc:
-        current = _unwrap(current)
-        if isinstance(part, str) and _is_model(current):
-            field = current.model_fields.get(part)
-            if field is None:
-                return None
-            current = field.annotation
-        else:
-            args = getattr(current, "__args__", ())
-            current = args[-1] if args else None  # list[X] -> X, dict[K, V] -> V
-    current = _unwrap(current)
-    return current if _is_model(current) else None
-
-
-def _unwrap(annotation: Any) -> Any:
-    args = getattr(annotation, "__args__", ())
-    return next(a for a in args if a is not type(None)) if type(None) in args else annotation
-
-
-def _is_model(annotation: Any) -> bool:
-    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
-
-
-def hash_files(paths: list[Path], root: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(paths):
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+def load(suite_path: Path) -> tuple[Suite, Profile, list[Task]]:
+    """Everything a suite names, checked; no git, no network."""
+    suite = load_suite(suite_path)
+    base = suite.path.parent
+    profile = profiles.load(profiles.find(suite.profile, base, suite.path))
+    for index, model in enumerate(suite.models):
+        if model.is_local and model.id.removeprefix(PREFIX) not in MODELS:
+            raise ConfigError(f"{suite.path}: field 'models.{index}.id': unknown local model '{model.id}'; known: {known()}")
+    for version in suite.agent.version or []:
+        if version not in PI_PACKAGES:
+            raise ConfigError(f"{suite.path}: field 'agent.version': pi {version} is not supported; supported versions: {', '.join(PI_PACKAGES)}")
+    if suite.tiers is None:
+        suite = suite.model_copy(update={"tiers": list(profile.tiers)})
+    for tier in suite.tiers:
+        if tier not in profile.tiers:
+            raise ConfigError(f"{suite.path}: field 'tiers': unknown tier '{tier}'; profile {profile.name} has {', '.join(profile.tiers)}")
+    tasks_dir = base / suite.tasks_dir if suite.tasks_dir else profiles.tasks_dir(profile.name, base)
+    tasks = load_tasks(tasks_dir, suite.tasks, suite.path)
+    if suite.sessions and suite.sessions.tasks > len(tasks):
+        raise ConfigError(f"{suite.path}: field 'sessions.tasks': sessions of {suite.sessions.tasks} tasks, but the suite has "
+                          f"{len(tasks)}; lower sessions.tasks or select more tasks")
+    return suite, profile, tasks
 
 
 def load_suite(path: Path) -> Suite:
     path = Path(path)
     return parse(Suite, read_yaml(path), path, path=path)
-
-
-def confined(folder: Path, name: str, source: Path, field: str) -> Path:
-    """`name` inside `folder`, where it must stay: no absolute paths, no `..`, no symlink that leads out."""
-    path = folder / name
-    try:
-        path.resolve().relative_to(folder.resolve())
-        escapes = Path(name).is_absolute()
-    except ValueError:
-        escapes = True
-    if escapes:
-        raise ConfigError(f"{source}: field '{field}': {name} leads outside {folder}; keep inputs inside that folder")
-    return path
 
 
 def load_task(path: Path) -> Task:
@@ -125,24 +50,6 @@ def load_task(path: Path) -> Task:
             raise ConfigError(f"{path}: field 'files': {name} not found beside the task (or not a regular file); add it or remove it")
         inputs.append(source)
     return task.model_copy(update={"content_hash": hash_files([path, *inputs], path.parent)})
-
-
-def check_tree(folder: Path, source: Path) -> list[Path]:
-    """Every file of a folder that gets copied and hashed (a profile): regular files only, and no
-    symlink that leaves the folder or leads nowhere — a named pipe would hang the copy."""
-    files = []
-    for path in sorted(folder.rglob("*")):
-        if "__pycache__" in path.parts:
-            continue
-        if path.is_symlink():
-            if not path.exists():
-                raise ConfigError(f"{source}: {path.relative_to(folder)} is a dangling symlink in {folder}; remove it")
-            confined(folder, str(path.relative_to(folder)), source, "(profile folder)")
-        if path.is_file():
-            files.append(path)
-        elif not path.is_dir():
-            raise ConfigError(f"{source}: {path.relative_to(folder)} in {folder} is not a regular file (a pipe or device?); remove it")
-    return files
 
 
 def load_tasks(tasks_dir: Path, selectors: list[str], source: Path) -> list[Task]:

@@ -25,15 +25,15 @@ from pathlib import Path
 from types import ModuleType
 
 from .config import ConfigError, Profile
-from .load import check_tree, confined, hash_files, parse, read_yaml
+from .files import check_tree, confined, hash_files, parse, read_yaml
 
 ENTRY_POINT_GROUP = "agent_eval.profiles"
 
 
 def shipped_root() -> Path:
-    """Where the profiles/ and tasks/ that ship with agent-eval are: the repository's top level in
-    a source checkout, agent_eval/_shipped/ in an installed wheel (see pyproject.toml)."""
-    package = Path(__file__).resolve().parent
+    """Where the profiles/, tasks/ and report_site/ that ship with agent-eval are: the repository's
+    top level in a source checkout, agent_eval/_shipped/ in an installed wheel (see pyproject.toml)."""
+    package = Path(__file__).resolve().parent.parent
     checkout = package.parent
     if (checkout / "pyproject.toml").is_file() and (checkout / "profiles").is_dir():
         return checkout

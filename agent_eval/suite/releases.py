@@ -22,7 +22,7 @@ from typing import Literal
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel
 
-from . import cache_dir, locked
+from .cache import cache_dir, locked
 
 INDEX = os.environ.get("AGENT_EVAL_INDEX_URL", "https://pypi.org/simple").rstrip("/")
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import git
 
-from . import cache_dir, locked
+from .cache import cache_dir, locked
 
 
 class RepoError(Exception):

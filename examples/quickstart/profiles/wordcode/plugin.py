@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from agent_eval import cache_dir
+from agent_eval.suite.cache import cache_dir
 
 LIBRARY = Path(__file__).parent / "library"
 REVISIONS = [

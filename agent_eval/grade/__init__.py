@@ -1,0 +1,5 @@
+"""Grading: read pi's session file (trace.py), score the answer and the markers against a task
+(score.py), and score stored runs again from their traces without calling a model (regrade.py).
+
+May import store/ and suite/. Hands on a Trace and the score of a run.
+"""

@@ -1,0 +1,115 @@
+"""The records of a cell: what it is (Cell, written to cell.json before it runs) and what came of it
+(Result, written to result.json last). Every stage after the plan reads and writes these."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, computed_field
+
+from agent_eval.suite.config import Budgets, ModelSpec, Task
+from agent_eval.suite.releases import Release
+
+Status = Literal["ok", "agent_error", "timeout", "setup_error", "silent_failure", "infra_error"]
+# Whose fault a bad run was. setup_error: the harness could not prepare the cell; infra_error: the
+# model provider or the machine failed (5xx after retries, pi killed by a signal or out of memory,
+# the local model server died). Neither says anything about the agent: both are retried by the next
+# run and kept out of match % and medians, and counted as errors.
+RETRIED = ("setup_error", "infra_error")
+
+
+def run_folder(sha: str, model_slug: str, tier: str, task: str, repeat: int, key: str) -> str:
+    return f"runs/{sha[:10]}/{model_slug}/{tier}/{task}/r{repeat}-{key[:8]}"
+
+
+class Revision(BaseModel):
+    ref: str
+    name: str
+    sha: str  # a git SHA, or for a release the digest of its files' hashes
+    release: Release | None = None  # the resolved distribution files, when named by a release
+
+
+class SessionRef(BaseModel):
+    """Where a cell sits in a session: the tasks run one after another in one pi session."""
+
+    id: str  # shared by every task of the session; the hash of their run keys in order
+    position: int  # 1: the first task, the one that meets the library fresh
+    group: int  # which group of the suite's tasks (orders.py)
+    order: int  # which of the group's orders
+    tasks: list[str]  # the session's task ids, in the order they run
+
+
+class Cell(BaseModel):
+    """One (model, revision, task, tier, repeat): everything the worker needs besides the snapshot."""
+
+    key: str
+    suite: str
+    profile: str
+    model: ModelSpec
+    revision: Revision
+    task: Task
+    tier: str
+    repeat: int
+    budgets: Budgets
+    thinking: str
+    agent: str = "pi"
+    agent_version: str
+    serving: dict | None = None  # how the offline model was served (engine, weights hash, template…)
+    session: SessionRef | None = None  # None: a run of its own (one-shot)
+
+    @computed_field  # stored in cell.json and result.json, so every record says where it lives
+    @property
+    def folder(self) -> str:
+        return run_folder(self.revision.sha, self.model.slug, self.tier, self.task.id, self.repeat, self.key)
+
+    @property
+    def unit(self) -> str:
+        """The unit of work it is run in (claimed, scheduled, given a Job): its session, or itself."""
+        return self.session.id if self.session else self.key
+
+
+class Tokens(BaseModel):
+    new: int = 0  # uncached input
+    cached: int = 0  # cache reads
+    generated: int = 0  # output, reasoning included
+
+    def __add__(self, other: Tokens) -> Tokens:
+        return Tokens(new=self.new + other.new, cached=self.cached + other.cached, generated=self.generated + other.generated)
+
+
+class MarkerHit(BaseModel):
+    name: str
+    where: str
+    excerpt: str
+
+
+class Step(BaseModel):
+    """One tool call, in order: what the report's timeline shows."""
+
+    tool: str
+    input: str
+    error: bool
+
+
+class Result(BaseModel):
+    cell: Cell
+    status: Status
+    ended_by: str | None = None  # which budget stopped the run: wall_clock, max_turns, max_tool_calls
+    matched: bool | None = None  # None: behaviour-only task, or no answer to score
+    answer: str = ""
+    wall_seconds: float = 0.0  # the whole cell, setup included
+    agent_seconds: float = 0.0  # the pi process alone
+    turns: int = 0  # successful model calls
+    tool_calls: dict[str, int] = {}
+    tokens: Tokens | None = Tokens()  # as the metering proxy saw them: ground truth; None: the provider reported no usage
+    tokens_trace: Tokens = Tokens()  # as pi's session file reports them
+    requests: int = 0  # model requests through the proxy, pi's retries included
+    cost: float | None = None
+    markers: list[MarkerHit] = []
+    errors: list[str] = []
+    steps: list[Step] = []
+    isolation: Literal["bwrap", "none"] | None = None  # how pi was sandboxed (sandbox.py); None: pi never ran
+    session_position: int | None = None  # in a session: 1 for the first task; every number above is this task's alone
+    trace_from: int = 0  # in a session: trace.jsonl's entries before this task's prompt (the earlier tasks')
+    harness_version: str = ""
+    finished_at: str = ""
