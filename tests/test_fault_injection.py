@@ -80,7 +80,7 @@ def test_provider_faults_are_stored_once_and_infrastructure_is_retried(sweep):
     project, server = sweep
     project.suite(revisions=["v0.2"], tiers=["bare"], tasks=["recovers", "storm", "hangs", "garbled", "healthy"])
     done = project.cli("run", "suite.yaml", "--jobs", "3", timeout=400)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1 and "error: 2 of 5 cells are not done" in done.stderr.splitlines()[-1], done.stderr
     found = results(project)
     status = {task: [r["status"] for r in runs] for task, runs in found.items()}
     assert status == {"recovers": ["ok"], "storm": ["infra_error"], "hangs": ["timeout"], "garbled": ["infra_error"], "healthy": ["ok"]}
@@ -106,7 +106,7 @@ def test_pi_killed_mid_cell_is_an_infrastructure_failure_and_runs_again(sweep):
     for pid in pis:
         os.kill(pid, signal.SIGKILL)
     _, err = run.communicate(timeout=120)
-    assert run.returncode == 0, err
+    assert run.returncode == 1 and "error: 1 of 1 cells are not done" in err, err
     (result,) = results(project)["slow"]
     assert result["status"] == "infra_error" and any("killed by signal 9" in e for e in result["errors"]), result
     again = project.cli("run", "suite.yaml", timeout=200)
@@ -156,4 +156,5 @@ mount -o remount,size=16m "{project.store}"
     (kept, partial), (total, partial_after) = counts
     assert partial == partial_after == 0  # never a half-written result.json
     assert kept < 3 and f"{3 - kept} not stored" in first and "No space left on device" in first, first
+    assert lines["FIRST"] == "1" and first.splitlines()[-1].startswith(f"error: {3 - kept} of 3 cells are not done"), first
     assert total == 3 and lines["SECOND"] == "0", second  # nothing lost: the next run stored every cell

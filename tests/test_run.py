@@ -71,9 +71,16 @@ def test_suite_runs_every_tier_scores_and_resumes(project, fake):
     assert again.returncode == 0 and "14 done, 0 to run" in again.stderr
     assert len(fake.requests) == asked  # resume ran nothing
 
+    before = {p: p.read_bytes() for p in project.store.glob("runs/*/*/*/*/*/result.json")}
     rerun = project.cli("run", "suite.yaml", "--rerun", "--jobs", "2")
     assert rerun.returncode == 0 and "0 done, 14 to run" in rerun.stderr
-    assert len(results(project)) == 14  # same run folders, rewritten
+    assert "14 cells: 14 ok" in rerun.stderr and "run by another sweep" not in rerun.stderr, rerun.stderr
+    assert len(fake.requests) == 2 * asked  # every cell asked the model again
+    assert len(results(project)) == 14  # same run folders, each with its new result
+    for path, old in before.items():
+        assert path.read_bytes() != old and (path.parent / "superseded" / "1" / "result.json").read_bytes() == old
+    listed = project.cli("results", "--format", "json")
+    assert len(orjson.loads(listed.stdout)) == 14  # the superseded runs are kept, not counted
 
 
 def test_dry_run_lists_cells_and_runs_nothing(project, fake):

@@ -137,6 +137,14 @@ def test_a_session_of_three_scores_each_task_on_its_own_and_reads_by_position(th
     shown_there = orjson.loads(page[len(b"window.REPORT="):].rstrip().rstrip(b";"))["sessions"]
     assert shown_there == {"lines": data["by_position"], "saved": data["saved"]}  # its Sessions view shows the command's numbers
 
+    # --rerun runs the session again, whole and in order; its earlier tasks are kept, superseded.
+    asked = len(fake.requests)
+    rerun = three.cli("run", "suite.yaml", "--rerun")
+    assert rerun.returncode == 0 and "3 cells: 3 ok" in rerun.stderr, rerun.stderr
+    assert len(fake.requests) == asked + 6
+    for result in found.values():
+        assert (three.store / result["cell"]["folder"] / "superseded" / "1" / "result.json").is_file()
+
 
 def row(task: str, position: int | None, session: str | None, tokens: int, status: str = "ok", matched: bool | None = True) -> dict:
     return {"model_name": "m", "agent_version": "1.6.0", "revision": "r", "sha": "s", "tier": "bare", "task": task,

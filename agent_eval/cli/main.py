@@ -39,6 +39,10 @@ def run(
     typer.echo(f"{len(made.todo)} cells: {outcome.line()}. Results in {made.suite.store_path}", err=True)
     if outcome["interrupted"]:
         raise typer.Exit(130)
+    if outcome.not_done:  # a CI job must see it: these cells are not done, whoever's fault it was
+        typer.echo(f"error: {outcome.not_done} of {len(made.todo)} cells are not done (harness, provider or disk "
+                   "failures, above); run again to retry them", err=True)
+        raise typer.Exit(1)
 
 
 @app.command()

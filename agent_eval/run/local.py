@@ -50,6 +50,12 @@ class Outcome(Counter):
         left += [f"{self['interrupted']} interrupted, will run next time"] if self["interrupted"] else []
         return (", ".join(parts) or "nothing ran") + matched + "".join(f"; {x}" for x in left)
 
+    @property
+    def not_done(self) -> int:
+        """Planned cells this sweep leaves without a result that counts: the next run tries them
+        again. A cell run by another sweep is that sweep's to report."""
+        return sum(self[k] for k in ("setup_error", "infra_error", NOT_STORED, NOT_REACHED))
+
 
 def run(plan: Plan, jobs: int) -> Outcome:
     # A kill (SIGTERM) stops the sweep like Ctrl-C: pi and the model server run in sessions of their
@@ -78,6 +84,9 @@ def _run(plan: Plan, jobs: int) -> Outcome:
     tasks = {t.id: t for t in plan.tasks}
     controls: dict[str, Control] = {cell.key: Control() for cell in plan.todo}
     secrets = held({m.key_env for m in plan.suite.models})  # every key this process holds, whatever the cell
+    # With --rerun a cell counts as done only if it was stored after this sweep began: by another
+    # sweep on this store, so that two reruns at once still run each cell once.
+    since_ns = time.time_ns() if plan.rerun else None
 
     with Proxy() as proxy, ExitStack() as stack, Display(len(plan.todo)) as display, ThreadPoolExecutor(max_workers=jobs) as pool:
         servers = Servers(plan, store, stack, controls)
@@ -94,7 +103,7 @@ def _run(plan: Plan, jobs: int) -> Outcome:
                     return [NOT_STORED] * len(unit)
 
         def attempt(unit: list[Cell], started: float) -> list[Result | str | None]:
-            with store.claim(unit) as mine:
+            with store.claim(unit, since_ns) as mine:
                 return run_claimed(unit, started) if mine else [ELSEWHERE] * len(unit)
 
         def run_claimed(unit: list[Cell], started: float) -> list[Result | str | None]:

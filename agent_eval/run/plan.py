@@ -38,6 +38,7 @@ class Plan(BaseModel):
     not_applicable: list[str]  # why some (tier, revision) pairs have no cells
     collapsed: list[str] = []  # entries of the suite that name the same thing as an earlier one
     unreadable: list[str] = []  # stored results that cannot be read back: their cells run again
+    rerun: bool = False  # run every cell again, done or not (the earlier runs are kept, superseded)
 
     def units(self) -> list[list[Cell]]:
         """What the scheduler runs, in plan order: each one-shot cell alone, each session's cells together."""
@@ -162,7 +163,7 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
     keys = {c.key for c in finished}
     todo = [c for c in cells if c.key not in keys]
     return Plan(suite=suite, profile=profile, tasks=tasks, revisions=revisions, todo=todo, done=finished,
-                not_applicable=not_applicable, collapsed=collapsed, unreadable=local.bad)
+                not_applicable=not_applicable, collapsed=collapsed, unreadable=local.bad, rerun=rerun)
 
 
 def one_shot_cells(suite: Suite, profile: Profile, tasks: list[Task], revisions: list[Revision], applicable: dict) -> list[Cell]:

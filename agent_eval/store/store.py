@@ -25,6 +25,8 @@ from agent_eval.suite.config import Profile, Suite, Task
 from .records import RETRIED, Cell, Result
 from .redact import redact
 
+SUPERSEDED = "superseded"  # in a run folder: its earlier runs, each whole in superseded/<n>/
+
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -67,9 +69,11 @@ class Store:
     def run_dir(self, cell: Cell) -> Path:
         return self.root / cell.folder
 
-    def is_done(self, cell: Cell) -> bool:
+    def is_done(self, cell: Cell, since_ns: int | None = None) -> bool:
+        """Whether the cell has a result that is not the harness's or the provider's failure; with
+        `since_ns` (a --rerun sweep's start), only a result stored after that counts."""
         path = self.run_dir(cell) / "result.json"
-        if not path.is_file():
+        if not path.is_file() or (since_ns is not None and path.stat().st_mtime_ns < since_ns):
             return False
         try:
             return read_result(path).status not in RETRIED
@@ -78,11 +82,11 @@ class Store:
             return False
 
     @contextmanager
-    def claim(self, unit: list[Cell]):
+    def claim(self, unit: list[Cell], since_ns: int | None = None):
         """Whether this process may run a unit of work (a cell, or every cell of a session): an
         exclusive lock per unit, so two sweeps on one store never run it twice. The kernel drops the
         lock when its holder dies, even by SIGKILL, so a killed sweep leaves no stale claim. Yields
-        False while another holds it."""
+        False while another holds it, or when the unit is done (since `since_ns`, for --rerun)."""
         path = self.root / ".claims" / f"{unit[0].unit[:32]}.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "w") as handle:
@@ -92,7 +96,7 @@ class Store:
                 yield False
                 return
             try:
-                yield not all(self.is_done(cell) for cell in unit)  # the holder may have just finished it
+                yield not all(self.is_done(cell, since_ns) for cell in unit)  # the holder may have just finished it
             finally:
                 path.unlink(missing_ok=True)
 
@@ -101,7 +105,12 @@ class Store:
         folder is emptied, not removed: in a Job it is a mount point."""
         folder = self.run_dir(cell)
         folder.mkdir(parents=True, exist_ok=True)
+        if (folder / "result.json").is_file():
+            self._supersede(folder)
+            self._index(cell.folder)  # its row goes until the new result lands
         for leftover in folder.iterdir():
+            if leftover.name == SUPERSEDED:
+                continue
             if leftover.is_dir() and not leftover.is_symlink():
                 shutil.rmtree(leftover)
             else:
@@ -109,15 +118,29 @@ class Store:
         (folder / "cell.json").write_bytes(orjson.dumps(cell.model_dump(mode="json"), option=orjson.OPT_INDENT_2))
         return folder
 
+    @staticmethod
+    def _supersede(folder: Path) -> None:
+        """A stored run about to be run again (--rerun, or a harness failure retried) is kept, whole,
+        in superseded/<n>/, oldest first: readers count only the run folder's own result."""
+        history = folder / SUPERSEDED
+        kept = history / str(len(list(history.iterdir())) + 1 if history.is_dir() else 1)
+        kept.mkdir(parents=True)
+        for entry in folder.iterdir():
+            if entry.name != SUPERSEDED:
+                os.replace(entry, kept / entry.name)
+
     def finish(self, result: Result, secrets: list[str] = ()) -> None:
         data = orjson.dumps(result.model_dump(mode="json"), option=orjson.OPT_INDENT_2)
         write_atomic(self.run_dir(result.cell) / "result.json", redact(data, list(secrets)))
+        self._index(result.cell.folder)
+
+    def _index(self, folder: str) -> None:
         from . import index
 
         if (self.root / index.NAME).is_file():  # none in a Job's /store: the bucket's readers build their own
             try:
-                index.update(self.root, [result.cell.folder])
-            except Exception:  # noqa: BLE001 - the result is stored; the next reader's check indexes it
+                index.update(self.root, [folder])
+            except Exception:  # noqa: BLE001 - the run folder is the truth; the next reader's check indexes it
                 pass
 
     def results(self) -> list[Result]:
