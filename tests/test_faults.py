@@ -99,6 +99,25 @@ def test_a_corrupt_record_is_named_skipped_and_run_again(faulty):
     assert orjson.loads(first.read_bytes())["status"] == "ok" and orjson.loads(second.read_bytes())["status"] == "ok"
 
 
+def test_a_record_run_finds_unreadable_leaves_every_reader(faulty):
+    project, server = faulty
+    project.suite(revisions=["v0.2", "v0.3"], tiers=["bare"], tasks=["checksum"])
+    assert project.cli("run", "suite.yaml").returncode == 0
+    assert len(orjson.loads(project.cli("results", "--format", "json").stdout)) == 2  # the index knows both
+    first = sorted(project.store.glob("runs/*/*/*/*/*/result.json"))[0]
+    # Valid JSON every column of the index can be read from, but not a result: run checks the whole record.
+    first.write_bytes(first.read_bytes().replace(b'"status": "ok"', b'"status": "fine"'))
+    dry = project.cli("run", "suite.yaml", "--dry-run")
+    assert f"unreadable, will run again: {first}" in dry.stderr and "1 done, 1 to run" in dry.stderr, dry.stderr
+    listed = project.cli("results", "--format", "json")
+    assert f"warning: skipped {first.relative_to(project.root)}: " in listed.stderr, listed.stderr
+    assert len(orjson.loads(listed.stdout)) == 1  # as run sees it
+    compared = project.cli("compare", "--base", "v0.2", "--head", "v0.3")  # v0.2's one result is the unreadable one
+    assert compared.returncode == 2 and "no revision 'v0.2' in the store" in compared.stderr, compared.stderr
+    again = project.cli("run", "suite.yaml")
+    assert again.returncode == 0 and len(orjson.loads(project.cli("results", "--format", "json").stdout)) == 2
+
+
 def test_every_secret_the_harness_holds_is_redacted_in_every_spelling(faulty):
     project, server = faulty
     models = [{"id": "fake-coder", "base_url": server.url, "api_key_env": "FAKE_MODEL_KEY"},

@@ -195,6 +195,20 @@ def store_rows(db: sqlite3.Connection, store: Path, read_rows: list[tuple], gone
     supersede(db, touched)
 
 
+def mark_bad(store: Path, folder: str, why: str) -> None:
+    """A result `run` found unreadable, though this index read it (run checks the whole record): its
+    row goes and the readers name it, so every reader agrees with `run`."""
+    db = connect(store)
+    try:
+        with transaction(db):
+            touched = cells_under(db, folder)
+            forget(db, folder)
+            db.execute("INSERT INTO bad VALUES (?, ?, ?, ?)", (folder, *(result_stat(store, folder) or (None, None)), why))
+            supersede(db, touched)
+    finally:
+        db.close()
+
+
 def cells_under(db: sqlite3.Connection, path: str, below: bool = False) -> set[tuple]:
     """The cells (IDENTITY) of the runs at a run folder, or with `below` under a folder."""
     where, params = ("path > ? AND path < ?", (path + "/", path + "0")) if below else ("path = ?", (path,))

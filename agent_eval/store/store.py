@@ -79,6 +79,7 @@ class Store:
             return read_result(path).status not in RETRIED
         except BadRecord as err:
             self.bad.append(str(err))
+            self._index(cell.folder, why=str(err).removeprefix(f"{path}: "))
             return False
 
     @contextmanager
@@ -134,12 +135,13 @@ class Store:
         write_atomic(self.run_dir(result.cell) / "result.json", redact(data, list(secrets)))
         self._index(result.cell.folder)
 
-    def _index(self, folder: str) -> None:
+    def _index(self, folder: str, why: str | None = None) -> None:
+        """The index's row for a run folder brought up to date, or with `why` dropped as unreadable."""
         from . import index
 
         if (self.root / index.NAME).is_file():  # none in a Job's /store: the bucket's readers build their own
             try:
-                index.update(self.root, [folder])
+                index.mark_bad(self.root, folder, why) if why else index.update(self.root, [folder])
             except Exception:  # noqa: BLE001 - the run folder is the truth; the next reader's check indexes it
                 pass
 
