@@ -54,8 +54,9 @@ def test_regrade_applies_the_current_markers_and_answers_once_and_survives_an_in
     for key, r in after.items():  # only the grading moved
         assert {k: v for k, v in r.items() if k not in ("matched", "markers", "graded")} == {k: v for k, v in before[key].items() if k not in ("matched", "markers")}
     assert files(project, "trace.jsonl") == traces
-    previous = orjson.loads(next(project.store.glob("runs/*/*/bare/checksum/*/result.previous.json")).read_bytes())
-    assert [m["name"] for m in previous["markers"]] == ["cli"]  # the grading it replaced
+    cli_folder = project.store / after["CLI", "checksum"]["cell"]["folder"]
+    (previous,) = [orjson.loads(line) for line in (cli_folder / "gradings.jsonl").read_bytes().splitlines()]
+    assert [m["name"] for m in previous["markers"]] == ["cli"] and previous["graded"] is None  # the run's own grading
 
     graded = files(project, "result.json")
     again = project.cli("regrade", "--suite", "suite.yaml")
@@ -85,6 +86,12 @@ def test_regrade_applies_the_current_markers_and_answers_once_and_survives_an_in
     final = results(project)
     assert final["CLI", "checksum"]["matched"] is True and final["API only", "checksum"]["matched"] is False
     assert files(project, "trace.jsonl") == traces
+    # Every grading is kept, oldest first, once each though the interrupted regrade wrote its history first.
+    kept = [orjson.loads(line) for line in (cli_folder / "gradings.jsonl").read_bytes().splitlines()]
+    assert [(g["matched"], g["graded"] and g["graded"]["expected"]) for g in kept] == [(True, None), (False, "no such checksum")]
+    shown = project.cli("explain", "--task", "checksum", "--tier", "bare")
+    assert shown.returncode == 0 and "gradings" in shown.stdout, shown.stderr
+    assert "as run: matched · cli" in shown.stdout and "no match · ran-anything" in shown.stdout, shown.stdout
 
 
 def test_explain_shows_each_revision_side_by_side_and_the_compare_view_equals_the_cli(project, tmp_path):

@@ -290,8 +290,8 @@ def regrade(
     """Score stored runs again from their traces, with the current markers and expected answers; no model is called.
 
     \b
-    The previous grading is kept beside each rewritten result (result.previous.json); statuses,
-    tokens and traces are never touched.
+    Every grading a result had is kept beside it, oldest first (gradings.jsonl; explain shows
+    them); statuses, tokens and traces are never touched.
     """
     from agent_eval.grade import regrade as grading
 

@@ -6,10 +6,10 @@ exactly as `run` would load them, so a fixed marker regex or expected answer is 
 it is committed. Every stored result of that profile whose task the suite still has is re-scored;
 the status, tokens, timings and the trace are never touched.
 
-Writing is crash-safe: the grading being replaced is first written beside the result
-(result.previous.json), then result.json is replaced atomically; a result whose grading would not
-change is not written at all, so a second regrade changes nothing and an interrupted one can be
-run again.
+Writing is crash-safe and keeps every grading: the one being replaced is first appended to the
+result's history (gradings.jsonl beside it, oldest first), then result.json is replaced atomically;
+a result whose grading would not change is not written at all, so a second regrade changes nothing
+and an interrupted one can be run again.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from agent_eval.suite.config import Profile, Task
 
 from . import score
 from . import trace as traces
+
+HISTORY = "gradings.jsonl"  # beside a result.json: the gradings it had before, one JSON a line, oldest first
 
 
 class Change(BaseModel):
@@ -83,13 +85,29 @@ def _rescore(path: Path, result: dict, profile: Profile, task: Task, dry_run: bo
     change = Change(folder=result["cell"]["folder"], task=task.id, matched_before=result.get("matched"), matched_after=matched,
                     gained=sorted(after - before), lost=sorted(before - after))
     if not dry_run:
-        previous = {k: result.get(k) for k in ("matched", "markers", "graded")}
-        write_atomic(path.with_name("result.previous.json"), orjson.dumps(previous, option=orjson.OPT_INDENT_2))
+        keep(path, result)
         graded = {"at": now(), "by": f"agent-eval regrade {__version__}", "profile_hash": profile.content_hash,
                   "task_hash": task.content_hash, "expected": task.expected, "match": task.match}
         new = {**result, "matched": matched, "markers": markers, "graded": graded}
         write_atomic(path, orjson.dumps(new, option=orjson.OPT_INDENT_2))
     return change
+
+
+def keep(path: Path, result: dict) -> None:
+    """Append the grading about to be replaced to the result's history, once: an interrupted regrade
+    run again finds it already last. A store's older result.previous.json starts the history."""
+    history = path.with_name(HISTORY)
+    legacy = path.with_name("result.previous.json")
+    lines = history.read_bytes().splitlines() if history.is_file() else [orjson.dumps(orjson.loads(legacy.read_bytes()))] if legacy.is_file() else []
+    entry = orjson.dumps({k: result.get(k) for k in ("matched", "markers", "graded")})
+    if not lines or lines[-1] != entry:
+        write_atomic(history, b"\n".join([*lines, entry]) + b"\n")
+
+
+def history(folder: Path) -> list[dict]:
+    """Every grading a result had before its current one, oldest first (the first is the run's own)."""
+    path = folder / HISTORY
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line] if path.is_file() else []
 
 
 def summary(done: Regraded, dry_run: bool) -> list[str]:

@@ -11,6 +11,8 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel
 
+from agent_eval.grade.regrade import history
+
 
 class ExplainError(Exception):
     """Bad input: one line for the user."""
@@ -29,6 +31,7 @@ class Run(BaseModel):
     tokens: dict | None  # new, cached, generated; None when unknown
     wall_seconds: float
     cost: float | None
+    gradings: list[dict] = []  # what regrade replaced, oldest first (the first is the run's own)
 
 
 def runs(store: Path, task: str, model: str | None = None, tier: str | None = None) -> dict[tuple[str, str], list[Run]]:
@@ -39,7 +42,8 @@ def runs(store: Path, task: str, model: str | None = None, tier: str | None = No
     for row in index.rows(Path(store)):  # the index picks the runs; their result.json says what happened
         tasks.add(row["task"])
         if fnmatch.fnmatchcase(row["task"], task) and (not model or model in (row["model"], row["model_name"])) and (not tier or row["tier"] == tier):
-            found.append(orjson.loads((Path(store) / row["folder"] / "result.json").read_bytes()))
+            folder = Path(store) / row["folder"]
+            found.append({**orjson.loads((folder / "result.json").read_bytes()), "gradings": history(folder)})
     if not found:
         raise ExplainError(f"no run of task {task!r}{f' with model {model!r}' if model else ''}{f' on tier {tier!r}' if tier else ''}; "
                            f"tasks in the store: {', '.join(sorted(tasks)[:12]) or 'none'}")
@@ -51,6 +55,7 @@ def runs(store: Path, task: str, model: str | None = None, tier: str | None = No
             revision=c["revision"]["name"], repeat=c["repeat"], status=r["status"], matched=r.get("matched"), answer=r.get("answer", ""),
             markers=[m["name"] for m in r.get("markers") or []], steps=r.get("steps") or [], turns=r.get("turns", 0),
             tool_calls=sum((r.get("tool_calls") or {}).values()), tokens=r.get("tokens"), wall_seconds=r.get("wall_seconds", 0.0), cost=r.get("cost"),
+            gradings=[*r["gradings"], {k: r.get(k) for k in ("matched", "markers", "graded")}] if r["gradings"] else [],
         ))
     return dict(groups)
 
@@ -78,6 +83,15 @@ def cost(run: Run) -> str:
     return f"{run.turns} turns · {run.tool_calls} tool calls · {run.wall_seconds:.1f} s\n{tokens}{money}"
 
 
+def gradings(run: Run) -> str:
+    """Each grading the run has had, oldest first, the current one last: when, by what, what it said."""
+    def line(g: dict) -> str:
+        when = f"regraded {g['graded']['at'][:16]}" if g.get("graded") else "as run"
+        verdict = "matched" if g.get("matched") else "no match" if g.get("matched") is False else "not scored"
+        return f"{when}: {verdict} · {', '.join(m['name'] for m in g.get('markers') or []) or '—'}"
+    return "\n".join(map(line, run.gradings)) or "as run"
+
+
 def show(groups: dict[tuple[str, str], list[Run]], task: str) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -89,7 +103,10 @@ def show(groups: dict[tuple[str, str], list[Run]], task: str) -> None:
         for run in found:
             table.add_column(f"{run.revision} r{run.repeat}")
         verdict = lambda r: f"{r.status} · {'matched' if r.matched else 'no match' if r.matched is False else 'not scored'}"  # noqa: E731
-        for label, cell in (("result", verdict), ("answer", lambda r: r.answer.strip() or "(none)"),
-                            ("markers", lambda r: ", ".join(r.markers) or "—"), ("cost", cost), ("timeline", timeline)):
+        rows = [("result", verdict), ("answer", lambda r: r.answer.strip() or "(none)"),
+                ("markers", lambda r: ", ".join(r.markers) or "—"), ("cost", cost), ("timeline", timeline)]
+        if any(r.gradings for r in found):  # regraded: every grading, so a flip can be traced to its cause
+            rows.insert(3, ("gradings", gradings))
+        for label, cell in rows:
             table.add_row(label, *[cell(r) for r in found])
         console.print(table)
