@@ -44,7 +44,7 @@ def rules() -> list[Rule]:
         Rule("BADREQUEST", [Reply(status=400)]),
         Rule("SILENT", [Reply(empty=True)]),
         Rule("LOOP", [Reply(tool="bash", args={"command": "echo again"})]),
-        Rule("SLOW", [Reply(text="too late", delay=30)]),
+        Rule("SLOW", [Reply(text="too late", stall=30)]),  # it answers, too slowly: the agent's timeout
     ]
 
 

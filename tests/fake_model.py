@@ -36,7 +36,8 @@ class Reply:
     no_usage: bool = False  # a provider that never streams a usage chunk
     cut: bool = False  # the stream stops after the first half of the text: no finish_reason, no [DONE]
     garbage: bool = False  # one data line that is not JSON
-    delay: float = 0.0
+    delay: float = 0.0  # seconds before anything is sent: a provider that says nothing
+    stall: float = 0.0  # seconds after the first half of the text: a provider that answers, slowly
 
 
 @dataclass
@@ -142,6 +143,7 @@ class _Handler(BaseHTTPRequestHandler):
             text = reply.text.format(**fill)
             if text:
                 self._chunk(model, {"role": "assistant", "content": text[: len(text) // 2]})
+                time.sleep(reply.stall)
                 if reply.cut:
                     self._write(b"")
                     self._record(200, None, note)

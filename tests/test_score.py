@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from agent_eval.grade import score
@@ -81,3 +83,14 @@ def meter(tmp_path, *statuses: int, generated: int = 30, usage: bool = True, pro
 def test_status(tmp_path, run, reason, trace, replies, expected):
     status, ended_by, _ = outcome.status(run, reason, trace, meter(tmp_path, *replies.pop("statuses", (200,)), **replies))
     assert (status, ended_by) == expected
+
+
+def test_a_time_budget_that_ends_while_the_provider_says_nothing_is_the_providers_failure(tmp_path):
+    answering, silent = meter(tmp_path), meter(tmp_path)
+    silent.asked_at = time.time() - 7  # a request sent 7 s ago, no byte of its reply yet
+    killed = AgentRun(exit_code=None, seconds=10.0, model_not_found=False)
+    assert outcome.status(killed, "wall_clock", Trace(model_calls=1), answering)[:2] == ("timeout", "wall_clock")
+    status, ended_by, errors = outcome.status(killed, "wall_clock", Trace(model_calls=1), silent)
+    assert (status, ended_by) == ("infra_error", None) and errors[0].startswith("the provider sent nothing for 7s")
+    # Another budget is the agent's, whatever the provider is doing.
+    assert outcome.status(killed, "max_turns", Trace(model_calls=5), silent)[:2] == ("timeout", "max_turns")

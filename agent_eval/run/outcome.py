@@ -18,6 +18,9 @@ def status(run: AgentRun, stop_reason: str, trace: Trace, meter: Meter) -> tuple
     """(status, which budget ended the run, extra errors). The rules, in order, are the README's."""
     if run.model_not_found:
         return "setup_error", None, ["pi did not know the model and fell back to a guess; check the model id"]
+    silent = meter.silent_for()
+    if stop_reason == "wall_clock" and silent is not None:  # the provider's failure, not the agent's slowness
+        return "infra_error", None, [f"the provider sent nothing for {silent:.0f}s, until the time budget ended; the next run tries again"]
     if stop_reason in ("wall_clock", "max_turns", "max_tool_calls"):
         return "timeout", stop_reason, []
     if stop_reason == "server_died":

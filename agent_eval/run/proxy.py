@@ -51,11 +51,17 @@ class Meter:
         self.unmetered = 0  # answered requests whose reply carried no usage: tokens unknown, not zero
         self.statuses: list[int] = []  # of every request, in order
         self.problems: list[str] = []  # replies that were cut off or not JSON
+        self.asked_at: float | None = None  # when the request in flight was sent, until its reply's first byte
         self._lock = threading.Lock()
 
     @property
     def known_tokens(self) -> Tokens | None:
         return None if self.unmetered else self.tokens
+
+    def silent_for(self) -> float | None:
+        """Seconds the provider has sent nothing for the request in flight; None when it is answering."""
+        asked = self.asked_at
+        return None if asked is None else time.time() - asked
 
     def admit(self) -> bool:
         with self._lock:
@@ -216,6 +222,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Authorization"] = f"Bearer {meter.key}"
         url = meter.upstream + self.path.removeprefix("/v1")
         sent = False
+        meter.asked_at = time.time()
         try:
             with proxy.client.stream("POST", url, content=body, headers=headers) as reply:
                 entry["status"] = reply.status_code
@@ -225,6 +232,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.end_headers()
                 sent = True
                 for chunk in reply.iter_bytes():  # decoded: we do not forward Content-Encoding
+                    meter.asked_at = None
                     usage.feed(chunk, streamed)
                     self.wfile.write(chunk)
                     self.wfile.flush()
@@ -236,6 +244,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(502, f"agent-eval proxy: {entry['error']}")
         except (BrokenPipeError, ConnectionResetError):
             entry["error"] = "pi closed the connection"
+        finally:
+            meter.asked_at = None
 
     def _error(self, status: int, message: str) -> None:
         # No Content-Length, like relayed replies: the reply ends when the connection closes, which
