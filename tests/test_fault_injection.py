@@ -160,3 +160,33 @@ mount -o remount,size=16m "{project.store}"
     assert kept < 3 and f"{3 - kept} not stored" in first and "No space left on device" in first, first
     assert lines["FIRST"] == "1" and first.splitlines()[-1].startswith(f"error: {3 - kept} of 3 cells are not done"), first
     assert total == 3 and lines["SECOND"] == "0", second  # nothing lost: the next run stored every cell
+
+
+def test_a_killed_harness_leaves_scratch_folders_the_next_run_removes(sweep, tmp_path):
+    project, server = sweep
+    project.suite(revisions=["v0.2"], tiers=["bare"], tasks=["slow"])
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = project.env(TMPDIR=str(scratch))
+    run = subprocess.Popen([sys.executable, "-m", "agent_eval", "run", "suite.yaml"], cwd=project.root, env=env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while first_turns(server)["slow"] == 0 and time.time() < deadline:
+        time.sleep(0.1)
+    left = sorted(p.name for p in scratch.glob("agent-eval-*"))
+    assert left, "the cell's scratch folder exists while pi runs"
+    run.kill()  # SIGKILL: the harness cleans up nothing
+    run.wait(timeout=30)
+    time.sleep(1.0)  # pi dies with it (PDEATHSIG); the folders stay
+    assert sorted(p.name for p in scratch.glob("agent-eval-*")) == left
+    assert any((scratch / name / "session.jsonl").exists() for name in left)  # the agent's raw session, left behind
+
+    live = subprocess.Popen([sys.executable, "-c", "from agent_eval.run import scratch; import sys, time; "
+                             "print(scratch.make('live'), flush=True); time.sleep(60)"],
+                            env=env, stdout=subprocess.PIPE, text=True)
+    mine = Path(live.stdout.readline().strip())  # a folder whose owner is alive
+    fixed = project.cli("doctor", "--fix", env=env)
+    assert f"removed {len(left)} scratch folder(s) left by killed runs" in fixed.stderr, fixed.stderr
+    assert [p for p in scratch.glob("agent-eval-*")] == [mine]  # the dead run's gone, the live one's kept
+    live.kill()
+    live.wait()

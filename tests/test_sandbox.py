@@ -157,7 +157,7 @@ def test_no_sandbox_is_said_and_network_none_refused(project, fake):
     project.suite(revisions=["v0.2"], tiers=["bare"], tasks=["probe"])
     off = {sandbox.SWITCH: "off"}
     ran = project.cli("run", "suite.yaml", env=off)
-    assert ran.returncode == 0, ran.stderr
+    assert ran.returncode == 1 and "error: 1 of 1 cells are not done" in ran.stderr, ran.stderr
     assert "isolation: NONE — turned off by AGENT_EVAL_SANDBOX=off" in ran.stderr
     result, _ = only_result(project)
     assert result["status"] == "setup_error" and result["isolation"] is None

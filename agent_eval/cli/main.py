@@ -148,13 +148,15 @@ def schema(kind: Annotated[Schema, typer.Argument(help="Which file.")] = Schema.
 
 
 @app.command()
-def doctor(fix: Annotated[bool, typer.Option("--fix", help="Install what is missing (pi; bubblewrap with apt-get).")] = False) -> None:
+def doctor(fix: Annotated[bool, typer.Option("--fix", help="Install what is missing (pi; bubblewrap with apt-get) and remove scratch folders killed runs left.")] = False) -> None:
     """Check the Node and npm agent-eval brought, git, uv, each pi version and the sandbox: in use, pinned, installed."""
     import uv
 
-    from agent_eval.run import agent, sandbox
+    from agent_eval.run import agent, sandbox, scratch
 
     if fix:
+        if removed := scratch.sweep():
+            typer.echo(f"removed {removed} scratch folder(s) left by killed runs", err=True)
         try:
             agent.ensure_pi(say=lambda m: typer.echo(m, err=True))
         except user_errors() as err:

@@ -28,7 +28,7 @@ from agent_eval.store.store import Store
 from agent_eval.suite import profiles
 from agent_eval.suite.config import ConfigError
 
-from . import agent, prepare, serve, worker
+from . import agent, prepare, scratch, serve, worker
 from .plan import Plan
 from .proxy import Control, Proxy
 
@@ -73,6 +73,8 @@ def _interrupt(signum, frame) -> None:
 
 def _run(plan: Plan, jobs: int) -> Outcome:
     store = Store(plan.suite.store_path)
+    if removed := scratch.sweep():  # a killed run's working dirs hold the agent's raw sessions
+        console.print(f"removed {removed} scratch folder(s) left by killed runs")
     for version in sorted({cell.agent_version for cell in plan.todo}):
         agent.ensure_pi(version, say=console.print)
     envs, failed = environments(plan)

@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import orjson
@@ -21,6 +20,8 @@ from agent_eval.store.redact import is_secret
 from agent_eval.suite import profiles, releases, repo
 from agent_eval.suite.cache import cache_dir, locked
 from agent_eval.suite.config import Profile, Task
+
+from . import scratch
 
 
 class SetupError(Exception):
@@ -97,11 +98,11 @@ def _run(cmd: list[str], log: Path, what: str) -> None:
 
 def workspace(cell: Cell, profile: Profile, task: Task, url: str) -> Workspace:
     """A fresh scratch folder: the working dir with the task's inputs and what the tier adds."""
-    scratch = Path(tempfile.mkdtemp(prefix=f"agent-eval-{cell.key[:8]}-"))
+    folder = scratch.make(cell.key[:8])
     try:
-        return _fill(Workspace(scratch=scratch, workdir=scratch / "work", home=scratch / "home"), cell, profile, task, url)
+        return _fill(Workspace(scratch=folder, workdir=folder / "work", home=folder / "home"), cell, profile, task, url)
     except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.remove(folder)
         raise
 
 

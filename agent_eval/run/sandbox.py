@@ -27,7 +27,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import Literal
@@ -35,7 +34,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
-from . import agent, relay
+from . import agent, relay, scratch
 from .prepare import Env, SetupError, Workspace
 
 SWITCH = "AGENT_EVAL_SANDBOX"  # "off" runs pi unsandboxed (to compare, or where bwrap misbehaves)
@@ -186,7 +185,7 @@ class Bridge:
     The folder (with a copy of relay.py) is what the sandbox sees at /run/agent-eval, read-only."""
 
     def __init__(self, proxy: tuple[str, int]):
-        self.folder = Path(tempfile.mkdtemp(prefix="agent-eval-bridge-"))
+        self.folder = scratch.make("bridge")
         shutil.copy(relay.__file__, self.folder / "relay.py")
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(str(self.folder / "proxy.sock"))
@@ -199,7 +198,7 @@ class Bridge:
         except OSError:
             pass
         self.listener.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        scratch.remove(self.folder)
 
 
 def install(say=print) -> None:

@@ -9,8 +9,6 @@ result.json last.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -28,7 +26,7 @@ from agent_eval.suite import profiles, releases, repo
 from agent_eval.suite.config import Profile, Task
 from agent_eval.suite.load import load_task
 
-from . import agent, outcome, prepare, sandbox
+from . import agent, outcome, prepare, sandbox, scratch
 from .proxy import Control, Meter, Proxy
 
 HF_ROUTER = os.environ.get("AGENT_EVAL_HF_ROUTER", "https://router.huggingface.co/v1")
@@ -85,7 +83,7 @@ def run_unit(
                 break
             started = time.perf_counter()
     finally:
-        shutil.rmtree(ws.scratch, ignore_errors=True)
+        scratch.remove(ws.scratch)
     return results + [None] * (len(cells) - len(results))
 
 
@@ -150,7 +148,8 @@ def run_alone(cells: list[Cell], store: Store, say=print) -> list[Result | None]
 
                 # A worker writes only its run folder (in a Job, the only place it can write): the
                 # server's log is scratch, and its last line is in the error if the server fails.
-                logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="agent-eval-server-")))
+                logs = scratch.make("server")
+                stack.callback(scratch.remove, logs)
                 upstream = stack.enter_context(ModelServer(cell.model.id, logs / "server.log")).url
             return run_unit(cells, profile, tasks, store, proxy, {c.key: Control() for c in cells}, upstream=upstream)
     except Exception as err:
