@@ -135,7 +135,9 @@ def test_cache_warming_is_off_so_every_request_is_the_agents(tmp_path, model_ser
     # The control: pi's default behaviour sends requests the agent never made, and logs them apart.
     run, found, requests, _ = run_pi(tmp_path / "warming", model_server, "1.6.0", "SLEEPY work", model_extra=declared, settings={"cacheWarming": "streaming"})
     assert found.model_calls == 2 and found.background_calls >= 1
-    assert len(requests) == found.model_calls + found.background_calls
+    # Every call pi logged went through the proxy; under load a warming request still in flight when
+    # pi exits reaches the proxy (which logs it) but never pi's session: so at least, not exactly.
+    assert len(requests) >= found.model_calls + found.background_calls
     assert found.tokens.new == 2 * 50_000  # the trace's tokens are the agent's own calls only
 
 
