@@ -49,6 +49,9 @@ def build(project: Project, case: dict) -> Path:
         (project.root / relative).symlink_to(target)
     for relative in case.get("fifos", []):
         os.mkfifo(project.root / relative)
+    for relative, size in case.get("sparse", {}).items():  # huge but costs no disk: only stat() may look at it
+        with open(project.root / relative, "wb") as f:
+            f.truncate(size)
     if case.get("store") == "file":
         project.store.rmdir() if project.store.is_dir() and not any(project.store.iterdir()) else None
         return project.root / "suite.yaml"
@@ -88,7 +91,7 @@ def test_bad_input_is_one_clear_line_and_touches_nothing(base, name):
         if case.get("store") == "readonly":
             code, output = read_only_run(base, command, suite, env)
         else:
-            result = CliRunner().invoke(app, [command, str(suite)], env=env)
+            result = CliRunner().invoke(app, [command, str(suite), *case.get("args", [])], env=env)
             assert result.exception is None or isinstance(result.exception, SystemExit), (name, command, repr(result.exception))
             code, output = result.exit_code, result.output
         lines = output.strip().splitlines()

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from agent_eval.suite.text import visible
+
 HELP = """Measure how much work a coding agent (pi) needs to *use* a library.
 
 \b
@@ -29,7 +31,8 @@ app = typer.Typer(
 
 
 def fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
+    # The message may quote what a file held (a name, a path): its control characters are shown, not obeyed.
+    typer.echo(f"error: {visible(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -66,39 +69,43 @@ def make_plan(suite: Path, rerun: bool = False, store: Path | None = None):
 
 
 
+def say(text: str) -> None:
+    """A line to stderr, with any control character that came from a file or the store shown, not obeyed."""
+    typer.echo(visible(text), err=True)
+
+
 def print_plan(made, every_cell: bool) -> None:
     s = made.suite
     total = len(made.todo) + len(made.done)
     left_out = f"{made.combinations} − {made.combinations - total} not applicable = " if made.combinations != total else ""
     versions = s.agent.version or []
     agents = f" × {len(versions)} pi versions ({', '.join(versions)})" if len(versions) > 1 else ""
-    typer.echo(
+    say(
         f"suite {s.name}: {len(s.models)} models{agents} × {len(made.revisions)} revisions × {len(made.tasks)} tasks × "
         f"{len(s.tiers)} tiers × {s.repeats} repeats = {left_out}{total} cells; "
-        f"{len(made.done)} done, {len(made.todo)} to run",
-        err=True,
+        f"{len(made.done)} done, {len(made.todo)} to run"
     )
     if s.sessions:
         drawn = made.summary()["sessions"]["orders_drawn"]
-        typer.echo(f"  sessions: {len(drawn)} groups of up to {s.sessions.tasks} tasks, each in {s.sessions.orders} orders "
-                   f"(rotations, seed {s.sessions.seed}): {len(made.units()) + len({c.session.id for c in made.done})} sessions; "
-                   + "; ".join(" | ".join(" ".join(ids) for ids in group) for group in drawn), err=True)
+        say(f"  sessions: {len(drawn)} groups of up to {s.sessions.tasks} tasks, each in {s.sessions.orders} orders "
+            f"(rotations, seed {s.sessions.seed}): {len(made.units()) + len({c.session.id for c in made.done})} sessions; "
+            + "; ".join(" | ".join(" ".join(ids) for ids in group) for group in drawn))
     for reason in made.not_applicable:
-        typer.echo(f"  not applicable: {reason}", err=True)
+        say(f"  not applicable: {reason}")
     for reason in made.collapsed:
-        typer.echo(f"  collapsed: {reason}", err=True)
+        say(f"  collapsed: {reason}")
     for reason in made.unreadable:
-        typer.echo(f"  unreadable, will run again: {reason}", err=True)
+        say(f"  unreadable, will run again: {reason}")
     from agent_eval.run.sandbox import isolation
 
     found = isolation()
-    typer.echo(f"isolation: {found.detail}" if found.name == "bwrap" else f"isolation: NONE — {found.detail}", err=True)
+    say(f"isolation: {found.detail}" if found.name == "bwrap" else f"isolation: NONE — {found.detail}")
     if every_cell:
         done = {c.key for c in made.done}
         for cell in made.done + made.todo:
             state = "done" if cell.key in done else "run "
             where = f" · session {cell.session.id[:8]} #{cell.session.position}" if cell.session else ""
-            typer.echo(f"  {state}  {cell.model.display} · pi {cell.agent_version} · {cell.revision.name} ({cell.revision.sha[:10]}) · {cell.tier} · {cell.task.id} · r{cell.repeat}{where}")
+            typer.echo(visible(f"  {state}  {cell.model.display} · pi {cell.agent_version} · {cell.revision.name} ({cell.revision.sha[:10]}) · {cell.tier} · {cell.task.id} · r{cell.repeat}{where}"))
 
 
 

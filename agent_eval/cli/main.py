@@ -14,7 +14,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import app, fail, make_plan, print_plan, user_errors
+from agent_eval.suite.text import visible
+
+from .common import app, fail, make_plan, print_plan, say, user_errors
 
 
 @app.command()
@@ -23,10 +25,12 @@ def run(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (every cell, done or to run) and stop.")] = False,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Cells at once (pi processes).")] = os.cpu_count() or 2,
     rerun: Annotated[bool, typer.Option("--rerun", help="Run every cell again, even those already done.")] = False,
-    store: Annotated[Optional[Path], typer.Option(help="Store folder; overrides the suite's `store`.")] = None,
+    store: Annotated[Optional[str], typer.Option(help="Store folder; overrides the suite's `store`.")] = None,
 ) -> None:
     """Run a suite locally: one pi run per cell; cells already in the store are skipped (resume)."""
-    made = make_plan(suite, rerun, store)
+    if store is not None and not store.strip():  # Path("") is ".": the project folder would become the store
+        fail("--store: is empty, which would make the current folder the store; give a folder, e.g. --store agent-eval-results")
+    made = make_plan(suite, rerun, Path(store) if store is not None else None)
     print_plan(made, every_cell=dry_run)
     if dry_run or not made.todo:
         return
@@ -36,7 +40,7 @@ def run(
         outcome = local.run(made, jobs)
     except user_errors() as err:
         fail(str(err))
-    typer.echo(f"{len(made.todo)} cells: {outcome.line()}. Results in {made.suite.store_path}", err=True)
+    say(f"{len(made.todo)} cells: {outcome.line()}. Results in {made.suite.store_path}")
     if outcome["interrupted"]:
         raise typer.Exit(130)
     if outcome.not_done:  # a CI job must see it: these cells are not done, whoever's fault it was
@@ -52,7 +56,7 @@ def validate(suite: Annotated[Path, typer.Argument(help="The suite.yaml to check
     print_plan(made, every_cell=False)
     for rev in made.revisions:
         files = f" ({', '.join(f.filename for f in rev.release.files)})" if rev.release else ""
-        typer.echo(f"  revision {rev.name}: {rev.ref} -> {rev.sha}{files}", err=True)
+        say(f"  revision {rev.name}: {rev.ref} -> {rev.sha}{files}")
     typer.echo("ok", err=True)
 
 
@@ -65,7 +69,7 @@ def list_profiles(base: Annotated[Path, typer.Option(help="Folder holding profil
     if not lines:
         typer.echo("no profiles found (looked in ./profiles, agent-eval's own and the agent_eval.profiles entry point)", err=True)
     for line in lines:
-        typer.echo(line)
+        typer.echo(visible(line))
 
 
 @app.command("tasks")
@@ -86,7 +90,7 @@ def list_tasks(
     for task in tasks:
         expected = "(behaviour only)" if task.expected is None else f"{task.match}: {task.expected}"
         first = task.prompt.strip().splitlines()[0][:60]
-        typer.echo(f"{task.id:24} {','.join(task.tags) or '-':20} {expected[:34]:34} {first}")
+        typer.echo(visible(f"{task.id:24} {','.join(task.tags) or '-':20} {expected[:34]:34} {first}"))
 
 
 @app.command()
@@ -110,6 +114,12 @@ def worker(
             fail(f"{cell_file}: not a readable cell ({str(err).splitlines()[0]})")
     if problem := work.not_a_unit(cells):
         fail(f"{' '.join(map(str, cell_files))}: {problem}")
+    from agent_eval.run import sandbox
+
+    try:
+        sandbox.switch()
+    except user_errors() as err:
+        fail(str(err))
     root = store or infer_store(cell_files[0])
     results = work.run_alone(cells, Store(root), say=lambda m: typer.echo(m, err=True))
     for cell, result in zip(cells, results):
@@ -175,7 +185,10 @@ def doctor(fix: Annotated[bool, typer.Option("--fix", help="Install what is miss
         ("uv", uv.find_uv_bin(), [uv.find_uv_bin(), "--version"], "pip install uv"),
     ]
     # No sandbox is a warning, not a failure: runs go on unsandboxed and say so in every result.
-    found = sandbox.isolation()
+    try:
+        found = sandbox.isolation()
+    except user_errors() as err:
+        fail(str(err))
     typer.echo(f"{'ok ' if found.name == 'bwrap' else 'WARNING'} {'sandbox':12} {found.detail}")
     missing = 0
     for name, where, version_cmd, how in checks:

@@ -23,7 +23,7 @@ from agent_eval.suite.catalog import PI_VERSION
 from agent_eval.suite.config import ConfigError, Profile, Suite, Task
 from agent_eval.suite.load import load
 
-from . import serve
+from . import sandbox, serve
 
 MAX_CELLS = 1_000_000
 
@@ -123,6 +123,7 @@ def check_store(suite: Suite) -> None:
 def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done: set[str] | None = None) -> Plan:
     """`done`: the run folders already done elsewhere (a bucket); default: the suite's local store."""
     suite, profile, tasks = load(suite_path)
+    sandbox.switch()  # a misspelt AGENT_EVAL_SANDBOX would otherwise be ignored in silence
     if store is not None:
         suite = suite.model_copy(update={"store": str(Path(store).resolve())})
     check_keys(suite)
@@ -228,13 +229,20 @@ def _release(suite: Suite, profile: Profile, spec) -> Revision:
 
 
 def _missing_skill(profile: Profile, tier: str, url: str, rev: Revision) -> str:
+    """Why the tier has no Skill at this revision ("" when it has one). A revision without it is
+    not applicable; a file where the Skill's folder should be is a wrong profile: every run would fail."""
     if not profile.tiers[tier].skill or not profile.skill.path:
         return ""
     if rev.release:
-        found = (releases.source(rev.release) / profile.skill.path).exists()
+        found = releases.source(rev.release) / profile.skill.path
+        kind = "tree" if found.is_dir() else "blob" if found.exists() else None
     else:
-        found = repo.has_path(url, rev.sha, profile.skill.path)
-    return "" if found else f"no Skill at {profile.skill.path}"
+        kind = repo.path_kind(url, rev.sha, profile.skill.path)
+    hooks = profiles.plugin(profile)
+    if kind is not None and kind != "tree" and not (hooks and hasattr(hooks, "build_skill")):  # build_skill may start from a file
+        raise ConfigError(f"{profile.root / 'profile.yaml'}: field 'skill.path': {profile.skill.path} is a file at {rev.name} "
+                          "(the Skill is copied as a folder); name the folder that holds SKILL.md")
+    return "" if kind is not None else f"no Skill at {profile.skill.path}"
 
 
 def agent_versions(suite: Suite) -> list[str]:

@@ -34,10 +34,14 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
+from agent_eval.suite.config import ConfigError
+
 from . import agent, relay, scratch
 from .prepare import Env, SetupError, Workspace
 
 SWITCH = "AGENT_EVAL_SANDBOX"  # "off" runs pi unsandboxed (to compare, or where bwrap misbehaves)
+OFF = ("off", "0", "no", "none", "false")
+ON = ("", "on", "1", "yes", "auto", "true", "bwrap")  # the default: bwrap where it works
 INSIDE = Path("/run/agent-eval")  # the relay and the proxy's socket, inside a network-less sandbox
 SYSTEM = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 Network = Literal["host", "none"]
@@ -48,10 +52,20 @@ class Isolation(BaseModel):
     detail: str  # one line for doctor and the plan header
 
 
+def switch() -> bool:
+    """Whether AGENT_EVAL_SANDBOX lets the sandbox on; a value we do not know is an error, not "on":
+    someone who wrote one meant something."""
+    value = os.environ.get(SWITCH, "").strip().lower()
+    if value not in OFF + ON:
+        raise ConfigError(f"{SWITCH}: '{value[:40]}' is not a setting; set it to off ({', '.join(OFF[1:])}) to run pi "
+                          f"unsandboxed, or unset it (or on, {', '.join(ON[2:])}) for the sandbox where it works")
+    return value not in OFF
+
+
 @functools.cache
 def isolation() -> Isolation:
     """What this machine gives: bwrap if it is installed and can make its namespaces here."""
-    if os.environ.get(SWITCH, "").lower() in ("off", "0", "no", "none"):
+    if not switch():
         return Isolation(name="none", detail=f"turned off by {SWITCH}=off: the agent runs as you, with no sandbox")
     if not sys.platform.startswith("linux"):
         return Isolation(name="none", detail=f"no sandbox on {sys.platform} (bubblewrap needs Linux): the agent runs as you")

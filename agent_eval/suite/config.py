@@ -6,12 +6,16 @@ Nothing here runs anything.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
+import string
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
+
+from .text import first_control
 
 THINKING_LEVELS = ("off", "minimal", "low", "medium", "high", "xhigh")
 
@@ -21,7 +25,34 @@ class ConfigError(Exception):
 
 
 NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"  # becomes a folder name: no separators, no leading dot or dash
+NAME_RULE = "letters, digits, _ . - (no slashes or spaces), not starting with . or -"
 Name = Annotated[str, Field(pattern=NAME, max_length=100)]
+
+
+def _printable(value: str) -> str:
+    # Shown on the terminal by validate, run and the readers: an escape sequence or a newline in it
+    # could clear the screen or forge a line of output.
+    if (char := first_control(value)) is not None:
+        raise ValueError(f"holds a control character ({char}); remove it")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_printable)]  # free text shown to the user: a display name, a description
+Count = Annotated[int, Field(strict=True)]  # strict: `repeats: true` is a mistake, not 1
+
+MIN_SECONDS, MAX_SECONDS = 1, 7 * 24 * 3600
+
+
+def _seconds(value: float) -> float:
+    # A timeout below a second ends every run before pi starts; NaN fails every comparison, so say what it is.
+    if math.isnan(value) or math.isinf(value):
+        raise ValueError(f"{value} is not a number; give seconds, e.g. 300")
+    if not MIN_SECONDS <= value <= MAX_SECONDS:
+        raise ValueError(f"{value:g} seconds is out of range; give from {MIN_SECONDS} second to {MAX_SECONDS} (a week), e.g. 300")
+    return value
+
+
+Seconds = Annotated[float, Field(strict=True), AfterValidator(_seconds)]
 
 
 class Strict(BaseModel):
@@ -35,7 +66,7 @@ class Marker(Strict):
     name: Name
     where: Literal["command", "code", "file_read", "answer"]
     pattern: str
-    description: str = ""
+    description: Text = ""
     direction: Literal["up", "down"] | None = None  # is more adoption better (up) or worse (down)? compare's verdict; None: neutral
 
     @field_validator("pattern")
@@ -48,6 +79,9 @@ class Marker(Strict):
         return value
 
 
+SPEC_PLACEHOLDERS = ("source", "sha", "repo")  # what run/prepare.py's install_requirements fills in
+
+
 class Install(Strict):
     # A pip requirement. {source} is the library's tree at the revision, {sha} the full SHA, {repo}
     # the git URL; extras are appended to it as [a,b].
@@ -55,6 +89,22 @@ class Install(Strict):
     extras: list[str] = []
     packages: list[str] = []  # more requirements installed beside the library
     python: str | None = None  # e.g. "3.11"; default: the Python running agent-eval
+
+    @field_validator("spec")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        # run/prepare.py fills it with str.format: an unknown {name} or a lone brace would crash every run.
+        allowed = ", ".join(f"{{{p}}}" for p in SPEC_PLACEHOLDERS)
+        try:
+            names = [field for _, field, _, _ in string.Formatter().parse(value) if field is not None]
+            unknown = next((n for n in names if n not in SPEC_PLACEHOLDERS), None)
+            if unknown is None:
+                value.format(source=Path("src"), sha="0" * 40, repo="repo")  # a bad format spec or conversion, as prepare.py fills it
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"'{value[:60]}' is not a valid template ({err}); write a literal brace as {{{{ or }}}}, placeholders: {allowed}") from None
+        if unknown is not None:
+            raise ValueError(f"unknown placeholder {{{unknown}}}; the placeholders are {allowed}")
+        return value
 
 
 class Skill(Strict):
@@ -79,7 +129,7 @@ class Tier(Strict):
 
 class Profile(Strict):
     name: Name
-    description: str = ""
+    description: Text = ""
     repo: str  # git URL or local path
     install: Install = Install()
     skill: Skill | None = None
@@ -123,14 +173,14 @@ class Profile(Strict):
 
 
 class Task(Strict):
-    id: str = ""  # from the file name
+    id: Name = ""  # from the file name (load.py checks it first, to say so)
     prompt: Annotated[str, Field(min_length=1)]
     expected: str | None = None  # None: behaviour-only, never counted in match %
     match: Literal["substring", "regex", "exact"] = "substring"
-    timeout: float | None = Field(default=None, gt=0)  # seconds; overrides the suite's budget
-    tags: list[str] = []
+    timeout: Seconds | None = None  # overrides the suite's budget
+    tags: list[Text] = []
     files: list[str] = []  # input files beside the task, copied into the working dir
-    repeats: int | None = Field(default=None, ge=1)  # more runs than the suite's `repeats`, for a cheap or noisy task
+    repeats: Count | None = Field(default=None, ge=1)  # more runs than the suite's `repeats`, for a cheap or noisy task
     network: Literal["host", "none"] = "host"  # none: the sandboxed agent reaches the metering proxy only
 
     root: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
@@ -166,12 +216,12 @@ class ModelSpec(Strict):
     # `local/<name>` is the offline model agent-eval serves itself; an id with base_url is any
     # OpenAI-compatible endpoint; any other id is a Hub model, through pi's built-in `huggingface`
     # provider. Either way pi only ever talks to our metering proxy.
-    id: Annotated[str, Field(min_length=1, max_length=200)]
-    name: str | None = None
+    id: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
+    name: Text | None = None
     base_url: str | None = None
     api_key_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None  # the *name* of the variable holding the key, never the key
-    context_window: int = Field(default=32768, ge=1024)
-    max_tokens: int = Field(default=4096, ge=16)
+    context_window: Count = Field(default=32768, ge=1024)
+    max_tokens: Count = Field(default=4096, ge=16)
 
     @field_validator("base_url")
     @classmethod
@@ -187,8 +237,10 @@ class ModelSpec(Strict):
     @property
     def slug(self) -> str:
         # A folder name: bounded, so a long id never makes a path the filesystem refuses.
+        # It must be a plain name like any other path part (NAME): never '.', '..' or a hidden folder.
         slug = re.sub(r"[^A-Za-z0-9._-]+", "--", self.id).strip("-.") or "model"
-        return slug if len(slug) <= 80 else f"{slug[:71]}-{hashlib.sha256(self.id.encode()).hexdigest()[:8]}"
+        slug = slug if len(slug) <= 80 else f"{slug[:71]}-{hashlib.sha256(self.id.encode()).hexdigest()[:8]}"
+        return slug if re.fullmatch(NAME, slug) else f"model-{hashlib.sha256(self.id.encode()).hexdigest()[:8]}"
 
     @property
     def is_local(self) -> bool:
@@ -204,9 +256,9 @@ class ModelSpec(Strict):
 
 
 class RevisionSpec(Strict):
-    ref: str | None = None  # a git tag, branch or SHA
-    release: str | None = None  # or a released version, NAME==VERSION, installed from the package index
-    name: str | None = None
+    ref: Text | None = None  # a git tag, branch or SHA
+    release: Text | None = None  # or a released version, NAME==VERSION, installed from the package index
+    name: Text | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> RevisionSpec:
@@ -216,13 +268,13 @@ class RevisionSpec(Strict):
 
 
 class Budgets(Strict):
-    timeout: float = Field(default=600.0, gt=0, le=7 * 24 * 3600)  # wall-clock seconds per cell
-    max_turns: int | None = Field(default=None, ge=1)  # model calls
-    max_tool_calls: int | None = Field(default=None, ge=1)
+    timeout: Seconds = 600.0  # wall-clock seconds per cell
+    max_turns: Count | None = Field(default=None, ge=1)  # model calls
+    max_tool_calls: Count | None = Field(default=None, ge=1)
 
 
 class AgentSpec(Strict):
-    version: list[str] | None = None  # pi versions, an axis like models; default: the one agent-eval pins (checked by suite/load.py)
+    version: list[Text] | None = None  # pi versions, an axis like models; default: the one agent-eval pins (checked by suite/load.py)
 
     @field_validator("version", mode="before")
     @classmethod
@@ -235,9 +287,9 @@ class Sessions(Strict):
     orders (rotations of a shuffled base order, seeded by `seed`), so position and task are not
     confounded. plan.py draws them; the README says how."""
 
-    tasks: int = Field(le=50)  # tasks per session
-    orders: int = Field(default=1, ge=1)  # orders per group; at most `tasks`
-    seed: int = 0  # the shuffle's seed: recorded, so the same suite always draws the same orders
+    tasks: Count = Field(le=50)  # tasks per session
+    orders: Count = Field(default=1, ge=1)  # orders per group; at most `tasks`
+    seed: Count = 0  # the shuffle's seed: recorded, so the same suite always draws the same orders
 
     @field_validator("tasks")
     @classmethod
@@ -259,9 +311,9 @@ class Suite(Strict):
     profile: str  # a name (profiles/<name>/ beside the suite, or an installed plugin) or a path
     models: list[ModelSpec] = Field(min_length=1)
     revisions: list[RevisionSpec] = Field(min_length=1)
-    tasks: list[str] = Field(default=["*"], min_length=1)
-    tiers: list[str] | None = Field(default=None, min_length=1)  # default: every tier of the profile (bare, clone, skill)
-    repeats: int = Field(default=1, ge=1, le=1000)
+    tasks: list[Text] = Field(default=["*"], min_length=1)
+    tiers: list[Text] | None = Field(default=None, min_length=1)  # default: every tier of the profile (bare, clone, skill)
+    repeats: Count = Field(default=1, ge=1, le=1000)
     budgets: Budgets = Budgets()
     thinking: Literal[THINKING_LEVELS] = "off"  # type: ignore[valid-type]
     agent: AgentSpec = AgentSpec()

@@ -11,7 +11,36 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .config import ConfigError
+from .config import NAME_RULE, ConfigError
+
+# Sizes checked with stat() before anything is read: parsing a 50 MB YAML file or hashing a 1 GiB
+# input takes minutes, and no suite, profile or task needs that much.
+MAX_YAML_BYTES = 1_000_000
+MAX_INPUT_BYTES = 100_000_000
+
+
+class DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any, line: int, first: int):
+        super().__init__(f"key {key!r} on lines {first} and {line}")
+        self.key, self.line, self.first = key, line, first
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key given twice in one mapping (plain YAML keeps the last, silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` may be overridden, that is its purpose
+                continue
+            key, line = self.construct_object(key_node, deep=deep), key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise DuplicateKey(key, line, seen[key])
+                seen[key] = line
+            except TypeError:  # an unhashable key: the base class says so
+                pass
+        return super().construct_mapping(node, deep=deep)
 
 
 def read_yaml(path: Path) -> dict:
@@ -19,8 +48,14 @@ def read_yaml(path: Path) -> dict:
         raise ConfigError(f"{path}: is a folder, not a YAML file; name the file inside it")
     if not path.is_file():
         raise ConfigError(f"{path}: file not found")
+    if (size := path.stat().st_size) > MAX_YAML_BYTES:
+        raise ConfigError(f"{path}: the file is {size:,} bytes, more than the {MAX_YAML_BYTES:,} a YAML file here may be; "
+                          "keep it short (a task's large data belongs in its input files)")
     try:
-        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
+        data = yaml.load(path.read_bytes().decode("utf-8"), Loader=UniqueKeyLoader)
+    except DuplicateKey as err:
+        raise ConfigError(f"{path}: line {err.line}: field '{err.key}': given twice (first on line {err.first}), "
+                          "and only the last would count; keep one") from None
     except (UnicodeDecodeError, ValueError) as err:
         raise ConfigError(f"{path}: not UTF-8 text ({err}); save it as UTF-8") from None
     except OSError as err:
@@ -56,7 +91,9 @@ def _one_line(model: type[BaseModel], err: ValidationError) -> str:
     msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "string_pattern_mismatch":
         msg = ("must be an environment variable's name, e.g. MY_API_KEY" if field.endswith("api_key_env")
-               else f"'{str(first['input'])[:40]}' must be a plain name: letters, digits, _ . - (no slashes or spaces), not starting with . or -")
+               else f"'{str(first['input'])[:40]}' must be a plain name: {NAME_RULE}; rename it")
+    elif first["type"] in ("int_type", "int_parsing", "int_from_float"):
+        msg = f"{str(first['input'])[:40]!r} is not a whole number; write one, e.g. 3"
     elif first["type"] in ("too_short", "string_too_short"):
         msg = "is empty; give at least one, or leave the field out for the default"
     elif first["type"] == "string_too_long":

@@ -4,19 +4,22 @@ for — checked, with no git and no network: what `validate` checks and `run` pl
 from __future__ import annotations
 
 import fnmatch
+import re
 from pathlib import Path
 
 from . import profiles
 from .catalog import MODELS, PI_PACKAGES, PREFIX, known
-from .config import ConfigError, Profile, Suite, Task
-from .files import confined, hash_files, parse, read_yaml
+from .config import NAME, NAME_RULE, ConfigError, Profile, Suite, Task
+from .files import MAX_INPUT_BYTES, confined, hash_files, parse, read_yaml
 
 
 def load(suite_path: Path) -> tuple[Suite, Profile, list[Task]]:
     """Everything a suite names, checked; no git, no network."""
     suite = load_suite(suite_path)
     base = suite.path.parent
-    profile = profiles.load(profiles.find(suite.profile, base, suite.path))
+    folder = profiles.find(suite.profile, base, suite.path)
+    profile = profiles.load(folder)
+    check_folder_name(profile, folder)
     for index, model in enumerate(suite.models):
         if model.is_local and model.id.removeprefix(PREFIX) not in MODELS:
             raise ConfigError(f"{suite.path}: field 'models.{index}.id': unknown local model '{model.id}'; known: {known()}")
@@ -41,13 +44,28 @@ def load_suite(path: Path) -> Suite:
     return parse(Suite, read_yaml(path), path, path=path)
 
 
+def check_folder_name(profile: Profile, folder: Path) -> None:
+    """Tasks and results are found by the profile's name; a folder named otherwise would send the
+    search for tasks/<name> astray. An entry point's package folder has its own name: that is allowed."""
+    if profile.name != folder.name and folder not in [f.resolve() for f in profiles.installed().values()]:
+        raise ConfigError(f"{folder / 'profile.yaml'}: field 'name': the profile is named '{profile.name}' but its folder is "
+                          f"'{folder.name}'; make them the same (set name: {folder.name}, or rename the folder to {profile.name})")
+
+
 def load_task(path: Path) -> Task:
+    # The id is the file name and becomes a folder of the store: `..yaml` would be the id '.'.
+    if not re.fullmatch(NAME, path.stem) or len(path.stem) > 100:
+        raise ConfigError(f"{path}: field 'id': the task id '{path.stem[:40]}' (its file name without .yaml) must be a plain "
+                          f"name: {NAME_RULE}, at most 100 characters; rename the file")
     task = parse(Task, read_yaml(path), path, id=path.stem, root=path.parent)
     inputs = []
     for name in task.files:
         source = confined(path.parent, name, path, "files")
         if not source.is_file():
             raise ConfigError(f"{path}: field 'files': {name} not found beside the task (or not a regular file); add it or remove it")
+        if (size := source.stat().st_size) > MAX_INPUT_BYTES:  # before hashing it: a sparse 1 GiB file hashes for seconds
+            raise ConfigError(f"{path}: field 'files': {name} is {size:,} bytes, more than the {MAX_INPUT_BYTES:,} an input "
+                              "file may be; give a smaller input")
         inputs.append(source)
     return task.model_copy(update={"content_hash": hash_files([path, *inputs], path.parent)})
 

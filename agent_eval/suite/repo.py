@@ -80,13 +80,13 @@ def resolve(url: str, ref: str) -> str:
     raise RepoError(f"unknown revision '{ref}'{hint}")
 
 
-def has_path(url: str, sha: str, path: str) -> bool:
+def path_kind(url: str, sha: str, path: str) -> str | None:
+    """What `path` is at `sha`: 'tree' (a folder), 'blob' (a file), 'commit' (a submodule), or None when absent."""
     with opened(url) as repo:
         try:
-            repo.commit(sha).tree / path.strip("/")
-            return True
+            return (repo.commit(sha).tree / path.strip("/")).type
         except KeyError:
-            return False
+            return None
 
 
 def export(url: str, sha: str) -> Path:
