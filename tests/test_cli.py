@@ -85,27 +85,11 @@ def test_report_out_on_a_file_is_one_line(project):
     assert (project.root / "taken").read_text() == "a file"
 
 
-def test_revisions_extract_safely_on_a_python_without_tarfile_filters(tmp_path, monkeypatch, minilib_repo):
-    # A Job's image may have a Python older than 3.11.4 (no tarfile filter=): the tree still comes
-    # out, checked by hand, and a member that would leave the folder is refused.
-    import io
-    import tarfile
-
-    from agent_eval.suite import repo
-
-    monkeypatch.delattr(tarfile, "data_filter")
-    monkeypatch.setenv("AGENT_EVAL_CACHE", str(tmp_path / "cache"))
-    url = str(minilib_repo)
-    repo.fetch(url)
-    tree = repo.export(url, repo.resolve(url, "v0.2"))
-    assert (tree / "minilib" / "cli.py").is_file()
-    evil = io.BytesIO()
-    with tarfile.open(fileobj=evil, mode="w") as tar:
-        data = b"x"
-        member = tarfile.TarInfo("../outside.txt")
-        member.size = len(data)
-        tar.addfile(member, io.BytesIO(data))
-    evil.seek(0)
-    with tarfile.open(fileobj=evil) as tar, pytest.raises(repo.RepoError, match="unsafe member: ../outside.txt"):
-        repo._extract(tar, tmp_path / "dest")
-    assert not (tmp_path / "outside.txt").exists()
+def test_a_store_option_that_loops_or_dangles_is_one_line(bare_project):
+    root = bare_project.root
+    (root / "loop").symlink_to("loop")
+    (root / "dangling").symlink_to("nowhere/results")
+    for store, said in (("loop", "loop is a symlink loop"), ("dangling", "dangling is a dangling symlink (to nowhere/results")):
+        done = bare_project.cli("run", "suite.yaml", "--store", store)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and said in done.stderr, done.stderr
+    assert not (root / "nowhere").exists()

@@ -23,7 +23,7 @@ from agent_eval.store import index
 from agent_eval.read import report
 from agent_eval.store.results import as_json, flat
 from agent_eval.store.records import Result
-from agent_eval.store.store import Store, write_atomic
+from agent_eval.store.store import Store, read_plans, write_atomic
 from conftest import HF_CANARY
 from synthetic import plan, result, revision, sweep, write
 
@@ -263,7 +263,7 @@ def test_results_and_report_are_byte_identical_from_the_index_and_from_a_fresh_s
 def test_the_report_from_the_index_equals_the_report_of_the_records(store, tmp_path):
     """report.table() works on whole records, report.build() on the index: same table."""
     records = [orjson.loads(p.read_bytes()) for p in results_files(store)]
-    from_records = report.table(records, report.suite_plans(store))
+    from_records = report.table(records, read_plans(store, print))
     built = report.build(store, tmp_path / "site")
     assert built.dims == from_records.dims and built.cols == from_records.cols
     details = orjson.loads((tmp_path / "site" / "details" / "000-0000.js").read_bytes().split(b",", 1)[1].rsplit(b")", 1)[0])
@@ -378,3 +378,46 @@ def test_every_column_is_documented_in_the_readme_and_the_card():
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert list(DOCS) == COLUMNS
     assert [c for c in COLUMNS if f"| `{c}` | {DOCS[c]} |" not in readme] == []
+
+
+@pytest.fixture
+def small(tmp_path) -> Path:
+    rev = revision(1)
+    return write(tmp_path / "small", [result("m1", rev, "t0", "bare").model_dump(mode="json")], [plan("synthetic", ["m1"], [rev], ["t0"], ["bare"], 1)])
+
+
+def test_an_index_path_that_is_a_folder_is_one_line_for_every_reader(small):
+    (small / index.NAME).mkdir()
+    for command in (["results"], ["report"], ["export", "--format", "csv"], ["compare", "--base", "v5.1", "--head", "v5.1"]):
+        done = cli(*command, str(small))
+        said = done.stderr.decode()
+        assert done.returncode == 2 and said == f"error: {small / index.NAME} is not a file but the store's index belongs there; move it away (the index is made again from the run folders)\n", (command, said)
+    with pytest.raises(index.UnusableIndex):
+        index.rows(small)
+    assert (small / index.NAME).is_dir() and not (small / "report").exists()
+
+
+def test_export_out_a_folder_is_one_line(small, tmp_path):
+    (tmp_path / "out").mkdir()
+    for format in ("csv", "parquet"):
+        done = cli("export", str(small), "--format", format, "--out", str(tmp_path / "out"))
+        assert done.returncode == 2 and done.stderr.decode() == f"error: --out {tmp_path / 'out'} is a folder; give a file, e.g. --out {tmp_path / 'out' / ('results.' + format)}\n"
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize("garbage, why", [
+    (b"garbage{", "unexpected character"),
+    (b"[1, 2]", "not a plan (at the top: Input should be a valid dictionary"),
+    (b'{"suite": "synthetic", "profile": "lib", "models": [], "repeats": 1}', "not a plan (at revisions: Field required)"),
+])
+def test_a_garbage_plan_is_skipped_with_a_warning_naming_it(small, garbage, why):
+    path = small / "suites" / "synthetic" / "plan.json"
+    path.write_bytes(garbage)
+    done = cli("report", str(small))
+    said = done.stderr.decode()
+    assert done.returncode == 0 and "Traceback" not in said, said
+    assert said.startswith(f"warning: skipped {path}: ") and why in said.splitlines()[0], said
+    assert said.splitlines()[0].endswith("; delete it, or run the suite again to write it")
+    assert "1 runs -> " in said and path.read_bytes() == garbage
+    explained = cli("explain", str(small), "--task", "t0")
+    assert explained.returncode == 0 and f"warning: skipped {path}: " in explained.stderr.decode()

@@ -132,3 +132,135 @@ def test_a_release_whose_files_changed_is_refused(tmp_path, monkeypatch):
     with pytest.raises(releases.ReleaseError, match=r"sqlite-utils-3\.36\.tar\.gz: sha256 dcc311394fe8\w+ is not the index's 0{64}"):
         releases.source(forged)
     assert (releases.source(real) / "sqlite_utils" / "db.py").is_file()
+
+
+# --- unpacking archives we did not make (suite/unpack.py), on any Python ------------------------
+
+
+def tar_of(path, *members):
+    """A tar of hand-made members: (name, kind, extra), kind one of file, dir, sym, hard, chr, fifo."""
+    import io
+    import tarfile
+
+    kinds = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "sym": tarfile.SYMTYPE, "hard": tarfile.LNKTYPE,
+             "chr": tarfile.CHRTYPE, "fifo": tarfile.FIFOTYPE}
+    with tarfile.open(path, "w:gz") as tar:
+        for name, kind, extra in members:
+            info = tarfile.TarInfo(name)
+            info.type, info.mode, info.uid, info.gid = kinds[kind], 0o644 if kind == "file" else 0o755, 4242, 4242
+            data = b""
+            if kind == "file":
+                data, info.mode = extra.get("data", b"x"), extra.get("mode", 0o644)
+                info.size = len(data)
+            elif kind in ("sym", "hard"):
+                info.linkname = extra
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+HOSTILE = {
+    "dot-dot": ([("../outside.txt", "file", {})], "unsafe member: ../outside.txt (a path outside the folder)"),
+    "absolute": ([("/tmp/agent-eval-absolute.txt", "file", {})], "unsafe member: /tmp/agent-eval-absolute.txt (a path outside the folder)"),
+    "dot-dot-inside": ([("pkg/../../outside.txt", "file", {})], "(a path outside the folder)"),
+    "symlink-absolute": ([("etc", "sym", "/etc")], "unsafe member: etc (a link to the absolute path /etc)"),
+    "symlink-up": ([("up", "sym", "../outside")], "unsafe member: up (a link to ../outside, outside the folder)"),
+    # x is made first and is inside then; y, made after it, makes x lead one folder up
+    "symlink-through-a-later-one": ([("x", "sym", "y/.."), ("y", "sym", ".")], "unsafe member: x (a link to y/.., outside the folder)"),
+    "symlink-then-write-through-it": ([("out", "sym", ".."), ("out/owned.txt", "file", {})], "unsafe member: out (a link where the archive also has a file or folder)"),
+    "hardlink-up": ([("h", "hard", "../outside.txt")], "unsafe member: h (a hard link to ../outside.txt, which is no file of the archive before it)"),
+    "hardlink-absolute": ([("h", "hard", "/etc/passwd")], "unsafe member: h (a hard link to /etc/passwd, which is no file"),
+    "hardlink-to-a-symlink": ([("s", "sym", "a.txt"), ("h", "hard", "s")], "unsafe member: h (a hard link to s, which is no file"),
+    "device": ([("tty", "chr", None)], "unsafe member: tty (a device or fifo)"),
+    "fifo": ([("pipe", "fifo", None)], "unsafe member: pipe (a device or fifo)"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE)
+def test_a_hostile_tar_is_refused_and_writes_nothing_outside(tmp_path, case):
+    from agent_eval.suite import unpack
+
+    members, message = HOSTILE[case]
+    archive = tar_of(tmp_path / "evil.tar.gz", *members)
+    dest = tmp_path / "deep" / "dest"
+    with pytest.raises(unpack.UnsafeArchive) as refused:
+        unpack.unpack(archive, dest)
+    assert message in str(refused.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep", "evil.tar.gz"] and [p.name for p in (tmp_path / "deep").iterdir()] == ["dest"]
+    assert not (tmp_path / "owned.txt").exists() and not __import__("os").path.exists("/tmp/agent-eval-absolute.txt")
+
+
+def test_a_fair_tar_unpacks_with_its_links_and_without_setuid_or_foreign_owners(tmp_path):
+    import os
+
+    from agent_eval.suite import unpack
+
+    archive = tar_of(tmp_path / "lib-1.0.tar.gz",
+                     ("lib-1.0", "dir", None), ("lib-1.0/README", "file", {"data": b"read me"}),
+                     ("lib-1.0/run.sh", "file", {"data": b"#!/bin/sh", "mode": 0o6777}),
+                     ("lib-1.0/docs/README", "sym", "../README"), ("lib-1.0/COPY", "hard", "lib-1.0/README"),
+                     ("lib-1.0/later", "sym", "sub/file"), ("lib-1.0/sub/file", "file", {"data": b"made after the link"}))
+    unpack.unpack(archive, tmp_path / "out")
+    top = tmp_path / "out" / "lib-1.0"
+    assert (top / "docs" / "README").read_text() == "read me" and os.readlink(top / "docs" / "README") == "../README"
+    assert (top / "COPY").read_text() == "read me" and (top / "later").read_text() == "made after the link"
+    assert oct((top / "run.sh").stat().st_mode & 0o7777) == oct(0o755)  # setuid, setgid and world-write dropped
+    assert (top / "README").stat().st_uid == os.getuid()  # never the archive's 4242
+
+
+@pytest.mark.parametrize("name", ["../outside.txt", "/tmp/agent-eval-absolute.txt", "pkg/../../outside.txt"])
+def test_a_hostile_zip_sdist_is_refused(tmp_path, name):
+    import zipfile
+
+    from agent_eval.suite import unpack
+
+    with zipfile.ZipFile(tmp_path / "evil.zip", "w") as zipped:
+        zipped.writestr("lib-1.0/ok.txt", "fine")
+        zipped.writestr(name, "owned")
+    with pytest.raises(unpack.UnsafeArchive, match="a path outside the folder"):
+        unpack.unpack(tmp_path / "evil.zip", tmp_path / "dest")
+    assert not (tmp_path / "outside.txt").exists()
+
+
+def test_a_fair_zip_sdist_unpacks(tmp_path):
+    import zipfile
+
+    from agent_eval.suite import unpack
+
+    with zipfile.ZipFile(tmp_path / "lib-1.0.zip", "w") as zipped:
+        zipped.writestr("lib-1.0/", "")
+        zipped.writestr("lib-1.0/pkg/__init__.py", "VERSION = '1.0'")
+    unpack.unpack(tmp_path / "lib-1.0.zip", tmp_path / "out")
+    assert (tmp_path / "out" / "lib-1.0" / "pkg" / "__init__.py").read_text() == "VERSION = '1.0'"
+
+
+def test_an_unsafe_sdist_is_a_release_error(tmp_path, monkeypatch):
+    from agent_eval.suite import releases
+
+    monkeypatch.setenv("AGENT_EVAL_CACHE", str(tmp_path / "cache"))
+    archive = tar_of(tmp_path / "evil-1.0.tar.gz", ("../outside.txt", "file", {}))
+    sdist = releases.DistFile(filename="evil-1.0.tar.gz", url="https://example.invalid/evil-1.0.tar.gz", sha256="0" * 64, kind="sdist")
+    monkeypatch.setattr(releases, "_download", lambda dist: archive)
+    release = releases.Release(requirement="evil==1.0", project="evil", version="1.0", files=[sdist])
+    with pytest.raises(releases.ReleaseError, match=r"^evil-1\.0\.tar\.gz: unsafe member: \.\./outside\.txt \(a path outside the folder\); this sdist cannot"):
+        releases.source(release)
+    assert not (tmp_path / "outside.txt").exists()
+
+
+def test_revisions_extract_through_the_same_checks(tmp_path, monkeypatch, minilib_repo):
+    """A revision's git archive goes through unpack too (tarfile's filters are not on every Python)."""
+    from agent_eval.suite import repo
+
+    monkeypatch.setenv("AGENT_EVAL_CACHE", str(tmp_path / "cache"))
+    url = str(minilib_repo)
+    repo.fetch(url)
+    sha = repo.resolve(url, "v0.2")
+    assert (repo.export(url, sha) / "minilib" / "cli.py").is_file()
+    import shutil
+    import tarfile
+
+    shutil.rmtree(tmp_path / "cache" / "src" / sha)
+    evil = tar_of(tmp_path / "evil.tar.gz", ("../outside.txt", "file", {}))
+    monkeypatch.setattr(tarfile, "open", lambda *a, fileobj=None, **k: tarfile.TarFile.open(evil))  # the archive git gives, replaced
+    with pytest.raises(repo.RepoError, match=rf"the archive of revision {sha[:10]}: unsafe member: \.\./outside\.txt"):
+        repo.export(url, sha)
+    assert not (tmp_path / "cache" / "src" / "outside.txt").exists()

@@ -55,8 +55,14 @@ def require_repo_id(value: str, option: str, example: str) -> None:
 
 
 def require_store(store: Path) -> None:
+    from agent_eval.store import index
+
     if not (store / "runs").is_dir():
         fail(f"{store}: no runs/ folder here; is this a store? (default ./agent-eval-results)")
+    try:
+        index.usable(store)  # every reader opens the index
+    except index.UnusableIndex as err:
+        fail(str(err))
 
 
 def make_plan(suite: Path, rerun: bool = False, store: Path | None = None):

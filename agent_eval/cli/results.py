@@ -120,7 +120,7 @@ def report(
         fail(f"--out {out} is a file; give a folder (the site is index.html with its data beside it)")
     started = time.perf_counter()
     try:
-        built = site.build(store, out)
+        built = site.build(store, out, say=lambda line: typer.echo(line, err=True))
     except user_errors() as err:
         fail(str(err))
     from agent_eval.store import index

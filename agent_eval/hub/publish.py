@@ -53,7 +53,7 @@ def publish_report(store: Path, space: str, public: bool, dry_run: bool, traces_
     trace_base = f"{api.endpoint}/datasets/{traces_dataset}/blob/main/" if traces_dataset else ""  # "": no links
     with tempfile.TemporaryDirectory(prefix="agent-eval-report-") as tmp:
         site = Path(tmp)
-        built = report.build(store, site, trace_base=trace_base)
+        built = report.build(store, site, trace_base=trace_base, say=say)
         title = f"agent-eval: {', '.join(built.meta['suites']) or 'report'}"[:60]
         (site / "README.md").write_text(SPACE_CARD.format(title_json=orjson.dumps(title).decode(), suites=", ".join(built.meta["suites"]) or "a store",
                                                           runs=built.size, version=built.meta["harness_version"]))

@@ -26,7 +26,6 @@ from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
-import orjson
 from pydantic import BaseModel
 
 from agent_eval.store.records import RETRIED
@@ -113,7 +112,9 @@ def load_rows(store: Path, axis: str | None = None, base: str | None = None, hea
 
 def marker_directions(store: Path) -> dict[str, str]:
     """Each marker's direction (up, down) as the suites' profiles declare it; absent means neutral."""
-    return directions_in([orjson.loads(p.read_bytes()) for p in sorted(Path(store).glob("suites/*/plan.json"))])
+    from agent_eval.store.store import read_plans
+
+    return directions_in(read_plans(Path(store), lambda line: print(line, file=sys.stderr)))
 
 
 def directions_in(plans: list[dict]) -> dict[str, str]:

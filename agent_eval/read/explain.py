@@ -62,8 +62,10 @@ def runs(store: Path, task: str, model: str | None = None, tier: str | None = No
 
 def _revision_order(store: Path) -> dict[str, int]:
     order: dict[str, int] = {}
-    for plan in sorted(store.glob("suites/*/plan.json")):
-        for rev in orjson.loads(plan.read_bytes())["revisions"]:
+    from agent_eval.store.store import read_plans
+
+    for plan in read_plans(store, lambda line: print(line, file=sys.stderr)):
+        for rev in plan["revisions"]:
             order.setdefault(rev["sha"], len(order))
     return order
 

@@ -31,6 +31,7 @@ from agent_eval.run.agent import AgentError, npm
 from agent_eval.store import index
 from agent_eval.store.records import RETRIED
 from agent_eval.store.results import flat
+from agent_eval.store.store import read_plans
 from agent_eval.suite.cache import cache_dir, locked
 from agent_eval.suite.profiles import shipped_root
 
@@ -58,10 +59,6 @@ class Table:
 
 
 # --- collect -----------------------------------------------------------------------------------
-
-
-def suite_plans(store: Path) -> list[dict]:
-    return [orjson.loads(p.read_bytes()) for p in sorted(store.glob("suites/*/plan.json"))]
 
 
 # What the page shows of each dimension value, as the plans describe them.
@@ -262,15 +259,16 @@ def echarts() -> Path:
     return bundle
 
 
-def build(store: Path, out: Path, trace_base: str | None = None) -> Table:
+def build(store: Path, out: Path, trace_base: str | None = None, say=lambda line: None) -> Table:
     """Write the site into `out`. Trace links point at `trace_base` + run folder (default: the store,
-    relative to `out`, so a report inside the store links the real trace files; "": no links)."""
+    relative to `out`, so a report inside the store links the real trace files; "": no links).
+    `say` gets a warning line for each plan.json left out."""
     if trace_base is None:
         trace_base = _relative(store, out)
     shutil.rmtree(out / "details", ignore_errors=True)
     (out / "details").mkdir(parents=True)
     flat, rows, infos, starts = collect(store, out / "details")
-    plans = suite_plans(store)
+    plans = read_plans(store, say)
     t = columns(rows, infos, plans)
     meta = {**t.meta, "expected": expected_grid(t), "trace_base": trace_base, "details_per_file": DETAILS_PER_FILE, "details_starts": starts}
     from . import sessions

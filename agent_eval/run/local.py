@@ -141,7 +141,7 @@ def make_index(store: Store) -> None:
     store.root.mkdir(parents=True, exist_ok=True)
     try:
         index.connect(store.root).close()
-    except (sqlite3.Error, OSError) as err:  # derived data: a reader builds it later from the run folders
+    except (sqlite3.Error, OSError, index.UnusableIndex) as err:  # derived data: a reader builds it later from the run folders
         console.print(f"[yellow]warning: the store's index could not be made ({err}); results are stored all the same[/]")
 
 

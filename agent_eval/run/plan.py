@@ -8,6 +8,7 @@ what order), done only when every one of its tasks is.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from pathlib import Path
@@ -110,14 +111,30 @@ def unique(suite: Suite, revisions: list[Revision]) -> tuple[Suite, list[Revisio
     return suite.model_copy(update={"models": models, "tiers": tiers}), list(kept.values()), collapsed
 
 
-def check_store(suite: Suite) -> None:
+def check_store(suite: Suite, profile: Profile) -> None:
     """The store must be a folder we can write, found before anything is run or written."""
+    check_links(suite)
     where = suite.store_path
     if where.exists() and not where.is_dir():
         raise ConfigError(f"{suite.path}: field 'store': {where} is a file, not a folder; point store (or --store) at a folder")
+    if where.is_relative_to(profile.root.resolve()):  # each run's snapshot would copy the store into itself
+        raise ConfigError(f"{suite.path}: field 'store': {where} is inside the profile folder {profile.root}, which every run copies into the store; "
+                          "put the store outside it")
     existing = next(p for p in [where, *where.parents] if p.exists())
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(f"{suite.path}: field 'store': {existing} is not writable; choose another store (or --store) or fix its permissions")
+
+
+def check_links(suite: Suite) -> None:
+    """Resolving the store's path gives up on a symlink loop, and follows a dangling symlink to a
+    place the store would then be made in unannounced: every link on the way must lead somewhere."""
+    given = suite.path.parent / suite.store
+    for link in (p for p in [given, *given.parents] if p.is_symlink()):
+        try:
+            link.stat()
+        except OSError as err:
+            what = "a symlink loop" if err.errno == errno.ELOOP else f"a dangling symlink (to {os.readlink(link)}, which does not exist)"
+            raise ConfigError(f"{suite.path}: field 'store': {link} is {what}; point store (or --store) at a real folder") from None
 
 
 def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done: set[str] | None = None) -> Plan:
@@ -125,10 +142,10 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
     suite, profile, tasks = load(suite_path)
     sandbox.switch()  # a misspelt AGENT_EVAL_SANDBOX would otherwise be ignored in silence
     if store is not None:
-        suite = suite.model_copy(update={"store": str(Path(store).resolve())})
+        suite = suite.model_copy(update={"store": str(Path(store).absolute())})  # not resolved: check_links looks at its links
     check_keys(suite)
     if done is None:
-        check_store(suite)
+        check_store(suite, profile)
     url = profiles.repo_url(profile)
     if any(spec.ref for spec in suite.revisions):  # a suite of releases only needs no git history
         try:

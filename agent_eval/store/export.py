@@ -67,6 +67,8 @@ def export(store: Path, format: str, out: Path | None) -> bytes | None:
     """Write the table to `out` (or return its bytes, for stdout; Parquet always needs a file)."""
     if format not in FORMATS:
         raise ExportError(f"--format {format}: choose one of {', '.join(FORMATS)}")
+    if out is not None and out.is_dir():
+        raise ExportError(f"--out {out} is a folder; give a file, e.g. --out {out / ('results.' + format)}")
     rows = index.rows(store)
     if format == "parquet":
         if out is None:

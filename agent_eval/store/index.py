@@ -62,8 +62,20 @@ VERSION = int.from_bytes(hashlib.blake2b(repr((FORMAT, TABLES, INDEXES, IDENTITY
 # --- the database ------------------------------------------------------------------------------
 
 
+class UnusableIndex(Exception):
+    """The index's path holds something that is not a file. One line, says what to do."""
+
+
+def usable(store: Path) -> None:
+    """sqlite3 would say only "unable to open database file" of a folder in the index's place."""
+    path = Path(store) / NAME
+    if path.exists() and not path.is_file():
+        raise UnusableIndex(f"{path} is not a file but the store's index belongs there; move it away (the index is made again from the run folders)")
+
+
 def connect(store: Path) -> sqlite3.Connection:
     """The store's index, created or recreated (unreadable, or another VERSION) as needed."""
+    usable(store)
     try:
         return _open(Path(store) / NAME)
     except sqlite3.DatabaseError as err:

@@ -113,3 +113,31 @@ class Result(BaseModel):
     trace_from: int = 0  # in a session: trace.jsonl's entries before this task's prompt (the earlier tasks')
     harness_version: str = ""
     finished_at: str = ""
+
+
+class PlannedModel(BaseModel):
+    id: str
+    name: str | None = None
+
+
+class PlannedMarker(BaseModel):
+    name: str
+    where: str
+    description: str = ""
+    direction: str | None = None
+
+
+class PlanFile(BaseModel):
+    """What the readers take from a suite's plan.json (run/plan.py's Plan.summary writes it), checked
+    before they use it: a damaged one would otherwise fail deep inside them."""
+
+    suite: str
+    profile: str
+    revisions: list[Revision]
+    models: list[PlannedModel]
+    repeats: int
+    agent_versions: list[str] = []
+    tiers: list[str] = []
+    markers: list[PlannedMarker] = []
+    grid: list[tuple[str, str, str, str]] = []
+    task_repeats: dict[str, int] = {}

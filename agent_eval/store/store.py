@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from agent_eval.suite.config import Profile, Suite, Task
 
-from .records import RETRIED, Cell, Result
+from .records import RETRIED, Cell, PlanFile, Result
 from .redact import redact
 
 SUPERSEDED = "superseded"  # in a run folder: its earlier runs, each whole in superseded/<n>/
@@ -30,6 +30,25 @@ SUPERSEDED = "superseded"  # in a run folder: its earlier runs, each whole in su
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def read_plans(root: Path, say) -> list[dict]:
+    """Every suite's plan.json, by suite name. One that cannot be read is left out and named through
+    `say`: a plan adds only what the suite expected (its grid, revision order, markers), the results
+    stand without it."""
+    plans = []
+    for path in sorted(Path(root).glob("suites/*/plan.json")):
+        try:
+            plan = orjson.loads(path.read_bytes())
+            PlanFile.model_validate(plan)
+            plans.append(plan)
+        except (OSError, orjson.JSONDecodeError) as err:
+            say(f"warning: skipped {path}: {err}; delete it, or run the suite again to write it")
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(map(str, first["loc"])) or "the top"
+            say(f"warning: skipped {path}: not a plan (at {where}: {first['msg']}); delete it, or run the suite again to write it")
+    return plans
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -14,14 +14,13 @@ import hashlib
 import os
 import re
 import shutil
-import tarfile
-import zipfile
 from pathlib import Path
 from typing import Literal
 
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel
 
+from . import unpack
 from .cache import cache_dir, locked
 
 INDEX = os.environ.get("AGENT_EVAL_INDEX_URL", "https://pypi.org/simple").rstrip("/")
@@ -175,7 +174,10 @@ def source(release: Release) -> Path:
             archive = _download(sdist)
             partial = dest.with_name(dest.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)
-            _unpack(archive, partial)
+            try:
+                unpack.unpack(archive, partial)
+            except unpack.UnsafeArchive as err:
+                raise ReleaseError(f"{archive.name}: {err}; this sdist cannot be the clone tier's checkout") from None
             tops = list(partial.iterdir())
             # An sdist holds one top folder, NAME-VERSION/: its contents are the checkout.
             (tops[0] if len(tops) == 1 and tops[0].is_dir() else partial).rename(dest)
@@ -204,16 +206,3 @@ def _download(dist: DistFile) -> Path:
         raise ReleaseError(f"{dist.filename}: sha256 {digest.hexdigest()} is not the index's {dist.sha256}; the file changed, plan again")
     partial.replace(path)
     return path
-
-
-def _unpack(archive: Path, dest: Path) -> None:
-    dest.mkdir(parents=True)
-    if archive.name.endswith(".zip"):
-        with zipfile.ZipFile(archive) as zipped:
-            for member in zipped.namelist():
-                if member.startswith("/") or ".." in Path(member).parts:
-                    raise ReleaseError(f"{archive.name}: unsafe path {member} in the archive")
-            zipped.extractall(dest)
-    else:
-        with tarfile.open(archive) as tar:
-            tar.extractall(dest, filter="data")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import git
 
+from . import unpack
 from .cache import cache_dir, locked
 
 
@@ -101,21 +102,13 @@ def export(url: str, sha: str) -> Path:
             buffer.seek(0)
             partial = dest.with_name(dest.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)
-            with tarfile.open(fileobj=buffer) as tar:
-                _extract(tar, partial)
+            try:
+                with tarfile.open(fileobj=buffer) as tar:
+                    unpack.extract_tar(tar, partial)
+            except unpack.UnsafeArchive as err:
+                raise RepoError(f"the archive of revision {sha[:10]}: {err}") from None
             partial.rename(dest)
     return dest
-
-
-def _extract(tar: tarfile.TarFile, dest: Path) -> None:
-    if hasattr(tarfile, "data_filter"):  # Python 3.11.4+, 3.10.12+: the standard library checks every member
-        tar.extractall(dest, filter="data")
-        return
-    for member in tar.getmembers():  # older Pythons (a Job's image may have one): the same checks, by hand
-        target = (dest / member.name).resolve()
-        if not target.is_relative_to(dest.resolve()) or member.isdev() or (member.islnk() and Path(member.linkname).is_absolute()):
-            raise RepoError(f"the archive of this revision has an unsafe member: {member.name}")
-    tar.extractall(dest)
 
 
 def checkout(url: str, sha: str, dest: Path) -> None:
