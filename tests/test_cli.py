@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import orjson
-import pytest
 
 from conftest import PROMPTS
 
