@@ -74,7 +74,6 @@ def make_plan(suite: Path, rerun: bool = False, store: Path | None = None):
         fail(str(err))
 
 
-
 def say(text: str) -> None:
     """A line to stderr, with any control character that came from a file or the store shown, not obeyed."""
     typer.echo(visible(text), err=True)
@@ -112,7 +111,6 @@ def print_plan(made, every_cell: bool) -> None:
             state = "done" if cell.key in done else "run "
             where = f" · session {cell.session.id[:8]} #{cell.session.position}" if cell.session else ""
             typer.echo(visible(f"  {state}  {cell.model.display} · pi {cell.agent_version} · {cell.revision.name} ({cell.revision.sha[:10]}) · {cell.tier} · {cell.task.id} · r{cell.repeat}{where}"))
-
 
 
 def hub_errors() -> tuple[type[Exception], ...]:

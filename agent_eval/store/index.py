@@ -210,13 +210,11 @@ def store_rows(db: sqlite3.Connection, store: Path, read_rows: list[tuple], gone
 def mark_bad(store: Path, folder: str, why: str) -> None:
     """A result `run` found unreadable, though this index read it (run checks the whole record): its
     row goes and the readers name it, so every reader agrees with `run`."""
+    size, mtime_ns = result_stat(store, folder) or (None, None)
     db = connect(store)
     try:
         with transaction(db):
-            touched = cells_under(db, folder)
-            forget(db, folder)
-            db.execute("INSERT INTO bad VALUES (?, ?, ?, ?)", (folder, *(result_stat(store, folder) or (None, None)), why))
-            supersede(db, touched)
+            store_rows(db, store, [("bad", folder, size, mtime_ns, why)], [])
     finally:
         db.close()
 
