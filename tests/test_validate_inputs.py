@@ -32,3 +32,24 @@ def test_merge_keys_may_be_overridden_but_keys_not_repeated():
     assert yaml.load("a: &b {x: 1}\nc:\n  <<: *b\n  x: 2\n", Loader=UniqueKeyLoader)["c"] == {"x": 2}
     with pytest.raises(DuplicateKey):
         yaml.load("a:\n  x: 1\n  x: 2\n", Loader=UniqueKeyLoader)
+
+
+def test_readers_print_names_from_the_store_as_text_never_as_escapes_or_markup(tmp_path):
+    """A store written by another tool (or by hand) may hold any name: the readers' tables show it
+    written out, and rich markup in it prints as typed."""
+    import subprocess
+    import sys
+
+    from tests import synthetic
+
+    rev = synthetic.revision(1).model_copy(update={"name": "[bold red]v1[/]\x1b[2J\nFAKE: ok"})
+    found = synthetic.result("org/model", rev, "t1", "bare").model_dump(mode="json")
+    found["answer"] = "line one\nline two \x1b]0;title\x07\x1b[31mred"  # the agent's own words
+    store = synthetic.write(tmp_path / "store", [found], [])
+    for args in (["results", str(store)], ["explain", str(store), "--task", "t1"]):
+        out = subprocess.run([sys.executable, "-m", "agent_eval", *args], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert "\x1b" not in out.stdout and "\x07" not in out.stdout, args
+        assert "[bold red]v1[/]\\x1b[2J\\x0aFAKE: ok" in out.stdout.replace("\n", ""), args
+        assert not any(line.startswith("FAKE") for line in out.stdout.splitlines()), args
+    assert "line two \\x1b]0;title\\x07\\x1b[31mred" in out.stdout  # explain keeps the answer's own line breaks

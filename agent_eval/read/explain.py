@@ -12,6 +12,7 @@ import orjson
 from pydantic import BaseModel
 
 from agent_eval.grade.regrade import history
+from agent_eval.suite.text import console, visible
 
 
 class ExplainError(Exception):
@@ -95,20 +96,19 @@ def gradings(run: Run) -> str:
 
 
 def show(groups: dict[tuple[str, str], list[Run]], task: str) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=None if sys.stdout.isatty() else 200)  # never squeeze a piped table
+    out = console(200)
     for (model, tier), found in groups.items():
-        table = Table(title=f"{task} · {model} · {tier}", show_lines=True)
+        table = Table(title=visible(f"{task} · {model} · {tier}"), show_lines=True)
         table.add_column("")
         for run in found:
-            table.add_column(f"{run.revision} r{run.repeat}")
+            table.add_column(visible(f"{run.revision} r{run.repeat}"))
         verdict = lambda r: f"{r.status} · {'matched' if r.matched else 'no match' if r.matched is False else 'not scored'}"  # noqa: E731
         rows = [("result", verdict), ("answer", lambda r: r.answer.strip() or "(none)"),
                 ("markers", lambda r: ", ".join(r.markers) or "—"), ("cost", cost), ("timeline", timeline)]
         if any(r.gradings for r in found):  # regraded: every grading, so a flip can be traced to its cause
             rows.insert(3, ("gradings", gradings))
         for label, cell in rows:
-            table.add_row(label, *[cell(r) for r in found])
-        console.print(table)
+            table.add_row(label, *[visible(cell(r), newlines=True) for r in found])
+        out.print(table)

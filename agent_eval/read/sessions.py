@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import math
 import statistics
-import sys
 from collections import defaultdict
 
 from pydantic import BaseModel
 
 from agent_eval.store.records import RETRIED
+from agent_eval.suite.text import console, visible
 
 from .compare import MIN_TASKS, t_quantile
 
@@ -153,7 +153,6 @@ def _median(values: list) -> float | None:
 
 
 def print_table(lines: list[Line]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(box=None)
@@ -163,12 +162,11 @@ def print_table(lines: list[Line]) -> None:
     for line in lines:
         cells = [line.model, line.agent_version, line.revision, line.tier, line.position, line.runs, line.sessions or "",
                  line.matched, *line.medians.values()]
-        table.add_row(*["–" if c is None else f"{c:g}" if isinstance(c, float) else str(c) for c in cells])
-    Console(width=None if sys.stdout.isatty() else 400).print(table)
+        table.add_row(*["–" if c is None else f"{c:g}" if isinstance(c, float) else visible(c) for c in cells])
+    console(400).print(table)
 
 
 def print_savings(savings: list[Saving]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(box=None, title="change in cost, paired by task (95% interval from 5 tasks on)")
@@ -179,5 +177,6 @@ def print_savings(savings: list[Saving]) -> None:
             continue
         change = "–" if s.change is None else f"{s.change:+.1f}%"
         interval = f"{s.ci_low:+.1f}% … {s.ci_high:+.1f}%" if s.ci_low is not None else "–"
-        table.add_row(s.model, s.agent_version, s.revision, s.tier, s.comparison, s.metric.replace("_", " "), str(s.n_tasks), change, interval)
-    Console(width=None if sys.stdout.isatty() else 400).print(table)
+        where = [visible(v) for v in (s.model, s.agent_version, s.revision, s.tier)]
+        table.add_row(*where, s.comparison, s.metric.replace("_", " "), str(s.n_tasks), change, interval)
+    console(400).print(table)

@@ -13,6 +13,8 @@ import sys
 
 import orjson
 
+from agent_eval.suite.text import console, visible
+
 COLUMNS = [
     "key", "folder", "suite", "profile", "model", "model_name", "revision", "ref", "sha", "tier", "task", "repeat",
     "status", "ended_by", "matched", "wall_seconds", "agent_seconds", "turns", "tool_calls", "tokens_new",
@@ -62,7 +64,6 @@ def as_csv(rows: list[dict]) -> str:
 
 
 def print_table(rows: list[dict]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(box=None)
@@ -70,6 +71,6 @@ def print_table(rows: list[dict]) -> None:
     for column in columns:
         table.add_column(column.removesuffix("_name").replace("_", " "))
     for row in rows:
-        table.add_row(*[" ".join(row[c]) if c == "markers" else str(row[c]) for c in columns])
-    Console(width=None if sys.stdout.isatty() else 400).print(table)  # never squeeze a piped table
+        table.add_row(*[visible(" ".join(row[c]) if c == "markers" else row[c]) for c in columns])
+    console(400).print(table)
     print(f"{len(rows)} results", file=sys.stderr)

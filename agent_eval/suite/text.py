@@ -10,9 +10,20 @@ def is_control(char: str) -> bool:
     return unicodedata.category(char) in ("Cc", "Cf")
 
 
-def visible(text: object) -> str:
-    """`text` with every control character written out (\\x1b, \\n, \\u202e), so it shows instead of acting."""
-    return "".join(_escaped(c) if is_control(c) else c for c in str(text))
+def visible(text: object, newlines: bool = False) -> str:
+    """`text` with every control character written out (\\x1b, \\n, \\u202e), so it shows instead of
+    acting; with `newlines`, line breaks stay (inside a table cell they cannot forge a line of output)."""
+    return "".join(_escaped(c) if is_control(c) and not (newlines and c == "\n") else c for c in str(text))
+
+
+def console(width: int):
+    """A rich Console for text read from files or the store: no markup, so `[bold]` in a task id
+    prints as written; no highlighting or emoji codes. Piped, it is `width` wide, never squeezed."""
+    import sys
+
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else width, markup=False, highlight=False, emoji=False)
 
 
 def _escaped(char: str) -> str:
