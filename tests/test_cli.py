@@ -67,6 +67,8 @@ def test_schema_and_doctor(project):
     doctor = project.cli("doctor")
     assert doctor.returncode == 0, doctor.stdout
     assert "ok  pi 1.6.0" in doctor.stdout and "@earendil-works/pi-coding-agent, the default" in doctor.stdout
+    assert "unless a task, profile or suite says network: none: it can reach every port on this machine" in doctor.stdout
+    assert "network" in schema["properties"]
 
 
 def test_help_teaches_the_model():

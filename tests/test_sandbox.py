@@ -132,17 +132,18 @@ def test_sigkill_of_the_harness_takes_pi_and_its_children(project, fake, tmp_pat
 
 
 @needs_bwrap
-@pytest.mark.parametrize("where", ["host", "task", "profile"])
+@pytest.mark.parametrize("where", ["host", "task", "profile", "suite"])
 def test_network_none_leaves_the_proxy_only(project, fake, where):
     probe = f"python -c \"import urllib.request as u; u.urlopen('{fake.url}/models', timeout=5)\" 2>&1 | tail -1"
     fake.rules.insert(0, Rule("Probe the network", [Reply(tool="bash", args={"command": probe}), Reply(text="Probe: {last_tool_output}")]))
     project.task("probe", prompt="Probe the network.", expected="Probe", **({"network": "none"} if where == "task" else {}))
     if where == "profile":
         project.profile(network="none")
-    project.suite(revisions=["v0.2"], tiers=["bare"], tasks=["probe"])
+    project.suite(revisions=["v0.2"], tiers=["bare"], tasks=["probe"], **({"network": "none"} if where == "suite" else {}))
     ran = project.cli("run", "suite.yaml")
     assert ran.returncode == 0, ran.stderr
     result, _ = only_result(project)
+    assert result["cell"]["task"]["network"] == ("host" if where in ("host", "profile") else "none")
     # Both ways pi reached the model through the proxy; only with the host's network did the agent
     # reach the model server directly (it answers GET with 501).
     assert result["status"] == "ok" and result["isolation"] == "bwrap" and result["requests"] == 2

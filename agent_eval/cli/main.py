@@ -190,6 +190,8 @@ def doctor(fix: Annotated[bool, typer.Option("--fix", help="Install what is miss
     except user_errors() as err:
         fail(str(err))
     typer.echo(f"{'ok ' if found.name == 'bwrap' else 'WARNING'} {'sandbox':12} {found.detail}")
+    typer.echo(f"{'note':7} {'network':12} the agent has this machine's network unless a task, profile or suite says network: none: "
+               "it can reach every port on this machine (local services, the model server) and the internet")
     missing = 0
     for name, where, version_cmd, how in checks:
         version = _version(version_cmd) if where else ""

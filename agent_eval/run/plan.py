@@ -286,6 +286,8 @@ def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier:
         "thinking": suite.thinking,
         "serving": serving,
     }
+    if suite.network == "none":  # not in the task's file, so not in its content hash
+        identity["network"] = "none"
     if session:
         run, position = session
         identity["session"] = {"tasks": [t.content_hash for t in run], "position": position}

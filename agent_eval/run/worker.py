@@ -64,7 +64,7 @@ def run_unit(
     try:
         env = env or prepare.environment(profile, url, first.revision.sha, first.revision.release)
         for cell in cells:
-            sandbox.require(sandbox.network_of(profile, tasks[cell.task.id]))
+            sandbox.require(sandbox.network_of(profile, cell.task))
         ws = prepare.workspace(first, profile, tasks[first.task.id], url)
     except SETUP_FAILURES as err:
         store.start(first)
@@ -96,7 +96,7 @@ def _run_task(
     session = ws.scratch / "session.jsonl"
     since = len(traces.read_entries(session))
     meter = Meter(upstream or cell.model.base_url or HF_ROUTER, _key(cell), folder / "proxy.jsonl", cell.budgets, control)
-    run = _run_pi(cell, task, ws, env, proxy, meter, folder, sandbox.network_of(profile, task))
+    run = _run_pi(cell, task, ws, env, proxy, meter, folder, sandbox.network_of(profile, cell.task))  # the suite's network: none is in the cell's task
     if control.reason == "interrupted":
         return None
     if why := sandbox.failed_to_start(run.exit_code, folder / "agent.log"):

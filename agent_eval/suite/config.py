@@ -320,6 +320,7 @@ class Suite(Strict):
     sessions: Sessions | None = None  # default: every task a run of its own (one-shot)
     store: str = "agent-eval-results"
     tasks_dir: str | None = None  # default: tasks/<profile> beside the suite
+    network: Literal["host", "none"] = "host"  # none: every task as if it said network: none
 
     path: SkipJsonSchema[Path] = Field(default=Path("suite.yaml"), exclude=True)
 

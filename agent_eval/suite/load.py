@@ -33,6 +33,8 @@ def load(suite_path: Path) -> tuple[Suite, Profile, list[Task]]:
             raise ConfigError(f"{suite.path}: field 'tiers': unknown tier '{tier}'; profile {profile.name} has {', '.join(profile.tiers)}")
     tasks_dir = base / suite.tasks_dir if suite.tasks_dir else profiles.tasks_dir(profile.name, base)
     tasks = load_tasks(tasks_dir, suite.tasks, suite.path)
+    if suite.network == "none":
+        tasks = [task.model_copy(update={"network": "none"}) for task in tasks]
     if suite.sessions and suite.sessions.tasks > len(tasks):
         raise ConfigError(f"{suite.path}: field 'sessions.tasks': sessions of {suite.sessions.tasks} tasks, but the suite has "
                           f"{len(tasks)}; lower sessions.tasks or select more tasks")
