@@ -149,8 +149,10 @@ def confined(folder: Path, name: str, source: Path, field: str) -> Path:
 
 def check_tree(folder: Path, source: Path) -> list[Path]:
     """Every file of a folder that gets copied and hashed (a profile): regular files only, and no
-    symlink that leaves the folder or leads nowhere — a named pipe would hang the copy."""
+    symlink that leaves the folder or leads nowhere — a named pipe would hang the copy; and at most
+    MAX_INPUT_BYTES in all, checked before anything is hashed."""
     files = []
+    size = 0
     for path in sorted(folder.rglob("*")):
         if "__pycache__" in path.parts:
             continue
@@ -160,6 +162,10 @@ def check_tree(folder: Path, source: Path) -> list[Path]:
             confined(folder, str(path.relative_to(folder)), source, "(profile folder)")
         if path.is_file():
             files.append(path)
+            size += path.stat().st_size
+            if size > MAX_INPUT_BYTES:
+                raise ConfigError(f"{source}: the folder {folder} holds more than {MAX_INPUT_BYTES:,} bytes (at {path.relative_to(folder)}); "
+                                  "a profile is copied and hashed for every run: keep large files out of it")
         elif not path.is_dir():
             raise ConfigError(f"{source}: {path.relative_to(folder)} in {folder} is not a regular file (a pipe or device?); remove it")
     return files
