@@ -181,3 +181,22 @@ def test_a_sandbox_that_cannot_start_is_a_setup_error_not_the_agents(project, fa
     result, _ = only_result(project)
     assert result["status"] == "setup_error" and fake.bodies == []
     assert result["errors"] == ["the sandbox could not start: bwrap: Can't find source path /no/such/agent-eval/path: No such file or directory"]
+
+
+@needs_bwrap
+def test_every_cell_works_in_one_fixed_folder_so_the_prompt_prefix_repeats(project, fake):
+    """pi's system prompt names the working dir; a scratch path of its own per cell would make every
+    cell's first request differ early on, and a prefix cache reuse little of it."""
+    fake.rules.insert(0, Rule("Where am I", [Reply(tool="bash", args={"command": "pwd; echo $HOME"}), Reply(text="At: {last_tool_output}")]))
+    for name in ("where-a", "where-b"):
+        project.task(name, prompt="Where am I?", expected="At")
+    project.suite(revisions=["main"], tiers=["skill"], tasks=["where-a", "where-b"])
+    ran = project.cli("run", "suite.yaml")
+    assert ran.returncode == 0, ran.stderr
+    firsts = [orjson.loads(body) for body in fake.bodies if len(orjson.loads(body)["messages"]) == 2]
+    systems = {m["content"] if isinstance(m["content"], str) else orjson.dumps(m["content"]).decode()
+               for body in firsts for m in body["messages"] if m["role"] == "system"}
+    assert len(firsts) == 2 and len(systems) == 1, systems
+    assert f"{sandbox.CELL}/work" in systems.pop()
+    answers = sorted(orjson.loads(p.read_bytes())["answer"] for p in project.store.glob("runs/**/result.json"))
+    assert answers == [f"At: {sandbox.CELL}/work\n{sandbox.CELL}/home"] * 2, answers

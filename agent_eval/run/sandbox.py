@@ -43,6 +43,10 @@ SWITCH = "AGENT_EVAL_SANDBOX"  # "off" runs pi unsandboxed (to compare, or where
 OFF = ("off", "0", "no", "none", "false")
 ON = ("", "on", "1", "yes", "auto", "true", "bwrap")  # the default: bwrap where it works
 INSIDE = Path("/run/agent-eval")  # the relay and the proxy's socket, inside a network-less sandbox
+# Where the cell's scratch folder (working dir, HOME, session file, Skill) is inside the sandbox: the
+# same for every cell, so pi's system prompt, which names the working dir, is the same too, and a
+# model server's prefix cache (or a provider's prompt cache) reuses it from cell to cell.
+CELL = Path("/cell")
 SYSTEM = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 Network = Literal["host", "none"]
 
@@ -111,14 +115,25 @@ class Box:
         if self.bridge:
             self.bridge.close()
 
+    def inside(self, text: str) -> str:
+        """A path (or an argument holding one) as the sandboxed agent sees it: under CELL for the scratch folder."""
+        scratch = str(self.ws.scratch)
+        if self.name == "none" or not (text == scratch or text.startswith(scratch + "/")):
+            return text
+        return str(CELL) + text[len(scratch):]
+
+    def environment(self, env: dict[str, str]) -> dict[str, str]:
+        return {name: self.inside(value) for name, value in env.items()}
+
     def wrap(self, cmd: list[str]) -> list[str]:
         if self.name == "none":
             return cmd
         args = [shutil.which("bwrap"), *_namespaces(self.network), *_system(), *self._mounts(cmd[0])]
+        cmd = [self.inside(arg) for arg in cmd]
         if self.bridge:
             args += ["--ro-bind", str(self.bridge.folder), str(INSIDE)]
             cmd = [str(self.env.bin / "python"), "-I", "-S", str(INSIDE / "relay.py"), str(self.proxy.port), str(INSIDE / "proxy.sock"), "--", *cmd]
-        return [*args, "--remount-ro", "/", "--chdir", str(self.ws.workdir), "--", *cmd]
+        return [*args, "--remount-ro", "/", "--chdir", self.inside(str(self.ws.workdir)), "--", *cmd]
 
     def _mounts(self, program: str) -> list[str]:
         homes = [*_python_home(self.env), *_node_home(program), *_borrowed_objects(self.ws.workdir)]
@@ -126,9 +141,9 @@ class Box:
         args = []
         for path in dict.fromkeys(p.resolve() for p in ro):
             args += ["--ro-bind", str(path), str(path)]
-        args += ["--bind", str(self.ws.scratch), str(self.ws.scratch)]
+        args += ["--bind", str(self.ws.scratch), str(CELL)]
         if self.ws.skill:  # the Skill is read, never rewritten for the cells after
-            args += ["--ro-bind", str(self.ws.skill), str(self.ws.skill)]
+            args += ["--ro-bind", str(self.ws.skill), self.inside(str(self.ws.skill))]
         return args
 
 

@@ -174,7 +174,8 @@ def _run_pi(
         cmd = agent.command(cell.model, cell.thinking, ws.scratch / "session.jsonl", ws.skill, cell.agent_version)
         timeout = task.timeout or cell.budgets.timeout
         with sandbox.Box(ws, env, network, proxy.url) as box:
-            return agent.run(box.wrap(cmd), task.prompt, ws.workdir, agent.environment(ws.home, env.bin), folder / "agent.log", timeout, meter.control)
+            environment = box.environment(agent.environment(ws.home, env.bin))
+            return agent.run(box.wrap(cmd), task.prompt, ws.workdir, environment, folder / "agent.log", timeout, meter.control)
     finally:
         proxy.unregister(dummy)
 
