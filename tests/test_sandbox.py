@@ -200,3 +200,19 @@ def test_every_cell_works_in_one_fixed_folder_so_the_prompt_prefix_repeats(proje
     assert f"{sandbox.CELL}/work" in systems.pop()
     answers = sorted(orjson.loads(p.read_bytes())["answer"] for p in project.store.glob("runs/**/result.json"))
     assert answers == [f"At: {sandbox.CELL}/work\n{sandbox.CELL}/home"] * 2, answers
+
+
+@needs_bwrap
+def test_path_entries_the_sandbox_cannot_see_are_left_out_and_said(project, fake, tmp_path):
+    tools = tmp_path / "my-tools"
+    tools.mkdir()
+    (tools / "mytool").write_text("#!/bin/sh\necho mine\n")
+    (tools / "mytool").chmod(0o755)
+    fake.rules.insert(0, Rule("Which tools", [Reply(tool="bash", args={"command": "echo $PATH; command -v wc"}), Reply(text="Tools: {last_tool_output}")]))
+    project.task("tools", prompt="Which tools?", expected="Tools")
+    project.suite(revisions=["v0.2"], tiers=["bare"], tasks=["tools"])
+    ran = project.cli("run", "suite.yaml", env={"PATH": f"{tools}:{os.environ['PATH']}"})
+    assert ran.returncode == 0, ran.stderr
+    assert f"PATH entries the sandboxed agent will not have (not in its mount view): {tools}" in ran.stderr
+    result, _ = only_result(project)
+    assert str(tools) not in result["answer"] and "/usr/bin/wc" in result["answer"], result["answer"]

@@ -3,6 +3,7 @@ errors. The command modules (main, results, jobs) import this one; results also 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -101,10 +102,12 @@ def print_plan(made, every_cell: bool) -> None:
         say(f"  collapsed: {reason}")
     for reason in made.unreadable:
         say(f"  unreadable, will run again: {reason}")
-    from agent_eval.run.sandbox import isolation
+    from agent_eval.run.sandbox import isolation, unseen_path
 
     found = isolation()
     say(f"isolation: {found.detail}" if found.name == "bwrap" else f"isolation: NONE — {found.detail}")
+    if found.name == "bwrap" and (hidden := unseen_path(os.environ.get("PATH", ""))):
+        say(f"  PATH entries the sandboxed agent will not have (not in its mount view): {':'.join(hidden)}")
     if every_cell:
         done = {c.key for c in made.done}
         for cell in made.done + made.todo:

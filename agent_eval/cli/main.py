@@ -190,6 +190,8 @@ def doctor(fix: Annotated[bool, typer.Option("--fix", help="Install what is miss
     except user_errors() as err:
         fail(str(err))
     typer.echo(f"{'ok ' if found.name == 'bwrap' else 'WARNING'} {'sandbox':12} {found.detail}")
+    if found.name == "bwrap" and (hidden := sandbox.unseen_path(os.environ.get("PATH", ""))):
+        typer.echo(f"{'note':7} {'PATH':12} not in the sandbox, so left out of the agent's PATH: {':'.join(hidden)}")
     typer.echo(f"{'note':7} {'network':12} the agent has this machine's network unless a task, profile or suite says network: none: "
                "it can reach every port on this machine (local services, the model server) and the internet")
     missing = 0

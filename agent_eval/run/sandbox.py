@@ -123,7 +123,13 @@ class Box:
         return str(CELL) + text[len(scratch):]
 
     def environment(self, env: dict[str, str]) -> dict[str, str]:
-        return {name: self.inside(value) for name, value in env.items()}
+        """pi's environment as the sandbox sees it: paths under CELL, and only the PATH entries it can see
+        (one under the home or /tmp would be an empty folder: `awk: command not found` with no clue why)."""
+        env = {name: self.inside(value) for name, value in env.items()}
+        if self.name == "bwrap":
+            hidden = set(unseen_path(env["PATH"], self.env))
+            env["PATH"] = ":".join(entry for entry in env["PATH"].split(":") if entry not in hidden)
+        return env
 
     def wrap(self, cmd: list[str]) -> list[str]:
         if self.name == "none":
@@ -145,6 +151,15 @@ class Box:
         if self.ws.skill:  # the Skill is read, never rewritten for the cells after
             args += ["--ro-bind", str(self.ws.skill), self.inside(str(self.ws.skill))]
         return args
+
+
+def unseen_path(path: str, env: Env | None = None) -> list[str]:
+    """The entries of a PATH the sandbox does not show: not under the system, pi's or Node's install,
+    the revision's venv or its Python (`env`; without it, the Python agent-eval runs on)."""
+    roots = [Path(top) for top in SYSTEM] + [agent.pi_prefix().parent, *_node_home("")]
+    roots += [env.path, *_python_home(env)] if env else [Path(sys.prefix), Path(sys.base_prefix)]
+    return [entry for entry in dict.fromkeys(path.split(":"))
+            if entry and not any(Path(entry).resolve().is_relative_to(root.resolve()) for root in roots)]
 
 
 def failed_to_start(exit_code: int | None, log: Path) -> str | None:
