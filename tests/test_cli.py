@@ -94,3 +94,21 @@ def test_a_store_option_that_loops_or_dangles_is_one_line(bare_project):
         done = bare_project.cli("run", "suite.yaml", "--store", store)
         assert done.returncode == 2 and done.stderr.count("\n") == 1 and said in done.stderr, done.stderr
     assert not (root / "nowhere").exists()
+
+
+def test_results_keep_the_suites_order_not_the_shas(tmp_path):
+    """v5.10 after v5.9, as the suite lists them, whatever their SHAs or names sort like."""
+    import csv
+    import io
+    import subprocess
+    import sys
+
+    import synthetic
+
+    revisions = [synthetic.revision(i) for i in (12, 2, 9, 10)]  # the suite's order; SHAs 000c, 0002, 0009, 000a
+    found = [synthetic.result("org/m", rev, task, tier).model_dump(mode="json") for rev in revisions for task in ("b", "a") for tier in ("skill", "bare")]
+    store = synthetic.write(tmp_path / "store", found, [synthetic.plan("s", ["org/m"], revisions, ["a", "b"], ["skill", "bare"], 1)])
+    out = subprocess.run([sys.executable, "-m", "agent_eval", "results", str(store), "--format", "csv"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    rows = [(r["revision"], r["tier"], r["task"]) for r in csv.DictReader(io.StringIO(out.stdout))]
+    assert rows == [(rev.name, tier, task) for rev in revisions for tier in ("skill", "bare") for task in ("a", "b")]

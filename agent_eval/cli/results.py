@@ -25,13 +25,16 @@ def results(
     store: StoreArg = Path("agent-eval-results"),
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
 ) -> None:
-    """Print every result in a store, one flat row per run (the columns are listed in the README).
+    """Print every result in a store, one flat row per run (the columns are listed in the README), in the
+    suites' order of models, revisions and tiers.
     Reads the store's index (index.sqlite), checked against the run folders first."""
     from agent_eval.store import index
     from agent_eval.store import results as collect
 
+    from agent_eval.store.store import read_plans
+
     require_store(store)
-    found = index.rows(store)
+    found = collect.in_suite_order(index.rows(store), read_plans(store, lambda line: typer.echo(line, err=True)))
     index.warn_bad(store, lambda line: typer.echo(line, err=True))
     if format == Format.json:
         sys.stdout.buffer.write(collect.as_json(found) + b"\n")

@@ -45,6 +45,19 @@ def flat(result: dict) -> dict:
     }
 
 
+def in_suite_order(rows: list[dict], plans: list[dict]) -> list[dict]:
+    """Rows as the suites list them: models, revisions and tiers in each plan's order (a revision
+    v1.10 after v1.9, never sorted by SHA or as text), then task and repeat. What no plan names comes last."""
+    order: dict[tuple[str, str], int] = {}
+    for plan in plans:
+        for axis, values in (("model", [m["id"] for m in plan["models"]]), ("sha", [r["sha"] for r in plan["revisions"]]), ("tier", plan["tiers"])):
+            for value in values:
+                order.setdefault((axis, value), len(order))
+    last = len(order)
+    return sorted(rows, key=lambda r: (order.get(("model", r["model"]), last), order.get(("sha", r["sha"]), last), r["revision"],
+                                      order.get(("tier", r["tier"]), last), r["tier"], r["task"], r["repeat"], r["session_position"] or 0))
+
+
 def as_json(rows: list[dict]) -> bytes:
     """`results --format json`: a list of flat rows (COLUMNS), not whole records."""
     return orjson.dumps(rows, option=orjson.OPT_INDENT_2)
