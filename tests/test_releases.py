@@ -45,6 +45,24 @@ def test_a_wheel_only_release_is_fine_without_the_clone_tier(tmp_path, project):
     assert "revision sqlite-utils==0.10: sqlite-utils==0.10 -> " in done.stderr
 
 
+def test_a_profile_of_releases_needs_no_repo_until_a_suite_names_a_git_revision(tmp_path, project):
+    import shutil
+
+    from agent_eval.suite.profiles import shipped_root
+
+    folder = shutil.copytree(shipped_root() / "profiles" / "sqlite-utils", tmp_path / "profiles" / "sqlite-utils")
+    data = yaml.safe_load((folder / "profile.yaml").read_text())
+    del data["repo"]
+    (folder / "profile.yaml").write_text(yaml.safe_dump(data))
+    write_suite(tmp_path, revisions=[{"release": "sqlite-utils==0.10"}], tiers=["bare"], tasks_dir=str(shipped_root() / "tasks" / "sqlite-utils"))
+    done = project.cli("validate", str(tmp_path / "suite.yaml"))
+    assert done.returncode == 0, done.stderr
+    write_suite(tmp_path, revisions=[{"ref": "3.36"}], tiers=["bare"], tasks_dir=str(shipped_root() / "tasks" / "sqlite-utils"))
+    done = project.cli("validate", str(tmp_path / "suite.yaml"))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "profile.yaml: field 'repo' is missing, and" in done.stderr and "names git revisions (ref:)" in done.stderr
+
+
 def test_a_release_resolves_to_its_files_and_a_stable_digest():
     from agent_eval.suite import releases
 

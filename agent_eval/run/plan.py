@@ -148,6 +148,9 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
         check_store(suite, profile)
     url = profiles.repo_url(profile)
     if any(spec.ref for spec in suite.revisions):  # a suite of releases only needs no git history
+        if not url:
+            raise ConfigError(f"{profile.root / 'profile.yaml'}: field 'repo' is missing, and {suite.path} names git revisions (ref:); "
+                              "set repo: to the library's git URL or path, or give every revision as release: NAME==VERSION")
         try:
             repo.fetch(url)
         except repo.RepoError as err:

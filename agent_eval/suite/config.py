@@ -130,7 +130,7 @@ class Tier(Strict):
 class Profile(Strict):
     name: Name
     description: Text = ""
-    repo: str  # git URL or local path
+    repo: str | None = None  # git URL or local path; needed when a suite names a git revision (ref:)
     install: Install = Install()
     skill: Skill | None = None
     tiers: dict[Name, Tier] = Field(default={}, min_length=1)  # default: bare, clone, and skill when the profile has a Skill
@@ -143,7 +143,9 @@ class Profile(Strict):
 
     @field_validator("repo")
     @classmethod
-    def _fetchable(cls, value: str) -> str:
+    def _fetchable(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         # git's `transport::address` form runs programs (ext::sh -c …): only plain URLs and paths.
         scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)(://|::)", value)
         if "::" in value.split("/")[0] or (scheme and scheme[1].lower() not in ("https", "http", "ssh", "git", "file")):
@@ -166,6 +168,8 @@ class Profile(Strict):
         names = [m.name for m in self.markers]
         if len(names) != len(set(names)):
             raise ValueError(f"marker names must be unique, got {names}")
+        if self.repo is None and "{repo}" in self.install.spec:
+            raise ValueError("install.spec uses {repo} but the profile has no repo: set repo to the library's git URL or path")
         return self
 
 

@@ -163,5 +163,7 @@ def repo_url(profile: Profile) -> str:
     hooks = plugin(profile)
     if hooks and hasattr(hooks, "repository"):
         return str(hooks.repository())
+    if profile.repo is None:
+        return ""
     local = profile.root / profile.repo
     return str(local.resolve()) if "://" not in profile.repo and local.exists() else profile.repo
