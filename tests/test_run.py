@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import subprocess
@@ -90,6 +91,22 @@ def test_dry_run_lists_cells_and_runs_nothing(project, fake):
     assert "3 cells; 0 done, 3 to run" in shown.stderr
     assert shown.stdout.count("  run   Fake · ") == 3
     assert fake.requests == [] and not (project.store / "runs").exists()
+    # budgets.timeout is 60 s: three cells at their timeout, three at once
+    shown = project.cli("run", "suite.yaml", "--dry-run", "--jobs", "3")
+    assert "estimate: about 60 s with 3 at once (nothing stored to go by: every cell at its timeout); at most 60 s" in shown.stderr
+
+
+def test_the_estimate_goes_by_stored_runs_and_progress_shows_an_eta(project, fake):
+    project.suite(revisions=["v0.2"], tiers=["bare"], tasks=["checksum"], repeats=2)
+    ran = project.cli("run", "suite.yaml", "--jobs", "1")
+    assert ran.returncode == 0, ran.stderr
+    assert "[1/2 · eta " in ran.stderr and "[2/2] ok" in ran.stderr, ran.stderr
+    walls = sorted(orjson.loads(p.read_bytes())["wall_seconds"] for p in project.store.glob("runs/**/result.json"))
+    project.suite(revisions=["v0.1", "v0.2"], tiers=["bare"], tasks=["checksum"], repeats=2)
+    shown = project.cli("run", "suite.yaml", "--dry-run", "--jobs", "1")
+    assert "2 done, 2 to run" in shown.stderr
+    found = re.search(r"estimate: about (\d+) s with 1 at once \(from stored runs for 2 of 2 cells, the others at their timeout\); at most 2 min", shown.stderr)
+    assert found and 2 * walls[0] - 1 <= int(found[1]) <= 2 * walls[-1] + 1, (shown.stderr, walls)  # the median of the stored walls, twice
 
 
 def test_failures_get_the_right_status(project, fake):

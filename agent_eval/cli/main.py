@@ -22,7 +22,7 @@ from .common import app, fail, make_plan, print_plan, say, user_errors
 @app.command()
 def run(
     suite: Annotated[Path, typer.Argument(help="The suite.yaml to run.")],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (every cell, done or to run) and stop.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (every cell, done or to run) and its time (and cost) estimate from the runs already stored, and stop.")] = False,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Cells at once (pi processes).")] = os.cpu_count() or 2,
     rerun: Annotated[bool, typer.Option("--rerun", help="Run every cell again, even those already done.")] = False,
     store: Annotated[Optional[str], typer.Option(help="Store folder; overrides the suite's `store`.")] = None,
@@ -32,9 +32,14 @@ def run(
         fail("--store: is empty, which would make the current folder the store; give a folder, e.g. --store agent-eval-results")
     made = make_plan(suite, rerun, Path(store) if store is not None else None)
     print_plan(made, every_cell=dry_run)
-    if dry_run or not made.todo:
+    if not made.todo:
         return
     from agent_eval.run import local
+    from agent_eval.run.estimate import estimate
+
+    say(estimate(made, jobs).line())
+    if dry_run:
+        return
 
     try:
         outcome = local.run(made, jobs)

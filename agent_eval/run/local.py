@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import ExitStack, contextmanager, nullcontext
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from agent_eval.store import index
 from agent_eval.store.records import RETRIED, Cell, Result
@@ -29,6 +29,7 @@ from agent_eval.suite import profiles
 from agent_eval.suite.config import ConfigError
 
 from . import agent, prepare, scratch, serve, worker
+from .estimate import duration
 from .plan import Plan
 from .proxy import Control, Proxy
 
@@ -209,11 +210,12 @@ class Display:
     def __init__(self, total: int):
         self.live = sys.stderr.isatty()
         self.total, self.count, self.failed, self.active = total, 0, 0, 0
+        self.started = time.perf_counter()
         self.shown: set[str] = set()
         self.lock = threading.Lock()
         self.bar = Progress(
             TextColumn("cells"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[active]} running"),
-            TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), console=console, transient=False,
+            TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console, transient=False,
         )
         self.task = self.bar.add_task("cells", total=total, failed=0, active=0)
 
@@ -254,7 +256,9 @@ class Display:
         mark = "" if not done or result.matched is None else (" match" if result.matched else " miss")
         seconds = f" {result.wall_seconds:.1f}s" if done else ""
         where = f" #{cell.session.position}" if cell.session else ""
-        line = f"[{self.count}/{self.total}] {status}{mark}{seconds}  {cell.model.display} · {cell.revision.name} · {cell.tier} · {cell.task.id} r{cell.repeat}{where}"
+        left = self.total - self.count
+        eta = f" · eta {duration((time.perf_counter() - self.started) / self.count * left)}" if left else ""
+        line = f"[{self.count}/{self.total}{eta}] {status}{mark}{seconds}  {cell.model.display} · {cell.revision.name} · {cell.tier} · {cell.task.id} r{cell.repeat}{where}"
         if self.live:
             self.bar.update(self.task, advance=1, failed=self.failed)
             self.bar.console.print(line)

@@ -1,0 +1,66 @@
+"""How long the cells to run will take, and what they will cost, judged from the runs already in
+the store: each cell is expected to take what stored runs of the same model and task took
+(median), else what the model's other stored runs took; a cell with nothing to go by is counted
+at its timeout. Cost likewise, where the provider reported one. The ceiling is every cell running
+to its timeout."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+
+from pydantic import BaseModel
+
+from agent_eval.store import index
+
+from .plan import Plan
+
+
+class Estimate(BaseModel):
+    cells: int
+    seconds: float  # wall clock with `jobs` cells at once
+    ceiling: float  # every cell to its timeout, `jobs` at once
+    from_runs: int  # cells whose estimate came from stored runs (the others count at their timeout)
+    cost: float | None  # USD, over the cells whose model has stored costs
+    jobs: int
+
+    def line(self) -> str:
+        if not self.cells:
+            return ""
+        basis = (f"from stored runs for {self.from_runs} of {self.cells} cells, the others at their timeout"
+                 if self.from_runs else "nothing stored to go by: every cell at its timeout")
+        cost = f", about ${self.cost:.2f}" if self.cost is not None else ""
+        return f"estimate: about {duration(self.seconds)} with {self.jobs} at once{cost} ({basis}); at most {duration(self.ceiling)}"
+
+
+def estimate(made: Plan, jobs: int) -> Estimate:
+    rows = index.rows(made.suite.store_path) if (made.suite.store_path / "runs").is_dir() else []
+    seconds: dict[tuple, list[float]] = defaultdict(list)
+    costs: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        if row["status"] in ("ok", "timeout", "silent_failure"):  # the agent's own outcomes: what a cell takes
+            seconds[row["model"], row["task"]].append(row["wall_seconds"])
+            seconds[row["model"],].append(row["wall_seconds"])
+            if row["cost"] is not None:
+                costs[row["model"]].append(row["cost"])
+    timeouts = {t.id: t.timeout for t in made.tasks}
+    total = ceiling = 0.0
+    known, cost = 0, None
+    for cell in made.todo:
+        limit = timeouts.get(cell.task.id) or cell.budgets.timeout
+        found = seconds.get((cell.model.id, cell.task.id)) or seconds.get((cell.model.id,))
+        total += min(statistics.median(found), limit) if found else limit
+        ceiling += limit
+        known += bool(found)
+        if costs.get(cell.model.id):
+            cost = (cost or 0.0) + statistics.median(costs[cell.model.id])
+    lanes = max(1, min(jobs, len(made.todo)))
+    return Estimate(cells=len(made.todo), seconds=total / lanes, ceiling=ceiling / lanes, from_runs=known, cost=cost, jobs=lanes)
+
+
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
