@@ -86,6 +86,7 @@ def test_provider_faults_are_stored_once_and_infrastructure_is_retried(sweep):
     # A model that never answers is the provider's failure, retried: not the agent's timeout.
     assert status == {"recovers": ["ok"], "storm": ["infra_error"], "hangs": ["infra_error"], "garbled": ["infra_error"], "healthy": ["ok"]}
     assert any(e.startswith("the provider sent nothing for ") for e in found["hangs"][0]["errors"]), found["hangs"][0]["errors"]
+    assert found["hangs"][0]["tokens"] is None  # what the unanswered request cost is unknown, never 0
     assert found["recovers"][0]["requests"] == 4 and found["recovers"][0]["matched"] is True  # pi's retries, metered
     assert all(n == 1 for n in first_turns(server).values())  # no cell ran twice
     plan = project.cli("run", "suite.yaml", "--dry-run")

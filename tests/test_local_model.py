@@ -266,3 +266,26 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is gone, not yet reaped
     except OSError:
         return False
+
+
+def test_a_machine_too_slow_for_the_budget_is_said_before_the_first_cell(quickstart):
+    """A 2-second budget cannot hold pi's first request on any CPU this model runs on: run says so
+    once, before the cells, and the cells that got no reply are the provider's (infra_error, tokens
+    unknown), never the agent's miss."""
+    path = suite(quickstart, revisions=[{"ref": "v1.1", "name": "+ CLI"}], tiers=["bare"], tasks=["encode", "score"], budgets={"timeout": 2})
+    done = subprocess.run([sys.executable, "-m", "agent_eval", "run", str(path)], capture_output=True, text=True, timeout=400)
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning: local/qwen2.5-coder-0.5b runs slowly here")]
+    assert len(warnings) == 1 and "of each cell's 2 s" in warnings[0] and "Raise budgets.timeout to at least" in warnings[0], done.stderr
+    assert done.stderr.index(warnings[0]) < done.stderr.index("[1/2")
+    results = stored(quickstart)
+    assert [r["status"] for r in results] == ["infra_error", "infra_error"], [r["errors"] for r in results]
+    assert all(r["tokens"] is None for r in results)
+
+
+def test_the_speed_rule_warns_only_when_the_first_request_takes_over_half_the_budget():
+    from agent_eval.run.speed import Speed, too_slow
+
+    fast, slow = Speed(prompt_per_second=700, generated_per_second=30), Speed(prompt_per_second=30, generated_per_second=3)
+    assert fast.first_request == pytest.approx(1400 / 700 + 60 / 30)
+    assert too_slow("m", fast, 120) is None and too_slow("m", slow, 140) is None  # 1400/30 + 60/3 = 67 s: under half of 140
+    assert "takes about 67 s of each cell's 120 s" in too_slow("m", slow, 120) and "at least 267" in too_slow("m", slow, 120)

@@ -107,7 +107,8 @@ def print_plan(made, every_cell: bool) -> None:
     found = isolation()
     say(f"isolation: {found.detail}" if found.name == "bwrap" else f"isolation: NONE — {found.detail}")
     if found.name == "bwrap" and (hidden := unseen_path(os.environ.get("PATH", ""))):
-        say(f"  PATH entries the sandboxed agent will not have (not in its mount view): {':'.join(hidden)}")
+        more = f" and {len(hidden) - 2} more (agent-eval doctor lists them)" if len(hidden) > 2 else ""
+        say(f"  PATH entries the sandboxed agent will not have (not in its mount view): {':'.join(hidden[:2])}{more}")
     if every_cell:
         done = {c.key for c in made.done}
         for cell in made.done + made.todo:

@@ -28,7 +28,7 @@ from agent_eval.store.store import Store
 from agent_eval.suite import profiles
 from agent_eval.suite.config import ConfigError
 
-from . import agent, prepare, scratch, serve, worker
+from . import agent, prepare, scratch, serve, speed, worker
 from .estimate import duration
 from .plan import Plan
 from .proxy import Control, Proxy
@@ -162,6 +162,8 @@ class Servers:
             started = time.perf_counter()
             server = stack.enter_context(serve.ModelServer(model, log, on_exit=self._died(model, keys, controls)))
             console.print(f"{model} ready at {server.url} in {time.perf_counter() - started:.1f}s")
+            if (measured := speed.measure(server.url)) and (warning := speed.too_slow(model, measured, _longest(plan, model))):
+                console.print(warning, markup=False)
             self.urls[model] = server.url
             self.slots[model] = threading.Semaphore(1)
 
@@ -175,6 +177,11 @@ class Servers:
 
     def slot(self, cell: Cell):
         return self.slots.get(cell.model.id) or nullcontext()
+
+
+def _longest(plan: Plan, model: str) -> float:
+    timeouts = {t.id: t.timeout for t in plan.tasks}
+    return max(timeouts.get(c.task.id) or c.budgets.timeout for c in plan.todo if c.model.id == model)
 
 
 def tally(futures: dict) -> Outcome:

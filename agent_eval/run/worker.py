@@ -104,10 +104,11 @@ def _run_task(
     _keep_trace(session, folder, secrets)
 
     trace = traces.parse(folder / "trace.jsonl", since)
+    unanswered = meter.silent_for() is not None  # a request the provider never began to answer: what it cost is unknown
     status, ended_by, extra = outcome.status(run, control.reason, trace, meter)
     result = Result(
         cell=cell, status=status, ended_by=ended_by, matched=score.matches(task, trace.answer), answer=trace.answer,
-        agent_seconds=round(run.seconds, 3), turns=trace.turns, tool_calls=trace.tool_calls, tokens=meter.known_tokens,
+        agent_seconds=round(run.seconds, 3), turns=trace.turns, tool_calls=trace.tool_calls, tokens=None if unanswered else meter.known_tokens,
         tokens_trace=trace.tokens, requests=meter.requests, cost=trace.cost or None,
         markers=score.fired(profile.markers, trace), errors=[e for e in [control.detail] if e] + extra + trace.errors,
         steps=trace.steps, isolation=sandbox.isolation().name, harness_version=__version__, finished_at=now(),
