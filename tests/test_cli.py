@@ -112,3 +112,33 @@ def test_results_keep_the_suites_order_not_the_shas(tmp_path):
     assert out.returncode == 0, out.stderr
     rows = [(r["revision"], r["tier"], r["task"]) for r in csv.DictReader(io.StringIO(out.stdout))]
     assert rows == [(rev.name, tier, task) for rev in revisions for tier in ("skill", "bare") for task in ("a", "b")]
+
+
+def test_init_starts_a_library_from_git_or_the_index_and_validates_it(tmp_path, minilib_repo):
+    import subprocess
+    import sys
+
+    import yaml
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "agent_eval", *args], capture_output=True, text=True, cwd=tmp_path)
+
+    made = cli("init", str(minilib_repo), "--dir", "mine")
+    assert made.returncode == 0, made.stderr
+    suite = yaml.safe_load((tmp_path / "mine" / "minilib.yaml").read_text())
+    assert suite["revisions"] == [{"ref": "v0.2"}, {"ref": "v0.3"}] and suite["tiers"] == ["bare", "clone"]
+    assert sorted(p.name for p in (tmp_path / "mine" / "tasks" / "minilib").iterdir()) == ["first-use.yaml", "version.yaml"]
+    assert "1 models × 2 revisions × 2 tasks × 2 tiers × 3 repeats = 24 cells" in made.stderr
+    assert "agent-eval compare --base v0.2 --head v0.3" in made.stderr.splitlines()[-1]
+    assert cli("validate", "mine/minilib.yaml").returncode == 0
+    again = cli("init", str(minilib_repo), "--dir", "mine")
+    assert again.returncode == 2 and again.stderr.count("\n") == 1 and "already exists; init writes new files only" in again.stderr
+
+    # By its name on the package index: its newest releases, no repo needed.
+    made = cli("init", "sqlite-utils", "--dir", "pypi")
+    assert made.returncode == 0, made.stderr
+    suite = yaml.safe_load((tmp_path / "pypi" / "sqlite-utils.yaml").read_text())
+    assert [list(r) for r in suite["revisions"]] == [["release"], ["release"]] and "repo" not in yaml.safe_load(
+        (tmp_path / "pypi" / "profiles" / "sqlite-utils" / "profile.yaml").read_text())
+    missing = cli("init", "no-such-project-agent-eval-zz", "--dir", "none")
+    assert missing.returncode == 2 and "no project 'no-such-project-agent-eval-zz'" in missing.stderr and not (tmp_path / "none").exists()

@@ -55,6 +55,34 @@ def run(
 
 
 @app.command()
+def init(
+    library: Annotated[str, typer.Argument(help="A package-index name (its two newest releases become the revisions), or a git URL or "
+                                                "path (its two newest tags, else its default branch).")],
+    dir: Annotated[Path, typer.Option("--dir", help="Where to write profiles/, tasks/ and the suite.")] = Path("."),
+) -> None:
+    """Start evaluating your own library: a profile, two example tasks and a suite on the offline
+    model, written as files to edit, and checked (revisions resolved) before it returns."""
+    from agent_eval.run import plan
+    from agent_eval.suite.starter import start
+
+    try:
+        written = start(library, dir)
+    except user_errors() as err:
+        fail(str(err))
+    try:
+        made = plan.make(written[-1])
+    except user_errors() as err:  # ours to fix, not the user's: leave nothing half-made behind
+        for path in written:
+            path.unlink()
+        fail(f"the files init wrote for {library} do not validate ({err}); please report it")
+    for path in written:
+        say(f"wrote {path}")
+    print_plan(made, every_cell=False)
+    say(f"next: write tasks your users do in {written[1].parent} (README: Tasks), then `agent-eval run {written[-1]}` "
+        f"and `agent-eval compare --base {made.revisions[0].name} --head {made.revisions[-1].name}`")
+
+
+@app.command()
 def validate(suite: Annotated[Path, typer.Argument(help="The suite.yaml to check.")]) -> None:
     """Check a suite, its profile and tasks, and resolve its revisions — without running anything."""
     made = make_plan(suite)

@@ -85,6 +85,13 @@ def resolve(requirement: str, need_sdist: bool = False) -> Release:
     return release
 
 
+def latest(project: str, count: int) -> list[str]:
+    """The project's newest `count` final releases on the index, oldest first."""
+    page = _simple_page(normalize(project), project)
+    found = {Version(v) for v in page.get("versions", []) if _valid(v)}
+    return [str(v) for v in sorted(v for v in found if not v.is_prerelease and not v.is_devrelease)[-count:]]
+
+
 def _simple_page(project: str, requirement: str) -> dict:
     import httpx  # here, not at the top: every reader of a store imports Release, few fetch
 

@@ -48,6 +48,13 @@ def fetch(url: str) -> None:
             raise RepoError(f"cannot fetch {url}: git refuses that transport ({err})") from None
 
 
+def latest_tags(url: str, count: int) -> list[str]:
+    """The repository's newest `count` tags by date, oldest first (fetch it first)."""
+    with opened(url) as repo:
+        tags = repo.git.for_each_ref("--sort=creatordate", "--format=%(refname:short)", "refs/tags").split()
+    return tags[-count:]
+
+
 def git_said(err: git.GitCommandError) -> str:
     """git's own words (its `fatal:`/`error:` lines), not GitPython's wrapping of them."""
     lines = [line.strip().removeprefix("stderr:").strip().strip("'").strip() for line in (err.stderr or "").splitlines()]
