@@ -277,6 +277,7 @@ def test_a_machine_too_slow_for_the_budget_is_said_before_the_first_cell(quickst
     warnings = [line for line in done.stderr.splitlines() if line.startswith("warning: local/qwen2.5-coder-0.5b runs slowly here")]
     assert len(warnings) == 1 and "of each cell's 2 s" in warnings[0] and "Raise budgets.timeout to at least" in warnings[0], done.stderr
     assert done.stderr.index(warnings[0]) < done.stderr.index("[1/2")
+    assert "estimate: about 4 s with 1 at once" in done.stderr  # the local model serves one cell at a time, whatever --jobs says
     results = stored(quickstart)
     assert [r["status"] for r in results] == ["infra_error", "infra_error"], [r["errors"] for r in results]
     assert all(r["tokens"] is None for r in results)

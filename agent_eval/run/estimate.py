@@ -22,7 +22,7 @@ class Estimate(BaseModel):
     ceiling: float  # every cell to its timeout, `jobs` at once
     from_runs: int  # cells whose estimate came from stored runs (the others count at their timeout)
     cost: float | None  # USD, over the cells whose model has stored costs
-    jobs: int
+    jobs: int  # cells at once (a local model's cells run one at a time whatever it is)
 
     def line(self) -> str:
         if not self.cells:
@@ -44,18 +44,22 @@ def estimate(made: Plan, jobs: int) -> Estimate:
             if row["cost"] is not None:
                 costs[row["model"]].append(row["cost"])
     timeouts = {t.id: t.timeout for t in made.tasks}
-    total = ceiling = 0.0
+    # (expected, ceiling) seconds per lane: a local model serves one cell at a time, the rest share --jobs
+    lanes: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     known, cost = 0, None
     for cell in made.todo:
         limit = timeouts.get(cell.task.id) or cell.budgets.timeout
         found = seconds.get((cell.model.id, cell.task.id)) or seconds.get((cell.model.id,))
-        total += min(statistics.median(found), limit) if found else limit
-        ceiling += limit
+        lane = lanes[cell.model.id if cell.model.is_local else ""]
+        lane[0] += min(statistics.median(found), limit) if found else limit
+        lane[1] += limit
         known += bool(found)
         if costs.get(cell.model.id):
             cost = (cost or 0.0) + statistics.median(costs[cell.model.id])
-    lanes = max(1, min(jobs, len(made.todo)))
-    return Estimate(cells=len(made.todo), seconds=total / lanes, ceiling=ceiling / lanes, from_runs=known, cost=cost, jobs=lanes)
+    shared = max(1, min(jobs, sum(1 for c in made.todo if not c.model.is_local)))
+    wall = [(s / shared, c / shared) if model == "" else (s, c) for model, (s, c) in lanes.items()]
+    return Estimate(cells=len(made.todo), seconds=max([s for s, _ in wall], default=0.0), ceiling=max([c for _, c in wall], default=0.0),
+                    from_runs=known, cost=cost, jobs=sum(shared if model == "" else 1 for model in lanes))
 
 
 def duration(seconds: float) -> str:
