@@ -26,7 +26,8 @@ agent-eval it installs, and sees only the secrets it was given.
 The local CAS is one database that one process at a time may open; the stand-in waits its turn.
 What it does not: real auth scopes, billing, scheduling delays, LFS, branches, history.
 Faults for tests: `refuse_creates` answers the next N Job creations with 429; `lose_replies`
-creates the next N Jobs but answers 502; `kill(id)` ends a Job as a lost node would.
+creates the next N Jobs but answers 502; `drop_replies` creates the next N Jobs and closes the
+connection without a reply; `kill(id)` ends a Job as a lost node would.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ class HubStandIn:
         self.requests: list[dict] = []
         self.refuse_creates = 0
         self.lose_replies = 0
+        self.drop_replies = 0
         self.lock = threading.RLock()
         self.xet_lock = threading.Lock()
         self.ids = itertools.count(1)
@@ -377,18 +379,23 @@ class _Handler(BaseHTTPRequestHandler):
     # ── jobs ─────────────────────────────────────────────────────────────────────────────────
     def _create_job(self, namespace: str, spec: dict) -> None:
         hub = self.hub
-        refuse = lose = False
+        refuse = lose = drop = False
         with hub.lock:
             if hub.refuse_creates:
                 hub.refuse_creates, refuse = hub.refuse_creates - 1, True
             elif hub.lose_replies:
                 hub.lose_replies, lose = hub.lose_replies - 1, True
+            elif hub.drop_replies:
+                hub.drop_replies, drop = hub.drop_replies - 1, True
         if refuse:
             return self._reply(429, {"error": "Too many requests"}, {"Retry-After": "1"})
         bad = [f"{k}={v}" for k, v in spec.get("labels", {}).items() if not re.fullmatch(r"[A-Za-z0-9_-]{1,100}", k) or not re.fullmatch(r"[A-Za-z0-9_-]{0,100}", v)]
         if bad:
             return self._reply(400, {"error": f"Invalid labels: {', '.join(bad)}"})
         job = hub.create_job(namespace, spec)
+        if drop:  # the connection ends with no reply: the client sees the server disconnect
+            self.close_connection = True
+            return
         if lose:
             return self._reply(502, {"error": "Bad gateway"})
         self._reply(200, job.info())

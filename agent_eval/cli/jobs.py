@@ -233,8 +233,7 @@ def pull(
     """Bring a bucket's results and traces down to a local store (incremental: only what changed)."""
     with reported():
         remote = hub_store(bucket)
-        typer.echo(f"pulling {remote.uri} into {store} …", err=True)
-        files, results = remote.pull(store)
+        files, results = remote.pull(store, say=lambda line: typer.echo(line, err=True))
     from agent_eval.store import index
 
     index.verify(store).close()  # a pull may rewrite result.json files in place (regraded remotely): every one is checked

@@ -63,13 +63,14 @@ class BucketStore:
         if files:
             self.api.batch_bucket_files(self.id, add=files)
 
-    def pull(self, dest: Path, exact: bool = False) -> tuple[int, int]:
+    def pull(self, dest: Path, exact: bool = False, say=lambda line: None) -> tuple[int, int]:
         """Bring the bucket down to a local store, incrementally: (files fetched, results among them).
         result.json files come last, so an interrupted pull never leaves a result without its trace.
         `exact` also deletes local files the bucket no longer has (for a mirror, not a user's store).
         One look at the bucket first, which the client does not retry: an unreachable Hub or a
         missing bucket is one error at once, and no folder is made for it."""
         self.api.bucket_info(self.id)
+        say(f"pulling {self.uri} into {dest} …")
         made = not dest.exists()
         dest.mkdir(parents=True, exist_ok=True)
         skip = ["wheels/*", "snapshots/*", "*.partial", "index.sqlite*"]  # the Jobs' own copies; the index is derived here, never synced
