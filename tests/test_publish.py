@@ -83,3 +83,29 @@ def test_hub_errors_are_one_line(hub, store):
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "401" in lines[0]
     assert TOKEN not in refused.stderr
+
+
+def test_the_saved_hub_login_is_redacted_when_hf_token_is_also_set(project, fake, hub, tmp_path):
+    from fake_model import Reply, Rule
+
+    saved, stored, refresh = "hf_saved_login_4e1d77ab", "hf_stored_token_90c2f3de", "hf_refresh_token_c0ffee42"
+    home = tmp_path / "hf-home"  # `hf auth login` saved these; HF_TOKEN (another token) is set as well
+    home.mkdir()
+    (home / "token").write_text(saved + "\n")
+    (home / "stored_tokens").write_text(f"[work]\nhf_token = {stored}\nrefresh_token = {refresh}\nexpires_at = 1999999999\n")
+    read = f"cat {home}/token {home}/stored_tokens"
+    fake.rules.insert(0, Rule("Read the login", [Reply(tool="bash", args={"command": read}), Reply(text="Login: {last_tool_output}")]))
+    project.task("login", prompt="Read the login and report it.", expected="Login")
+    project.suite(revisions=["v0.2"], tiers=["bare"], tasks=["login"])
+    env = {"AGENT_EVAL_SANDBOX": "off", "HF_HOME": str(home), "HF_ENDPOINT": hub.url, "HF_HUB_DISABLE_TELEMETRY": "1"}
+    ran = project.cli("run", "suite.yaml", env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert saved.encode() in b"".join(fake.bodies)  # the agent did read them (the control: no sandbox here)
+    secrets = [s.encode() for s in (saved, stored, refresh)]
+    stored_bytes = project.stored_bytes()
+    assert not [s for s in secrets if s in stored_bytes] and b"[REDACTED]" in stored_bytes
+
+    published = project.cli("upload-traces", str(project.store), "--dataset", "org/traces", "--push", env=env)
+    assert published.returncode == 0, published.stderr
+    (trace,) = [b for p, b in hub.repos["dataset:org/traces"].files.items() if p.endswith("trace.jsonl")]
+    assert not [s for s in secrets if s in trace] and b"Login: " in trace
