@@ -131,6 +131,7 @@ class HubStandIn:
         self.drop_replies = 0
         self.lock = threading.RLock()
         self.xet_lock = threading.Lock()
+        self.materializing = threading.Lock()
         self.ids = itertools.count(1)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
@@ -179,15 +180,17 @@ class HubStandIn:
         return {"type": "file", "path": relative, "size": known[0], "xetHash": known[2], "mtime": when, "uploadedAt": when}
 
     def materialize(self, bucket: Bucket) -> None:
-        """Write the bytes of files added by batch into the bucket's folder (the Job's volume)."""
-        with self.lock:
-            pending, bucket.pending = bucket.pending, {}
-        for relative, xet_hash in pending.items():
-            target = bucket.root / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._xet(lambda: self._download(xet_hash, target))
-            stat = target.stat()
-            bucket.hashes[relative] = (stat.st_size, stat.st_mtime_ns, xet_hash)
+        """Write the bytes of files added by batch into the bucket's folder (the Job's volume). One
+        at a time: a Job that starts while another's materializing is under way waits for its files."""
+        with self.materializing:
+            with self.lock:
+                pending, bucket.pending = bucket.pending, {}
+            for relative, xet_hash in pending.items():
+                target = bucket.root / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self._xet(lambda: self._download(xet_hash, target))
+                stat = target.stat()
+                bucket.hashes[relative] = (stat.st_size, stat.st_mtime_ns, xet_hash)
 
     def _xet(self, operation):
         # A client process holds the CAS database while it uploads or downloads: wait for it.

@@ -102,6 +102,12 @@ def test_two_suites_fanned_out_at_the_same_instant_leave_one_job_per_cell(tmp_pa
         thread.join(timeout=300)
     live = Counter(j.spec["labels"]["agent-eval-key"] for j in held.jobs.values() if j.stage in ("SCHEDULING", "RUNNING"))
     assert len(held.jobs) == 12 and len(live) == 6 and set(live.values()) == {1}, said
+    # Both fan-outs wrote each run folder's cell.json; whichever Job lives starts from its own, kept with its snapshot.
+    files = bucket_files(held)
+    for job in (j for j in held.jobs.values() if j.stage == "RUNNING"):
+        snapshot = next(v["path"] for v in job.spec["volumes"] if v["mountPath"].endswith("/snapshot"))
+        (key,) = re.findall(r"cp /store/suites/\w+/snapshot/cells/(\w+)\.json", job.spec["command"][2])
+        assert orjson.loads(files[f"{snapshot}/cells/{key}.json"])["suite"] == job.spec["labels"]["agent-eval-suite"]
 
 
 def test_a_connection_lost_after_a_job_was_created_is_looked_up_not_resubmitted(tmp_path, minilib_repo, hub, hub_model):

@@ -97,9 +97,12 @@ def job_spec(unit: list[Cell], wheel: str, snapshot: str, bucket_id: str, option
     in the bucket; `snapshot`: the folder of the suite's snapshot there."""
     cell = unit[0]
     cell_files = " ".join(shlex.quote(f"{MOUNT}/{c.folder}/cell.json") for c in unit)
+    # The cell.json this Job was submitted with, from its snapshot, where no other fan-out writes:
+    # a fan-out of another suite racing this one may have rewritten the run folder's copy.
+    own = "; ".join(f"cp {shlex.quote(f'{MOUNT}/suites/{c.suite}/snapshot/cells/{c.key}.json')} {shlex.quote(f'{MOUNT}/{c.folder}/cell.json')}" for c in unit)
     where = cell.folder + (f" (session {cell.unit[:8]}, {len(unit)} tasks)" if cell.session else "")
     script = (
-        f"set -e; echo {shlex.quote(f'agent-eval {__version__}: {where}')}; "
+        f"set -e; echo {shlex.quote(f'agent-eval {__version__}: {where}')}; {own}; "
         "command -v uv >/dev/null || PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet uv; "
         f"exec uv tool run --quiet --from {shlex.quote(f'{MOUNT}/{wheel}')} agent-eval worker {cell_files}"
     )
@@ -248,7 +251,8 @@ def harness(store: BucketStore, say: Say) -> str:
 def upload(made: Plan, cells: list[Cell], store: BucketStore, say: Say) -> str:
     """The suite's snapshot and plan, and each cell's cell.json, in one batch: the cells of the
     units about to be submitted only, never a cell a live Job reads. The snapshot goes where the
-    store's layout has it, for readers, and under its hash in snapshots/, for the Jobs (returned)."""
+    store's layout has it, for readers, and under its hash in snapshots/, with the cells, for the
+    Jobs (returned). A cell's key names its revision's sha: under one hash, its cell.json never changes."""
     with tempfile.TemporaryDirectory() as scratch:
         local = Store(Path(scratch))
         snap = local.snapshot(made.suite, made.profile, made.tasks, made.summary())
@@ -257,7 +261,9 @@ def upload(made: Plan, cells: list[Cell], store: BucketStore, say: Say) -> str:
         snapped = sorted(p.relative_to(snap).as_posix() for p in snap.rglob("*") if p.is_file())
         kept = f"{SNAPSHOTS}/{wheel.digest(snap, snapped)}"
         files += [(snap / name, f"{kept}/{name}") for name in snapped]
-        files += [(orjson.dumps(c.model_dump(mode="json"), option=orjson.OPT_INDENT_2), f"{c.folder}/cell.json") for c in cells]
+        for cell in cells:
+            data = orjson.dumps(cell.model_dump(mode="json"), option=orjson.OPT_INDENT_2)
+            files += [(data, f"{cell.folder}/cell.json"), (data, f"{kept}/cells/{cell.key}.json")]
         store.put(files)
     say(f"put the snapshot of suite {made.suite.name} and {len(cells)} cells in {store.uri}")
     return kept
