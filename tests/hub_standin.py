@@ -5,7 +5,9 @@ starts). What it emulates, as the client calls it:
   GET  /api/whoami-v2, /api/agent-harnesses                  who the token is; no harness registry
   POST /api/repos/create                                     model/dataset/space repos (409 + url if it exists)
   POST /api/validate-yaml                                    README front matter (always valid)
-  POST /api/{type}s/{id}/preupload|commit/{rev}              every file "regular" (inline base64), kept in memory
+  GET  /api/{type}s/{id} · /api/{type}s/{id}/tree/{rev}      repo info (visibility, files); its files, recursively
+  PUT  /api/{type}s/{id}/settings                            visibility
+  POST /api/{type}s/{id}/preupload|commit/{rev}              every file "regular" (inline base64), kept in memory; deletions
   POST /api/buckets/{id}                                     create a bucket (409 + url if it exists)
   GET  /api/buckets/{id}[/tree[/{prefix}]]                   info; listing with Link pagination
   POST /api/buckets/{id}/paths-info | batch                  file info; NDJSON addFile/deleteFile
@@ -26,7 +28,8 @@ agent-eval it installs, and sees only the secrets it was given.
 The local CAS is one database that one process at a time may open; the stand-in waits its turn.
 What it does not: real auth scopes, billing, scheduling delays, LFS, branches, history.
 Faults for tests: `refuse_creates` answers the next N Job creations with 429; `lose_replies`
-creates the next N Jobs but answers 502; `kill(id)` ends a Job as a lost node would.
+creates the next N Jobs but answers 502; `drop_replies` creates the next N Jobs and closes the
+connection without a reply; `kill(id)` ends a Job as a lost node would.
 """
 
 from __future__ import annotations
@@ -125,8 +128,10 @@ class HubStandIn:
         self.requests: list[dict] = []
         self.refuse_creates = 0
         self.lose_replies = 0
+        self.drop_replies = 0
         self.lock = threading.RLock()
         self.xet_lock = threading.Lock()
+        self.materializing = threading.Lock()
         self.ids = itertools.count(1)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
@@ -175,15 +180,17 @@ class HubStandIn:
         return {"type": "file", "path": relative, "size": known[0], "xetHash": known[2], "mtime": when, "uploadedAt": when}
 
     def materialize(self, bucket: Bucket) -> None:
-        """Write the bytes of files added by batch into the bucket's folder (the Job's volume)."""
-        with self.lock:
-            pending, bucket.pending = bucket.pending, {}
-        for relative, xet_hash in pending.items():
-            target = bucket.root / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._xet(lambda: self._download(xet_hash, target))
-            stat = target.stat()
-            bucket.hashes[relative] = (stat.st_size, stat.st_mtime_ns, xet_hash)
+        """Write the bytes of files added by batch into the bucket's folder (the Job's volume). One
+        at a time: a Job that starts while another's materializing is under way waits for its files."""
+        with self.materializing:
+            with self.lock:
+                pending, bucket.pending = bucket.pending, {}
+            for relative, xet_hash in pending.items():
+                target = bucket.root / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self._xet(lambda: self._download(xet_hash, target))
+                stat = target.stat()
+                bucket.hashes[relative] = (stat.st_size, stat.st_mtime_ns, xet_hash)
 
     def _xet(self, operation):
         # A client process holds the CAS database while it uploads or downloads: wait for it.
@@ -305,7 +312,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _begin(self, method: str) -> tuple[str, dict, bytes] | None:
         parts = urlsplit(self.path)
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) if method == "POST" else b""
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) if method in ("POST", "PUT") else b""
         self.hub.requests.append({"method": method, "path": self.path, "headers": dict(self.headers), "body": body})
         if parts.path != "/api/agent-harnesses" and self.headers.get("Authorization") != f"Bearer {self.hub.token}":
             self._reply(401, {"error": "Invalid credentials in Authorization header"})
@@ -350,7 +357,22 @@ class _Handler(BaseHTTPRequestHandler):
             return self._logs(job, query) if found[3] else self._reply(200, job.info())
         if found := re.fullmatch(r"/api/buckets/([^/]+/[^/]+)(?:/(tree|xet-read-token|xet-write-token)(/.*)?)?", path):
             return self._bucket_get(found[1], found[2], unquote((found[3] or "/")[1:]), query)
+        if found := re.fullmatch(r"/api/(model|dataset|space)s/([^/]+/[^/]+)(?:/revision/[^/]+|/tree/[^/]+(/.*)?)?", path):
+            return self._repo_get(found[1], found[2], "/tree/" in path, unquote((found[3] or "/")[1:]), query)
         self._reply(404, {"error": f"stand-in: no route GET {path}"})
+
+    def do_PUT(self) -> None:
+        begun = self._begin("PUT")
+        if not begun:
+            return
+        found = re.fullmatch(r"/api/(model|dataset|space)s/([^/]+/[^/]+)/settings", begun[0])
+        repo = found and self.hub.repos.get(f"{found[1]}:{found[2]}")
+        if not repo:
+            return self._missing(f"Repository {found[2] if found else begun[0]}")
+        visibility = orjson.loads(begun[2]).get("visibility")
+        if visibility:
+            repo.private = visibility != "public"
+        self._reply(200, {})
 
     def do_POST(self) -> None:
         begun = self._begin("POST")
@@ -377,18 +399,23 @@ class _Handler(BaseHTTPRequestHandler):
     # ── jobs ─────────────────────────────────────────────────────────────────────────────────
     def _create_job(self, namespace: str, spec: dict) -> None:
         hub = self.hub
-        refuse = lose = False
+        refuse = lose = drop = False
         with hub.lock:
             if hub.refuse_creates:
                 hub.refuse_creates, refuse = hub.refuse_creates - 1, True
             elif hub.lose_replies:
                 hub.lose_replies, lose = hub.lose_replies - 1, True
+            elif hub.drop_replies:
+                hub.drop_replies, drop = hub.drop_replies - 1, True
         if refuse:
             return self._reply(429, {"error": "Too many requests"}, {"Retry-After": "1"})
         bad = [f"{k}={v}" for k, v in spec.get("labels", {}).items() if not re.fullmatch(r"[A-Za-z0-9_-]{1,100}", k) or not re.fullmatch(r"[A-Za-z0-9_-]{0,100}", v)]
         if bad:
             return self._reply(400, {"error": f"Invalid labels: {', '.join(bad)}"})
         job = hub.create_job(namespace, spec)
+        if drop:  # the connection ends with no reply: the client sees the server disconnect
+            self.close_connection = True
+            return
         if lose:
             return self._reply(502, {"error": "Bad gateway"})
         self._reply(200, job.info())
@@ -484,6 +511,17 @@ class _Handler(BaseHTTPRequestHandler):
         hub.repos[f"{kind}:{repo_id}"] = Repo(kind=kind, id=repo_id, private=private, sdk=spec.get("sdk"))
         self._reply(200, {"url": url, "name": repo_id})
 
+    def _repo_get(self, kind: str, repo_id: str, tree: bool, prefix: str, query) -> None:
+        repo = self.hub.repos.get(f"{kind}:{repo_id}")
+        if repo is None:
+            return self._missing(f"Repository {repo_id}")
+        if tree:
+            files = sorted(p for p in repo.files if p.startswith(prefix))
+            return self._page([{"type": "file", "path": p, "size": len(repo.files[p]), "oid": f"{hash(repo.files[p]) & (2**160 - 1):040x}"} for p in files], query)
+        sha = f"{len(repo.commits):040x}"
+        info = {"id": repo_id, "private": repo.private, "sha": sha, "siblings": [{"rfilename": p} for p in sorted(repo.files)]}
+        self._reply(200, info | ({"sdk": repo.sdk} if repo.sdk else {}))
+
     def _repo_upload(self, kind: str, repo_id: str, action: str, body: bytes) -> None:
         repo = self.hub.repos.get(f"{kind}:{repo_id}")
         if repo is None:
@@ -499,6 +537,10 @@ class _Handler(BaseHTTPRequestHandler):
                 summary = value.get("summary", "")
             elif entry["key"] == "file":
                 repo.files[value["path"]] = base64.b64decode(value["content"])
+            elif entry["key"] == "deletedFile":
+                repo.files.pop(value["path"], None)
+            elif entry["key"] == "deletedFolder":
+                repo.files = {p: b for p, b in repo.files.items() if not p.startswith(value["path"].rstrip("/") + "/")}
             elif entry["key"] == "lfsFile":
                 return self._reply(400, {"error": "stand-in: LFS/Xet uploads to repos are not emulated"})
         repo.commits.append(summary)

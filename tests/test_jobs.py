@@ -81,7 +81,7 @@ def test_fanout_runs_every_cell_as_a_job_and_matches_a_local_run(tmp_path, minil
     assert spec["flavor"] == "cpu-upgrade" and spec["timeout"] == 2700 and spec["secrets"] == ["HF_TOKEN"]
     # Each Job mounts its own run folder read-write; the snapshot and the wheel read-only.
     assert [(v["mountPath"], v.get("path"), v["readOnly"]) for v in spec["volumes"]][1:] == [
-        ("/store/suites/test/snapshot", "suites/test/snapshot", True),
+        ("/store/suites/test/snapshot", "snapshots/<snapshot hash>", True),  # the fan-out's own, where no later one writes
         ("/store/wheels/<version>-<source hash>", "wheels/<version>-<source hash>", True),
     ]
     own = spec["volumes"][0]
@@ -104,7 +104,7 @@ def test_fanout_runs_every_cell_as_a_job_and_matches_a_local_run(tmp_path, minil
     written = {p.relative_to(hub.root / "buckets" / BUCKET).as_posix() for p in (hub.root / "buckets" / BUCKET).rglob("*") if p.is_file()}
     folders = {job.spec["volumes"][0]["path"] for job in hub.jobs.values()}
     outside = {p for p in written if not any(p.startswith(f + "/") for f in folders)}
-    assert all(p.startswith(("suites/test/snapshot/", "wheels/")) for p in outside - {"suites/test/plan.json"}), outside  # each Job wrote only its own folder
+    assert all(p.startswith(("suites/test/snapshot/", "snapshots/", "wheels/")) for p in outside - {"suites/test/plan.json"}), outside  # each Job wrote only its own folder
 
     again = jobs_cli(project, "fanout", "suite.yaml", "--jobs")
     assert again.returncode == 0 and "3 done, 0 to run" in again.stderr and len(hub.jobs) == 3  # resumed: nothing new

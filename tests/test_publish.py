@@ -83,3 +83,72 @@ def test_hub_errors_are_one_line(hub, store):
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "401" in lines[0]
     assert TOKEN not in refused.stderr
+
+
+def test_the_saved_hub_login_is_redacted_when_hf_token_is_also_set(project, fake, hub, tmp_path):
+    from fake_model import Reply, Rule
+
+    saved, stored, refresh = "hf_saved_login_4e1d77ab", "hf_stored_token_90c2f3de", "hf_refresh_token_c0ffee42"
+    home = tmp_path / "hf-home"  # `hf auth login` saved these; HF_TOKEN (another token) is set as well
+    home.mkdir()
+    (home / "token").write_text(saved + "\n")
+    (home / "stored_tokens").write_text(f"[work]\nhf_token = {stored}\nrefresh_token = {refresh}\nexpires_at = 1999999999\n")
+    read = f"cat {home}/token {home}/stored_tokens"
+    fake.rules.insert(0, Rule("Read the login", [Reply(tool="bash", args={"command": read}), Reply(text="Login: {last_tool_output}")]))
+    project.task("login", prompt="Read the login and report it.", expected="Login")
+    project.suite(revisions=["v0.2"], tiers=["bare"], tasks=["login"])
+    env = {"AGENT_EVAL_SANDBOX": "off", "HF_HOME": str(home), "HF_ENDPOINT": hub.url, "HF_HUB_DISABLE_TELEMETRY": "1"}
+    ran = project.cli("run", "suite.yaml", env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert saved.encode() in b"".join(fake.bodies)  # the agent did read them (the control: no sandbox here)
+    secrets = [s.encode() for s in (saved, stored, refresh)]
+    stored_bytes = project.stored_bytes()
+    assert not [s for s in secrets if s in stored_bytes] and b"[REDACTED]" in stored_bytes
+
+    published = project.cli("upload-traces", str(project.store), "--dataset", "org/traces", "--push", env=env)
+    assert published.returncode == 0, published.stderr
+    (trace,) = [b for p, b in hub.repos["dataset:org/traces"].files.items() if p.endswith("trace.jsonl")]
+    assert not [s for s in secrets if s in trace] and b"Login: " in trace
+
+
+def test_publish_says_the_real_visibility_and_changes_it_only_when_asked(hub, store):
+    first = cli(hub, "publish-results", str(store), "--dataset", "org/res", "--public")
+    assert first.returncode == 0, first.stderr
+    assert "to the public Dataset org/res (new)" in first.stderr and not hub.repos["dataset:org/res"].private
+    again = cli(hub, "publish-results", str(store), "--dataset", "org/res")
+    assert "committed 3 rows to the public Dataset org/res\n" in again.stderr and not hub.repos["dataset:org/res"].private
+    dry = cli(hub, "publish-results", str(store), "--dataset", "org/res", "--private", "--dry-run")
+    assert "to the private Dataset org/res (was public)" in dry.stderr and not hub.repos["dataset:org/res"].private
+    hidden = cli(hub, "publish-results", str(store), "--dataset", "org/res", "--private")
+    assert "to the private Dataset org/res (was public)" in hidden.stderr and hub.repos["dataset:org/res"].private
+
+    shown = cli(hub, "publish-report", str(store), "--space", "org/rep", "--public")
+    assert "to the public static Space org/rep (new)" in shown.stderr and not hub.repos["space:org/rep"].private
+    kept = cli(hub, "publish-report", str(store), "--space", "org/rep")
+    assert kept.returncode == 0 and "to the public static Space org/rep\n" in kept.stderr and not hub.repos["space:org/rep"].private
+
+
+def test_republishing_a_report_leaves_exactly_the_new_report_in_the_space(hub, store, tmp_path):
+    assert cli(hub, "publish-report", str(store), "--space", "org/rep").returncode == 0
+    space = hub.repos["space:org/rep"]
+    new = set(space.files)
+    space.files |= {"details/001-1000.js": b"old answers", "old-view.js": b"old", ".gitattributes": b"*.js text"}  # an earlier, larger report's
+    again = cli(hub, "publish-report", str(store), "--space", "org/rep")
+    assert again.returncode == 0, again.stderr
+    assert set(space.files) == new | {".gitattributes"} and len(space.commits) == 2  # one commit added and deleted
+
+
+def test_the_space_title_names_only_suites_with_runs_and_never_cuts_one(hub, tmp_path):
+    a = revision(2)
+    names = ["first-release-comparison-of-the-library", "second-long-suite-name", "third"]
+    results = []
+    for k, name in enumerate(names):
+        row = result("m1", a, f"t{k}", "bare").model_dump(mode="json")
+        row["cell"]["suite"] = name
+        results.append(row)
+    store = write(tmp_path / "titled", results, [plan(n, ["m1"], [a], ["t0"], ["bare"], 1) for n in [*names, "planned-but-never-run"]])
+    done = cli(hub, "publish-report", str(store), "--space", "org/titled")
+    assert done.returncode == 0, done.stderr
+    card = yaml.safe_load(hub.repos["space:org/titled"].files["README.md"].decode().split("---")[1])
+    assert card["title"] == "agent-eval: first-release-comparison-of-the-library +2 more", card["title"]
+    assert "planned-but-never-run" not in hub.repos["space:org/titled"].files["README.md"].decode()

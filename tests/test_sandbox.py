@@ -161,7 +161,7 @@ def test_no_sandbox_is_said_and_network_none_refused(project, fake):
     assert ran.returncode == 1 and "error: 1 of 1 cells are not done" in ran.stderr, ran.stderr
     assert "isolation: NONE — turned off by AGENT_EVAL_SANDBOX=off" in ran.stderr
     result, _ = only_result(project)
-    assert result["status"] == "setup_error" and result["isolation"] is None
+    assert result["status"] == "setup_error" and result["isolation"] == "none"  # said on a setup_error too
     assert "declares network: none, which needs the sandbox" in result["errors"][0]
     assert fake.bodies == []
     doctor = project.cli("doctor", env=off)

@@ -267,7 +267,7 @@ def test_a_session_is_one_job_on_hugging_face_jobs(tmp_path, minilib_repo, pi_re
     assert dry.returncode == 0 and "2 cells" in dry.stderr and "1 Jobs to submit" in dry.stderr, dry.stderr
     spec = orjson.loads(dry.stdout[dry.stdout.index("{"):])
     assert [v["readOnly"] for v in spec["volumes"]] == [False, False, True, True]  # both tasks' run folders, writable
-    assert spec["command"][2].count("/cell.json") == 2 and spec["labels"]["session-tasks"] == "2"
+    assert spec["command"][2].split("agent-eval worker ")[1].count("/cell.json") == 2 and spec["labels"]["session-tasks"] == "2"
 
     done = jobs_cli(project, "fanout", "suite.yaml", "--jobs", "--watch", "--poll", "0.5")
     assert done.returncode == 0, done.stderr + "\n".join(line for job in hub.jobs.values() for _, line in job.log)

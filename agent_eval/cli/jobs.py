@@ -52,17 +52,25 @@ def hub_session(bucket: str, namespace: str | None):
     return store, namespace or store.api.whoami()["name"]
 
 
-def bucket_plan(suite: Path, store, rerun: bool = False):
-    """The suite's cells, with those whose result.json is in the bucket set aside."""
+def bucket_plan(suite: Path, store, namespace: str, rerun: bool = False, need_keys: bool = True):
+    """The suite's cells, those done set aside as `status` counts them: a result in the bucket that
+    its unit's Job does not disown (a Job that ended in ERROR stored a setup_error or infra_error,
+    which is run again, as `run` does locally). Also the bucket's done folders and each unit's Job."""
     from huggingface_hub.errors import BucketNotFoundError
 
+    from agent_eval.hub import jobs
     from agent_eval.run import plan
 
+    made = plan.make(suite, rerun=True, done=set(), need_keys=need_keys)
     try:
-        done = store.done()
+        in_bucket = store.done()
     except BucketNotFoundError:
-        done = set()
-    return plan.make(suite, rerun=rerun, done=done), done
+        in_bucket = set()
+    newest = jobs.jobs_of(store.api, made.suite.name, namespace)
+    if not rerun:
+        done = {c.key for unit in made.units() if all(jobs.state(c, in_bucket, newest.get(c.unit)) == "done" for c in unit) for c in unit}
+        made = made.model_copy(update={"done": [c for c in made.todo if c.key in done], "todo": [c for c in made.todo if c.key not in done], "rerun": False})
+    return made, in_bucket, newest
 
 
 def job_options(made, namespace: str, flavor: str, image: Optional[str], timeout: Optional[str], max_parallel: int, poll: float):
@@ -99,7 +107,7 @@ def fanout(
         fail("fanout needs --jobs (one Hugging Face Job per cell); to run on this machine use `agent-eval run`")
     with reported():
         store, ns = hub_session(bucket, namespace)
-        made, _ = bucket_plan(suite, store, rerun)
+        made, _, _ = bucket_plan(suite, store, ns, rerun)
         options = job_options(made, ns, flavor, image, timeout, max_parallel, poll)
         price = jobs.hourly_price(store.api, flavor)
         print_plan(made, every_cell=False)
@@ -125,7 +133,7 @@ def print_fanout(made, store, options, price: float) -> None:
     submit = [u for u in made.units() if u[0].unit not in live]
     typer.echo(f"{len(made.done)} cells done in {store.uri}; {len(made.todo) - sum(map(len, submit))} have a live Job; {len(submit)} Jobs to submit", err=True)
     if submit:
-        spec = jobs.job_spec(submit[0], "wheels/<version>-<source hash>/agent_eval.whl", store.id, options)
+        spec = jobs.job_spec(submit[0], "wheels/<version>-<source hash>/agent_eval.whl", f"{jobs.SNAPSHOTS}/<snapshot hash>", store.id, options)
         shown = {**spec, "volumes": [v.to_dict() for v in spec["volumes"]], "secrets": sorted(jobs.secrets(submit[0][0]))}
         what = f"a session of {len(submit[0])} tasks" if submit[0][0].session else "one cell"
         typer.echo(f"the Job of {what} (secret values are never shown):\n" + orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
@@ -150,13 +158,13 @@ def status(
     bucket: BucketOpt = "",
     namespace: NamespaceOpt = None,
 ) -> None:
-    """What is where: cells done in the bucket, running as Jobs, failed, or missing (never submitted)."""
+    """What is where: cells done in the bucket, running as Jobs, failed, or missing (never submitted).
+    It reads the bucket and the Jobs and calls no model: the models' keys are not needed."""
     from agent_eval.hub import jobs
 
     with reported():
         store, ns = hub_session(bucket, namespace)
-        made, done = bucket_plan(suite, store, rerun=True)
-        newest = jobs.jobs_of(store.api, made.suite.name, ns)
+        made, done, newest = bucket_plan(suite, store, ns, rerun=True, need_keys=False)
         cells = made.todo
         states = {c.key: jobs.state(c, done, newest.get(c.unit)) for c in cells}
         counts = Counter(states.values())
@@ -206,9 +214,8 @@ def retry(
         fail("say which cells to retry: --failed (cells whose Job failed, and cells never submitted)")
     with reported():
         store, ns = hub_session(bucket, namespace)
-        made, done = bucket_plan(suite, store, rerun=True)
+        made, done, newest = bucket_plan(suite, store, ns, rerun=True)
         options = job_options(made, ns, flavor, image, timeout, max_parallel, poll)
-        newest = jobs.jobs_of(store.api, made.suite.name, ns)
         cells = [c for c in made.todo if jobs.state(c, done, newest.get(c.unit)) in ("failed", "missing")]
         typer.echo(f"{len(cells)} of {len(made.todo)} cells failed or missing", err=True)
         if not cells:
@@ -226,8 +233,7 @@ def pull(
     """Bring a bucket's results and traces down to a local store (incremental: only what changed)."""
     with reported():
         remote = hub_store(bucket)
-        typer.echo(f"pulling {remote.uri} into {store} …", err=True)
-        files, results = remote.pull(store)
+        files, results = remote.pull(store, say=lambda line: typer.echo(line, err=True))
     from agent_eval.store import index
 
     index.verify(store).close()  # a pull may rewrite result.json files in place (regraded remotely): every one is checked

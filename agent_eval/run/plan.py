@@ -137,13 +137,15 @@ def check_links(suite: Suite) -> None:
             raise ConfigError(f"{suite.path}: field 'store': {link} is {what}; point store (or --store) at a real folder") from None
 
 
-def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done: set[str] | None = None) -> Plan:
-    """`done`: the run folders already done elsewhere (a bucket); default: the suite's local store."""
+def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done: set[str] | None = None, need_keys: bool = True) -> Plan:
+    """`done`: the run folders already done elsewhere (a bucket); default: the suite's local store.
+    `need_keys`: require every model's key (not to read where the cells are, which calls no model)."""
     suite, profile, tasks = load(suite_path)
     sandbox.switch()  # a misspelt AGENT_EVAL_SANDBOX would otherwise be ignored in silence
     if store is not None:
         suite = suite.model_copy(update={"store": str(Path(store).absolute())})  # not resolved: check_links looks at its links
-    check_keys(suite)
+    if need_keys:
+        check_keys(suite)
     if done is None:
         check_store(suite, profile)
     url = profiles.repo_url(profile)

@@ -23,7 +23,7 @@ from agent_eval.store.records import RETRIED, Cell, Result
 from agent_eval.store.redact import held, redact
 from agent_eval.store.store import Store, now
 from agent_eval.suite import profiles, releases, repo
-from agent_eval.suite.config import Profile, Task
+from agent_eval.suite.config import ConfigError, Profile, Task
 from agent_eval.suite.load import load_task
 
 from . import agent, outcome, prepare, sandbox, scratch
@@ -39,10 +39,19 @@ def failed(cell: Cell, store: Store, status: str, message: str, started: float, 
         store.start(cell)
     result = Result(
         cell=cell, status=status, errors=[message], wall_seconds=round(time.perf_counter() - started, 3),
-        harness_version=__version__, finished_at=now(),
+        isolation=_isolation(), harness_version=__version__, finished_at=now(),
     )
     store.finish(result, secrets or held({cell.model.key_env}))
     return result
+
+
+def _isolation() -> str | None:
+    """How pi runs here, said on a failure too; None only when AGENT_EVAL_SANDBOX is misspelt (its
+    error is what failed), as a failure must still be stored."""
+    try:
+        return sandbox.isolation().name
+    except ConfigError:
+        return None
 
 
 def run_unit(

@@ -108,7 +108,7 @@ class Result(BaseModel):
     markers: list[MarkerHit] = []
     errors: list[str] = []
     steps: list[Step] = []
-    isolation: Literal["bwrap", "none"] | None = None  # how pi was sandboxed (sandbox.py); None: pi never ran
+    isolation: Literal["bwrap", "none"] | None = None  # how pi was (or, on a setup_error, would have been) sandboxed (sandbox.py); None: unknown
     session_position: int | None = None  # in a session: 1 for the first task; every number above is this task's alone
     trace_from: int = 0  # in a session: trace.jsonl's entries before this task's prompt (the earlier tasks')
     harness_version: str = ""

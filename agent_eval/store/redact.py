@@ -9,7 +9,9 @@ alignment inside a longer encoded string.
 from __future__ import annotations
 
 import base64
+import configparser
 import os
+from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import orjson
@@ -24,18 +26,35 @@ def is_secret(name: str) -> bool:
 
 
 def held(names: set[str] = frozenset()) -> list[str]:
-    """The values of the variables named, of every variable whose name says it is secret, and the
-    Hub token `hf auth login` saved: everything this process could leak."""
-    values = {v for k, v in os.environ.items() if (is_secret(k) or k in names) and len(v) >= MIN_LENGTH}
-    try:
-        from huggingface_hub import get_token
+    """The values of the variables named, of every variable whose name says it is secret, and every
+    Hub token huggingface_hub could use: everything this process could leak."""
+    values = {v for k, v in os.environ.items() if (is_secret(k) or k in names)} | hub_tokens()
+    return sorted((v for v in values if len(v) >= MIN_LENGTH), key=len, reverse=True)
 
-        token = get_token()
-    except Exception:  # no huggingface_hub config to read: nothing saved to redact
-        token = None
-    if token and len(token) >= MIN_LENGTH:
-        values.add(token)
-    return sorted(values, key=len, reverse=True)
+
+def hub_tokens() -> set[str]:
+    """Whichever token huggingface_hub would pick (HF_TOKEN, OIDC, the saved login…) and, even when
+    HF_TOKEN is set, the saved ones an unsandboxed agent can read: the login `hf auth login` saved
+    (HF_TOKEN_PATH, default ~/.cache/huggingface/token) and every token and refresh token in its
+    stored_tokens file beside it."""
+    from huggingface_hub import constants, get_token
+
+    found: set[str] = set()
+    try:
+        found.add(get_token() or "")
+    except Exception:  # an OIDC exchange that failed, an unreadable file: nothing to redact from it
+        pass
+    try:
+        found.add(Path(constants.HF_TOKEN_PATH).read_text().strip())
+    except (OSError, UnicodeDecodeError):
+        pass
+    stored = configparser.ConfigParser(interpolation=None)
+    try:
+        stored.read(constants.HF_STORED_TOKENS_PATH, encoding="utf-8")  # a missing file reads as empty
+    except (configparser.Error, UnicodeDecodeError):
+        pass
+    found |= {value.strip() for name in stored.sections() for key, value in stored.items(name) if key != "expires_at"}
+    return found - {""}
 
 
 def spellings(secret: str) -> set[bytes]:
