@@ -53,3 +53,17 @@ def test_readers_print_names_from_the_store_as_text_never_as_escapes_or_markup(t
         assert "[bold red]v1[/]\\x1b[2J\\x0aFAKE: ok" in out.stdout.replace("\n", ""), args
         assert not any(line.startswith("FAKE") for line in out.stdout.splitlines()), args
     assert "line two \\x1b]0;title\\x07\\x1b[31mred" in out.stdout  # explain keeps the answer's own line breaks
+
+
+def test_a_failed_jobs_log_is_shown_never_obeyed():
+    from types import SimpleNamespace
+
+    from agent_eval.hub.jobs import describe_failure
+    from tests import synthetic
+
+    cell = synthetic.result("org/m", synthetic.revision(1), "t1", "bare").cell
+    job = SimpleNamespace(id="j1", status=SimpleNamespace(stage="ERROR", message="exit 1\x1b[2J"))
+    api = SimpleNamespace(fetch_job_logs=lambda **_: ["agent says \x1b]0;pwned\x07", "FAKE: ok\rDONE"])
+    shown = describe_failure(api, cell, job, "org")
+    assert "\x1b" not in shown and "\r" not in shown and "\x07" not in shown
+    assert shown.splitlines()[1:] == ["    | agent says \\x1b]0;pwned\\x07", "    | FAKE: ok\\x0dDONE"]

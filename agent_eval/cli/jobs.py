@@ -10,6 +10,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from agent_eval.suite.text import visible
+
 from .common import StoreArg, app, fail, hub_errors, one_line, print_plan, user_errors
 
 BucketOpt = Annotated[str, typer.Option(
@@ -173,7 +175,7 @@ def status(
             if states[cell.key] == "failed":
                 job = newest.get(cell.unit)
                 why = f"Job {job.id} {job.status.stage}" + (f" ({job.status.message})" if job.status.message else "") if job else "no Job"
-                typer.echo(f"  failed  {cell.model.display} · {cell.revision.name} · {cell.tier} · {cell.task.id} · r{cell.repeat}: {why}")
+                typer.echo(visible(f"  failed  {cell.model.display} · {cell.revision.name} · {cell.tier} · {cell.task.id} · r{cell.repeat}: {why}"))
         if counts["failed"] or counts["missing"]:
             typer.echo(f"resubmit them with: agent-eval retry {suite} --failed --bucket {store.id}", err=True)
 

@@ -35,6 +35,7 @@ from agent_eval import __version__
 from agent_eval.run.plan import Plan, units
 from agent_eval.store.records import Cell
 from agent_eval.store.store import Store
+from agent_eval.suite.text import visible
 
 from . import wheel
 from .bucket import BucketStore
@@ -359,7 +360,8 @@ def describe_failure(api: HfApi, cell: Cell, job: JobInfo, namespace: str, lines
         tail = list(api.fetch_job_logs(job_id=job.id, namespace=namespace, tail=lines))
     except HfHubHTTPError as err:
         tail = [f"(no logs: {str(err).splitlines()[0]})"]
-    return "\n".join([head, *(f"    | {line}" for line in tail or ["(the Job printed nothing)"])])
+    # The log is the agent's output, the names are the user's: shown, never obeyed by the terminal.
+    return "\n".join(visible(line) for line in [head, *(f"    | {line}" for line in tail or ["(the Job printed nothing)"])])
 
 
 def cancel(api: HfApi, suite: str, namespace: str) -> int:
