@@ -112,7 +112,8 @@ def test_fail_on_says_when_it_cannot_check_a_rule(tmp_path):
     few = store(tmp_path, head_tokens=2.0, tasks=TASKS[:3])  # much worse, but 3 tasks give no interval
     gate = cli(few, "--base", "v5.2", "--head", "v5.3", "--fail-on", "tokens_new:+20%", "--fail-on", "cost:+1%")
     assert gate.returncode == 0
-    assert gate.stderr.splitlines() == ["--fail-on tokens_new:+20% not checked: tokens_new is unreliable", "--fail-on cost:+1% not checked: cost is no data"]
+    assert gate.stderr.splitlines() == ["--fail-on tokens_new:+20% not checked: tokens_new has no interval (fewer than 5 shared tasks)",
+                                        "--fail-on cost:+1% not checked: cost has no data (no run recorded it)"]
 
 
 def test_the_table_names_the_sample_every_metric_and_the_dropped_cells(tmp_path):
