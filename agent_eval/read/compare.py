@@ -33,6 +33,7 @@ from pydantic import BaseModel
 from agent_eval.store.records import RETRIED
 from agent_eval.suite.config import Decision
 
+from .claims import Claim, apply
 from .stats import POWER, t_quantile, t_two_sided, tasks_needed
 
 MIN_TASKS = 5  # below this a t interval on tasks is too unstable to print as if it were sure
@@ -60,18 +61,6 @@ class Metric(BaseModel):
     mde_down: float | None = None  # smallest decrease it detects: -mde for rates; for costs the other side of the log scale
     p: float | None = None  # two-sided p-value of no change (t test on tasks), before any correction
     primary: bool = False  # one the suite's decision is about: only these get better/worse
-
-
-class Claim(BaseModel):
-    """One claim the headline makes: a primary metric better or worse, for all models or one."""
-
-    metric: str
-    model: str  # "all", or one model's name
-    verdict: Literal["better", "worse"]
-    change: float
-    ci_low: float
-    ci_high: float
-    p_adjusted: float  # Holm-adjusted over the family of claims the headline could make
 
 
 class Flip(BaseModel):
@@ -279,7 +268,6 @@ def compare(rows: list[dict] | Cells, base: str, head: str, axis: str = "revisio
     most_flips: list only so many flips (n_flips still counts them all); decision: the primary
     metrics the headline claims (the suite's; default Decision()). Its claims are this comparison's
     alone: decide.verdict makes them across models too."""
-    from .decide import apply  # decide builds on this module's models
     cells = rows if isinstance(rows, Cells) else summarize(two_sides(rows, axis, base, head), directions)
     if not cells.keys:
         raise CompareError("the store has no results yet: run a suite first (agent-eval run suite.yaml)")

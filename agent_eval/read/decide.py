@@ -1,19 +1,12 @@
-"""What a comparison claims. Only the suite's primary metrics can be called better or worse, and
-the headline's claims — primary metrics × (all models, and each model when there are several) —
-are one family whose error rate Holm's step-down holds at 5%: with no true change anywhere, the
-headline claims nothing at least 95% of the time, whatever the number of metrics and models. A
-claim also needs a change at least the suite's min_effect. Every other interval is shown as it is
-(higher / lower), exploratory. A head that answers less is never called cheaper-and-better: a
-cost's claim is withheld where match fell or errors rose."""
+"""The verdict compare prints: the comparison over every model and each model's own, with the
+headline's claims made across all of them at once (claims.py says how)."""
 
 from __future__ import annotations
 
 from agent_eval.suite.config import Decision
 
-from .compare import Cells, Claim, Comparison, Metric, compare, per_model, summarize, two_sides
-from .stats import holm
-
-ALPHA = 0.05  # the family-wise error rate of the headline
+from .claims import apply
+from .compare import Cells, Comparison, compare, per_model, summarize, two_sides
 
 
 def verdict(rows: list[dict] | Cells, base: str, head: str, axis: str = "revision", *, models: list[str] = (), tiers: list[str] = (),
@@ -26,38 +19,3 @@ def verdict(rows: list[dict] | Cells, base: str, head: str, axis: str = "revisio
     pooled = compare(cells, base, head, axis, models=models, tiers=tiers, tasks=tasks, decision=decision)
     by_model = {} if axis == "model" else per_model(cells, base, head, axis, models=models, tiers=tiers, tasks=tasks, decision=decision)
     return apply(pooled, by_model, decision), by_model
-
-
-def apply(pooled: Comparison, by_model: dict[str, Comparison], decision: Decision) -> Comparison:
-    """Make the headline's claims across `pooled` and, when there are several, each model of
-    `by_model`; set every metric's verdict to match; return `pooled`, its headline filled in."""
-    slices = [("all", pooled)] + (list(by_model.items()) if len(by_model) > 1 else [])
-    effects = decision.effects()
-    for _, c in slices:
-        for m in c.metrics:
-            m.primary = m.metric in effects
-            if m.verdict in ("better", "worse"):  # claimed in an earlier, smaller family
-                m.verdict = "higher" if m.change > 0 else "lower"
-    tests = [(model, c, m) for model, c in slices for m in c.metrics if m.primary and m.p is not None and m.direction != "neutral"]
-    rejected, adjusted = holm([m.p for _, _, m in tests], ALPHA)
-    claims = []
-    for (model, c, m), rejects, p in zip(tests, rejected, adjusted, strict=True):
-        if rejects and abs(m.change) >= effects[m.metric] and not _answers_less(c, m):
-            m.verdict = "better" if (m.change > 0) == (m.direction == "up") else "worse"
-            claims.append(Claim(metric=m.metric, model=model, verdict=m.verdict, change=m.change, ci_low=m.ci_low, ci_high=m.ci_high,
-                                p_adjusted=p))
-    pooled.headline = claims
-    pooled.decision = {"primary": decision.primary, "min_effect": effects, "correction": "holm", "alpha": ALPHA, "family": len(tests)}
-    pooled.method = pooled.method.split(" Headline:")[0] + (
-        f" Headline: only the primary metrics ({', '.join(decision.primary)}) are called better/worse, each when its change "
-        f"is at least its min_effect and survives Holm's step-down correction over the {len(tests)} tests the headline could "
-        f"make (primary metrics × all models{' and each model' if len(slices) > 1 else ''}), family-wise error 5%; "
-        "other intervals are exploratory (higher/lower).")
-    return pooled
-
-
-def _answers_less(c: Comparison, m: Metric) -> bool:
-    """A cost that fell while head answered less — match lower or errors (silent failures included)
-    higher, each by its own 95% interval — is a trade, not an improvement: not claimed better."""
-    worse = {x.metric: x.ci_low is not None and (x.ci_high < 0 if x.metric == "match" else x.ci_low > 0) for x in c.metrics}
-    return m.kind == "cost" and m.change < 0 and (worse.get("match", False) or worse.get("errors", False))
