@@ -143,3 +143,31 @@ def test_compare_along_the_agent_axis_reads_only_the_two_versions(tmp_path):
     assert tokens["change"] == pytest.approx(-30.0) and tokens["verdict"] == "better"
     wrong = cli(s, "--axis", "agent", "--base", "0.73.1", "--head", "2.0")
     assert wrong.returncode == 2 and "no agent '2.0' in the store" in wrong.stderr
+
+
+def named(rev, name: str):
+    return rev.model_copy(update={"name": name, "ref": name})
+
+
+def test_one_commit_stored_under_two_names_is_found_by_either_and_by_its_sha(tmp_path):
+    x = revision(4)
+    results = [result("org/m", rev, t, "bare", k, tokens=(1000 if rev is A else 600, 100, 20)).model_dump(mode="json")
+               for t in TASKS for rev, k in ((A, 0), (A, 1), (named(x, "v2.0"), 0), (named(x, "stable"), 1))]
+    s = write(tmp_path / "store", results, [])
+    for head in ("v2.0", "stable", x.sha[:8], x.sha):
+        done = cli(s, "--base", "v5.2", "--head", head, "-f", "json")
+        assert done.returncode == 0, (head, done.stderr)
+        assert orjson.loads(done.stdout)["n_runs_head"] == 20  # both names' runs: one commit
+
+
+def test_an_ambiguous_name_lists_each_sha_and_a_name_that_finds_it(tmp_path):
+    old, new = revision(5), revision(6)  # a PR's first and second push, both stored as "head"
+    results = [result("org/m", rev, t, "bare").model_dump(mode="json")
+               for t in TASKS for rev in (named(A, "base"), named(old, "head"), named(new, "head"))]
+    results += [result("org/m", named(old, "first-push"), t, "bare", 1).model_dump(mode="json") for t in TASKS]
+    s = write(tmp_path / "store", results, [])
+    done = cli(s, "--base", "base", "--head", "head")
+    assert done.returncode == 2 and done.stderr == (
+        f"error: revision 'head' is ambiguous: it names 2: {old.sha[:12]} (give 'first-push'); {new.sha[:12]} (give '{new.sha[:12]}')\n")
+    assert cli(s, "--base", "base", "--head", new.sha).returncode == 0
+    assert cli(s, "--base", "base", "--head", "first-push").returncode == 0

@@ -34,13 +34,10 @@ from agent_eval.store.records import RETRIED
 from agent_eval.suite.config import Decision
 
 from .claims import Claim, apply
+from .sides import SIDES, Aliases, CompareError, aliases, resolve, side_name
 from .stats import POWER, t_quantile, t_two_sided, tasks_needed
 
 MIN_TASKS = 5  # below this a t interval on tasks is too unstable to print as if it were sure
-
-
-class CompareError(Exception):
-    """Bad input: one line for the user."""
 
 
 class Metric(BaseModel):
@@ -113,7 +110,7 @@ def load_rows(store: Path, axis: str | None = None, base: str | None = None, hea
         else:
             field, name, other = SIDES[axis]
             found = db.execute(f'SELECT DISTINCT "{field}", "{name}", "{other}" FROM runs WHERE {one_shot}')
-            wanted = sorted(_wanted({(axis, key): side_name(axis, key, n, o) for key, n, o in found}, axis, base, head))
+            wanted = sorted(_wanted(aliases(axis, found), axis, base, head))
             marks = ", ".join("?" * len(wanted))
             rows = index.select(db, f'{one_shot} AND "{field}" IN ({marks})', tuple(wanted)) if wanted else []
     index.warn_bad(Path(store), lambda line: print(line, file=sys.stderr))
@@ -189,7 +186,8 @@ class Cells:
     sums: np.ndarray  # cells × metrics: the sum of the values of the runs that count
     counts: np.ndarray  # cells × metrics: how many runs count
     runs: np.ndarray  # cells: how many runs
-    names: dict[tuple[str, str], tuple[str, str]]  # (axis, key) -> (display name, other name: a revision's ref)
+    names: dict[tuple[str, str], tuple[str, str]]  # (axis, key) -> (display name, other name: a revision's ref), as first seen
+    aliases: dict[str, Aliases] = field(default_factory=dict)  # axis -> key -> every name it is stored under
     groups: dict[int, dict[str, list[int]]] = field(default_factory=dict)  # per axis: value -> its cells, made once
 
     def grouped(self, at: int) -> dict[str, list[int]]:
@@ -205,9 +203,10 @@ class Cells:
 def summarize(rows: list[dict], directions: dict[str, str] | None = None) -> Cells:
     table, values = metrics(rows, directions or {})
     ids: dict[tuple, int] = {}
-    names = {}
+    names, stored = {}, set()
     cell = np.empty(len(rows), dtype=np.intp)
     for j, r in enumerate(rows):
+        stored.add((r["sha"], r["revision"], r["ref"], r["model"], r["model_name"]))  # one SHA may have a name per suite
         key = (r["model"], r["sha"], r["task"], r["tier"], r["agent_version"])
         if key not in ids:
             ids[key] = len(ids)
@@ -221,43 +220,26 @@ def summarize(rows: list[dict], directions: dict[str, str] | None = None) -> Cel
     per_cell = lambda weights: np.bincount(cell, weights=weights, minlength=len(ids))  # noqa: E731  (sums in run order)
     sums = np.array([per_cell(np.where(counted[:, i], values[:, i], 0.0)) for i in range(len(table))]).T.reshape(len(ids), len(table))
     counts = np.array([per_cell(counted[:, i]) for i in range(len(table))]).T.reshape(len(ids), len(table)).astype(np.int64)
-    return Cells(metrics=table, keys=list(ids), sums=sums, counts=counts, runs=np.bincount(cell, minlength=len(ids)), names=names)
-
-
-def resolve(names: dict[tuple[str, str], tuple[str, str]], axis: str, ref: str) -> str:
-    """The key (sha, model id or tier) that `ref` — a name, a ref, an id or a SHA prefix — names on
-    `axis`, among `names` (as in Cells.names)."""
-    known = {key: pair for (a, key), pair in names.items() if a == axis}
-    found = {key for key, (name, other) in known.items() if ref in (key, name, other) or (axis == "revision" and len(ref) >= 4 and key.startswith(ref))}
-    if not found:
-        raise CompareError(f"no {axis} {ref!r} in the store; it has: {', '.join(sorted(name for name, _ in known.values())[:12])}")
-    if len(found) > 1:
-        raise CompareError(f"{axis} {ref!r} is ambiguous: it names {len(found)} ({', '.join(sorted(found)[:5])}); give a longer SHA prefix")
-    return found.pop()
+    known = {axis: {key: set(pair) for (a, key), pair in names.items() if a == axis} for axis in SIDES}
+    known["revision"] = aliases("revision", ((sha, name, ref) for sha, name, ref, _, _ in stored))
+    known["model"] = aliases("model", ((model, name, model) for _, _, _, model, name in stored))
+    return Cells(metrics=table, keys=list(ids), sums=sums, counts=counts, runs=np.bincount(cell, minlength=len(ids)), names=names,
+                 aliases=known)
 
 
 CELL = ("model", "revision", "task", "tier", "agent")  # a cell key's order; agent: the agent's version
 
 
-SIDES = {"revision": ("sha", "revision", "ref"), "model": ("model", "model_name", "model"), "tier": ("tier", "tier", "tier"),
-         "agent": ("agent_version", "agent", "agent_version")}  # the columns of an axis value's key, name, other name
-
-
-def side_name(axis: str, key: str, name: str, other: str) -> tuple[str, str]:
-    """(display name, other name) of an axis value, as Cells.names holds them: an agent is "pi 1.6.0"."""
-    return (f"{name} {key}", other) if axis == "agent" else (name, other)
-
-
 def two_sides(rows: list[dict], axis: str, base: str, head: str) -> list[dict]:
     """Only the runs of what base and head name: summing every other run would be wasted work."""
     field, name, other = SIDES[axis]
-    wanted = _wanted({(axis, r[field]): side_name(axis, r[field], r[name], r[other]) for r in rows}, axis, base, head)
+    wanted = _wanted(aliases(axis, {(r[field], r[name], r[other]) for r in rows}), axis, base, head)
     return [r for r in rows if r[field] in wanted] if wanted else rows
 
 
-def _wanted(names: dict[tuple[str, str], tuple[str, str]], axis: str, base: str, head: str) -> set[str]:
+def _wanted(known: Aliases, axis: str, base: str, head: str) -> set[str]:
     """The keys base and head name; none from an empty store (compare then says it has no results)."""
-    return {resolve(names, axis, base), resolve(names, axis, head)} if names else set()
+    return {resolve(known, axis, base), resolve(known, axis, head)} if known else set()
 
 
 def compare(rows: list[dict] | Cells, base: str, head: str, axis: str = "revision", *, models: list[str] = (), tiers: list[str] = (),
@@ -280,7 +262,7 @@ def compare(rows: list[dict] | Cells, base: str, head: str, axis: str = "revisio
     present = set(groups)
     if not present:
         raise CompareError("no results match the --model/--tier/--task filters")
-    kept = {(a, key): n for (a, key), n in cells.names.items() if a != axis or key in present}
+    kept = {key: names for key, names in cells.aliases[axis].items() if key in present}
     b, h = resolve(kept, axis, base), resolve(kept, axis, head)
     if b == h:
         raise CompareError(f"--base {base!r} and --head {head!r} name the same {axis}: compare two different ones")
