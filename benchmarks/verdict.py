@@ -103,7 +103,8 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     null(args.stores, args.seed)
-    power(args.power, args.seed + 1)
+    if args.power:
+        power(args.power, args.seed + 1)
     print(f"({time.perf_counter() - started:.0f} s; {'after' if decide else 'before'}: {compare.__file__})")
 
 

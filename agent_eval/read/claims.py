@@ -1,6 +1,6 @@
 """The headline's claims. Only the suite's primary metrics can be called better or worse, and the
 claims the headline could make — primary metrics × (all models, and each model when there are
-several) — are one family whose error rate Holm's step-down holds at 5%: with no true change
+several) — are one family whose error rate Holm's step-down holds under 5%: with no true change
 anywhere, the headline claims nothing at least 95% of the time, whatever the number of metrics and
 models. A claim also needs a change at least the suite's min_effect. Every other interval is shown
 as it is (higher / lower), exploratory. A head that answers less is never called cheaper-and-better:
@@ -18,7 +18,10 @@ from agent_eval.suite.config import Decision
 
 from .stats import holm
 
-ALPHA = 0.05  # the family-wise error rate of the headline
+# Holm at 4%, not 5%: the task-clustered t test each claim rests on runs slightly liberal at 8-20
+# tasks (5.0-5.9% false verdicts per metric where 5% is nominal, benchmarks/verdict.py, 6,000 stores);
+# at 5% the headline claimed something in 5.4% of 1-model null stores, at 4% it stays under 5%.
+ALPHA = 0.04
 
 
 class Claim(BaseModel):
@@ -56,7 +59,7 @@ def apply(pooled, by_model: dict, decision: Decision):
     pooled.method = pooled.method.split(" Headline:")[0] + (
         f" Headline: only the primary metrics ({', '.join(decision.primary)}) are called better/worse, each when its change "
         f"is at least its min_effect and survives Holm's step-down correction over the {len(tests)} tests the headline could "
-        f"make (primary metrics × all models{' and each model' if len(slices) > 1 else ''}), family-wise error 5%; "
+        f"make (primary metrics × all models{' and each model' if len(slices) > 1 else ''}) at a family-wise 4%; "
         "other intervals are exploratory (higher/lower).")
     return pooled
 

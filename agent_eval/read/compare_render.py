@@ -110,7 +110,7 @@ def markdown(c: Comparison, report_url: str | None = None, by_model: dict[str, C
         lines += [f"- **{model}**: {verdicts(c, model, m.n_tasks)} ({m.n_tasks} tasks)" for model, m in by_model.items()] + [""]
     primary = ", ".join(c.decision.get("primary", []))
     lines += [f"Claims are made on the primary metrics ({primary}) only, with a {c.decision.get('correction', 'holm').title()} correction "
-              f"over the {c.decision.get('family', 0)} claims this headline could make (family-wise error 5%); the other rows are "
+              f"over the {c.decision.get('family', 0)} claims this headline could make (family-wise error under 5%); the other rows are "
               "exploratory: their interval, no verdict.", ""]
     lines += [f"Comparing **{c.axis}** `{c.base}` (base) → `{c.head}` (head): "
               f"{c.n_tasks} shared tasks, {c.n_runs_base} base runs, {c.n_runs_head} head runs.", "",
