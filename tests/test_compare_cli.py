@@ -171,3 +171,38 @@ def test_an_ambiguous_name_lists_each_sha_and_a_name_that_finds_it(tmp_path):
         f"error: revision 'head' is ambiguous: it names 2: {old.sha[:12]} (give 'first-push'); {new.sha[:12]} (give '{new.sha[:12]}')\n")
     assert cli(s, "--base", "base", "--head", new.sha).returncode == 0
     assert cli(s, "--base", "base", "--head", "first-push").returncode == 0
+
+
+def test_small_things_said_right(tmp_path):
+    """Issue 23 item 7: a store of session runs only; a % on a rate; fewer than 5 tasks in the headline."""
+    runs = [result("org/m", rev, t, "bare").model_dump(mode="json") | {"session_position": 1} for rev in (A, B) for t in TASKS[:2]]
+    only_sessions = write(tmp_path / "sessions", runs, [])
+    done = cli(only_sessions, "--base", "v5.2", "--head", "v5.3")
+    assert done.returncode == 2 and done.stderr.startswith("error: the store has only runs in sessions (4): compare reads one-shot runs")
+    s = store(tmp_path / "few", tasks=TASKS[:3])
+    done = cli(s, "--base", "v5.2", "--head", "v5.3", "--fail-on", "match:-5%")
+    assert done.returncode == 2 and "a rate changes in points, not percent; write -5 (points)" in done.stderr
+    done = cli(s, "--base", "v5.2", "--head", "v5.3", "--fail-on", "turns:+20")
+    assert done.returncode == 2 and "a cost changes in percent; write +20%" in done.stderr
+    md = cli(s, "--base", "v5.2", "--head", "v5.3", "-f", "markdown").stdout
+    assert md.startswith("### agent-eval: v5.3 (0003ababab) vs v5.2 (0002ababab) — too few shared tasks to decide (5 needed) (3 shared tasks).")
+
+
+def test_json_headline_is_what_the_comment_claims(tmp_path):
+    rng = random.Random(8)
+    results = []
+    for t in TASKS:
+        for model, factor in (("org/big", 0.5), ("org/small", 1.0)):
+            for rev, f in ((A, 1.0), (B, factor)):
+                for k in range(2):
+                    results.append(result(model, rev, t, "bare", k, tokens=(int(1000 * f * rng.lognormvariate(0, 0.1)), 100, 20)).model_dump(mode="json"))
+    s = write(tmp_path / "store", results, [plan("s", ["org/big", "org/small"], [A, B], TASKS, ["bare"], 2)])
+    data = orjson.loads(cli(s, "--base", "v5.2", "--head", "v5.3", "-f", "json").stdout)
+    claims = [(x["metric"], x["model"], x["verdict"]) for x in data["headline"]]
+    assert claims == [("tokens_new", "all", "better"), ("tokens_new", "org/big", "better")]
+    assert data["decision"]["correction"] == "holm" and data["decision"]["family"] == 6 and "Holm" in data["method"]
+    assert {"p", "primary", "mde_down"} <= data["metrics"][0].keys()
+    md = cli(s, "--base", "v5.2", "--head", "v5.3", "-f", "markdown").stdout
+    assert "— better: tokens_new (10 shared tasks)." in md and "- **org/big**: better: tokens_new" in md
+    table = cli(s, "--base", "v5.2", "--head", "v5.3").stdout
+    assert "headline: better: tokens_new" in table and "org/small: no detectable change" in table

@@ -113,6 +113,9 @@ def load_rows(store: Path, axis: str | None = None, base: str | None = None, hea
             wanted = sorted(_wanted(aliases(axis, found), axis, base, head))
             marks = ", ".join("?" * len(wanted))
             rows = index.select(db, f'{one_shot} AND "{field}" IN ({marks})', tuple(wanted)) if wanted else []
+        if not rows and (in_sessions := len(index.select(db, f"NOT ({one_shot})"))):
+            raise CompareError(f"the store has only runs in sessions ({in_sessions}): compare reads one-shot runs; "
+                               f"`agent-eval sessions {store}` compares costs by position in a session")
     index.warn_bad(Path(store), lambda line: print(line, file=sys.stderr))
     return rows
 
