@@ -101,7 +101,7 @@ def test_a_head_that_answers_fewer_tasks_never_reads_as_better():
 
 
 def test_only_primary_metrics_are_called_better_or_worse():
-    rows = simulated(random.Random(6), n_tasks=30, match_shift=30, token_factor=0.5, p_range=(0.1, 0.5))
+    rows = simulated(random.Random(6), n_tasks=40, match_shift=40, token_factor=0.5, p_range=(0.1, 0.5))
     c, _ = decide.verdict(rows, "v1", "v2", decision=Decision(primary=["tokens_new"]))
     assert [(x.metric, x.model, x.verdict) for x in c.headline] == [("tokens_new", "all", "better")]
     assert metric(c, "match").verdict == "higher" and not metric(c, "match").primary  # shown, not claimed
