@@ -238,7 +238,7 @@ class Axis(str, Enum):
 @app.command("compare")
 def compare_cmd(
     store: StoreArg = Path("agent-eval-results"),
-    base: Annotated[str, typer.Option(help="The base: a revision's name, ref or SHA prefix (a model or tier with --axis).")] = ...,
+    base: Annotated[str, typer.Option(help="The base: a revision's SHA (prefix), or any name or ref it is stored under (a model or tier with --axis).")] = ...,
     head: Annotated[str, typer.Option(help="The head, named like --base.")] = ...,
     model: Annotated[Optional[list[str]], typer.Option("--model", help="Only this model (id or name); repeatable.")] = None,
     tier: Annotated[Optional[list[str]], typer.Option("--tier", help="Only this tier; repeatable.")] = None,
@@ -246,8 +246,9 @@ def compare_cmd(
     axis: Annotated[Axis, typer.Option(help="What base and head name; the other axes are held fixed and paired.")] = Axis.revision,
     format: Annotated[CompareFormat, typer.Option("--format", "-f", help="table (terminal), markdown (a PR comment) or json.")] = CompareFormat.table,
     fail_on: Annotated[Optional[list[str]], typer.Option("--fail-on", metavar="METRIC:THRESHOLD",
-        help="Exit 1 when METRIC got worse than THRESHOLD, significantly: match:-5 (points), tokens_new:+20% (percent). All the rules "
-             "together are Holm-corrected: measured, they fail 1-2% of PRs with no true change (README).")] = None,
+        help="Exit 1 when METRIC got worse than THRESHOLD, significantly: match:-5 (points), tokens_new:+20% (percent). The rules "
+             "are Holm-corrected together: measured on 3,000 simulated PRs with no true change, the examples/ci rules failed 1.5% "
+             "(95% CI 1.1-2.0%) of them: rarely, not never (README).")] = None,
     report_url: Annotated[Optional[str], typer.Option(help="Link the published report from the markdown.")] = None,
 ) -> None:
     """Did head do better than base? Every metric with its change, 95% interval (clustered by task) and verdict.
@@ -256,8 +257,9 @@ def compare_cmd(
     Runs are paired within (model, task, tier, agent version), repeats averaged, and the interval is a t interval
     over per-task differences. Only the suite's primary metrics (decision: in suite.yaml; default match and
     tokens_new) are called better or worse, Holm-corrected across metrics and models: with no true change the
-    headline claims something in about 1-3% of comparisons (README). Exit 0, or 1 when a --fail-on rule fires,
-    or 2 on bad input.
+    headline claimed something in 4.2% (95% CI 3.6-5.0%) of 3,000 simulated comparisons, 1 and 3 models
+    (README). --base/--head: a SHA (prefix), or any name or ref the revision is stored under.
+    Exit 0, or 1 when a --fail-on rule fires, or 2 on bad input.
     """
     from agent_eval.read import compare as cmp
     from agent_eval.read import compare_render as render
