@@ -10,7 +10,7 @@ import statistics
 
 import pytest
 
-from agent_eval.read import compare
+from agent_eval.read import compare, stats
 from agent_eval.store.results import COLUMNS
 
 BASE, HEAD = "a" * 40, "b" * 40
@@ -51,7 +51,7 @@ def metric(result: compare.Comparison, name: str) -> compare.Metric:
 
 def test_t_quantiles_match_the_tables():
     for df, exact in [(4, 2.7764), (9, 2.2622), (29, 2.0452)]:
-        assert compare.t_quantile(0.975, df) == pytest.approx(exact, abs=1e-3)
+        assert stats.t_quantile(0.975, df) == pytest.approx(exact, abs=1e-3)
 
 
 def test_under_no_change_95_percent_intervals_cover_zero_90_to_99_percent_of_the_time():
@@ -81,7 +81,7 @@ def test_a_naive_run_level_interval_is_too_narrow_when_repeats_are_correlated_an
         for r in rows:  # pretend every run is independent: pair run k of base with run k of head
             pairs.setdefault((r["task"], r["repeat"]), {})[r["sha"]] = math.log(r["tokens_new"])
         diffs = [p[HEAD] - p[BASE] for p in pairs.values()]
-        half = compare.t_quantile(0.975, len(diffs) - 1) * statistics.stdev(diffs) / math.sqrt(len(diffs))
+        half = stats.t_quantile(0.975, len(diffs) - 1) * statistics.stdev(diffs) / math.sqrt(len(diffs))
         naive += abs(statistics.fmean(diffs)) <= half
     print(f"coverage with correlated repeats: ours {ours / runs:.3f}, naive run-level {naive / runs:.3f}")
     assert 0.90 <= ours / runs <= 0.99

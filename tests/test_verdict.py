@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from agent_eval.read import compare, compare_render, decide
+from agent_eval.read import compare, compare_render, decide, stats
 from agent_eval.suite.config import Decision
 from synthetic import simulated
 
@@ -129,7 +129,7 @@ def test_each_model_is_claimed_within_the_same_family():
 def test_t_tail_probabilities_agree_with_the_quantiles():
     from agent_eval.read.stats import t_two_sided
 
-    for df, t in [(1, 12.7062), (2, 4.3027), (3, 3.1824)] + [(df, compare.t_quantile(0.975, df)) for df in (4, 7, 10, 30)]:
+    for df, t in [(1, 12.7062), (2, 4.3027), (3, 3.1824)] + [(df, stats.t_quantile(0.975, df)) for df in (4, 7, 10, 30)]:
         assert t_two_sided(t, df) == pytest.approx(0.05, abs=2e-4)
     assert math.isclose(t_two_sided(0.0, 5), 1.0)
 
@@ -143,3 +143,16 @@ def test_t_tail_probabilities_agree_with_the_quantiles():
 def test_the_decision_block_refuses_what_it_would_misread(block, message):
     with pytest.raises(ValueError, match=message):
         Decision.model_validate(block)
+
+
+def test_cache_reads_that_start_from_zero_are_seen():
+    """A provider that reported no cache reads at base: the head's cache use counts, it is not dropped."""
+    rows = simulated(random.Random(12), n_tasks=10)
+    for r in rows:
+        r["tokens_cached"] = 0 if r["revision"] == "base" else (500 if r["task"] < "t06" else 0)
+    c = compare.compare(rows, "v1", "v2")
+    cached = metric(c, "tokens_cached")
+    assert cached.n_tasks == 10 and cached.change > 0 and cached.base < cached.head and cached.verdict == "higher"
+    everywhere = [r | {"tokens_cached": 500} if r["revision"] == "head" else r for r in rows]
+    shown = compare_render.change(metric(compare.compare(everywhere, "v1", "v2"), "tokens_cached"))
+    assert shown.startswith("from 0"), shown

@@ -54,12 +54,13 @@ def apply(pooled, by_model: dict, decision: Decision):
             m.verdict = "better" if (m.change > 0) == (m.direction == "up") else "worse"
             claims.append(Claim(metric=m.metric, model=model, verdict=m.verdict, change=m.change, ci_low=m.ci_low, ci_high=m.ci_high,
                                 p_adjusted=p))
-    pooled.headline = claims
-    pooled.decision = {"primary": decision.primary, "min_effect": effects, "correction": "holm", "alpha": ALPHA, "family": len(tests)}
+    for model, c in slices:  # each model's comparison holds its share of the one family's claims
+        c.headline = [x for x in claims if x.model == model] if c is not pooled else claims
+        c.decision = {"primary": decision.primary, "min_effect": effects, "correction": "holm", "alpha": ALPHA, "family": len(tests)}
     pooled.method = pooled.method.split(" Headline:")[0] + (
         f" Headline: only the primary metrics ({', '.join(decision.primary)}) are called better/worse, each when its change "
         f"is at least its min_effect and survives Holm's step-down correction over the {len(tests)} tests the headline could "
-        f"make (primary metrics × all models{' and each model' if len(slices) > 1 else ''}) at a family-wise 4%; "
+        f"make (primary metrics × all models{' and each model' if len(slices) > 1 else ''}) at a family-wise {ALPHA:.0%}; "
         "other intervals are exploratory (higher/lower).")
     return pooled
 

@@ -11,7 +11,8 @@ from pydantic import BaseModel
 
 from agent_eval.suite.config import effect_size
 
-from .compare import MIN_TASKS, CompareError, Comparison, Metric
+from .compare import CompareError, Comparison, Metric
+from .paired import MIN_TASKS
 from .stats import holm
 
 JSON_FIELDS = ["metric", "base", "head", "change", "ci_low", "ci_high", "verdict", "n_tasks", "n_runs_base", "n_runs_head"]
@@ -27,8 +28,12 @@ def change(m: Metric) -> str:
     if m.change is None:
         return "—"
     unit = " pts" if m.kind == "rate" else "%"
-    interval = f" [{m.ci_low:+.1f}, {m.ci_high:+.1f}]" if m.ci_low is not None else ""
-    return f"{m.change:+.1f}{unit}{interval}"
+    shown = lambda x: "from 0" if m.kind == "cost" and x > FROM_NOTHING else f"{x:+.1f}"  # noqa: E731
+    interval = f" [{shown(m.ci_low)}, {shown(m.ci_high)}]" if m.ci_low is not None else ""
+    return f"{shown(m.change)}{'' if shown(m.change) == 'from 0' else unit}{interval}"
+
+
+FROM_NOTHING = 1e5  # % : a cost's mean relative difference at its +2 edge (nothing at base on every task) is no ratio
 
 
 def mde(m: Metric) -> str:
@@ -200,7 +205,7 @@ def for_report(plans: list[dict], flat: list[dict]) -> list[dict]:
     `plans`: the suites' plan.json; `flat`: the store's flat rows, as the report read them."""
     from . import compare as cmp
 
-    cells = cmp.summarize(flat, cmp.directions_in(plans))
+    cells, decision = cmp.summarize(flat, cmp.directions_in(plans)), cmp.decision_in(plans)
     planned = {"revision": [r["sha"] for p in plans for r in p["revisions"]], "model": [m["id"] for p in plans for m in p["models"]],
                "tier": [t for p in plans for t in p.get("tiers", [])], "agent": [v for p in plans for v in p.get("agent_versions", [])]}
     out = []
@@ -216,7 +221,7 @@ def for_report(plans: list[dict], flat: list[dict]) -> list[dict]:
             pairs = [(order[0], b) for b in order[1:]]
         for base, head in pairs:
             try:
-                c = cmp.compare(cells, base, head, axis, most_flips=FLIPS_SHOWN)
+                c = cmp.compare(cells, base, head, axis, most_flips=FLIPS_SHOWN, decision=decision)
             except cmp.CompareError:
                 continue  # e.g. no shared cell: nothing to show for this pair
             shown = orjson.loads(as_json(c))
