@@ -6,9 +6,9 @@ repeats are averaged within the cell. The task is the unit that repeats: runs of
 gets one paired difference (the mean over its cells), and the 95% interval is a Student t interval
 on those per-task differences with n_tasks - 1 degrees of freedom: the cluster-robust standard
 error of Miller (2024), "Adding Error Bars to Evals", with the task as the cluster. Rates are
-differences in percentage points. Costs are the ratio of head's mean to base's mean over tasks,
-zeros included (a task answered with no tool call is the cheapest, not missing), its interval a t
-interval on the log of the ratio with the delta-method standard error clustered by task.
+differences in percentage points. Costs are each task's change relative to its own size,
+2(head - base)/(head + base), zeros included (a task answered with no tool call is the cheapest,
+not missing), their mean shown as the % change it amounts to (paired.py says why).
 
 Status rules, one for every metric: setup_error and infra_error runs are not the agent's work: they
 count in `errors` only. Every other run is the agent's: it counts everywhere, a silent failure or an
@@ -288,8 +288,8 @@ def per_model(rows: list[dict] | Cells, base: str, head: str, axis: str = "revis
 METHOD = ("Pairs within (model, task, tier, agent version) — the axis compared held out —, repeats averaged in a cell, one paired "
           "difference per task (mean over its cells); 95% Student t interval over tasks (n_tasks - 1 df), i.e. standard "
           "errors clustered by task (Miller 2024, 'Adding Error Bars to Evals'). Rates: difference in points. Costs: "
-          "ratio of head's to base's mean over tasks, zeros included, as % change; interval on the log ratio, delta-method "
-          "standard error clustered by task. setup/infra errors count only in errors; every other run counts everywhere "
+          "each task's difference relative to its size, 2(head - base)/(head + base), zeros included; the mean d shown as the "
+          "% change (2 + d)/(2 - d) - 1 (exact when every task changed by one ratio), base/head columns split to match. setup/infra errors count only in errors; every other run counts everywhere "
           "(a silent failure is a miss in match and spent what it spent); unknown tokens and costs are skipped.")
 
 

@@ -29,7 +29,7 @@ class Metric(BaseModel):
     n_runs_base: int
     n_runs_head: int
     mde: float | None  # smallest increase (same unit as change) this sample detects with 80% power
-    sd: float | None  # sd of per-task differences (points, or log ratio): what sample sizes are planned from
+    sd: float | None  # sd of per-task differences (points, or relative differences): what sample sizes are planned from
     mde_down: float | None = None  # smallest decrease it detects: -mde for rates; for costs the other side of the log scale
     p: float | None = None  # two-sided p-value of no change (t test on tasks), before any correction
     primary: bool = False  # one the suite's decision is about: only these get better/worse
