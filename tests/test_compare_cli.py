@@ -206,3 +206,20 @@ def test_json_headline_is_what_the_comment_claims(tmp_path):
     assert "— better: tokens_new (10 shared tasks)." in md and "- **org/big**: better: tokens_new" in md
     table = cli(s, "--base", "v5.2", "--head", "v5.3").stdout
     assert "headline: better: tokens_new" in table and "org/small: no detectable change" in table
+
+
+def test_the_suites_decision_block_reaches_compare_through_its_plan(tmp_path, bare_project, monkeypatch):
+    from agent_eval.run import plan as planning
+
+    bare_project.suite(decision={"primary": ["tokens_new"], "min_effect": {"tokens_new": "15%"}})
+    monkeypatch.setenv("FAKE_MODEL_KEY", "a-key-for-the-test")
+    summary = planning.make(bare_project.root / "suite.yaml", done=set()).summary()
+    assert summary["decision"] == {"primary": ["tokens_new"], "min_effect": {"tokens_new": "15%"}}
+    s = store(tmp_path, head_tokens=0.6, head_match=1.0)  # both much better; only tokens_new is the suite's question
+    stored = orjson.loads((s / "suites" / "s" / "plan.json").read_bytes())
+    (s / "suites" / "s" / "plan.json").write_bytes(orjson.dumps({**stored, "decision": summary["decision"]}))
+    data = orjson.loads(cli(s, "--base", "v5.2", "--head", "v5.3", "-f", "json").stdout)
+    assert [(x["metric"], x["verdict"]) for x in data["headline"]] == [("tokens_new", "better")]
+    assert data["decision"]["min_effect"] == {"tokens_new": 15.0} and data["decision"]["family"] == 1
+    match = next(m for m in data["metrics"] if m["metric"] == "match")
+    assert match["verdict"] == "higher" and not match["primary"]
