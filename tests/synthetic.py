@@ -4,6 +4,7 @@ report benchmark (sweeps of 1k to 100k runs)."""
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 from pathlib import Path
 
@@ -80,3 +81,37 @@ def sweep(store: Path, runs: int, seed: int = 7) -> Path:
                             cost=round(rng.random() / 100, 5) if model.startswith("org/") else None,
                         ).model_dump(mode="json"))
     return write(store, results, [plan("synthetic", models, revisions, tasks, tiers, repeats)])
+
+
+def simulated(rng: random.Random, *, n_tasks: int = 20, repeats: int = 3, models=("m",), tiers=("bare",), match_shift: float = 0.0,
+              token_factor: float = 1.0, size_sd: float = 1.0, interaction: float = 0.3, p_range=(0.2, 0.8), no_tools: float = 0.0,
+              head_no_tools: float = 0.0, silent: float = 0.0, head_silent: float | None = None) -> list[dict]:
+    """Flat rows (results.flat() rows, for compare straight away) of a sweep with a known truth.
+    Tasks differ in difficulty (p_range) and size (log-normal, sd size_sd: heavy tails at 2); each
+    (model, task, tier, side) has its own twist of sd `interaction` shared by its repeats. Head adds
+    `match_shift` points and multiplies new tokens by `token_factor`. A share `no_tools` of tasks
+    needs no tool call on either side, a share `head_no_tools` of the others none at head only. A
+    run is a silent failure (a miss, no generated tokens) with probability `silent` (`head_silent`
+    at head)."""
+    from agent_eval.store.results import COLUMNS
+
+    rows = []
+    for t in range(n_tasks):
+        p_task, size, kind = rng.uniform(*p_range), rng.gauss(7.0, size_sd), rng.random()
+        for model in models:
+            for tier in tiers:
+                for sha, head in (("a" * 40, False), ("b" * 40, True)):
+                    twist = rng.gauss(0, interaction)
+                    p = min(1.0, max(0.0, p_task + twist / 3 + (match_shift / 100 if head else 0)))
+                    tools = 0 if kind < no_tools or (head and kind < no_tools + head_no_tools) else None
+                    for k in range(repeats):
+                        r = dict.fromkeys(COLUMNS)
+                        failed = rng.random() < (head_silent if head and head_silent is not None else silent)
+                        calls = tools if tools is not None else max(1, round(math.exp(1.3 + twist + rng.gauss(0, 0.3))))
+                        tokens = math.exp(size + twist + rng.gauss(0, 0.3)) * (token_factor if head else 1.0)
+                        r.update(model=model, model_name=model, revision="head" if head else "base", ref="v2" if head else "v1", sha=sha,
+                                 tier=tier, task=f"t{t:02d}", repeat=k, status="silent_failure" if failed else "ok",
+                                 matched=False if failed else rng.random() < p, wall_seconds=10.0, turns=calls + 1, tool_calls=calls,
+                                 tokens_new=round(tokens), tokens_cached=0, tokens_generated=0 if failed else 100, cost=None, markers=[])
+                        rows.append(r)
+    return rows

@@ -4,6 +4,7 @@ and profile validate inside a library's own repository with the two branches the
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -43,3 +44,50 @@ def test_the_suite_validates_in_a_library_repository(tmp_path, minilib_repo):
                           timeout=120, env={**os.environ, "SOME_KEY": "a-key-for-the-test"})
     assert done.returncode == 0, done.stderr
     assert "revision base: agent-eval-base" in done.stderr and "revision head: agent-eval-head" in done.stderr
+
+
+def _step(workflow: dict, name: str) -> dict:
+    return next(step for step in workflow["jobs"]["compare"]["steps"] if step.get("name") == name)
+
+
+def _github(text: str, event: dict) -> str:
+    """The workflow's ${{ … }} expressions as GitHub fills them in for `event`."""
+    known = {"github.server_url": "https://github.com", "github.repository": "org/lib", "github.run_id": "7",
+             "github.event.pull_request.base.sha": event["base"], "github.event.pull_request.head.sha": event["head"]}
+    return re.sub(r"\$\{\{\s*([\w.]+)\s*\}\}", lambda m: known[m[1]], text)
+
+
+def test_the_compare_step_survives_a_second_push_and_a_base_that_moved(tmp_path):
+    """The store the cache brings back holds every earlier push: two revisions named "head" (and, once
+    main moved, two named "base"). The step names both sides by SHA, so each run compares the two
+    commits of its own event, posts a comment and passes the gate; by name it would exit 2."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from synthetic import plan, result, revision, write
+
+    workflow = yaml.safe_load((EXAMPLE / "agent-eval.yml").read_text())
+    step = _step(workflow, "Compare head with base")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "agent-eval").write_text(f"#!/bin/sh\nexec {sys.executable} -m agent_eval \"$@\"\n")
+    (bin_dir / "agent-eval").chmod(0o755)
+    base1, head1, head2, base2 = (revision(i).model_copy(update={"name": n, "ref": f"agent-eval-{n}"})
+                                  for i, n in ((1, "base"), (2, "head"), (3, "head"), (4, "base")))
+    tasks = [f"t{k}" for k in range(6)]
+    stored = []
+    for event, new in (({"base": base1.sha, "head": head1.sha}, [base1, head1]), ({"base": base1.sha, "head": head2.sha}, [head2]),
+                       ({"base": base2.sha, "head": head2.sha}, [base2])):
+        stored += new  # what `agent-eval run` adds to the restored store on this event
+        write(tmp_path / "agent-eval-results", [result("org/m", rev, t, "bare").model_dump(mode="json") for rev in new for t in tasks],
+              [plan("pr", ["org/m"], stored, tasks, ["bare"], 1)])
+        out = tmp_path / "github_output"
+        out.write_text("")
+        env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "GITHUB_OUTPUT": str(out),
+               **{k: _github(v, event) for k, v in step["env"].items()}}
+        done = subprocess.run(["bash", "-e", "-c", _github(step["run"], event)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        comment = (tmp_path / "comment.md").read_text()
+        assert f"`head ({event['head'][:10]})` (head)" in comment and f"`base ({event['base'][:10]})` (base)" in comment
+        assert out.read_text() == "gate=0\n"
+    by_name = subprocess.run([sys.executable, "-m", "agent_eval", "compare", str(tmp_path / "agent-eval-results"), "--base", "base",
+                              "--head", "head"], capture_output=True, text=True, timeout=60)
+    assert by_name.returncode == 2 and "is ambiguous: it names 2" in by_name.stderr  # what the old step did

@@ -245,7 +245,7 @@ class Axis(str, Enum):
 @app.command("compare")
 def compare_cmd(
     store: StoreArg = Path("agent-eval-results"),
-    base: Annotated[str, typer.Option(help="The base: a revision's name, ref or SHA prefix (a model or tier with --axis).")] = ...,
+    base: Annotated[str, typer.Option(help="The base: a revision's SHA (prefix), or any name or ref it is stored under (a model or tier with --axis).")] = ...,
     head: Annotated[str, typer.Option(help="The head, named like --base.")] = ...,
     model: Annotated[Optional[list[str]], typer.Option("--model", help="Only this model (id or name); repeatable.")] = None,
     tier: Annotated[Optional[list[str]], typer.Option("--tier", help="Only this tier; repeatable.")] = None,
@@ -253,34 +253,42 @@ def compare_cmd(
     axis: Annotated[Axis, typer.Option(help="What base and head name; the other axes are held fixed and paired.")] = Axis.revision,
     format: Annotated[CompareFormat, typer.Option("--format", "-f", help="table (terminal), markdown (a PR comment) or json.")] = CompareFormat.table,
     fail_on: Annotated[Optional[list[str]], typer.Option("--fail-on", metavar="METRIC:THRESHOLD",
-        help="Exit 1 when METRIC got worse than THRESHOLD and its 95% interval excludes zero: match:-5 (points), tokens_new:+20% (percent).")] = None,
+        help="Exit 1 when METRIC got worse than THRESHOLD, significantly: match:-5 (points), tokens_new:+20% (percent). The rules "
+             "are Holm-corrected together: measured on 3,000 simulated PRs with no true change, the examples/ci rules failed 1.5% "
+             "(95% CI 1.1-2.0%) of them: rarely, not never (README).")] = None,
     report_url: Annotated[Optional[str], typer.Option(help="Link the published report from the markdown.")] = None,
 ) -> None:
     """Did head do better than base? Every metric with its change, 95% interval (clustered by task) and verdict.
 
     \b
     Runs are paired within (model, task, tier, agent version), repeats averaged, and the interval is a t interval
-    over per-task differences. Exit 0, or 1 when a --fail-on rule fires, or 2 on bad input.
+    over per-task differences. Only the suite's primary metrics (decision: in suite.yaml; default match and
+    tokens_new) are called better or worse, Holm-corrected across metrics and models: with no true change the
+    headline claimed something in 4.2% (95% CI 3.6-5.0%) of 3,000 simulated comparisons, 1 and 3 models
+    (README). --base/--head: a SHA (prefix), or any name or ref the revision is stored under.
+    Exit 0, or 1 when a --fail-on rule fires, or 2 on bad input.
     """
     from agent_eval.read import compare as cmp
     from agent_eval.read import compare_render as render
 
+    from agent_eval.read import decide
+    from agent_eval.store.store import read_plans
+
     require_store(store)
     try:
         rows = cmp.load_rows(store, axis.value, base, head)
-        result = cmp.compare(rows, base, head, axis.value, models=model or [], tiers=tier or [], tasks=task or [],
-                             directions=cmp.marker_directions(store))
+        plans = read_plans(store, lambda line: typer.echo(line, err=True))
+        result, by_model = decide.verdict(rows, base, head, axis.value, models=model or [], tiers=tier or [], tasks=task or [],
+                                          directions=cmp.directions_in(plans), decision=cmp.decision_in(plans))
         rules = [render.parse_rule(r, [m.metric for m in result.metrics]) for r in fail_on or []]
     except cmp.CompareError as err:
         fail(str(err))
     if format == CompareFormat.json:
         sys.stdout.buffer.write(render.as_json(result) + b"\n")
     elif format == CompareFormat.markdown:
-        by_model = {} if axis == Axis.model else cmp.per_model(rows, base, head, axis.value, models=model or [], tiers=tier or [], tasks=task or [],
-                                                                directions=cmp.marker_directions(store))
         sys.stdout.write(render.markdown(result, report_url, by_model))
     else:
-        render.table(result)
+        render.table(result, by_model)
     broken, unchecked = render.fired(result, rules)
     for line in unchecked + broken:
         typer.echo(line, err=True)

@@ -6,54 +6,36 @@ repeats are averaged within the cell. The task is the unit that repeats: runs of
 gets one paired difference (the mean over its cells), and the 95% interval is a Student t interval
 on those per-task differences with n_tasks - 1 degrees of freedom: the cluster-robust standard
 error of Miller (2024), "Adding Error Bars to Evals", with the task as the cluster. Rates are
-differences in percentage points; costs are ratios head/base, averaged on the log scale (they are
-skewed) and shown as a percentage change.
+differences in percentage points. Costs are each task's change relative to its own size,
+2(head - base)/(head + base), zeros included (a task answered with no tool call is the cheapest,
+not missing), their mean shown as the % change it amounts to (paired.py says why).
 
-Status rules: setup_error and infra_error runs are not the agent's work: they count in the error
-rate only. silent_failure runs are out of match %. Unknown tokens (None) and unknown cost are skipped.
+Status rules, one for every metric: setup_error and infra_error runs are not the agent's work: they
+count in `errors` only. Every other run is the agent's: it counts everywhere, a silent failure or an
+agent error as a miss in match and with what it spent in the costs. Unknown tokens and cost are skipped.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import math
-import statistics
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
+import orjson
 from pydantic import BaseModel
 
 from agent_eval.store.records import RETRIED
+from agent_eval.suite.config import Decision
 
-MIN_TASKS = 5  # below this a t interval on tasks is too unstable to print as if it were sure
-POWER = 0.80  # for the minimum detectable effect: the change this sample finds 4 times out of 5
-
-
-class CompareError(Exception):
-    """Bad input: one line for the user."""
-
-
-class Metric(BaseModel):
-    metric: str
-    kind: Literal["rate", "cost"]  # rate: change in points; cost: change in % (ratio head/base - 1)
-    direction: Literal["up", "down", "neutral"]  # which way is better
-    base: float | None  # rate: % ; cost: mean per run (the mean of the per-task means)
-    head: float | None
-    change: float | None
-    ci_low: float | None
-    ci_high: float | None
-    verdict: str  # better | worse | higher | lower | no detectable change | unreliable | no data
-    n_tasks: int
-    n_runs_base: int
-    n_runs_head: int
-    mde: float | None  # smallest change (same unit as change) this sample detects with 80% power
-    sd: float | None  # sd of per-task differences (points, or log ratio): what sample sizes are planned from
-
+from .claims import Claim, apply
+from .sides import SIDES, Aliases, CompareError, aliases, resolve, side_name
+from .paired import Metric, measure
+from .stats import tasks_needed
 
 class Flip(BaseModel):
     task: str
@@ -85,6 +67,8 @@ class Comparison(BaseModel):
     movers: list[Mover]
     method: str
     tasks_for_10_points: int | None  # tasks needed to detect a 10-point match change (80% power)
+    headline: list[Claim] = []  # exactly the claims the PR comment makes (decide.py)
+    decision: dict = {}  # primary, min_effect, correction, family (how many tests the headline's error rate covers)
 
 
 # --- reading ----------------------------------------------------------------------------------------
@@ -103,9 +87,12 @@ def load_rows(store: Path, axis: str | None = None, base: str | None = None, hea
         else:
             field, name, other = SIDES[axis]
             found = db.execute(f'SELECT DISTINCT "{field}", "{name}", "{other}" FROM runs WHERE {one_shot}')
-            wanted = sorted(_wanted({(axis, key): side_name(axis, key, n, o) for key, n, o in found}, axis, base, head))
+            wanted = sorted(_wanted(aliases(axis, found), axis, base, head))
             marks = ", ".join("?" * len(wanted))
             rows = index.select(db, f'{one_shot} AND "{field}" IN ({marks})', tuple(wanted)) if wanted else []
+        if not rows and (in_sessions := len(index.select(db, f"NOT ({one_shot})"))):
+            raise CompareError(f"the store has only runs in sessions ({in_sessions}): compare reads one-shot runs; "
+                               f"`agent-eval sessions {store}` compares costs by position in a session")
     index.warn_bad(Path(store), lambda line: print(line, file=sys.stderr))
     return rows
 
@@ -115,6 +102,18 @@ def marker_directions(store: Path) -> dict[str, str]:
     from agent_eval.store.store import read_plans
 
     return directions_in(read_plans(Path(store), lambda line: print(line, file=sys.stderr)))
+
+
+def decision_in(plans: list[dict], say=lambda line: print(line, file=sys.stderr)) -> Decision:
+    """The suites' decision block (suite.yaml `decision:`); the default when none gives one. Suites
+    that disagree: the first one's (by suite name), and a note naming it."""
+    given = [(p["suite"], p["decision"]) for p in plans if p.get("decision")]
+    if len({orjson.dumps(d, option=orjson.OPT_SORT_KEYS) for _, d in given}) > 1:
+        say(f"note: the suites' decision blocks differ; using suite {given[0][0]!r}'s")
+    try:
+        return Decision.model_validate(given[0][1]) if given else Decision()
+    except ValueError as err:
+        raise CompareError(f"suites/{given[0][0]}/plan.json: decision is not valid ({err.errors()[0]['msg']}); run the suite again") from None
 
 
 def directions_in(plans: list[dict]) -> dict[str, str]:
@@ -140,11 +139,11 @@ def metrics(rows: list[dict], directions: dict[str, str]) -> tuple[list[tuple[st
     nan = np.nan
     markers = list(directions) + sorted({m for row in rows for m in row["markers"]} - set(directions))
     status = np.array([r["status"] for r in rows], dtype=object)
-    ok, silent = status == "ok", status == "silent_failure"
+    ok, silent = status == "ok", status == "silent_failure"  # a silent failure is graded like any answer: a miss
     measured = ~np.isin(status, list(RETRIED))  # not the harness's or the provider's failure
     column = lambda name: np.array([r[name] for r in rows], dtype=float)  # noqa: E731  (None becomes NaN)
     columns = [
-        ("match", "rate", "up", np.where(measured & ~silent, 100.0 * column("matched"), nan)),
+        ("match", "rate", "up", np.where(measured, 100.0 * column("matched"), nan)),  # None (no expected answer): NaN
         ("errors", "rate", "down", 100.0 * ~ok),
         ("silent_failures", "rate", "down", 100.0 * silent),
         *[(f"marker:{m}", "rate", directions.get(m, "neutral"),
@@ -167,7 +166,8 @@ class Cells:
     sums: np.ndarray  # cells × metrics: the sum of the values of the runs that count
     counts: np.ndarray  # cells × metrics: how many runs count
     runs: np.ndarray  # cells: how many runs
-    names: dict[tuple[str, str], tuple[str, str]]  # (axis, key) -> (display name, other name: a revision's ref)
+    names: dict[tuple[str, str], tuple[str, str]]  # (axis, key) -> (display name, other name: a revision's ref), as first seen
+    aliases: dict[str, Aliases] = field(default_factory=dict)  # axis -> key -> every name it is stored under
     groups: dict[int, dict[str, list[int]]] = field(default_factory=dict)  # per axis: value -> its cells, made once
 
     def grouped(self, at: int) -> dict[str, list[int]]:
@@ -183,9 +183,10 @@ class Cells:
 def summarize(rows: list[dict], directions: dict[str, str] | None = None) -> Cells:
     table, values = metrics(rows, directions or {})
     ids: dict[tuple, int] = {}
-    names = {}
+    names, stored = {}, set()
     cell = np.empty(len(rows), dtype=np.intp)
     for j, r in enumerate(rows):
+        stored.add((r["sha"], r["revision"], r["ref"], r["model"], r["model_name"]))  # one SHA may have a name per suite
         key = (r["model"], r["sha"], r["task"], r["tier"], r["agent_version"])
         if key not in ids:
             ids[key] = len(ids)
@@ -199,51 +200,37 @@ def summarize(rows: list[dict], directions: dict[str, str] | None = None) -> Cel
     per_cell = lambda weights: np.bincount(cell, weights=weights, minlength=len(ids))  # noqa: E731  (sums in run order)
     sums = np.array([per_cell(np.where(counted[:, i], values[:, i], 0.0)) for i in range(len(table))]).T.reshape(len(ids), len(table))
     counts = np.array([per_cell(counted[:, i]) for i in range(len(table))]).T.reshape(len(ids), len(table)).astype(np.int64)
-    return Cells(metrics=table, keys=list(ids), sums=sums, counts=counts, runs=np.bincount(cell, minlength=len(ids)), names=names)
-
-
-def resolve(names: dict[tuple[str, str], tuple[str, str]], axis: str, ref: str) -> str:
-    """The key (sha, model id or tier) that `ref` — a name, a ref, an id or a SHA prefix — names on
-    `axis`, among `names` (as in Cells.names)."""
-    known = {key: pair for (a, key), pair in names.items() if a == axis}
-    found = {key for key, (name, other) in known.items() if ref in (key, name, other) or (axis == "revision" and len(ref) >= 4 and key.startswith(ref))}
-    if not found:
-        raise CompareError(f"no {axis} {ref!r} in the store; it has: {', '.join(sorted(name for name, _ in known.values())[:12])}")
-    if len(found) > 1:
-        raise CompareError(f"{axis} {ref!r} is ambiguous: it names {len(found)} ({', '.join(sorted(found)[:5])}); give a longer SHA prefix")
-    return found.pop()
+    known = {axis: {key: set(pair) for (a, key), pair in names.items() if a == axis} for axis in SIDES}
+    known["revision"] = aliases("revision", ((sha, name, ref) for sha, name, ref, _, _ in stored))
+    known["model"] = aliases("model", ((model, name, model) for _, _, _, model, name in stored))
+    return Cells(metrics=table, keys=list(ids), sums=sums, counts=counts, runs=np.bincount(cell, minlength=len(ids)), names=names,
+                 aliases=known)
 
 
 CELL = ("model", "revision", "task", "tier", "agent")  # a cell key's order; agent: the agent's version
 
 
-SIDES = {"revision": ("sha", "revision", "ref"), "model": ("model", "model_name", "model"), "tier": ("tier", "tier", "tier"),
-         "agent": ("agent_version", "agent", "agent_version")}  # the columns of an axis value's key, name, other name
-
-
-def side_name(axis: str, key: str, name: str, other: str) -> tuple[str, str]:
-    """(display name, other name) of an axis value, as Cells.names holds them: an agent is "pi 1.6.0"."""
-    return (f"{name} {key}", other) if axis == "agent" else (name, other)
-
-
-def _two_sides(rows: list[dict], axis: str, base: str, head: str) -> list[dict]:
+def two_sides(rows: list[dict], axis: str, base: str, head: str) -> list[dict]:
     """Only the runs of what base and head name: summing every other run would be wasted work."""
     field, name, other = SIDES[axis]
-    wanted = _wanted({(axis, r[field]): side_name(axis, r[field], r[name], r[other]) for r in rows}, axis, base, head)
+    wanted = _wanted(aliases(axis, {(r[field], r[name], r[other]) for r in rows}), axis, base, head)
     return [r for r in rows if r[field] in wanted] if wanted else rows
 
 
-def _wanted(names: dict[tuple[str, str], tuple[str, str]], axis: str, base: str, head: str) -> set[str]:
+def _wanted(known: Aliases, axis: str, base: str, head: str) -> set[str]:
     """The keys base and head name; none from an empty store (compare then says it has no results)."""
-    return {resolve(names, axis, base), resolve(names, axis, head)} if names else set()
+    return {resolve(known, axis, base), resolve(known, axis, head)} if known else set()
 
 
 def compare(rows: list[dict] | Cells, base: str, head: str, axis: str = "revision", *, models: list[str] = (), tiers: list[str] = (),
-            tasks: list[str] = (), directions: dict[str, str] | None = None, most_flips: int | None = None) -> Comparison:
+            tasks: list[str] = (), directions: dict[str, str] | None = None, most_flips: int | None = None,
+            decision: Decision | None = None) -> Comparison:
     """Compare head with base along `axis`. rows: results.flat() rows, or summarize(rows) to compare
     one store many times; directions: the markers' (marker_directions), used when given rows;
-    most_flips: list only so many flips (n_flips still counts them all)."""
-    cells = rows if isinstance(rows, Cells) else summarize(_two_sides(rows, axis, base, head), directions)
+    most_flips: list only so many flips (n_flips still counts them all); decision: the primary
+    metrics the headline claims (the suite's; default Decision()). Its claims are this comparison's
+    alone: decide.verdict makes them across models too."""
+    cells = rows if isinstance(rows, Cells) else summarize(two_sides(rows, axis, base, head), directions)
     if not cells.keys:
         raise CompareError("the store has no results yet: run a suite first (agent-eval run suite.yaml)")
     passes = lambda k: ((not models or k[0] in models or cells.names["model", k[0]][0] in models)  # noqa: E731
@@ -255,7 +242,7 @@ def compare(rows: list[dict] | Cells, base: str, head: str, axis: str = "revisio
     present = set(groups)
     if not present:
         raise CompareError("no results match the --model/--tier/--task filters")
-    kept = {(a, key): n for (a, key), n in cells.names.items() if a != axis or key in present}
+    kept = {key: names for key, names in cells.aliases[axis].items() if key in present}
     b, h = resolve(kept, axis, base), resolve(kept, axis, head)
     if b == h:
         raise CompareError(f"--base {base!r} and --head {head!r} name the same {axis}: compare two different ones")
@@ -271,28 +258,28 @@ def compare(rows: list[dict] | Cells, base: str, head: str, axis: str = "revisio
     if not shared:
         raise CompareError(f"base and head ran no cell in common ({len(dropped)} cells on one side only): run the same tasks, models and tiers on both")
     pairs = Pairs(cells, [sides["base"][k] for k in shared], [sides["head"][k] for k in shared], [k[others.index("task")] for k in shared])
-    computed = {name: (kind, direction, per_task(pairs, i, kind)) for i, (name, kind, direction) in enumerate(cells.metrics)}
-    found = [_metric(name, *c) for name, c in computed.items()]
+    computed = {name: (kind, direction, per_task(pairs, i)) for i, (name, kind, direction) in enumerate(cells.metrics)}
+    found = [measure(name, *c) for name, c in computed.items()]
     match = found[0]
-    return Comparison(
+    return apply(Comparison(
         axis=axis, base=_display(cells, axis, b), head=_display(cells, axis, h), n_tasks=len(set(pairs.tasks)),
         n_runs_base=int(cells.runs[pairs.base].sum()), n_runs_head=int(cells.runs[pairs.head].sum()), metrics=found,
         dropped_cells=dropped, flips=_flips(shared, pairs, lambda k: label(k, skip=("task",)), most_flips), n_flips=len(pairs.flipped),
         movers=_movers(computed), method=METHOD,
         tasks_for_10_points=tasks_needed(match.sd, 10.0) if match.sd else None,
-    )
+    ), {}, decision or Decision())
 
 
-def per_model(rows: list[dict], base: str, head: str, axis: str = "revision", *, models: list[str] = (), tiers: list[str] = (),
-              tasks: list[str] = (), directions: dict[str, str] | None = None) -> dict[str, Comparison]:
+def per_model(rows: list[dict] | Cells, base: str, head: str, axis: str = "revision", *, models: list[str] = (), tiers: list[str] = (),
+              tasks: list[str] = (), directions: dict[str, str] | None = None, decision: Decision | None = None) -> dict[str, Comparison]:
     """The same comparison for each model on its own, by model name: what got better, for which models."""
-    cells = summarize(_two_sides(rows, axis, base, head), directions)
+    cells = rows if isinstance(rows, Cells) else summarize(two_sides(rows, axis, base, head), directions)
     out = {}
     for model in sorted({k[0] for k in cells.keys}):
         name = cells.names["model", model][0]
         if not models or model in models or name in models:
             try:
-                out[name] = compare(cells, base, head, axis, models=[model], tiers=tiers, tasks=tasks)
+                out[name] = compare(cells, base, head, axis, models=[model], tiers=tiers, tasks=tasks, decision=decision)
             except CompareError:
                 continue  # this model ran no cell on both sides
     return out
@@ -301,8 +288,9 @@ def per_model(rows: list[dict], base: str, head: str, axis: str = "revision", *,
 METHOD = ("Pairs within (model, task, tier, agent version) — the axis compared held out —, repeats averaged in a cell, one paired "
           "difference per task (mean over its cells); 95% Student t interval over tasks (n_tasks - 1 df), i.e. standard "
           "errors clustered by task (Miller 2024, 'Adding Error Bars to Evals'). Rates: difference in points. Costs: "
-          "geometric mean of per-task ratios head/base, as % change. setup/infra errors count only in errors; silent "
-          "failures are out of match %; unknown tokens and costs are skipped.")
+          "each task's difference relative to its size, 2(head - base)/(head + base), zeros included; the mean d shown as the "
+          "% change (2 + d)/(2 - d) - 1 (exact when every task changed by one ratio), base/head columns split to match. setup/infra errors count only in errors; every other run counts everywhere "
+          "(a silent failure is a miss in match and spent what it spent); unknown tokens and costs are skipped.")
 
 
 def _display(cells: Cells, axis: str, key: str) -> str:
@@ -325,74 +313,16 @@ class Pairs:
         self.flipped = np.flatnonzero(counted & ((x > 50) != (y > 50)))  # the cells whose match rate crossed 50% either way
 
 
-def per_task(pairs: Pairs, i: int, kind: str) -> dict[str, tuple[float, float, float, int, int]]:
-    """Task -> (base mean, head mean, paired difference, base runs, head runs) of metric i, the means
-    over the task's cells with data on both sides, in the order tasks first have data. Cost
-    differences are log ratios; a zero mean is left out."""
+def per_task(pairs: Pairs, i: int) -> dict[str, tuple[float, float, int, int]]:
+    """Task -> (base mean, head mean, base runs, head runs) of metric i, the means over the task's
+    cells with data on both sides, in the order tasks first have data. Zeros are kept."""
     x, y, nx, ny = pairs.x[:, i], pairs.y[:, i], pairs.nx[:, i], pairs.ny[:, i]
     use = (nx > 0) & (ny > 0)
-    if kind == "cost":
-        use &= (x > 0) & (y > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        d = (y - x) if kind == "rate" else np.log(y / x)
     task, n = pairs.task[use], len(pairs.names)
     total = lambda v: np.bincount(task, weights=v[use], minlength=n).tolist()  # noqa: E731  (in cell order, like a running sum)
-    cells, sx, sy, sd = np.bincount(task, minlength=n).tolist(), total(x), total(y), total(d)
-    snx, sny = np.bincount(task, weights=nx[use], minlength=n).tolist(), np.bincount(task, weights=ny[use], minlength=n).tolist()
+    cells, sx, sy, snx, sny = np.bincount(task, minlength=n).tolist(), total(x), total(y), total(nx), total(ny)
     first = dict.fromkeys(task.tolist())
-    return {pairs.names[t]: (sx[t] / cells[t], sy[t] / cells[t], sd[t] / cells[t], int(snx[t]), int(sny[t])) for t in first}
-
-
-def _metric(name: str, kind: str, direction: str, tasks: dict[str, tuple]) -> Metric:
-    n = len(tasks)
-    empty = dict(change=None, ci_low=None, ci_high=None, mde=None, sd=None)
-    common = dict(metric=name, kind=kind, direction=direction, n_tasks=n, n_runs_base=sum(t[3] for t in tasks.values()),
-                  n_runs_head=sum(t[4] for t in tasks.values()))
-    if not n:
-        return Metric(**common, **empty, base=None, head=None, verdict="no data")
-    base, head = statistics.fmean(t[0] for t in tasks.values()), statistics.fmean(t[1] for t in tasks.values())
-    diffs = [t[2] for t in tasks.values()]
-    mean = statistics.fmean(diffs)
-    if n < 2:
-        return Metric(**common, **{**empty, "change": _shown(mean, kind)}, base=base, head=head, verdict="unreliable")
-    sd = statistics.stdev(diffs)
-    half = t_quantile(0.975, n - 1) * sd / math.sqrt(n)
-    mde = (t_quantile(0.975, n - 1) + t_quantile(POWER, n - 1)) * sd / math.sqrt(n)
-    low, high = mean - half, mean + half
-    verdict = "unreliable" if n < MIN_TASKS else _verdict(low, high, direction)
-    return Metric(**common, base=base, head=head, change=_shown(mean, kind), ci_low=_shown(low, kind) if n >= MIN_TASKS else None,
-                  ci_high=_shown(high, kind) if n >= MIN_TASKS else None, verdict=verdict, mde=_shown(mde, kind), sd=sd)
-
-
-def _shown(x: float, kind: str) -> float:
-    """A difference as the user reads it: points for rates, % change for costs (from a log ratio)."""
-    return x if kind == "rate" else 100.0 * (math.exp(x) - 1.0)
-
-
-def _verdict(low: float, high: float, direction: str) -> str:
-    if low <= 0 <= high:
-        return "no detectable change"
-    up = low > 0
-    if direction == "neutral":
-        return "higher" if up else "lower"
-    return "better" if up == (direction == "up") else "worse"
-
-
-def t_quantile(p: float, df: int) -> float:
-    """Student t quantile by the Cornish-Fisher expansion (Abramowitz & Stegun 26.7.5): within 0.001
-    of the exact value from 4 degrees of freedom on, which is where compare prints intervals."""
-    z = NormalDist().inv_cdf(p)
-    v = float(df)
-    return (z + (z**3 + z) / (4 * v) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v**2)
-            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3)
-            + (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / (92160 * v**4))
-
-
-def tasks_needed(sd: float, effect: float) -> int:
-    """Tasks needed for a paired difference of `effect` to be found with 80% power at the 5% level,
-    given the sd of per-task differences seen here (normal approximation, then t-corrected once)."""
-    n = max(2, math.ceil(((NormalDist().inv_cdf(0.975) + NormalDist().inv_cdf(POWER)) * sd / effect) ** 2))
-    return max(2, math.ceil(((t_quantile(0.975, n - 1) + t_quantile(POWER, n - 1)) * sd / effect) ** 2))
+    return {pairs.names[t]: (sx[t] / cells[t], sy[t] / cells[t], int(snx[t]), int(sny[t])) for t in first}
 
 
 def _flips(shared: list[tuple], pairs: Pairs, label, most: int | None) -> list[Flip]:
@@ -403,8 +333,10 @@ def _flips(shared: list[tuple], pairs: Pairs, label, most: int | None) -> list[F
 
 
 def _movers(computed: dict[str, tuple], top: int = 5) -> list[Mover]:
+    """The tasks whose mean moved most, by the log of the ratio (+1: a task may cost nothing on a side)."""
     movers = []
     for metric in ("tokens_new", "turns"):
-        ranked = sorted(computed[metric][2].items(), key=lambda item: -abs(item[1][2]))[:top]
-        movers += [Mover(metric=metric, task=t, base=x, head=y, change=_shown(d, "cost")) for t, (x, y, d, _, _) in ranked]
+        moved = [(t, x, y) for t, (x, y, _, _) in computed[metric][2].items() if x > 0]
+        ranked = sorted(moved, key=lambda m: -abs(math.log((m[2] + 1) / (m[1] + 1))))[:top]
+        movers += [Mover(metric=metric, task=t, base=x, head=y, change=100.0 * (y / x - 1)) for t, x, y in ranked]
     return movers

@@ -9,7 +9,11 @@ import sys
 import orjson
 from pydantic import BaseModel
 
+from agent_eval.suite.config import effect_size
+
 from .compare import CompareError, Comparison, Metric
+from .paired import MIN_TASKS
+from .stats import holm
 
 JSON_FIELDS = ["metric", "base", "head", "change", "ci_low", "ci_high", "verdict", "n_tasks", "n_runs_base", "n_runs_head"]
 
@@ -24,12 +28,20 @@ def change(m: Metric) -> str:
     if m.change is None:
         return "—"
     unit = " pts" if m.kind == "rate" else "%"
-    interval = f" [{m.ci_low:+.1f}, {m.ci_high:+.1f}]" if m.ci_low is not None else ""
-    return f"{m.change:+.1f}{unit}{interval}"
+    shown = lambda x: "from 0" if m.kind == "cost" and x > FROM_NOTHING else f"{x:+.1f}"  # noqa: E731
+    interval = f" [{shown(m.ci_low)}, {shown(m.ci_high)}]" if m.ci_low is not None else ""
+    return f"{shown(m.change)}{'' if shown(m.change) == 'from 0' else unit}{interval}"
+
+
+FROM_NOTHING = 1e5  # % : a cost's mean relative difference at its +2 edge (nothing at base on every task) is no ratio
 
 
 def mde(m: Metric) -> str:
-    return "—" if m.mde is None else f"±{m.mde:.1f}{' pts' if m.kind == 'rate' else '%'}"
+    """The smallest change the sample detects (80% power): ±points for a rate, the pair of
+    percentages for a cost (a ratio: +37.5% up is -27.3% down); — when there is no spread to tell."""
+    if m.mde is None:
+        return "—"
+    return f"±{m.mde:.1f} pts" if m.kind == "rate" else f"+{m.mde:.1f}% / {m.mde_down:.1f}%"
 
 
 def rows(c: Comparison) -> list[list[str]]:
@@ -40,11 +52,13 @@ def rows(c: Comparison) -> list[list[str]]:
 HEADER = ["metric", "base", "head", "change [95% CI]", "verdict", "tasks", "runs b/h", "detectable"]
 
 
-def verdicts(c: Comparison) -> str:
-    better = [m.metric for m in c.metrics if m.verdict == "better"]
-    worse = [m.metric for m in c.metrics if m.verdict == "worse"]
-    parts = [f"better: {', '.join(better)}" if better else "", f"worse: {', '.join(worse)}" if worse else ""]
-    return "; ".join(p for p in parts if p) or "no detectable change"
+def verdicts(c: Comparison, model: str = "all", n_tasks: int | None = None) -> str:
+    """The headline's claims for all models or one, as words: from c.headline, nothing else."""
+    claims = [x for x in c.headline if x.model == model]
+    parts = [f"{word}: {', '.join(x.metric for x in claims if x.verdict == word)}" for word in ("better", "worse")
+             if any(x.verdict == word for x in claims)]
+    n = c.n_tasks if n_tasks is None else n_tasks
+    return "; ".join(parts) or (f"too few shared tasks to decide ({MIN_TASKS} needed)" if n < MIN_TASKS else "no detectable change")
 
 
 def headline(c: Comparison) -> str:
@@ -63,7 +77,7 @@ def warnings(c: Comparison) -> list[str]:
     return out
 
 
-def table(c: Comparison) -> None:
+def table(c: Comparison, by_model: dict[str, Comparison] | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -79,6 +93,9 @@ def table(c: Comparison) -> None:
         console.print(f"flip: {f.task} ({f.cell}) {f.now}: {f.base:.0f}% → {f.head:.0f}%")
     if len(c.flips) > FLIPS_LISTED:
         console.print(more_flips(c))
+    console.print(f"headline: {verdicts(c)}")
+    for model, m in (by_model or {}).items() if by_model and len(by_model) > 1 else ():
+        console.print(f"  {model}: {verdicts(c, model, m.n_tasks)} ({m.n_tasks} tasks)")
     for w in warnings(c):
         console.print(f"note: {w}", style="yellow")
 
@@ -95,7 +112,11 @@ def more_flips(c: Comparison) -> str:
 def markdown(c: Comparison, report_url: str | None = None, by_model: dict[str, Comparison] | None = None) -> str:
     lines = [f"### agent-eval: {headline(c)}", ""]
     if by_model and len(by_model) > 1:
-        lines += [f"- **{model}**: {verdicts(m)} ({m.n_tasks} tasks)" for model, m in by_model.items()] + [""]
+        lines += [f"- **{model}**: {verdicts(c, model, m.n_tasks)} ({m.n_tasks} tasks)" for model, m in by_model.items()] + [""]
+    primary = ", ".join(c.decision.get("primary", []))
+    lines += [f"Claims are made on the primary metrics ({primary}) only, with a {c.decision.get('correction', 'holm').title()} correction "
+              f"over the {c.decision.get('family', 0)} claims this headline could make (family-wise error under 5%); the other rows are "
+              "exploratory: their interval, no verdict.", ""]
     lines += [f"Comparing **{c.axis}** `{c.base}` (base) → `{c.head}` (head): "
               f"{c.n_tasks} shared tasks, {c.n_runs_base} base runs, {c.n_runs_head} head runs.", "",
               "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
@@ -114,8 +135,10 @@ def markdown(c: Comparison, report_url: str | None = None, by_model: dict[str, C
 
 
 def as_json(c: Comparison) -> bytes:
-    metrics = [{k: getattr(m, k) for k in JSON_FIELDS} | {"kind": m.kind, "direction": m.direction, "mde": m.mde} for m in c.metrics]
+    metrics = [{k: getattr(m, k) for k in JSON_FIELDS} | {"kind": m.kind, "direction": m.direction, "mde": m.mde, "mde_down": m.mde_down,
+                                                         "p": m.p, "primary": m.primary} for m in c.metrics]
     out = {"axis": c.axis, "base": c.base, "head": c.head, "n_tasks": c.n_tasks, "n_runs_base": c.n_runs_base, "n_runs_head": c.n_runs_head,
+           "headline": [x.model_dump() for x in c.headline], "decision": c.decision,
            "metrics": metrics, "dropped_cells": c.dropped_cells, "flips": [f.model_dump() for f in c.flips],
            "movers": [m.model_dump() for m in c.movers], "tasks_for_10_points": c.tasks_for_10_points, "method": c.method}
     return orjson.dumps(out, option=orjson.OPT_INDENT_2)
@@ -131,28 +154,43 @@ class Rule(BaseModel):
 
 
 def parse_rule(text: str, known: list[str]) -> Rule:
-    found = re.fullmatch(r"([\w:.-]+):([+-]?\d+(?:\.\d+)?)(%?)", text.strip())
+    found = re.fullmatch(r"([\w:.-]+):([+-]?\d+(?:\.\d+)?%?)", text.strip())
     if not found:
         raise CompareError(f"--fail-on {text!r}: write METRIC:THRESHOLD, e.g. match:-5 (points) or tokens_new:+20% (percent)")
     if found[1] not in known:
         raise CompareError(f"--fail-on {text!r}: no metric {found[1]!r}; known: {', '.join(known)}")
-    return Rule(metric=found[1], threshold=float(found[2]), text=text)
+    try:
+        return Rule(metric=found[1], threshold=effect_size(found[1], found[2]), text=text)
+    except ValueError as err:
+        raise CompareError(f"--fail-on {text!r}: {err}") from None
+
+
+GATE_ALPHA = 0.025  # one-sided: a rule that fires always has its 95% interval on the bad side of zero
 
 
 def fired(c: Comparison, rules: list[Rule]) -> tuple[list[str], list[str]]:
     """(the rules a comparison breaks, the rules it could not check). A rule breaks on a change past
-    the threshold in the bad direction whose whole 95% interval is on the bad side of zero: noise
-    never fails a build. Without an interval (no data, fewer than 5 tasks, a neutral marker) the
-    rule cannot be checked, and says so rather than passing in silence."""
+    the threshold in the bad direction that is significantly bad: one-sided tests, Holm-corrected
+    across every rule checked, so all the rules of one invocation together fail a PR with no true
+    change at most 2.5% of the time (measured: README). Without an interval (no data, fewer than 5
+    tasks, a neutral marker) the rule cannot be checked, and says so rather than passing in silence."""
     by_name = {m.metric: m for m in c.metrics}
-    broken, unchecked = [], []
+    unchecked, checked = [], []
     for rule in rules:
         m = by_name[rule.metric]
         if m.ci_low is None or m.direction == "neutral":
-            why = "it has no direction (give the marker direction: up or down)" if m.direction == "neutral" else m.verdict
-            unchecked.append(f"--fail-on {rule.text} not checked: {m.metric} is {why}")
-        elif m.verdict == "worse" and (m.change <= rule.threshold if m.direction == "up" else m.change >= rule.threshold):
-            broken.append(f"--fail-on {rule.text} fired: {m.metric} changed {change(m)}, worse than {rule.threshold:+g}{' pts' if m.kind == 'rate' else '%'}")
+            why = ("has no direction (give the marker direction: up or down)" if m.direction == "neutral"
+                   else "has no data (no run recorded it)" if m.verdict == "no data"
+                   else f"has no interval (fewer than {MIN_TASKS} shared tasks)")
+            unchecked.append(f"--fail-on {rule.text} not checked: {m.metric} {why}")
+        else:
+            checked.append((rule, m))
+    bad = [(m.change < 0) == (m.direction == "up") for _, m in checked]
+    one_sided = [m.p / 2 if b else 1 - m.p / 2 for (_, m), b in zip(checked, bad, strict=True)]
+    rejected, _ = holm(one_sided, GATE_ALPHA)
+    broken = [f"--fail-on {rule.text} fired: {m.metric} changed {change(m)}, worse than {rule.threshold:+g}{' pts' if m.kind == 'rate' else '%'}"
+              for (rule, m), r in zip(checked, rejected, strict=True)
+              if r and (m.change <= rule.threshold if m.direction == "up" else m.change >= rule.threshold)]
     return broken, unchecked
 
 
@@ -167,7 +205,7 @@ def for_report(plans: list[dict], flat: list[dict]) -> list[dict]:
     `plans`: the suites' plan.json; `flat`: the store's flat rows, as the report read them."""
     from . import compare as cmp
 
-    cells = cmp.summarize(flat, cmp.directions_in(plans))
+    cells, decision = cmp.summarize(flat, cmp.directions_in(plans)), cmp.decision_in(plans)
     planned = {"revision": [r["sha"] for p in plans for r in p["revisions"]], "model": [m["id"] for p in plans for m in p["models"]],
                "tier": [t for p in plans for t in p.get("tiers", [])], "agent": [v for p in plans for v in p.get("agent_versions", [])]}
     out = []
@@ -183,7 +221,7 @@ def for_report(plans: list[dict], flat: list[dict]) -> list[dict]:
             pairs = [(order[0], b) for b in order[1:]]
         for base, head in pairs:
             try:
-                c = cmp.compare(cells, base, head, axis, most_flips=FLIPS_SHOWN)
+                c = cmp.compare(cells, base, head, axis, most_flips=FLIPS_SHOWN, decision=decision)
             except cmp.CompareError:
                 continue  # e.g. no shared cell: nothing to show for this pair
             shown = orjson.loads(as_json(c))

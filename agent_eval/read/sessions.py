@@ -14,7 +14,7 @@ to its cost first (geometric means of its runs: a task runs first once per order
 times, and the log of an arithmetic mean of many runs would sit above the log of one run), averaged
 on the log scale over tasks, with a 95% Student t interval on the per-task log ratios — compare.py's
 method, the task as the cluster, so a task's own difficulty cancels out. The same for first against
-one-shot. With fewer than compare.MIN_TASKS tasks there is an estimate but no interval. Orders
+one-shot. With fewer than paired.MIN_TASKS tasks there is an estimate but no interval. Orders
 (orders.py) decide how many tasks run both first and later: with as many orders as tasks, all do.
 """
 
@@ -29,7 +29,8 @@ from pydantic import BaseModel
 from agent_eval.store.records import RETRIED
 from agent_eval.suite.text import console, visible
 
-from .compare import MIN_TASKS, t_quantile
+from .paired import MIN_TASKS
+from .stats import t_quantile
 
 METRICS = ("tokens_new", "tokens_cached", "tokens_generated", "turns", "tool_calls", "requests", "agent_seconds")
 

@@ -63,6 +63,7 @@ class Plan(BaseModel):
             "repeats": self.suite.repeats,
             "task_repeats": {t.id: self.suite.repeats if self.suite.sessions else repeats(self.suite, t) for t in self.tasks},
             "markers": [m.model_dump() for m in self.profile.markers],
+            "decision": self.suite.decision.model_dump(),
             "cells": [c.key for c in self.done + self.todo],
             # What coverage is measured against: every (model, revision, task, tier), each `repeats` times.
             # With sessions a (model, revision, task, tier) is there once per order it runs in.
