@@ -4,12 +4,12 @@ a stable schema, and the --fail-on gate that turns it into a CI exit code."""
 from __future__ import annotations
 
 import re
-import sys
 
 import orjson
 from pydantic import BaseModel
 
 from agent_eval.suite.config import effect_size
+from agent_eval.suite.text import console, visible
 
 from .compare import CompareError, Comparison, Metric
 from .paired import MIN_TASKS
@@ -78,26 +78,25 @@ def warnings(c: Comparison) -> list[str]:
 
 
 def table(c: Comparison, by_model: dict[str, Comparison] | None = None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=None if sys.stdout.isatty() else 200)
-    t = Table(title=f"{c.axis}: {c.base} → {c.head} · {c.n_tasks} tasks · {c.n_runs_base}/{c.n_runs_head} runs", box=None)
+    out = console(200)  # names come from the store: no markup, control characters written out
+    t = Table(title=visible(f"{c.axis}: {c.base} → {c.head} · {c.n_tasks} tasks · {c.n_runs_base}/{c.n_runs_head} runs"), box=None)
     for h in HEADER:
         t.add_column(h, justify="left" if h in ("metric", "verdict") else "right")
     style = {"better": "green", "worse": "red"}
     for r, m in zip(rows(c), c.metrics, strict=True):
-        t.add_row(*r, style=style.get(m.verdict))
-    console.print(t)
+        t.add_row(*map(visible, r), style=style.get(m.verdict))
+    out.print(t)
     for f in c.flips[:FLIPS_LISTED]:
-        console.print(f"flip: {f.task} ({f.cell}) {f.now}: {f.base:.0f}% → {f.head:.0f}%")
+        out.print(visible(f"flip: {f.task} ({f.cell}) {f.now}: {f.base:.0f}% → {f.head:.0f}%"))
     if len(c.flips) > FLIPS_LISTED:
-        console.print(more_flips(c))
-    console.print(f"headline: {verdicts(c)}")
+        out.print(visible(more_flips(c)))
+    out.print(visible(f"headline: {verdicts(c)}"))
     for model, m in (by_model or {}).items() if by_model and len(by_model) > 1 else ():
-        console.print(f"  {model}: {verdicts(c, model, m.n_tasks)} ({m.n_tasks} tasks)")
+        out.print(visible(f"  {model}: {verdicts(c, model, m.n_tasks)} ({m.n_tasks} tasks)"))
     for w in warnings(c):
-        console.print(f"note: {w}", style="yellow")
+        out.print(visible(f"note: {w}"), style="yellow")
 
 
 FLIPS_LISTED = 20  # a terminal or a PR comment; --format json lists every flip
