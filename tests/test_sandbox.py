@@ -3,6 +3,7 @@ the harness. The scripted model plays an agent that goes looking for the keys.""
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import subprocess
@@ -180,3 +181,33 @@ def test_a_sandbox_that_cannot_start_is_a_setup_error_not_the_agents(project, fa
     result, _ = only_result(project)
     assert result["status"] == "setup_error" and fake.bodies == []
     assert result["errors"] == ["the sandbox could not start: bwrap: Can't find source path /no/such/agent-eval/path: No such file or directory"]
+
+
+@pytest.mark.parametrize("mode", ["bwrap", "off"])
+def test_a_revisions_build_does_not_see_the_home(bare_project, tmp_path, monkeypatch, mode):
+    """A revision's setup.py runs in the sandbox: the home (~/.ssh) is not there. `off` is the control."""
+    from conftest import spy_package, spy_saw
+
+    from agent_eval.run import envs
+    from agent_eval.suite import profiles, repo
+
+    if mode == "bwrap" and sandbox.isolation().name != "bwrap":
+        pytest.skip(sandbox.isolation().detail)
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY----- canary-ssh-7d1e")
+    monkeypatch.setenv("HOME", str(home))
+    if mode == "off":
+        monkeypatch.setenv(sandbox.SWITCH, "off")
+    monkeypatch.setattr(sandbox, "isolation", functools.cache(sandbox.isolation.__wrapped__))  # this test's switch only
+    spy = spy_package(tmp_path / "spy", looks_at=[Path("~/.ssh/id_rsa"), home / ".ssh" / "id_rsa"])
+    bare_project.profile(install={"packages": [str(spy)]})
+    profile = profiles.load(bare_project.root / "profiles" / "minilib")
+    url = profiles.repo_url(profile)
+    repo.fetch(url)
+    seen = spy_saw(envs.environment(profile, url, repo.resolve(url, "v0.2")).path, spy)
+    if mode == "bwrap":
+        assert all(text.startswith("unreadable") for text in seen["files"].values()), seen["files"]
+        assert seen["environ"]["HOME"] != str(home)
+    else:
+        assert all("canary-ssh-7d1e" in text for text in seen["files"].values()), seen["files"]

@@ -28,7 +28,7 @@ from agent_eval.store.store import Store
 from agent_eval.suite import profiles
 from agent_eval.suite.config import ConfigError
 
-from . import agent, prepare, scratch, serve, worker
+from . import agent, envs as build, prepare, scratch, serve, worker
 from .plan import Plan
 from .proxy import Control, Proxy
 
@@ -190,12 +190,14 @@ def environments(plan: Plan) -> tuple[dict[str, prepare.Env], dict[str, str]]:
     url = profiles.repo_url(plan.profile)
     envs, failed = {}, {}
     needed = {c.revision.sha for c in plan.todo}
+    if needed and (warning := build.building_unsandboxed()):
+        console.print(f"[yellow]warning: {warning}[/]")
     for rev in plan.revisions:
         if rev.sha not in needed:
             continue
         started = time.perf_counter()
         try:
-            envs[rev.sha] = prepare.environment(plan.profile, url, rev.sha, rev.release)
+            envs[rev.sha] = build.environment(plan.profile, url, rev.sha, rev.release)
             console.print(f"environment for {rev.name} ({rev.sha[:10]}) ready in {time.perf_counter() - started:.1f}s")
         except worker.SETUP_FAILURES as err:
             failed[rev.sha] = f"{type(err).__name__}: {err}"

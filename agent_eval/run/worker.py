@@ -26,7 +26,7 @@ from agent_eval.suite import profiles, releases, repo
 from agent_eval.suite.config import Profile, Task
 from agent_eval.suite.load import load_task
 
-from . import agent, outcome, prepare, sandbox, scratch
+from . import agent, envs, outcome, prepare, sandbox, scratch
 from .proxy import Control, Meter, Proxy
 
 HF_ROUTER = os.environ.get("AGENT_EVAL_HF_ROUTER", "https://router.huggingface.co/v1")
@@ -62,7 +62,7 @@ def run_unit(
     secrets = held({first.model.key_env}) if secrets is None else secrets
     url = profiles.repo_url(profile)
     try:
-        env = env or prepare.environment(profile, url, first.revision.sha, first.revision.release)
+        env = env or envs.environment(profile, url, first.revision.sha, first.revision.release)
         for cell in cells:
             sandbox.require(sandbox.network_of(profile, tasks[cell.task.id]))
         ws = prepare.workspace(first, profile, tasks[first.task.id], url)

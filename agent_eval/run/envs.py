@@ -1,0 +1,125 @@
+"""Environments: the venv a revision is installed into, built once (under a lock) and shared by its
+cells. Installing runs the revision's build scripts, code under test, so the install runs in the
+sandbox where there is one (sandbox.install_command)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import uv
+
+from agent_eval.suite import local, releases, repo
+from agent_eval.suite.cache import cache_dir, locked
+from agent_eval.suite.config import Profile
+
+from . import sandbox, scratch
+from agent_eval.store.redact import is_secret
+
+from .prepare import Env, SetupError
+
+READY = ".agent-eval-ready"
+
+
+def install_requirements(profile: Profile, source: Path, sha: str) -> list[str]:
+    spec = profile.install.spec.format(source=source, sha=sha, repo=profile.repo)
+    if profile.install.extras:
+        spec = f"{spec}[{','.join(profile.install.extras)}]"
+    return [spec, *packages(profile)]
+
+
+def packages(profile: Profile) -> list[str]:
+    """The profile's extra requirements, local paths made absolute (they are the profile folder's)."""
+    return [local.absolute(p, profile.root) for p in profile.install.packages]
+
+
+def environment(profile: Profile, url: str, sha: str, release: releases.Release | None = None) -> Env:
+    """The venv with the library at `sha` installed (or the `release`, from the package index).
+    Keyed by SHA + install steps + Python, built under a lock."""
+    if release:
+        steps = releases.install_steps(release, profile.install.extras, packages(profile))
+    else:
+        repo.ensure(url, sha)
+        steps = [install_requirements(profile, repo.export(url, sha), sha)]
+    python = profile.install.python or sys.executable
+    key = hashlib.sha256(orjson.dumps([sha, steps, python])).hexdigest()[:16]
+    env = Env(path=cache_dir() / "envs" / f"{profile.name}-{sha[:10]}-{key}")
+    ready = env.path / READY
+    if ready.is_file():
+        return env
+    with locked(env.path):
+        if ready.is_file():
+            return env
+        shutil.rmtree(env.path, ignore_errors=True)
+        log = env.path.with_suffix(".log")
+        uv_bin = uv.find_uv_bin()
+        _run([uv_bin, "venv", "--quiet", "--python", python, str(env.path)], log, "create the venv")
+        for requirements in steps:
+            install([uv_bin, "pip", "install", "--python", str(env.bin / "python"), *requirements], env, log)
+        ready.touch()
+    return env
+
+
+# What an install may see of our environment. Installing a revision runs its build scripts, code
+# under test: an allow-list, so a key in a variable with an innocent name (MY_CRED) stays with us.
+INSTALL_ENV = re.compile(r"PATH|HOME|USER|LOGNAME|LANG|LANGUAGE|LC_\w+|TERM|TZ|TMPDIR|SHELL|XDG_\w+|SOURCE_DATE_EPOCH"
+                         r"|(?i:https?_proxy|no_proxy)|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE"
+                         r"|(PIP|UV)_\w+")
+
+
+def install_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if INSTALL_ENV.fullmatch(k) and not is_secret(k)}
+
+
+def install(cmd: list[str], env: Env, log: Path) -> None:
+    """One `uv pip install`, in the sandbox when there is one (the plan's header says when not)."""
+    if sandbox.isolation().name == "none":
+        _run(cmd, log, "install the library")
+        return
+    folders, files = _local_args(cmd, env)
+    staging = scratch.make("build")
+    try:
+        staged = {}
+        for n, folder in enumerate(folders):
+            staged[folder] = staging / str(n)
+            shutil.copytree(folder, staged[folder], symlinks=True)
+        cache = cache_dir() / "uv"  # ours, not the user's: a build may write to it
+        cache.mkdir(parents=True, exist_ok=True)
+        outside = {k: v for k, v in install_environment().items() if k not in ("HOME", "TMPDIR") and not k.startswith("XDG_")}
+        inside = {**outside, "HOME": str(sandbox.BUILD_HOME), "TMPDIR": "/tmp", "UV_CACHE_DIR": str(cache)}
+        _run(sandbox.install_command(cmd, env, files, staged, cache), log, "install the library", inside)
+    finally:
+        scratch.remove(staging)
+
+
+def _local_args(cmd: list[str], env: Env) -> tuple[list[Path], list[Path]]:
+    """The local folders (built in place: staged) and files (read) an install command names."""
+    folders, files = [], []
+    for arg in cmd[1:]:
+        text = local.path_text(arg) if not arg.startswith("-") else None
+        path = Path(text).expanduser() if text else None
+        if path is None or not path.is_absolute() or not path.exists() or path.is_relative_to(env.path):
+            continue
+        (folders if path.is_dir() else files).append(path)
+    return folders, files
+
+
+def _run(cmd: list[str], log: Path, what: str, env: dict[str, str] | None = None) -> None:
+    with open(log, "ab") as out:
+        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env or install_environment())
+    if done.returncode:
+        tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
+        raise SetupError(f"could not {what} (exit {done.returncode}): {tail[0][:300]} — full log: {log}")
+
+
+def building_unsandboxed() -> str | None:
+    """What to say when installs run outside the sandbox: a revision's build scripts then run as you."""
+    found = sandbox.isolation()
+    return None if found.name == "bwrap" else f"environments are built with no sandbox ({found.detail}): a revision's build scripts run as you"
+
