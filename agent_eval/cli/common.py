@@ -99,6 +99,8 @@ def print_plan(made, every_cell: bool) -> None:
         say(f"  not applicable: {reason}")
     for reason in made.collapsed:
         say(f"  collapsed: {reason}")
+    for reason in made.changed:
+        say(f"  {reason}")
     for reason in made.unreadable:
         say(f"  unreadable, will run again: {reason}")
     from agent_eval.run.sandbox import isolation

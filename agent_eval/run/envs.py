@@ -41,14 +41,16 @@ def packages(profile: Profile) -> list[str]:
 
 def environment(profile: Profile, url: str, sha: str, release: releases.Release | None = None) -> Env:
     """The venv with the library at `sha` installed (or the `release`, from the package index).
-    Keyed by SHA + install steps + Python, built under a lock."""
+    Keyed by SHA + install steps + Python + the content of local packages, built under a lock."""
     if release:
         steps = releases.install_steps(release, profile.install.extras, packages(profile))
     else:
         repo.ensure(url, sha)
         steps = [install_requirements(profile, repo.export(url, sha), sha)]
     python = profile.install.python or sys.executable
-    key = hashlib.sha256(orjson.dumps([sha, steps, python])).hexdigest()[:16]
+    contents = profile.local or local.digests(profile.install.packages, profile.root)
+    # What the local packages hold counts, not only where they are; without any, the key is as it was.
+    key = hashlib.sha256(orjson.dumps([sha, steps, python, *([contents] if contents else [])])).hexdigest()[:16]
     env = Env(path=cache_dir() / "envs" / f"{profile.name}-{sha[:10]}-{key}")
     ready = env.path / READY
     if ready.is_file():

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from agent_eval import __version__
 from agent_eval.store.records import Cell, Revision, SessionRef
 from agent_eval.store.store import Store
-from agent_eval.suite import orders, profiles, releases, repo
+from agent_eval.suite import local, orders, profiles, releases, repo
 from agent_eval.suite.catalog import PI_VERSION
 from agent_eval.suite.config import ConfigError, Profile, Suite, Task
 from agent_eval.suite.load import load
@@ -40,6 +40,7 @@ class Plan(BaseModel):
     collapsed: list[str] = []  # entries of the suite that name the same thing as an earlier one
     unreadable: list[str] = []  # stored results that cannot be read back: their cells run again
     rerun: bool = False  # run every cell again, done or not (the earlier runs are kept, superseded)
+    changed: list[str] = []  # what changed since the suite was last run that gives its cells new run keys
 
     def units(self) -> list[list[Cell]]:
         """What the scheduler runs, in plan order: each one-shot cell alone, each session's cells together."""
@@ -67,6 +68,7 @@ class Plan(BaseModel):
             # What coverage is measured against: every (model, revision, task, tier), each `repeats` times.
             # With sessions a (model, revision, task, tier) is there once per order it runs in.
             "grid": [[c.model.id, c.revision.sha, c.task.id, c.tier] for c in self.done + self.todo if c.repeat == 0],
+            "local_packages": self.profile.local,
             "sessions": self.suite.sessions and {
                 **self.suite.sessions.model_dump(), "orders_drawn": orders.draw([t.id for t in self.tasks], self.suite.sessions),
             },
@@ -174,14 +176,27 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
             if missing:
                 not_applicable.append(f"tier {tier} at {rev.name}: {missing}")
 
+    profile = profile.model_copy(update={"local": local.digests(profile.install.packages, profile.root)})
     cells = (session_cells if suite.sessions else one_shot_cells)(suite, profile, tasks, revisions, applicable)
-    local = Store(suite.store_path)
-    is_done = local.is_done if done is None else (lambda c: c.folder in done)
+    stored = Store(suite.store_path)
+    is_done = stored.is_done if done is None else (lambda c: c.folder in done)
     finished = [] if rerun else [c for unit in units(cells) if all(is_done(c) for c in unit) for c in unit]
     keys = {c.key for c in finished}
     todo = [c for c in cells if c.key not in keys]
     return Plan(suite=suite, profile=profile, tasks=tasks, revisions=revisions, todo=todo, done=finished,
-                not_applicable=not_applicable, collapsed=collapsed, unreadable=local.bad, rerun=rerun)
+                not_applicable=not_applicable, collapsed=collapsed, unreadable=stored.bad, rerun=rerun,
+                changed=changes(stored, suite.name, profile))
+
+
+def changes(stored: Store, suite: str, profile: Profile) -> list[str]:
+    """What the suite's last plan.json says differently of what its cells' run keys cover and the
+    suite file does not show: the content of local packages."""
+    try:
+        before = orjson.loads((stored.root / "suites" / suite / "plan.json").read_bytes()).get("local_packages") or {}
+    except (OSError, orjson.JSONDecodeError, AttributeError):
+        return []
+    return [f"local package {text} changed since the last run: its cells run again"
+            for text, digest in profile.local.items() if before.get(text, digest) != digest]
 
 
 def one_shot_cells(suite: Suite, profile: Profile, tasks: list[Task], revisions: list[Revision], applicable: dict) -> list[Cell]:
@@ -286,6 +301,8 @@ def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier:
         "thinking": suite.thinking,
         "serving": serving,
     }
+    if profile.local:  # a suite with no local package keeps the run keys it had before they counted
+        identity["local"] = profile.local
     if session:
         run, position = session
         identity["session"] = {"tasks": [t.content_hash for t in run], "position": position}

@@ -140,6 +140,8 @@ class Profile(Strict):
     # Set by the loader, not by the YAML.
     root: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
     content_hash: SkipJsonSchema[str] = Field(default="", exclude=True)
+    # Set by the plan: each local path among install.packages, as written -> the digest of its content.
+    local: SkipJsonSchema[dict[str, str]] = Field(default={}, exclude=True)
 
     @field_validator("repo")
     @classmethod
