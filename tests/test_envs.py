@@ -102,3 +102,34 @@ def test_a_git_folder_is_keyed_by_head_and_uncommitted_changes(tmp_path):
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-qm", "two"], check=True)
     assert local.digest(folder) != committed
+
+
+def test_environments_are_recorded_and_compare_flags_a_dependency_that_differs(project):
+    helper = helper_package(project.root / "helper", 1)
+    project.profile(install={"packages": ["../../helper"]})
+    project.suite(revisions=["v0.1", "v0.2"], tiers=["bare"], tasks=["checksum"])
+    assert project.cli("run", "suite.yaml").returncode == 0
+    records = {r["cell"]["revision"]["ref"]: r["environment"] for r in answers(project)}
+    texts = {ref: (project.store / "envs" / f"{digest}.txt").read_text() for ref, digest in records.items()}
+    assert len(set(records.values())) == 2 and len(list((project.store / "envs").iterdir())) == 2  # once per environment
+    assert texts["v0.1"].startswith("python 3.") and "\nlibrary minilib 0.1 at " in texts["v0.1"] and "\nminilib==0.1\n" in texts["v0.1"]
+    assert "\nhelper-pkg==0.1  # local ../../helper " in texts["v0.1"]
+    same = project.cli("compare", "--base", "v0.1", "--head", "v0.2")
+    assert same.returncode == 0 and "environment" not in same.stdout, same.stdout  # only the library differs
+
+    (helper / "setup.py").write_text((helper / "setup.py").read_text().replace("version='0.1'", "version='0.2'"))
+    project.suite(revisions=["v0.2"], tiers=["bare"], tasks=["checksum"])  # head alone, built later, with the helper moved on
+    assert project.cli("run", "suite.yaml").returncode == 0
+    flagged = project.cli("compare", "--base", "v0.1", "--head", "v0.2")
+    assert "note: head's environment: helper-pkg 0.1 (" in flagged.stdout and "— this comparison mixes that change with the library's" in flagged.stdout, flagged.stdout
+    comment = project.cli("compare", "--base", "v0.1", "--head", "v0.2", "--format", "markdown").stdout
+    assert "> ⚠️ head's environment: helper-pkg 0.1 (" in comment
+    shown = project.cli("explain", "--task", "checksum")
+    assert shown.returncode == 0 and "besides the library, vs" in shown.stdout and "helper-pkg" in shown.stdout, shown.stdout
+
+    for path in project.store.glob("runs/*/*/*/*/*/result.json"):  # as a store from before records: none
+        path.write_bytes(orjson.dumps({k: v for k, v in orjson.loads(path.read_bytes()).items() if k != "environment"}))
+    assert project.cli("reindex").returncode == 0
+    old = project.cli("compare", "--base", "v0.1", "--head", "v0.2")
+    assert old.returncode == 0 and "environment" not in old.stdout, old.stdout
+    assert "environment not recorded" in project.cli("explain", "--task", "checksum").stdout

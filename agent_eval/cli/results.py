@@ -256,6 +256,9 @@ def compare_cmd(
     over per-task differences. Exit 0, or 1 when a --fail-on rule fires, or 2 on bad input.
     """
     from agent_eval.read import compare as cmp
+    import orjson
+
+    from agent_eval.read import compare_envs
     from agent_eval.read import compare_render as render
 
     require_store(store)
@@ -264,16 +267,19 @@ def compare_cmd(
         result = cmp.compare(rows, base, head, axis.value, models=model or [], tiers=tier or [], tasks=task or [],
                              directions=cmp.marker_directions(store))
         rules = [render.parse_rule(r, [m.metric for m in result.metrics]) for r in fail_on or []]
+        environment_notes = compare_envs.notes(store, rows, base, head, axis.value)
     except cmp.CompareError as err:
         fail(str(err))
     if format == CompareFormat.json:
-        sys.stdout.buffer.write(render.as_json(result) + b"\n")
+        sys.stdout.buffer.write(orjson.dumps({**orjson.loads(render.as_json(result)), "environments": environment_notes}, option=orjson.OPT_INDENT_2) + b"\n")
     elif format == CompareFormat.markdown:
         by_model = {} if axis == Axis.model else cmp.per_model(rows, base, head, axis.value, models=model or [], tiers=tier or [], tasks=task or [],
                                                                 directions=cmp.marker_directions(store))
-        sys.stdout.write(render.markdown(result, report_url, by_model))
+        sys.stdout.write(render.markdown(result, report_url, by_model) + "".join(f"\n> ⚠️ {line}\n" for line in environment_notes))
     else:
         render.table(result)
+        for line in environment_notes:
+            typer.secho(f"note: {line}", fg="yellow")
     broken, unchecked = render.fired(result, rules)
     for line in unchecked + broken:
         typer.echo(line, err=True)

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 import orjson
 import uv
@@ -25,6 +26,7 @@ from agent_eval.store.redact import is_secret
 from .prepare import Env, SetupError
 
 READY = ".agent-eval-ready"
+RECORD = "environment.txt"  # what it resolved to (describe), beside it; the store keeps a copy by digest
 
 
 def install_requirements(profile: Profile, source: Path, sha: str) -> list[str]:
@@ -47,16 +49,19 @@ def environment(profile: Profile, url: str, sha: str, release: releases.Release 
     else:
         repo.ensure(url, sha)
         steps = [install_requirements(profile, repo.export(url, sha), sha)]
+    library = release.project if release else repo.export(url, sha)
     python = profile.install.python or sys.executable
     contents = profile.local or local.digests(profile.install.packages, profile.root)
     # What the local packages hold counts, not only where they are; without any, the key is as it was.
     key = hashlib.sha256(orjson.dumps([sha, steps, python, *([contents] if contents else [])])).hexdigest()[:16]
     env = Env(path=cache_dir() / "envs" / f"{profile.name}-{sha[:10]}-{key}")
     ready = env.path / READY
-    if ready.is_file():
+    if ready.is_file() and (env.path / RECORD).is_file():
         return env
     with locked(env.path):
-        if ready.is_file():
+        if ready.is_file():  # built before environments were recorded: record it now
+            if not (env.path / RECORD).is_file():
+                (env.path / RECORD).write_text(describe(env, sha, library, profile, contents))
             return env
         shutil.rmtree(env.path, ignore_errors=True)
         log = env.path.with_suffix(".log")
@@ -64,8 +69,47 @@ def environment(profile: Profile, url: str, sha: str, release: releases.Release 
         _run([uv_bin, "venv", "--quiet", "--python", python, str(env.path)], log, "create the venv")
         for requirements in steps:
             install([uv_bin, "pip", "install", "--python", str(env.bin / "python"), *requirements], env, log)
+        (env.path / RECORD).write_text(describe(env, sha, library, profile, contents))
         ready.touch()
     return env
+
+
+def describe(env: Env, sha: str, library: str | Path, profile: Profile, contents: dict[str, str]) -> str:
+    """The environment's record: the Python, the library (its distribution, version and revision),
+    then every distribution as name==version, a local one marked with its path and content digest.
+    Read from the venv's metadata, no code of it run."""
+    import importlib.metadata
+
+    site = next(env.path.glob("lib/python*/site-packages"))
+    where = {local.where(text, profile.root).resolve(): text for text in contents}
+    lines, name_of_library = [], library if isinstance(library, str) else None
+    for dist in importlib.metadata.distributions(path=[str(site)]):
+        name, origin = dist.metadata["Name"], _origin(dist)
+        if origin is not None and origin == (None if isinstance(library, str) else Path(library).resolve()):
+            name_of_library = name
+        mark = f"  # local {where[origin]} {contents[where[origin]][:16]}" if origin in where else ""
+        lines.append(f"{name.lower()}=={dist.version}{mark}")
+    version = next((line.split("==")[1].split()[0] for line in lines if name_of_library and line.startswith(f"{name_of_library.lower()}==")), "?")
+    python = next((v.strip() for k, _, v in (x.partition("=") for x in (env.path / "pyvenv.cfg").read_text().splitlines())
+                   if k.strip() in ("version_info", "version")), "?")
+    head = [f"python {python}", f"library {(name_of_library or profile.name).lower()} {version} at {sha}"]
+    return "\n".join(head + sorted(set(lines))) + "\n"
+
+
+def _origin(dist) -> Path | None:
+    """The local folder a distribution was installed from (its direct_url.json), if any."""
+    try:
+        url = orjson.loads(dist.read_text("direct_url.json") or "null")
+    except orjson.JSONDecodeError:
+        return None
+    found = (url or {}).get("url", "")
+    return Path(unquote(found.removeprefix("file://"))).resolve() if found.startswith("file://") else None
+
+
+def record(env: Env) -> str | None:
+    """The record written beside the environment when it was built (None: an environment made elsewhere)."""
+    path = env.path / RECORD
+    return path.read_text() if path.is_file() else None
 
 
 # What an install may see of our environment. Installing a revision runs its build scripts, code

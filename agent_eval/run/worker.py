@@ -19,6 +19,7 @@ import git
 from agent_eval import __version__
 from agent_eval.grade import score
 from agent_eval.grade import trace as traces
+from agent_eval.store import environments
 from agent_eval.store.records import RETRIED, Cell, Result
 from agent_eval.store.redact import held, redact
 from agent_eval.store.store import Store, now
@@ -110,7 +111,8 @@ def _run_task(
         agent_seconds=round(run.seconds, 3), turns=trace.turns, tool_calls=trace.tool_calls, tokens=meter.known_tokens,
         tokens_trace=trace.tokens, requests=meter.requests, cost=trace.cost or None,
         markers=score.fired(profile.markers, trace), errors=[e for e in [control.detail] if e] + extra + trace.errors,
-        steps=trace.steps, isolation=sandbox.isolation().name, harness_version=__version__, finished_at=now(),
+        steps=trace.steps, isolation=sandbox.isolation().name, environment=_recorded(store, env, folder),
+        harness_version=__version__, finished_at=now(),
         wall_seconds=round(time.perf_counter() - started, 3),
         session_position=cell.session.position if cell.session else None, trace_from=since,
     )
@@ -154,6 +156,12 @@ def run_alone(cells: list[Cell], store: Store, say=print) -> list[Result | None]
             return run_unit(cells, profile, tasks, store, proxy, {c.key: Control() for c in cells}, upstream=upstream)
     except Exception as err:
         return [failed(cell, store, "setup_error", f"{type(err).__name__}: {str(err)[:500]}", started)] + [None] * (len(cells) - 1)
+
+
+def _recorded(store: Store, env: prepare.Env, folder: Path) -> str | None:
+    """The environment's record kept in the store (once), and its digest for the result."""
+    text = envs.record(env)
+    return environments.keep(store.root, text, folder) if text else None
 
 
 def _key(cell: Cell) -> str:

@@ -109,6 +109,7 @@ class Result(BaseModel):
     errors: list[str] = []
     steps: list[Step] = []
     isolation: Literal["bwrap", "none"] | None = None  # how pi was sandboxed (sandbox.py); None: pi never ran
+    environment: str | None = None  # digest of what its environment resolved to: <store>/envs/<digest>.txt; None: not recorded
     session_position: int | None = None  # in a session: 1 for the first task; every number above is this task's alone
     trace_from: int = 0  # in a session: trace.jsonl's entries before this task's prompt (the earlier tasks')
     harness_version: str = ""
