@@ -22,6 +22,9 @@ os.environ.setdefault("AGENT_EVAL_CACHE", str(Path(os.environ.get("XDG_CACHE_HOM
 # Every CLI the tests start runs this checkout's code, whatever `pip install -e` last pointed at.
 CHECKOUT = str(Path(__file__).resolve().parent.parent)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [CHECKOUT, os.environ.get("PYTHONPATH")]))
+# Every test suite resolves as of one fixed time, so the environments the cache keeps serve them all
+# (a suite's default, the time it is first planned, would build them anew for each test's store).
+RESOLVE_AT = "2026-11-01T00:00:00Z"
 MODEL_KEY = "canary-model-key-5f2c9a"  # must never land in a stored file
 HF_CANARY = "hf_canary_token_81d3e0aa"
 
@@ -104,9 +107,10 @@ class Project:
             "models": [{"id": "fake-coder", "name": "Fake", "base_url": self.model_url, "api_key_env": "FAKE_MODEL_KEY"}],
             "revisions": [{"ref": "v0.1", "name": "API only"}, {"ref": "v0.2", "name": "CLI"}, {"ref": "main", "name": "Skill"}],
             "budgets": {"timeout": 60},
+            "resolve_at": RESOLVE_AT,
             **overrides,
         }
-        return self.write(f"{name}.yaml", data)
+        return self.write(f"{name}.yaml", {k: v for k, v in data.items() if v is not None})
 
     def write(self, relative: str, data) -> Path:
         path = self.root / relative

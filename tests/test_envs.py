@@ -3,8 +3,16 @@ suite's time, recorded with every result; and a suite with none of these keeps i
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import http.server
+import io
 import shutil
 import subprocess
+import threading
+import uuid
+import zipfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import orjson
@@ -133,3 +141,98 @@ def test_environments_are_recorded_and_compare_flags_a_dependency_that_differs(p
     old = project.cli("compare", "--base", "v0.1", "--head", "v0.2")
     assert old.returncode == 0 and "environment" not in old.stdout, old.stdout
     assert "environment not recorded" in project.cli("explain", "--task", "checksum").stdout
+
+
+class PackageIndex:
+    """A package index on loopback (PEP 691 JSON, with PEP 700 upload times) holding one project,
+    whose releases the test publishes as it goes; every other project is not here (404), so uv
+    looks for it in the next index."""
+
+    def __init__(self, project: str):
+        self.project, self.files = project, {}  # filename -> (bytes, upload time)
+        index = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_HEAD(self):  # uv asks whether a wheel can be read in ranges: it cannot
+                self.do_GET(body=False)
+
+            def do_GET(self, body: bool = True):
+                self.body = body
+                if self.path.rstrip("/") == f"/simple/{index.project}":
+                    self.reply(orjson.dumps(index.page(f"http://127.0.0.1:{self.server.server_port}")), "application/vnd.pypi.simple.v1+json")
+                elif self.path.startswith("/files/") and self.path[7:] in index.files:
+                    self.reply(index.files[self.path[7:]][0], "application/octet-stream")
+                else:
+                    self.send_error(404)
+
+            def reply(self, body: bytes, kind: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "max-age=0, must-revalidate")
+                self.end_headers()
+                if self.body:
+                    self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/simple"
+
+    def publish(self, version: str, uploaded: datetime) -> None:
+        name = self.project.replace("-", "_")
+        files = {f"{name}/__init__.py": f"VERSION = {version!r}\n",
+                 f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {self.project}\nVersion: {version}\n",
+                 f"{name}-{version}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+        digest = lambda data: base64.urlsafe_b64encode(hashlib.sha256(data.encode()).digest()).rstrip(b"=").decode()  # noqa: E731
+        record = "".join(f"{path},sha256={digest(text)},{len(text.encode())}\n" for path, text in files.items())
+        files[f"{name}-{version}.dist-info/RECORD"] = record + f"{name}-{version}.dist-info/RECORD,,\n"
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as wheel:
+            for path, text in files.items():
+                wheel.writestr(path, text)
+        self.files[f"{name}-{version}-py3-none-any.whl"] = (out.getvalue(), uploaded)
+
+    def page(self, root: str) -> dict:
+        files = [{"filename": f, "url": f"{root}/files/{f}", "hashes": {"sha256": hashlib.sha256(data).hexdigest()},
+                  "upload-time": when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")} for f, (data, when) in self.files.items()]
+        return {"meta": {"api-version": "1.1"}, "name": self.project, "files": files, "versions": sorted({f.split("-")[1] for f in self.files})}
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_environments_built_at_different_times_resolve_alike(project):
+    dependency = f"depdemo-{uuid.uuid4().hex[:8]}"
+    index = PackageIndex(dependency)
+    try:
+        index.publish("1.0", datetime(2026, 1, 1, tzinfo=timezone.utc))
+        env = {"UV_EXTRA_INDEX_URL": index.url}
+        project.profile(install={"packages": [dependency]})
+        project.suite(revisions=["v0.1"], tiers=["bare"], tasks=["checksum"], resolve_at=None)  # the default: when first planned
+        first = project.cli("run", "suite.yaml", env=env)
+        assert first.returncode == 0 and "(now: recorded by this run for every later one;" in first.stderr, first.stderr
+        recorded = orjson.loads((project.store / "suites" / "test" / "plan.json").read_bytes())["resolve_at"]
+        at = datetime.fromisoformat(recorded.replace("Z", "+00:00"))
+        index.publish("2.0", at + timedelta(hours=1))  # a release after the suite's resolution time
+
+        project.suite(revisions=["v0.1", "v0.2"], tiers=["bare"], tasks=["checksum"], resolve_at=None)  # head, built later
+        second = project.cli("run", "suite.yaml", env=env)
+        assert second.returncode == 0 and f"dependencies resolved as of {recorded} (recorded when the suite was first planned" in second.stderr
+        assert "1 done, 1 to run" in second.stderr, second.stderr  # recording the time re-ran nothing
+        records = [(project.store / "envs" / f"{r['environment']}.txt").read_text() for r in answers(project)]
+        assert all(f"\n{dependency}==1.0\n" in text for text in records), records
+        assert "environment" not in project.cli("compare", "--base", "v0.1", "--head", "v0.2").stdout
+
+        later = (at + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")  # moved on purpose, past 2.0
+        project.suite(revisions=["v0.2"], tiers=["bare"], tasks=["checksum"], resolve_at=later)
+        moved = project.cli("run", "suite.yaml", "--dry-run", env=env)
+        assert f"resolve_at moved the resolution time from {recorded} to {later}" in moved.stderr and "1 done, 0 to run" in moved.stderr, moved.stderr
+        assert project.cli("run", "suite.yaml", "--rerun", env=env).returncode == 0
+        flagged = project.cli("compare", "--base", "v0.1", "--head", "v0.2").stdout
+        assert f"head's environment: {dependency} 1.0 → 2.0 — this comparison mixes" in flagged, flagged
+    finally:
+        index.close()

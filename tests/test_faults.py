@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 import minilib
-from conftest import MODEL_KEY, PROMPTS, Project, rules, spy_package, spy_saw
+from conftest import MODEL_KEY, PROMPTS, RESOLVE_AT, Project, rules, spy_package, spy_saw
 from fake_model import FakeModel, Reply, Rule
 
 OTHER_KEY = "other-model-cred-7Qx9LmZ2"  # another model's key, in a variable whose name looks harmless
@@ -146,6 +146,6 @@ def test_an_install_sees_an_allow_listed_environment(faulty, tmp_path):
     assert done.returncode == 0, done.stderr
     profile = profiles.load(project.root / "profiles" / "minilib")
     sha = orjson.loads(project.cli("results", "--format", "json").stdout)[0]["sha"]
-    seen = spy_saw(envs.environment(profile, profiles.repo_url(profile), sha).path, spy)["environ"]  # the one the run built
+    seen = spy_saw(envs.environment(profile, profiles.repo_url(profile), sha, resolve_at=RESOLVE_AT).path, spy)["environ"]  # the one the run built
     assert "cred-value-in-an-innocent-name" not in orjson.dumps(seen).decode()
     assert MODEL_KEY not in orjson.dumps(seen).decode() and "PATH" in seen

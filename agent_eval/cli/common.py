@@ -99,6 +99,8 @@ def print_plan(made, every_cell: bool) -> None:
         say(f"  not applicable: {reason}")
     for reason in made.collapsed:
         say(f"  collapsed: {reason}")
+    if made.resolve_at:
+        say(f"  dependencies resolved as of {made.resolve_at} ({made.resolve_source}; the library under test exempt)")
     for reason in made.changed:
         say(f"  {reason}")
     for reason in made.unreadable:

@@ -26,6 +26,9 @@ from agent_eval.store.redact import is_secret
 from .prepare import Env, SetupError
 
 READY = ".agent-eval-ready"
+# The library under test is exempt from the resolution time (a release published after it can still
+# be compared): uv takes a date per package, so one no upload reaches.
+EXEMPT = "2999-12-31T00:00:00Z"
 RECORD = "environment.txt"  # what it resolved to (describe), beside it; the store keeps a copy by digest
 
 
@@ -41,9 +44,10 @@ def packages(profile: Profile) -> list[str]:
     return [local.absolute(p, profile.root) for p in profile.install.packages]
 
 
-def environment(profile: Profile, url: str, sha: str, release: releases.Release | None = None) -> Env:
-    """The venv with the library at `sha` installed (or the `release`, from the package index).
-    Keyed by SHA + install steps + Python + the content of local packages, built under a lock."""
+def environment(profile: Profile, url: str, sha: str, release: releases.Release | None = None, resolve_at: str | None = None) -> Env:
+    """The venv with the library at `sha` installed (or the `release`, from the package index), its
+    dependencies resolved as of `resolve_at` (the suite's resolution time). Keyed by SHA + install
+    steps + Python + the content of local packages and constraints + that time, built under a lock."""
     if release:
         steps = releases.install_steps(release, profile.install.extras, packages(profile))
     else:
@@ -52,8 +56,14 @@ def environment(profile: Profile, url: str, sha: str, release: releases.Release 
     library = release.project if release else repo.export(url, sha)
     python = profile.install.python or sys.executable
     contents = profile.local or local.digests(profile.install.packages, profile.root)
-    # What the local packages hold counts, not only where they are; without any, the key is as it was.
-    key = hashlib.sha256(orjson.dumps([sha, steps, python, *([contents] if contents else [])])).hexdigest()[:16]
+    constraints = local.where(profile.install.constraints, profile.root) if profile.install.constraints else None
+    options = [*(["--exclude-newer", resolve_at] if resolve_at else []),
+               *(["--exclude-newer-package", f"{release.project}={EXEMPT}"] if resolve_at and release else [])]
+    pins = ["-c", str(constraints)] if constraints else []  # not with --require-hashes (the release alone, hash-pinned)
+    # What local packages and constraints hold counts, not only where they are; without any of these
+    # (as before they counted), the key is as it was.
+    more = {k: v for k, v in {"local": contents, "resolve_at": resolve_at, "constraints": constraints and local.digest(constraints)}.items() if v}
+    key = hashlib.sha256(orjson.dumps([sha, steps, python, *([more] if more else [])])).hexdigest()[:16]
     env = Env(path=cache_dir() / "envs" / f"{profile.name}-{sha[:10]}-{key}")
     ready = env.path / READY
     if ready.is_file() and (env.path / RECORD).is_file():
@@ -68,7 +78,7 @@ def environment(profile: Profile, url: str, sha: str, release: releases.Release 
         uv_bin = uv.find_uv_bin()
         _run([uv_bin, "venv", "--quiet", "--python", python, str(env.path)], log, "create the venv")
         for requirements in steps:
-            install([uv_bin, "pip", "install", "--python", str(env.bin / "python"), *requirements], env, log)
+            install([uv_bin, "pip", "install", "--python", str(env.bin / "python"), *options, *([] if "--require-hashes" in requirements else pins), *requirements], env, log)
         (env.path / RECORD).write_text(describe(env, sha, library, profile, contents))
         ready.touch()
     return env

@@ -197,7 +197,7 @@ def environments(plan: Plan) -> tuple[dict[str, prepare.Env], dict[str, str]]:
             continue
         started = time.perf_counter()
         try:
-            envs[rev.sha] = build.environment(plan.profile, url, rev.sha, rev.release)
+            envs[rev.sha] = build.environment(plan.profile, url, rev.sha, rev.release, plan.resolve_at)
             console.print(f"environment for {rev.name} ({rev.sha[:10]}) ready in {time.perf_counter() - started:.1f}s")
         except worker.SETUP_FAILURES as err:
             failed[rev.sha] = f"{type(err).__name__}: {err}"

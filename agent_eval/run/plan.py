@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 
 import orjson
@@ -41,6 +42,8 @@ class Plan(BaseModel):
     unreadable: list[str] = []  # stored results that cannot be read back: their cells run again
     rerun: bool = False  # run every cell again, done or not (the earlier runs are kept, superseded)
     changed: list[str] = []  # what changed since the suite was last run that gives its cells new run keys
+    resolve_at: str | None = None  # every environment's dependencies as of this time (uv --exclude-newer)
+    resolve_source: str = ""  # where that time comes from, for the plan's header
 
     def units(self) -> list[list[Cell]]:
         """What the scheduler runs, in plan order: each one-shot cell alone, each session's cells together."""
@@ -69,6 +72,7 @@ class Plan(BaseModel):
             # With sessions a (model, revision, task, tier) is there once per order it runs in.
             "grid": [[c.model.id, c.revision.sha, c.task.id, c.tier] for c in self.done + self.todo if c.repeat == 0],
             "local_packages": self.profile.local,
+            "resolve_at": self.resolve_at,
             "sessions": self.suite.sessions and {
                 **self.suite.sessions.model_dump(), "orders_drawn": orders.draw([t.id for t in self.tasks], self.suite.sessions),
             },
@@ -177,26 +181,47 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
                 not_applicable.append(f"tier {tier} at {rev.name}: {missing}")
 
     profile = profile.model_copy(update={"local": local.digests(profile.install.packages, profile.root)})
-    cells = (session_cells if suite.sessions else one_shot_cells)(suite, profile, tasks, revisions, applicable)
     stored = Store(suite.store_path)
+    before = previous(stored, suite.name)
+    resolve_at, source, moved = resolution(suite, before)
+    suite = suite.model_copy(update={"resolve_at": resolve_at})
+    cells = (session_cells if suite.sessions else one_shot_cells)(suite, profile, tasks, revisions, applicable)
     is_done = stored.is_done if done is None else (lambda c: c.folder in done)
     finished = [] if rerun else [c for unit in units(cells) if all(is_done(c) for c in unit) for c in unit]
     keys = {c.key for c in finished}
     todo = [c for c in cells if c.key not in keys]
     return Plan(suite=suite, profile=profile, tasks=tasks, revisions=revisions, todo=todo, done=finished,
                 not_applicable=not_applicable, collapsed=collapsed, unreadable=stored.bad, rerun=rerun,
-                changed=changes(stored, suite.name, profile))
+                changed=moved + changes(before, profile), resolve_at=resolve_at, resolve_source=source)
 
 
-def changes(stored: Store, suite: str, profile: Profile) -> list[str]:
-    """What the suite's last plan.json says differently of what its cells' run keys cover and the
-    suite file does not show: the content of local packages."""
+def previous(stored: Store, suite: str) -> dict:
+    """The suite's plan.json as the last run wrote it; {} when there is none (or it cannot be read)."""
     try:
-        before = orjson.loads((stored.root / "suites" / suite / "plan.json").read_bytes()).get("local_packages") or {}
-    except (OSError, orjson.JSONDecodeError, AttributeError):
-        return []
+        found = orjson.loads((stored.root / "suites" / suite / "plan.json").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def changes(before: dict, profile: Profile) -> list[str]:
+    """What the suite's last plan says differently of what its cells' run keys cover and the suite
+    file does not show: the content of local packages."""
+    was = before.get("local_packages") or {}
     return [f"local package {text} changed since the last run: its cells run again"
-            for text, digest in profile.local.items() if before.get(text, digest) != digest]
+            for text, digest in profile.local.items() if was.get(text, digest) != digest]
+
+
+def resolution(suite: Suite, before: dict) -> tuple[str, str, list[str]]:
+    """The suite's resolution time, where it comes from, and whether `resolve_at` moved it."""
+    recorded = before.get("resolve_at")
+    if suite.resolve_at:
+        moved = [f"resolve_at moved the resolution time from {recorded} to {suite.resolve_at}: environments are built anew, "
+                 "and compare will say where base's and head's then differ"] if recorded and recorded != suite.resolve_at else []
+        return suite.resolve_at, "set by resolve_at in the suite", moved
+    if recorded:
+        return recorded, "recorded when the suite was first planned", []
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "now: recorded by this run for every later one", []
 
 
 def one_shot_cells(suite: Suite, profile: Profile, tasks: list[Task], revisions: list[Revision], applicable: dict) -> list[Cell]:
@@ -308,6 +333,6 @@ def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier:
         identity["session"] = {"tasks": [t.content_hash for t in run], "position": position}
     key = hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return Cell(
-        key=key, suite=suite.name, profile=profile.name, model=model, revision=rev, task=task, tier=tier,
+        key=key, suite=suite.name, resolve_at=suite.resolve_at, profile=profile.name, model=model, revision=rev, task=task, tier=tier,
         repeat=repeat, budgets=suite.budgets, thinking=suite.thinking, agent_version=version, serving=serving,
     )

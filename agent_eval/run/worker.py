@@ -63,7 +63,7 @@ def run_unit(
     secrets = held({first.model.key_env}) if secrets is None else secrets
     url = profiles.repo_url(profile)
     try:
-        env = env or envs.environment(profile, url, first.revision.sha, first.revision.release)
+        env = env or envs.environment(profile, url, first.revision.sha, first.revision.release, first.resolve_at)
         for cell in cells:
             sandbox.require(sandbox.network_of(profile, tasks[cell.task.id]))
         ws = prepare.workspace(first, profile, tasks[first.task.id], url)

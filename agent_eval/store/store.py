@@ -3,6 +3,7 @@
 Layout (same on a local folder and a bucket):
   runs/<sha10>/<model-slug>/<tier>/<task>/r<repeat>-<key8>/{cell.json, result.json, trace.jsonl, proxy.jsonl, agent.log}
   suites/<suite>/{snapshot/{suite.yaml, profile/, tasks/}, plan.json}
+  envs/<digest>.txt (environments.py: what an environment resolved to, once)
 A cell is done iff its result.json exists and is not a setup error (the harness failed, not the
 agent, so the next run tries again). result.json is written last, atomically.
 """

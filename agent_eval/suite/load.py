@@ -42,10 +42,35 @@ def load(suite_path: Path) -> tuple[Suite, Profile, list[Task]]:
 
 def check_local_paths(profile: Profile) -> None:
     """A local package that is not there would fail every environment's install, at run time."""
+    source = profile.root / "profile.yaml"
     for text, path in local.paths(profile.install.packages, profile.root).items():
         if not path.exists():
-            raise ConfigError(f"{profile.root / 'profile.yaml'}: field 'install.packages': {text} not found (looked at {path}); "
+            raise ConfigError(f"{source}: field 'install.packages': {text} not found (looked at {path}); "
                               "fix the path (a relative one is the profile folder's) or remove it")
+    if profile.install.constraints:
+        check_constraints(local.where(profile.install.constraints, profile.root), profile.install.constraints, source)
+
+
+def check_constraints(path: Path, text: str, source: Path) -> None:
+    """A constraints file is requirements, one a line (NAME, a version specifier, markers), as pip reads them."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    field = f"{source}: field 'install.constraints'"
+    if not path.is_file():
+        raise ConfigError(f"{field}: {text} not found (looked at {path}); fix the path (a relative one is the profile folder's) or remove it")
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{field}: {path} cannot be read as text ({err}); give a constraints file") from None
+    for number, line in enumerate(lines, 1):
+        line = line.split(" #")[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            Requirement(line)
+        except InvalidRequirement:
+            raise ConfigError(f"{field}: {path} line {number}: '{line[:60]}' is not a constraint; write NAME==VERSION "
+                              "(or another version specifier), one a line") from None
 
 
 def load_suite(path: Path) -> Suite:
