@@ -7,9 +7,12 @@ import base64
 import hashlib
 import http.server
 import io
+import os
 import shutil
 import subprocess
+import sys
 import threading
+import time
 import uuid
 import zipfile
 from datetime import datetime, timedelta, timezone
@@ -20,6 +23,8 @@ import yaml
 
 import minilib
 from fake_model import Reply, Rule
+
+from agent_eval.store import environments
 
 # The run keys of one fixed suite (a profile with no local package), as planned before environments
 # were keyed by content: an upgrade must not re-run a suite whose requirements hold no local path.
@@ -236,3 +241,51 @@ def test_environments_built_at_different_times_resolve_alike(project):
         assert f"head's environment: {dependency} 1.0 → 2.0 — this comparison mixes" in flagged, flagged
     finally:
         index.close()
+
+
+def fake_environment(cache: Path, name: str, record: str, days_ago: float, megabytes: int) -> Path:
+    """An environment as envs.py leaves one: its files, its record, marked ready and last used `days_ago`."""
+    from agent_eval.run import envs
+
+    folder = cache / "envs" / name
+    (folder / "lib").mkdir(parents=True)
+    (folder / "lib" / "blob").write_bytes(b"\1" * megabytes * 1_000_000)
+    (folder / envs.RECORD).write_text(record)
+    for mark in (envs.READY, envs.USED):
+        (folder / mark).touch()
+        os.utime(folder / mark, (time.time() - days_ago * 86400,) * 2)
+    return folder
+
+
+def test_cache_lists_and_prunes_environments(tmp_path):
+    from agent_eval.store.store import Store
+    from synthetic import result, revision
+
+    cache, store = tmp_path / "cache", tmp_path / "agent-eval-results"
+    kept = "python 3.11.7\nlibrary lib 5.1 at " + revision(1).sha + "\nlib==5.1\n"
+    old = fake_environment(cache, f"lib-{revision(1).sha[:10]}-aaaaaaaaaaaaaaaa", kept, days_ago=40, megabytes=2)
+    unused = fake_environment(cache, f"lib-{revision(2).sha[:10]}-bbbbbbbbbbbbbbbb", kept.replace("5.1", "5.2"), days_ago=1, megabytes=3)
+    recent = fake_environment(cache, f"lib-{revision(3).sha[:10]}-cccccccccccccccc", kept.replace("5.1", "5.3"), days_ago=0, megabytes=1)
+    ran = result("org/m", revision(1), "t", "bare").model_copy(update={"environment": environments.digest(kept)})
+    Store(store).start(ran.cell)
+    Store(store).finish(ran)
+    run = lambda *args: subprocess.run([sys.executable, "-m", "agent_eval", "cache", *args], cwd=tmp_path, capture_output=True, text=True,  # noqa: E731
+                                       env={**os.environ, "AGENT_EVAL_CACHE": str(cache)})
+
+    listed = run()
+    assert listed.returncode == 0 and "3 environments, 6.0 MB" in listed.stderr, listed.stderr
+    assert [line.split()[1] for line in listed.stdout.splitlines()] == ["lib", "lib", "lib"]  # most recently used first
+    assert "5.1 at " in listed.stdout and "last used   40d ago  synthetic" in listed.stdout, listed.stdout
+
+    dry = run("prune", "--unused", "--dry-run")
+    assert f"would remove {unused.name}" in dry.stdout and f"would remove {recent.name}" in dry.stdout and old.name not in dry.stdout
+    assert "would free 4.0 MB (2 environments)" in dry.stderr and unused.is_dir() and recent.is_dir()
+    aged = run("prune", "--older-than", "30d")
+    assert f"removed {old.name}" in aged.stdout and "freed 2.0 MB (1 environments)" in aged.stderr, aged.stderr
+    assert not old.exists() and unused.is_dir() and recent.is_dir()
+    both = run("prune", "--unused", "--older-than", "12h")
+    assert f"removed {unused.name}" in both.stdout and recent.is_dir() and not unused.exists()
+
+    for args, said in ((["prune"], "say what to prune: --older-than 30d"), (["prune", "--older-than", "soon"], "--older-than 'soon' is not a duration")):
+        wrong = run(*args)
+        assert wrong.returncode == 2 and said in wrong.stderr and "Traceback" not in wrong.stderr, wrong.stderr

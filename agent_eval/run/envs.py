@@ -29,6 +29,7 @@ READY = ".agent-eval-ready"
 # The library under test is exempt from the resolution time (a release published after it can still
 # be compared): uv takes a date per package, so one no upload reaches.
 EXEMPT = "2999-12-31T00:00:00Z"
+USED = ".agent-eval-used"  # touched whenever a sweep or worker takes it: `agent-eval cache` shows when
 RECORD = "environment.txt"  # what it resolved to (describe), beside it; the store keeps a copy by digest
 
 
@@ -67,6 +68,7 @@ def environment(profile: Profile, url: str, sha: str, release: releases.Release 
     env = Env(path=cache_dir() / "envs" / f"{profile.name}-{sha[:10]}-{key}")
     ready = env.path / READY
     if ready.is_file() and (env.path / RECORD).is_file():
+        (env.path / USED).touch()
         return env
     with locked(env.path):
         if ready.is_file():  # built before environments were recorded: record it now
@@ -81,6 +83,7 @@ def environment(profile: Profile, url: str, sha: str, release: releases.Release 
             install([uv_bin, "pip", "install", "--python", str(env.bin / "python"), *options, *([] if "--require-hashes" in requirements else pins), *requirements], env, log)
         (env.path / RECORD).write_text(describe(env, sha, library, profile, contents))
         ready.touch()
+    (env.path / USED).touch()
     return env
 
 
