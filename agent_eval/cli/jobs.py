@@ -57,12 +57,15 @@ def bucket_plan(suite: Path, store, rerun: bool = False):
     from huggingface_hub.errors import BucketNotFoundError
 
     from agent_eval.run import plan
+    from agent_eval.suite.load import load_suite
 
     try:
         done = store.done()
+        # The suite's last plan in the bucket: its resolution time holds for every later fan-out.
+        before = plan.parse_previous(store.read(f"suites/{load_suite(suite).name}/plan.json"))
     except BucketNotFoundError:
-        done = set()
-    return plan.make(suite, rerun=rerun, done=done), done
+        done, before = set(), {}
+    return plan.make(suite, rerun=rerun, done=done, before=before), done
 
 
 def job_options(made, namespace: str, flavor: str, image: Optional[str], timeout: Optional[str], max_parallel: int, poll: float):

@@ -121,7 +121,7 @@ def worker(
     except user_errors() as err:
         fail(str(err))
     root = store or infer_store(cell_files[0])
-    results = work.run_alone(cells, Store(root), say=lambda m: typer.echo(m, err=True))
+    results = work.run_alone(cells, Store(root, shared=False), say=lambda m: typer.echo(m, err=True))
     for cell, result in zip(cells, results):
         if result is not None:
             typer.echo(f"{result.status} matched={result.matched} {result.wall_seconds:.1f}s -> {root / cell.folder}", err=True)

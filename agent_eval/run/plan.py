@@ -143,8 +143,10 @@ def check_links(suite: Suite) -> None:
             raise ConfigError(f"{suite.path}: field 'store': {link} is {what}; point store (or --store) at a real folder") from None
 
 
-def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done: set[str] | None = None) -> Plan:
-    """`done`: the run folders already done elsewhere (a bucket); default: the suite's local store."""
+def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done: set[str] | None = None,
+         before: dict | None = None) -> Plan:
+    """`done`: the run folders already done elsewhere (a bucket); default: the suite's local store.
+    `before`: the suite's last plan there (its plan.json); default: the local store's."""
     suite, profile, tasks = load(suite_path)
     sandbox.switch()  # a misspelt AGENT_EVAL_SANDBOX would otherwise be ignored in silence
     if store is not None:
@@ -182,7 +184,7 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
 
     profile = profile.model_copy(update={"local": local.digests(profile.install.packages, profile.root)})
     stored = Store(suite.store_path)
-    before = previous(stored, suite.name)
+    before = previous(stored, suite.name) if before is None else before
     resolve_at, source, moved = resolution(suite, before)
     suite = suite.model_copy(update={"resolve_at": resolve_at})
     cells = (session_cells if suite.sessions else one_shot_cells)(suite, profile, tasks, revisions, applicable)
@@ -198,8 +200,15 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
 def previous(stored: Store, suite: str) -> dict:
     """The suite's plan.json as the last run wrote it; {} when there is none (or it cannot be read)."""
     try:
-        found = orjson.loads((stored.root / "suites" / suite / "plan.json").read_bytes())
-    except (OSError, orjson.JSONDecodeError):
+        return parse_previous((stored.root / "suites" / suite / "plan.json").read_bytes())
+    except OSError:
+        return {}
+
+
+def parse_previous(data: bytes | None) -> dict:
+    try:
+        found = orjson.loads(data) if data else {}
+    except orjson.JSONDecodeError:
         return {}
     return found if isinstance(found, dict) else {}
 

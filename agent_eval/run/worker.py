@@ -161,7 +161,7 @@ def run_alone(cells: list[Cell], store: Store, say=print) -> list[Result | None]
 def _recorded(store: Store, env: prepare.Env, folder: Path) -> str | None:
     """The environment's record kept in the store (once), and its digest for the result."""
     text = envs.record(env)
-    return environments.keep(store.root, text, folder) if text else None
+    return environments.keep(store.root, text, folder, store.shared) if text else None
 
 
 def _key(cell: Cell) -> str:

@@ -21,11 +21,15 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def keep(root: Path, text: str, folder: Path) -> str:
-    """The record in the store, once (by its digest); where envs/ cannot be written, in the run folder."""
+def keep(root: Path, text: str, folder: Path, shared: bool = True) -> str:
+    """The record in the store, once (by its digest); in the run folder when envs/ may not or cannot
+    be written (`shared` False: a worker alone, as in a Job)."""
     name = digest(text)
     path = Path(root) / FOLDER / f"{name}.txt"
     if path.is_file():
+        return name
+    if not shared:
+        (folder / IN_RUN_FOLDER).write_text(text)
         return name
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -82,9 +82,12 @@ class BadRecord(Exception):
 
 
 class Store:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, shared: bool = True):
         self.root = Path(root)
         self.bad: list[str] = []  # unreadable records met so far, "path: reason"
+        # Whether this process may write beside the run folders (envs/): not a worker alone, which
+        # in a Job can write its run folder only (anything else would vanish with the container).
+        self.shared = shared
 
     def run_dir(self, cell: Cell) -> Path:
         return self.root / cell.folder
