@@ -160,6 +160,7 @@ def test_no_sandbox_is_said_and_network_none_refused(project, fake):
     ran = project.cli("run", "suite.yaml", env=off)
     assert ran.returncode == 1 and "error: 1 of 1 cells are not done" in ran.stderr, ran.stderr
     assert "isolation: NONE — turned off by AGENT_EVAL_SANDBOX=off" in ran.stderr
+    assert "warning: environments are built with no sandbox (turned off by AGENT_EVAL_SANDBOX=off" in ran.stderr  # the build too
     result, _ = only_result(project)
     assert result["status"] == "setup_error" and result["isolation"] is None
     assert "declares network: none, which needs the sandbox" in result["errors"][0]

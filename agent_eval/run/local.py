@@ -191,7 +191,7 @@ def environments(plan: Plan) -> tuple[dict[str, prepare.Env], dict[str, str]]:
     envs, failed = {}, {}
     needed = {c.revision.sha for c in plan.todo}
     if needed and (warning := build.building_unsandboxed()):
-        console.print(f"[yellow]warning: {warning}[/]")
+        console.print(f"warning: {warning}", style="yellow", markup=False)
     for rev in plan.revisions:
         if rev.sha not in needed:
             continue
