@@ -239,6 +239,11 @@ def test_environments_built_at_different_times_resolve_alike(project):
         assert project.cli("run", "suite.yaml", "--rerun", env=env).returncode == 0
         flagged = project.cli("compare", "--base", "v0.1", "--head", "v0.2").stdout
         assert f"head's environment: {dependency} 1.0 → 2.0 — this comparison mixes" in flagged, flagged
+
+        project.write("profiles/minilib/pins.txt", f"{dependency}==1.0\n")  # a user who pins: the constraints hold
+        project.profile(install={"packages": [dependency], "constraints": "pins.txt"})
+        assert project.cli("run", "suite.yaml", "--rerun", env=env).returncode == 0
+        assert "environment" not in project.cli("compare", "--base", "v0.1", "--head", "v0.2").stdout
     finally:
         index.close()
 

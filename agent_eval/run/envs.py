@@ -16,13 +16,12 @@ from urllib.parse import unquote
 import orjson
 import uv
 
+from agent_eval.store.redact import is_secret
 from agent_eval.suite import local, releases, repo
 from agent_eval.suite.cache import cache_dir, locked
 from agent_eval.suite.config import Profile
 
 from . import sandbox, scratch
-from agent_eval.store.redact import is_secret
-
 from .prepare import Env, SetupError
 
 READY = ".agent-eval-ready"
@@ -58,33 +57,35 @@ def environment(profile: Profile, url: str, sha: str, release: releases.Release 
     python = profile.install.python or sys.executable
     contents = profile.local or local.digests(profile.install.packages, profile.root)
     constraints = local.where(profile.install.constraints, profile.root) if profile.install.constraints else None
-    options = [*(["--exclude-newer", resolve_at] if resolve_at else []),
-               *(["--exclude-newer-package", f"{release.project}={EXEMPT}"] if resolve_at and release else [])]
-    pins = ["-c", str(constraints)] if constraints else []  # not with --require-hashes (the release alone, hash-pinned)
     # What local packages and constraints hold counts, not only where they are; without any of these
     # (as before they counted), the key is as it was.
     more = {k: v for k, v in {"local": contents, "resolve_at": resolve_at, "constraints": constraints and local.digest(constraints)}.items() if v}
     key = hashlib.sha256(orjson.dumps([sha, steps, python, *([more] if more else [])])).hexdigest()[:16]
     env = Env(path=cache_dir() / "envs" / f"{profile.name}-{sha[:10]}-{key}")
     ready = env.path / READY
-    if ready.is_file() and (env.path / RECORD).is_file():
-        (env.path / USED).touch()
-        return env
-    with locked(env.path):
-        if ready.is_file():  # built before environments were recorded: record it now
-            if not (env.path / RECORD).is_file():
+    if not (ready.is_file() and (env.path / RECORD).is_file()):
+        with locked(env.path):
+            if not ready.is_file():
+                pins = ["-c", str(constraints)] if constraints else []
+                exempt = ["--exclude-newer-package", f"{release.project}={EXEMPT}"] if resolve_at and release else []
+                _build(env, python, steps, [*(["--exclude-newer", resolve_at] if resolve_at else []), *exempt], pins)
+            if not (env.path / RECORD).is_file():  # also one built before environments were recorded
                 (env.path / RECORD).write_text(describe(env, sha, library, profile, contents))
-            return env
-        shutil.rmtree(env.path, ignore_errors=True)
-        log = env.path.with_suffix(".log")
-        uv_bin = uv.find_uv_bin()
-        _run([uv_bin, "venv", "--quiet", "--python", python, str(env.path)], log, "create the venv")
-        for requirements in steps:
-            install([uv_bin, "pip", "install", "--python", str(env.bin / "python"), *options, *([] if "--require-hashes" in requirements else pins), *requirements], env, log)
-        (env.path / RECORD).write_text(describe(env, sha, library, profile, contents))
-        ready.touch()
+            ready.touch()
     (env.path / USED).touch()
     return env
+
+
+def _build(env: Env, python: str, steps: list[list[str]], options: list[str], pins: list[str]) -> None:
+    """A new venv, each step installed into it with `options` (the resolution time) and `pins` (the
+    constraints; not with --require-hashes: that step is the release alone, pinned by its hashes)."""
+    shutil.rmtree(env.path, ignore_errors=True)
+    log = env.path.with_suffix(".log")
+    uv_bin = uv.find_uv_bin()
+    _run([uv_bin, "venv", "--quiet", "--python", python, str(env.path)], log, "create the venv")
+    for requirements in steps:
+        pinned = [] if "--require-hashes" in requirements else pins
+        install([uv_bin, "pip", "install", "--python", str(env.bin / "python"), *options, *pinned, *requirements], env, log)
 
 
 def describe(env: Env, sha: str, library: str | Path, profile: Profile, contents: dict[str, str]) -> str:
