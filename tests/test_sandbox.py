@@ -186,7 +186,7 @@ def test_a_sandbox_that_cannot_start_is_a_setup_error_not_the_agents(project, fa
 
 @pytest.mark.parametrize("mode", ["bwrap", "off"])
 def test_a_revisions_build_does_not_see_the_home(bare_project, tmp_path, monkeypatch, mode):
-    """A revision's setup.py runs in the sandbox: the home (~/.ssh) is not there. `off` is the control."""
+    """A revision's setup.py runs in the sandbox: the home (~/.ssh) and the store are not there. `off` is the control."""
     from conftest import spy_package, spy_saw
 
     from agent_eval.run import envs
@@ -201,7 +201,10 @@ def test_a_revisions_build_does_not_see_the_home(bare_project, tmp_path, monkeyp
     if mode == "off":
         monkeypatch.setenv(sandbox.SWITCH, "off")
     monkeypatch.setattr(sandbox, "isolation", functools.cache(sandbox.isolation.__wrapped__))  # this test's switch only
-    spy = spy_package(tmp_path / "spy", looks_at=[Path("~/.ssh/id_rsa"), home / ".ssh" / "id_rsa"])
+    stored = bare_project.store / "runs" / "canary.txt"  # the store is out of sight too
+    stored.parent.mkdir(parents=True)
+    stored.write_text("canary-ssh-7d1e in the store")
+    spy = spy_package(tmp_path / "spy", looks_at=[Path("~/.ssh/id_rsa"), home / ".ssh" / "id_rsa", stored])
     bare_project.profile(install={"packages": [str(spy)]})
     profile = profiles.load(bare_project.root / "profiles" / "minilib")
     url = profiles.repo_url(profile)
