@@ -219,7 +219,7 @@ def test_environments_built_at_different_times_resolve_alike(project):
         project.profile(install={"packages": [dependency]})
         project.suite(revisions=["v0.1"], tiers=["bare"], tasks=["checksum"], resolve_at=None)  # the default: when first planned
         first = project.cli("run", "suite.yaml", env=env)
-        assert first.returncode == 0 and "(now: recorded by this run for every later one;" in first.stderr, first.stderr
+        assert first.returncode == 0 and "(now: the suite's first run records it for every later one;" in first.stderr, first.stderr
         recorded = orjson.loads((project.store / "suites" / "test" / "plan.json").read_bytes())["resolve_at"]
         at = datetime.fromisoformat(recorded.replace("Z", "+00:00"))
         index.publish("2.0", at + timedelta(hours=1))  # a release after the suite's resolution time

@@ -230,7 +230,7 @@ def resolution(suite: Suite, before: dict) -> tuple[str, str, list[str]]:
         return suite.resolve_at, "set by resolve_at in the suite", moved
     if recorded:
         return recorded, "recorded when the suite was first planned", []
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "now: recorded by this run for every later one", []
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "now: the suite's first run records it for every later one", []
 
 
 def one_shot_cells(suite: Suite, profile: Profile, tasks: list[Task], revisions: list[Revision], applicable: dict) -> list[Cell]:
