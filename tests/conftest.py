@@ -22,6 +22,9 @@ os.environ.setdefault("AGENT_EVAL_CACHE", str(Path(os.environ.get("XDG_CACHE_HOM
 # Every CLI the tests start runs this checkout's code, whatever `pip install -e` last pointed at.
 CHECKOUT = str(Path(__file__).resolve().parent.parent)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [CHECKOUT, os.environ.get("PYTHONPATH")]))
+# Every test suite resolves as of one fixed time, so the environments the cache keeps serve them all
+# (a suite's default, the time it is first planned, would build them anew for each test's store).
+RESOLVE_AT = "2026-11-01T00:00:00Z"
 MODEL_KEY = "canary-model-key-5f2c9a"  # must never land in a stored file
 HF_CANARY = "hf_canary_token_81d3e0aa"
 
@@ -104,9 +107,10 @@ class Project:
             "models": [{"id": "fake-coder", "name": "Fake", "base_url": self.model_url, "api_key_env": "FAKE_MODEL_KEY"}],
             "revisions": [{"ref": "v0.1", "name": "API only"}, {"ref": "v0.2", "name": "CLI"}, {"ref": "main", "name": "Skill"}],
             "budgets": {"timeout": 60},
+            "resolve_at": RESOLVE_AT,
             **overrides,
         }
-        return self.write(f"{name}.yaml", data)
+        return self.write(f"{name}.yaml", {k: v for k, v in data.items() if v is not None})
 
     def write(self, relative: str, data) -> Path:
         path = self.root / relative
@@ -144,3 +148,34 @@ def project(tmp_path, minilib_repo, fake, pi_ready) -> Project:
     project.task("checksum", prompt=PROMPTS["checksum"], expected=str(minilib.checksum("agent")))
     project.task("api", prompt=PROMPTS["api"], expected=str(minilib.checksum("hello")))
     return project
+
+
+def spy_package(folder: Path, looks_at: list[Path] = ()) -> Path:
+    """A local package whose setup.py records what its build saw: the environment, and each file of
+    `looks_at` it could read. The record ships inside the package (spy_pkg/seen.json): the build may
+    write nowhere else. A fresh nonce makes every spy a new package, which no cache holds."""
+    import uuid
+
+    (folder / "spy_pkg").mkdir(parents=True)
+    (folder / "spy_pkg" / "__init__.py").write_text("")
+    nonce = uuid.uuid4().hex
+    (folder / "nonce").write_text(nonce)
+    (folder / "setup.py").write_text(
+        "import json, os\nfrom setuptools import setup\n"
+        "def read(path):\n"
+        "    try:\n        return open(os.path.expanduser(path)).read()\n"
+        "    except OSError as err:\n        return f'unreadable: {err.strerror}'\n"
+        f"seen = {{'nonce': {nonce!r}, 'environ': dict(os.environ), 'files': {{p: read(p) for p in {[str(p) for p in looks_at]!r}}}}}\n"
+        "json.dump(seen, open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'spy_pkg', 'seen.json'), 'w'))\n"
+        "setup(name='spy-pkg', version='0.1', packages=['spy_pkg'], package_data={'spy_pkg': ['seen.json']})\n")
+    return folder
+
+
+def spy_saw(env_path: Path, spy: Path) -> dict:
+    """What this spy's build saw (not an earlier spy's, in an environment built before)."""
+    import orjson
+
+    (found,) = env_path.glob("lib/python*/site-packages/spy_pkg/seen.json")
+    seen = orjson.loads(found.read_bytes())
+    assert seen["nonce"] == (spy / "nonce").read_text(), "the environment was built from an earlier spy"
+    return seen

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 import minilib
-from conftest import MODEL_KEY, PROMPTS, Project, rules
+from conftest import MODEL_KEY, PROMPTS, RESOLVE_AT, Project, rules, spy_package, spy_saw
 from fake_model import FakeModel, Reply, Rule
 
 OTHER_KEY = "other-model-cred-7Qx9LmZ2"  # another model's key, in a variable whose name looks harmless
@@ -135,19 +135,17 @@ def test_every_secret_the_harness_holds_is_redacted_in_every_spelling(faulty):
 
 
 def test_an_install_sees_an_allow_listed_environment(faulty, tmp_path):
+    from agent_eval.run import envs
+    from agent_eval.suite import profiles
+
     project, server = faulty
-    spy = tmp_path / "spy"
-    (spy / "spy_pkg").mkdir(parents=True)
-    (spy / "spy_pkg" / "__init__.py").write_text("")
-    dump = tmp_path / "install-env.json"
-    (spy / "setup.py").write_text(
-        "import json, os\nfrom setuptools import setup\n"
-        f"json.dump(dict(os.environ), open({str(dump)!r}, 'w'))\n"
-        "setup(name='spy-pkg', version='0.1', packages=['spy_pkg'])\n")
+    spy = spy_package(tmp_path / "spy")  # a new package every time: no environment an earlier run built has it
     project.profile(install={"packages": [str(spy)]})
     project.suite(revisions=["v0.2"], tiers=["bare"], tasks=["checksum"])
-    done = project.cli("run", "suite.yaml", env={"MY_CRED": "cred-value-in-an-innocent-name", "UV_NO_CACHE": "1"})
+    done = project.cli("run", "suite.yaml", env={"MY_CRED": "cred-value-in-an-innocent-name"})
     assert done.returncode == 0, done.stderr
-    seen = orjson.loads(dump.read_bytes())
+    profile = profiles.load(project.root / "profiles" / "minilib")
+    sha = orjson.loads(project.cli("results", "--format", "json").stdout)[0]["sha"]
+    seen = spy_saw(envs.environment(profile, profiles.repo_url(profile), sha, resolve_at=RESOLVE_AT).path, spy)["environ"]  # the one the run built
     assert "cred-value-in-an-innocent-name" not in orjson.dumps(seen).decode()
     assert MODEL_KEY not in orjson.dumps(seen).decode() and "PATH" in seen

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 import agent_eval
-from agent_eval.store import index
+from agent_eval.store import environments, index
 from agent_eval.read import report
 from agent_eval.store.results import as_json, flat
 from agent_eval.store.records import Result
@@ -329,10 +329,14 @@ def test_publish_results_puts_the_table_in_a_private_dataset_and_replaces_it_in_
     assert "data_files: data/results.parquet" in card and f"{hub.url}/spaces/org/evals-report" in card
     assert "| `tokens_new` | uncached input tokens" in card and "`v5.13` (000dababab)" in card and "432 runs" in card
 
-    finish(store, result("org/late-model", revision(4), "task-000", "skill", 0))
+    record = "python 3.11.7\nlibrary lib 5.4 at x\nlib==5.4\nnumpy==2.2.0\n"  # the environment it ran with, published beside the table
+    late = result("org/late-model", revision(4), "task-000", "skill", 0).model_copy(update={"environment": environments.digest(record)})
+    environments.keep(store, record, store)
+    finish(store, late)
     again = hub_cli(hub, "publish-results", str(store), "--dataset", "org/evals-results")
     assert again.returncode == 0, again.stderr
-    assert len(repo.commits) == 2 and set(repo.files) == {"README.md", "data/results.parquet"}
+    assert len(repo.commits) == 2 and set(repo.files) == {"README.md", "data/results.parquet", f"envs/{environments.digest(record)}.txt"}
+    assert repo.files[f"envs/{environments.digest(record)}.txt"].decode() == record
     (Path(hub.root) / "got.parquet").write_bytes(repo.files["data/results.parquet"])
     assert pq.read_table(Path(hub.root) / "got.parquet").num_rows == 433
     assert HF_CANARY not in card

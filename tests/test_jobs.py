@@ -4,6 +4,7 @@ real worker and the real pi, and its files come back through the real hf_xet cli
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
@@ -12,7 +13,7 @@ from collections import Counter
 import orjson
 import pytest
 
-from conftest import HF_CANARY, PROMPTS, Project, rules
+from conftest import HF_CANARY, PROMPTS, RESOLVE_AT, Project, rules
 from fake_model import FakeModel
 from hub_standin import HubStandIn
 import minilib
@@ -105,9 +106,17 @@ def test_fanout_runs_every_cell_as_a_job_and_matches_a_local_run(tmp_path, minil
     folders = {job.spec["volumes"][0]["path"] for job in hub.jobs.values()}
     outside = {p for p in written if not any(p.startswith(f + "/") for f in folders)}
     assert all(p.startswith(("suites/test/snapshot/", "snapshots/", "wheels/")) for p in outside - {"suites/test/plan.json"}), outside  # each Job wrote only its own folder
+    for folder in folders:  # so its environment's record is in its run folder, not in envs/
+        kept = hub.root / "buckets" / BUCKET / folder
+        record = (kept / "environment.txt").read_text()
+        assert orjson.loads((kept / "result.json").read_bytes())["environment"] == hashlib.sha256(record.encode()).hexdigest()
 
     again = jobs_cli(project, "fanout", "suite.yaml", "--jobs")
     assert again.returncode == 0 and "3 done, 0 to run" in again.stderr and len(hub.jobs) == 3  # resumed: nothing new
+    make_project(tmp_path, minilib_repo, hub_model.url, hub, resolve_at=None)  # the time now comes from the bucket's plan
+    held = jobs_cli(project, "fanout", "suite.yaml", "--jobs", "--dry-run")
+    assert f"dependencies resolved as of {RESOLVE_AT} (recorded when the suite was first planned" in held.stderr, held.stderr
+    assert "3 done, 0 to run" in held.stderr
 
     status = jobs_cli(project, "status", "suite.yaml")
     assert "suite test: 3 cells · 3 done · 0 running · 0 failed · 0 missing" in status.stdout, status.stderr

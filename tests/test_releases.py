@@ -137,7 +137,7 @@ def test_sqlite_utils_over_two_releases_and_three_tiers(tmp_path, project):
 
 def test_a_release_whose_files_changed_is_refused(tmp_path, monkeypatch):
     """The environment and the clone tier accept only the bytes the plan resolved."""
-    from agent_eval.run import prepare
+    from agent_eval.run import envs, prepare
     from agent_eval.suite import profiles, releases
 
     monkeypatch.setenv("AGENT_EVAL_CACHE", str(tmp_path / "cache"))
@@ -145,7 +145,7 @@ def test_a_release_whose_files_changed_is_refused(tmp_path, monkeypatch):
     forged = real.model_copy(update={"files": [f.model_copy(update={"sha256": "0" * 64}) for f in real.files]})
     profile = profiles.load(profiles.shipped_root() / "profiles" / "sqlite-utils")
     with pytest.raises(prepare.SetupError, match="could not install the library"):
-        prepare.environment(profile, profile.repo, forged.digest, forged)
+        envs.environment(profile, profile.repo, forged.digest, forged)
     assert "hash" in next((tmp_path / "cache" / "envs").glob("*.log")).read_text().lower()
     with pytest.raises(releases.ReleaseError, match=r"sqlite-utils-3\.36\.tar\.gz: sha256 dcc311394fe8\w+ is not the index's 0{64}"):
         releases.source(forged)

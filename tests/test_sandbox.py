@@ -3,6 +3,7 @@ the harness. The scripted model plays an agent that goes looking for the keys.""
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import subprocess
@@ -160,6 +161,7 @@ def test_no_sandbox_is_said_and_network_none_refused(project, fake):
     ran = project.cli("run", "suite.yaml", env=off)
     assert ran.returncode == 1 and "error: 1 of 1 cells are not done" in ran.stderr, ran.stderr
     assert "isolation: NONE — turned off by AGENT_EVAL_SANDBOX=off" in ran.stderr
+    assert "warning: environments are built with no sandbox (turned off by AGENT_EVAL_SANDBOX=off" in ran.stderr  # the build too
     result, _ = only_result(project)
     assert result["status"] == "setup_error" and result["isolation"] == "none"  # said on a setup_error too
     assert "declares network: none, which needs the sandbox" in result["errors"][0]
@@ -216,3 +218,36 @@ def test_path_entries_the_sandbox_cannot_see_are_left_out_and_said(project, fake
     assert f"PATH entries the sandboxed agent will not have (not in its mount view): {tools}" in ran.stderr
     result, _ = only_result(project)
     assert str(tools) not in result["answer"] and "/usr/bin/wc" in result["answer"], result["answer"]
+
+
+@pytest.mark.parametrize("mode", ["bwrap", "off"])
+def test_a_revisions_build_does_not_see_the_home(bare_project, tmp_path, monkeypatch, mode):
+    """A revision's setup.py runs in the sandbox: the home (~/.ssh) and the store are not there. `off` is the control."""
+    from conftest import spy_package, spy_saw
+
+    from agent_eval.run import envs
+    from agent_eval.suite import profiles, repo
+
+    if mode == "bwrap" and sandbox.isolation().name != "bwrap":
+        pytest.skip(sandbox.isolation().detail)
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY----- canary-ssh-7d1e")
+    monkeypatch.setenv("HOME", str(home))
+    if mode == "off":
+        monkeypatch.setenv(sandbox.SWITCH, "off")
+    monkeypatch.setattr(sandbox, "isolation", functools.cache(sandbox.isolation.__wrapped__))  # this test's switch only
+    stored = bare_project.store / "runs" / "canary.txt"  # the store is out of sight too
+    stored.parent.mkdir(parents=True)
+    stored.write_text("canary-ssh-7d1e in the store")
+    spy = spy_package(tmp_path / "spy", looks_at=[Path("~/.ssh/id_rsa"), home / ".ssh" / "id_rsa", stored])
+    bare_project.profile(install={"packages": [str(spy)]})
+    profile = profiles.load(bare_project.root / "profiles" / "minilib")
+    url = profiles.repo_url(profile)
+    repo.fetch(url)
+    seen = spy_saw(envs.environment(profile, url, repo.resolve(url, "v0.2")).path, spy)
+    if mode == "bwrap":
+        assert all(text.startswith("unreadable") for text in seen["files"].values()), seen["files"]
+        assert seen["environ"]["HOME"] != str(home)
+    else:
+        assert all("canary-ssh-7d1e" in text for text in seen["files"].values()), seen["files"]

@@ -100,6 +100,10 @@ def print_plan(made, every_cell: bool) -> None:
         say(f"  not applicable: {reason}")
     for reason in made.collapsed:
         say(f"  collapsed: {reason}")
+    if made.resolve_at:
+        say(f"  dependencies resolved as of {made.resolve_at} ({made.resolve_source}; the library under test exempt)")
+    for reason in made.changed:
+        say(f"  {reason}")
     for reason in made.unreadable:
         say(f"  unreadable, will run again: {reason}")
     from agent_eval.run.sandbox import isolation, unseen_path

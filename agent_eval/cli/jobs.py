@@ -62,12 +62,15 @@ def bucket_plan(suite: Path, store, namespace: str, rerun: bool = False, need_ke
 
     from agent_eval.hub import jobs
     from agent_eval.run import plan
+    from agent_eval.suite.load import load_suite
 
-    made = plan.make(suite, rerun=True, done=set(), need_keys=need_keys)
     try:
         in_bucket = store.done()
+        # The suite's last plan in the bucket: its resolution time holds for every later fan-out.
+        before = plan.parse_previous(store.read(f"suites/{load_suite(suite).name}/plan.json"))
     except BucketNotFoundError:
-        in_bucket = set()
+        in_bucket, before = set(), {}
+    made = plan.make(suite, rerun=True, done=set(), need_keys=need_keys, before=before)
     newest = jobs.jobs_of(store.api, made.suite.name, namespace)
     if not rerun:
         done = {c.key for unit in made.units() if all(jobs.state(c, in_bucket, newest.get(c.unit)) == "done" for c in unit) for c in unit}

@@ -154,7 +154,7 @@ def worker(
     except user_errors() as err:
         fail(str(err))
     root = store or infer_store(cell_files[0])
-    results = work.run_alone(cells, Store(root), say=lambda m: typer.echo(m, err=True))
+    results = work.run_alone(cells, Store(root, shared=False), say=lambda m: typer.echo(m, err=True))
     for cell, result in zip(cells, results):
         if result is not None:
             typer.echo(f"{result.status} matched={result.matched} {result.wall_seconds:.1f}s -> {root / cell.folder}", err=True)
@@ -292,7 +292,7 @@ def model_serve(
 
 
 # The commands that read a store, and those of Hugging Face Jobs, register themselves on `app`.
-from . import results as results_commands, jobs as jobs_commands  # noqa: E402,F401  (isort: skip: the order of --help)
+from . import results as results_commands, jobs as jobs_commands, cache as cache_commands  # noqa: E402,F401  (isort: skip: the order of --help)
 
 
 def main() -> None:

@@ -11,6 +11,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from agent_eval.suite.text import visible
+
 from .common import StoreArg, app, fail, hub_errors, one_line, require_repo_id, require_store, user_errors
 
 
@@ -30,7 +32,6 @@ def results(
     Reads the store's index (index.sqlite), checked against the run folders first."""
     from agent_eval.store import index
     from agent_eval.store import results as collect
-
     from agent_eval.store.store import read_plans
 
     require_store(store)
@@ -268,10 +269,11 @@ def compare_cmd(
     (README). --base/--head: a SHA (prefix), or any name or ref the revision is stored under.
     Exit 0, or 1 when a --fail-on rule fires, or 2 on bad input.
     """
-    from agent_eval.read import compare as cmp
-    from agent_eval.read import compare_render as render
+    import orjson
 
-    from agent_eval.read import decide
+    from agent_eval.read import compare as cmp
+    from agent_eval.read import compare_envs, decide
+    from agent_eval.read import compare_render as render
     from agent_eval.store.store import read_plans
 
     require_store(store)
@@ -281,14 +283,17 @@ def compare_cmd(
         result, by_model = decide.verdict(rows, base, head, axis.value, models=model or [], tiers=tier or [], tasks=task or [],
                                           directions=cmp.directions_in(plans), decision=cmp.decision_in(plans))
         rules = [render.parse_rule(r, [m.metric for m in result.metrics]) for r in fail_on or []]
+        environment_notes = compare_envs.notes(store, rows, base, head, axis.value)
     except cmp.CompareError as err:
         fail(str(err))
     if format == CompareFormat.json:
-        sys.stdout.buffer.write(render.as_json(result) + b"\n")
+        sys.stdout.buffer.write(orjson.dumps({**orjson.loads(render.as_json(result)), "environments": environment_notes}, option=orjson.OPT_INDENT_2) + b"\n")
     elif format == CompareFormat.markdown:
-        sys.stdout.write(render.markdown(result, report_url, by_model))
+        sys.stdout.write(render.markdown(result, report_url, by_model) + "".join(f"\n> ⚠️ {line}\n" for line in environment_notes))
     else:
         render.table(result, by_model)
+        for line in environment_notes:
+            typer.secho(visible(f"note: {line}"), fg="yellow")
     broken, unchecked = render.fired(result, rules)
     for line in unchecked + broken:
         typer.echo(line, err=True)

@@ -8,6 +8,7 @@ learn what is done, one batch to put the snapshot, the cells and the wheel, a sy
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from huggingface_hub import HfApi
@@ -55,6 +56,13 @@ class BucketStore:
             for entry in self.api.list_bucket_tree(self.id, prefix="runs", recursive=True)
             if entry.path.endswith("/result.json")
         }
+
+    def read(self, path: str) -> bytes | None:
+        """One small file of the bucket (a suite's plan.json), or None when it has none."""
+        with tempfile.TemporaryDirectory() as scratch:
+            local = Path(scratch) / "file"
+            self.api.download_bucket_files(self.id, [(path, local)])
+            return local.read_bytes() if local.is_file() else None
 
     def has(self, path: str) -> bool:
         return any(True for _ in self.api.get_bucket_paths_info(self.id, [path]))

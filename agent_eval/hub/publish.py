@@ -17,7 +17,7 @@ import orjson
 
 from agent_eval import __version__
 from agent_eval.read import report
-from agent_eval.store import index, results
+from agent_eval.store import environments, index, results
 from agent_eval.store.export import DOCS, PARQUET_FILE, ExportError, write_parquet
 from agent_eval.store.redact import held, redact
 
@@ -167,6 +167,16 @@ def card(rows: list[dict], title: str, report_space: str | None, endpoint: str) 
                        revisions=revisions, report=report, columns="\n".join(f"| `{c}` | {DOCS[c]} |" for c in results.COLUMNS))
 
 
+def records(store: Path, rows: list[dict]) -> dict[str, str]:
+    """The environment records the rows name (envs/<digest>.txt), published beside the table."""
+    found = {}
+    for row in rows:
+        if row.get("environment") and row["environment"] not in found:
+            if (text := environments.read(store, row["environment"], row["folder"])) is not None:
+                found[row["environment"]] = text
+    return found
+
+
 def publish_results(store: Path, dataset: str, public: bool | None, dry_run: bool, report_space: str | None, say: Callable[[str], None]) -> str:
     """The table as one Parquet file plus a card, in one commit that replaces the previous data."""
     from huggingface_hub import CommitOperationAdd, HfApi
@@ -184,6 +194,7 @@ def publish_results(store: Path, dataset: str, public: bool | None, dry_run: boo
             say(f"dry run: would commit {PARQUET_FILE} ({len(rows)} rows, {parquet.stat().st_size / 1e3:.1f} kB) and README.md to {where}")
             return ""
         operations = [CommitOperationAdd(PARQUET_FILE, str(parquet)), CommitOperationAdd("README.md", readme.encode())]
+        operations += [CommitOperationAdd(f"{environments.FOLDER}/{name}.txt", text.encode()) for name, text in records(store, rows).items()]
         api.create_commit(dataset, operations, repo_type="dataset", commit_message=f"agent-eval results: {len(rows)} runs")
     say(f"committed {len(rows)} rows to {where}")
     return f"{api.endpoint}/datasets/{dataset}"

@@ -33,9 +33,10 @@ from agent_eval.store.records import RETRIED
 from agent_eval.suite.config import Decision
 
 from .claims import Claim, apply
-from .sides import SIDES, Aliases, CompareError, aliases, resolve, side_name
 from .paired import Metric, measure
+from .sides import SIDES, Aliases, CompareError, aliases, resolve, side_name
 from .stats import tasks_needed
+
 
 class Flip(BaseModel):
     task: str

@@ -12,6 +12,7 @@ import orjson
 from pydantic import BaseModel
 
 from agent_eval.grade.regrade import history
+from agent_eval.store import environments
 from agent_eval.suite.text import console, visible
 
 
@@ -33,6 +34,7 @@ class Run(BaseModel):
     wall_seconds: float
     cost: float | None
     gradings: list[dict] = []  # what regrade replaced, oldest first (the first is the run's own)
+    environment: str | None = None  # the environment's record (store/environments.py); None: not recorded
 
 
 def runs(store: Path, task: str, model: str | None = None, tier: str | None = None) -> dict[tuple[str, str], list[Run]]:
@@ -57,6 +59,7 @@ def runs(store: Path, task: str, model: str | None = None, tier: str | None = No
             markers=[m["name"] for m in r.get("markers") or []], steps=r.get("steps") or [], turns=r.get("turns", 0),
             tool_calls=sum((r.get("tool_calls") or {}).values()), tokens=r.get("tokens"), wall_seconds=r.get("wall_seconds", 0.0), cost=r.get("cost"),
             gradings=[*r["gradings"], {k: r.get(k) for k in ("matched", "markers", "graded")}] if r["gradings"] else [],
+            environment=environments.read(Path(store), r.get("environment"), c["folder"]),
         ))
     return dict(groups)
 
@@ -95,6 +98,18 @@ def gradings(run: Run) -> str:
     return "\n".join(map(line, run.gradings)) or "as run"
 
 
+def environment(run: Run, first: Run) -> str:
+    """The record's digest and size; against the table's first run, what else differs."""
+    if run.environment is None:
+        return environments.NOT_RECORDED
+    found = environments.packages(run.environment)
+    line = f"{environments.digest(run.environment)[:12]}: python {found.get('python', '?')}, {len(found) - ('python' in found)} distributions"
+    if run is first or first.environment is None:
+        return line
+    changed = environments.differences(first.environment, run.environment)
+    return line + (f"\nbesides the library, vs {first.revision}: " + "; ".join(changed[:5]) + (" …" if len(changed) > 5 else "") if changed else "")
+
+
 def show(groups: dict[tuple[str, str], list[Run]], task: str) -> None:
     from rich.table import Table
 
@@ -106,7 +121,8 @@ def show(groups: dict[tuple[str, str], list[Run]], task: str) -> None:
             table.add_column(visible(f"{run.revision} r{run.repeat}"))
         verdict = lambda r: f"{r.status} · {'matched' if r.matched else 'no match' if r.matched is False else 'not scored'}"  # noqa: E731
         rows = [("result", verdict), ("answer", lambda r: r.answer.strip() or "(none)"),
-                ("markers", lambda r: ", ".join(r.markers) or "—"), ("cost", cost), ("timeline", timeline)]
+                ("markers", lambda r: ", ".join(r.markers) or "—"), ("cost", cost), ("timeline", timeline),
+                ("environment", lambda r: environment(r, found[0]))]
         if any(r.gradings for r in found):  # regraded: every grading, so a flip can be traced to its cause
             rows.insert(3, ("gradings", gradings))
         for label, cell in rows:

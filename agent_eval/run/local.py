@@ -29,6 +29,7 @@ from agent_eval.suite import profiles
 from agent_eval.suite.config import ConfigError
 
 from . import agent, prepare, scratch, serve, speed, worker
+from . import envs as build
 from .estimate import duration
 from .plan import Plan
 from .proxy import Control, Proxy
@@ -198,12 +199,14 @@ def environments(plan: Plan) -> tuple[dict[str, prepare.Env], dict[str, str]]:
     url = profiles.repo_url(plan.profile)
     envs, failed = {}, {}
     needed = {c.revision.sha for c in plan.todo}
+    if needed and (warning := build.building_unsandboxed()):
+        console.print(f"warning: {warning}", style="yellow", markup=False)
     for rev in plan.revisions:
         if rev.sha not in needed:
             continue
         started = time.perf_counter()
         try:
-            envs[rev.sha] = prepare.environment(plan.profile, url, rev.sha, rev.release)
+            envs[rev.sha] = build.environment(plan.profile, url, rev.sha, rev.release, plan.resolve_at)
             console.print(f"environment for {rev.name} ({rev.sha[:10]}) ready in {time.perf_counter() - started:.1f}s")
         except worker.SETUP_FAILURES as err:
             failed[rev.sha] = f"{type(err).__name__}: {err}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 
 import orjson
@@ -19,7 +20,7 @@ from pydantic import BaseModel
 from agent_eval import __version__
 from agent_eval.store.records import Cell, Revision, SessionRef
 from agent_eval.store.store import Store
-from agent_eval.suite import orders, profiles, releases, repo
+from agent_eval.suite import local, orders, profiles, releases, repo
 from agent_eval.suite.catalog import PI_VERSION
 from agent_eval.suite.config import ConfigError, Profile, Suite, Task
 from agent_eval.suite.load import load
@@ -40,6 +41,9 @@ class Plan(BaseModel):
     collapsed: list[str] = []  # entries of the suite that name the same thing as an earlier one
     unreadable: list[str] = []  # stored results that cannot be read back: their cells run again
     rerun: bool = False  # run every cell again, done or not (the earlier runs are kept, superseded)
+    changed: list[str] = []  # what changed since the suite was last run that gives its cells new run keys
+    resolve_at: str | None = None  # every environment's dependencies as of this time (uv --exclude-newer)
+    resolve_source: str = ""  # where that time comes from, for the plan's header
 
     def units(self) -> list[list[Cell]]:
         """What the scheduler runs, in plan order: each one-shot cell alone, each session's cells together."""
@@ -68,6 +72,8 @@ class Plan(BaseModel):
             # What coverage is measured against: every (model, revision, task, tier), each `repeats` times.
             # With sessions a (model, revision, task, tier) is there once per order it runs in.
             "grid": [[c.model.id, c.revision.sha, c.task.id, c.tier] for c in self.done + self.todo if c.repeat == 0],
+            "local_packages": self.profile.local,
+            "resolve_at": self.resolve_at,
             "sessions": self.suite.sessions and {
                 **self.suite.sessions.model_dump(), "orders_drawn": orders.draw([t.id for t in self.tasks], self.suite.sessions),
             },
@@ -138,8 +144,10 @@ def check_links(suite: Suite) -> None:
             raise ConfigError(f"{suite.path}: field 'store': {link} is {what}; point store (or --store) at a real folder") from None
 
 
-def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done: set[str] | None = None, need_keys: bool = True) -> Plan:
+def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done: set[str] | None = None,
+         before: dict | None = None, need_keys: bool = True) -> Plan:
     """`done`: the run folders already done elsewhere (a bucket); default: the suite's local store.
+    `before`: the suite's last plan there (its plan.json); default: the local store's.
     `need_keys`: require every model's key (not to read where the cells are, which calls no model)."""
     suite, profile, tasks = load(suite_path)
     sandbox.switch()  # a misspelt AGENT_EVAL_SANDBOX would otherwise be ignored in silence
@@ -180,14 +188,55 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
             if missing:
                 not_applicable.append(f"tier {tier} at {rev.name}: {missing}")
 
+    profile = profile.model_copy(update={"local": local.digests(profile.install.packages, profile.root)})
+    stored = Store(suite.store_path)
+    before = previous(stored, suite.name) if before is None else before
+    resolve_at, source, moved = resolution(suite, before)
+    suite = suite.model_copy(update={"resolve_at": resolve_at})
     cells = (session_cells if suite.sessions else one_shot_cells)(suite, profile, tasks, revisions, applicable)
-    local = Store(suite.store_path)
-    is_done = local.is_done if done is None else (lambda c: c.folder in done)
+    is_done = stored.is_done if done is None else (lambda c: c.folder in done)
     finished = [] if rerun else [c for unit in units(cells) if all(is_done(c) for c in unit) for c in unit]
     keys = {c.key for c in finished}
     todo = [c for c in cells if c.key not in keys]
     return Plan(suite=suite, profile=profile, tasks=tasks, revisions=revisions, todo=todo, done=finished,
-                not_applicable=not_applicable, collapsed=collapsed, unreadable=local.bad, rerun=rerun)
+                not_applicable=not_applicable, collapsed=collapsed, unreadable=stored.bad, rerun=rerun,
+                changed=moved + changes(before, profile), resolve_at=resolve_at, resolve_source=source)
+
+
+def previous(stored: Store, suite: str) -> dict:
+    """The suite's plan.json as the last run wrote it; {} when there is none (or it cannot be read)."""
+    try:
+        return parse_previous((stored.root / "suites" / suite / "plan.json").read_bytes())
+    except OSError:
+        return {}
+
+
+def parse_previous(data: bytes | None) -> dict:
+    try:
+        found = orjson.loads(data) if data else {}
+    except orjson.JSONDecodeError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def changes(before: dict, profile: Profile) -> list[str]:
+    """What the suite's last plan says differently of what its cells' run keys cover and the suite
+    file does not show: the content of local packages."""
+    was = before.get("local_packages") or {}
+    return [f"local package {text} changed since the last run: its cells run again"
+            for text, digest in profile.local.items() if was.get(text, digest) != digest]
+
+
+def resolution(suite: Suite, before: dict) -> tuple[str, str, list[str]]:
+    """The suite's resolution time, where it comes from, and whether `resolve_at` moved it."""
+    recorded = before.get("resolve_at")
+    if suite.resolve_at:
+        moved = [f"resolve_at moved the resolution time from {recorded} to {suite.resolve_at}: environments are built anew, "
+                 "and compare will say where base's and head's then differ"] if recorded and recorded != suite.resolve_at else []
+        return suite.resolve_at, "set by resolve_at in the suite", moved
+    if recorded:
+        return recorded, "recorded when the suite was first planned", []
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "now: the suite's first run records it for every later one", []
 
 
 def one_shot_cells(suite: Suite, profile: Profile, tasks: list[Task], revisions: list[Revision], applicable: dict) -> list[Cell]:
@@ -294,11 +343,13 @@ def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier:
     }
     if suite.network == "none":  # not in the task's file, so not in its content hash
         identity["network"] = "none"
+    if profile.local:  # a suite with no local package keeps the run keys it had before they counted
+        identity["local"] = profile.local
     if session:
         run, position = session
         identity["session"] = {"tasks": [t.content_hash for t in run], "position": position}
     key = hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return Cell(
-        key=key, suite=suite.name, profile=profile.name, model=model, revision=rev, task=task, tier=tier,
+        key=key, suite=suite.name, resolve_at=suite.resolve_at, profile=profile.name, model=model, revision=rev, task=task, tier=tier,
         repeat=repeat, budgets=suite.budgets, thinking=suite.thinking, agent_version=version, serving=serving,
     )

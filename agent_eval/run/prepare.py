@@ -1,24 +1,15 @@
-"""Prepare: the library's environment for a revision (built once, reused by all its cells) and a
-fresh working directory per cell, filled according to its tier."""
+"""Prepare: a fresh working directory per cell, filled according to its tier (the library's
+environment it runs with is envs.py's)."""
 
 from __future__ import annotations
 
-import hashlib
-import os
-import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-import orjson
-import uv
 from pydantic import BaseModel
 
 from agent_eval.store.records import Cell
-from agent_eval.store.redact import is_secret
 from agent_eval.suite import profiles, releases, repo
-from agent_eval.suite.cache import cache_dir, locked
 from agent_eval.suite.config import Profile, Task
 
 from . import scratch
@@ -41,59 +32,6 @@ class Workspace(BaseModel):
     workdir: Path  # the agent's cwd
     home: Path  # HOME and pi's agent dir
     skill: Path | None = None
-
-
-def install_requirements(profile: Profile, source: Path, sha: str) -> list[str]:
-    spec = profile.install.spec.format(source=source, sha=sha, repo=profile.repo)
-    if profile.install.extras:
-        spec = f"{spec}[{','.join(profile.install.extras)}]"
-    return [spec, *profile.install.packages]
-
-
-def environment(profile: Profile, url: str, sha: str, release: releases.Release | None = None) -> Env:
-    """The venv with the library at `sha` installed (or the `release`, from the package index).
-    Keyed by SHA + install spec, built under a lock."""
-    if release:
-        steps = releases.install_steps(release, profile.install.extras, profile.install.packages)
-    else:
-        repo.ensure(url, sha)
-        steps = [install_requirements(profile, repo.export(url, sha), sha)]
-    python = profile.install.python or sys.executable
-    key = hashlib.sha256(orjson.dumps([sha, steps, python])).hexdigest()[:16]
-    env = Env(path=cache_dir() / "envs" / f"{profile.name}-{sha[:10]}-{key}")
-    ready = env.path / ".agent-eval-ready"
-    if ready.is_file():
-        return env
-    with locked(env.path):
-        if ready.is_file():
-            return env
-        shutil.rmtree(env.path, ignore_errors=True)
-        log = env.path.with_suffix(".log")
-        uv_bin = uv.find_uv_bin()
-        _run([uv_bin, "venv", "--quiet", "--python", python, str(env.path)], log, "create the venv")
-        for requirements in steps:
-            _run([uv_bin, "pip", "install", "--python", str(env.bin / "python"), *requirements], log, "install the library")
-        ready.touch()
-    return env
-
-
-# What an install may see of our environment. Installing a revision runs its build scripts, code
-# under test: an allow-list, so a key in a variable with an innocent name (MY_CRED) stays with us.
-INSTALL_ENV = re.compile(r"PATH|HOME|USER|LOGNAME|LANG|LANGUAGE|LC_\w+|TERM|TZ|TMPDIR|SHELL|XDG_\w+|SOURCE_DATE_EPOCH"
-                         r"|(?i:https?_proxy|no_proxy)|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE"
-                         r"|(PIP|UV)_\w+")
-
-
-def install_environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if INSTALL_ENV.fullmatch(k) and not is_secret(k)}
-
-
-def _run(cmd: list[str], log: Path, what: str) -> None:
-    with open(log, "ab") as out:
-        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=install_environment())
-    if done.returncode:
-        tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
-        raise SetupError(f"could not {what} (exit {done.returncode}): {tail[0][:300]} — full log: {log}")
 
 
 def workspace(cell: Cell, profile: Profile, task: Task, url: str) -> Workspace:

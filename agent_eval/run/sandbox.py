@@ -162,6 +162,26 @@ def unseen_path(path: str, env: Env | None = None) -> list[str]:
             if entry and not any(Path(entry).resolve().is_relative_to(root.resolve()) for root in roots)]
 
 
+def install_command(cmd: list[str], env: Env, readable: list[Path], staged: dict[Path, Path], cache: Path) -> list[str]:
+    """`uv pip install` inside bwrap: installing a revision runs its build scripts (setup.py, build
+    hooks), code under test. They get the network (the package index), the venv and uv's cache to
+    write, a throwaway copy of each local folder they build (`staged`: original -> copy, seen at the
+    original's path, so the build writes its build/ and egg-info there and the original stays as it
+    was), and read-only what the install reads; the home, the store and the harness are not there."""
+    ro = [Path(cmd[0]).parent, *_python_home(env), *readable]
+    args = [shutil.which("bwrap"), *_namespaces("host"), *_system()]
+    for path in dict.fromkeys(p.resolve() for p in ro):
+        args += ["--ro-bind", str(path), str(path)]
+    for path in (env.path, cache):
+        args += ["--bind", str(path), str(path)]
+    for original, copy in staged.items():
+        args += ["--bind", str(copy), str(original)]
+    return [*args, "--dir", str(BUILD_HOME), "--remount-ro", "/", "--chdir", "/tmp", "--", *cmd]
+
+
+BUILD_HOME = Path("/tmp/home")  # an install's HOME inside the sandbox: empty, in the sandbox's own /tmp
+
+
 def failed_to_start(exit_code: int | None, log: Path) -> str | None:
     """bwrap's own error (a mount it could not make), which pi never reached: the harness's fault."""
     head = log.read_bytes()[:2000].decode(errors="replace") if log.is_file() else ""

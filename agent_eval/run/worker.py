@@ -19,6 +19,7 @@ import git
 from agent_eval import __version__
 from agent_eval.grade import score
 from agent_eval.grade import trace as traces
+from agent_eval.store import environments
 from agent_eval.store.records import RETRIED, Cell, Result
 from agent_eval.store.redact import held, redact
 from agent_eval.store.store import Store, now
@@ -26,7 +27,7 @@ from agent_eval.suite import profiles, releases, repo
 from agent_eval.suite.config import ConfigError, Profile, Task
 from agent_eval.suite.load import load_task
 
-from . import agent, outcome, prepare, sandbox, scratch
+from . import agent, envs, outcome, prepare, sandbox, scratch
 from .proxy import Control, Meter, Proxy
 
 HF_ROUTER = os.environ.get("AGENT_EVAL_HF_ROUTER", "https://router.huggingface.co/v1")
@@ -71,7 +72,7 @@ def run_unit(
     secrets = held({first.model.key_env}) if secrets is None else secrets
     url = profiles.repo_url(profile)
     try:
-        env = env or prepare.environment(profile, url, first.revision.sha, first.revision.release)
+        env = env or envs.environment(profile, url, first.revision.sha, first.revision.release, first.resolve_at)
         for cell in cells:
             sandbox.require(sandbox.network_of(profile, cell.task))
         ws = prepare.workspace(first, profile, tasks[first.task.id], url)
@@ -120,7 +121,8 @@ def _run_task(
         agent_seconds=round(run.seconds, 3), turns=trace.turns, tool_calls=trace.tool_calls, tokens=None if unanswered else meter.known_tokens,
         tokens_trace=trace.tokens, requests=meter.requests, cost=trace.cost or None,
         markers=score.fired(profile.markers, trace), errors=[e for e in [control.detail] if e] + extra + trace.errors,
-        steps=trace.steps, isolation=sandbox.isolation().name, harness_version=__version__, finished_at=now(),
+        steps=trace.steps, isolation=sandbox.isolation().name, environment=_recorded(store, env, folder),
+        harness_version=__version__, finished_at=now(),
         wall_seconds=round(time.perf_counter() - started, 3),
         session_position=cell.session.position if cell.session else None, trace_from=since,
     )
@@ -164,6 +166,12 @@ def run_alone(cells: list[Cell], store: Store, say=print) -> list[Result | None]
             return run_unit(cells, profile, tasks, store, proxy, {c.key: Control() for c in cells}, upstream=upstream)
     except Exception as err:
         return [failed(cell, store, "setup_error", f"{type(err).__name__}: {str(err)[:500]}", started)] + [None] * (len(cells) - 1)
+
+
+def _recorded(store: Store, env: prepare.Env, folder: Path) -> str | None:
+    """The environment's record kept in the store (once), and its digest for the result."""
+    text = envs.record(env)
+    return environments.keep(store.root, text, folder, store.shared) if text else None
 
 
 def _key(cell: Cell) -> str:

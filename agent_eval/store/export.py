@@ -25,6 +25,7 @@ DOCS = {
     "tokens_generated": "output tokens, reasoning included", "requests": "model requests, retries included",
     "cost": "cost in USD as the provider reported it, or null", "markers": "the profile's markers that fired",
     "agent": "the coding agent", "agent_version": "its version", "isolation": "how the agent was isolated, when recorded",
+    "environment": "digest of what the revision's environment resolved to (envs/<digest>.txt in the store), or null: not recorded",
     "session_position": "the run's position in a shared session, when sessions are used",
     "session": "the shared session's id (every task of one session has it), or null",
     "harness_version": "the agent-eval version that ran the cell", "finished_at": "when the result was stored (UTC, ISO 8601)",

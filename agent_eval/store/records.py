@@ -56,6 +56,7 @@ class Cell(BaseModel):
     agent_version: str
     serving: dict | None = None  # how the offline model was served (engine, weights hash, template…)
     session: SessionRef | None = None  # None: a run of its own (one-shot)
+    resolve_at: str | None = None  # its environment's dependencies as of this time (the suite's); None: as the index has them now
 
     @computed_field  # stored in cell.json and result.json, so every record says where it lives
     @property
@@ -109,6 +110,7 @@ class Result(BaseModel):
     errors: list[str] = []
     steps: list[Step] = []
     isolation: Literal["bwrap", "none"] | None = None  # how pi was (or, on a setup_error, would have been) sandboxed (sandbox.py); None: unknown
+    environment: str | None = None  # digest of what its environment resolved to: <store>/envs/<digest>.txt; None: not recorded
     session_position: int | None = None  # in a session: 1 for the first task; every number above is this task's alone
     trace_from: int = 0  # in a session: trace.jsonl's entries before this task's prompt (the earlier tasks')
     harness_version: str = ""

@@ -19,7 +19,7 @@ COLUMNS = [
     "key", "folder", "suite", "profile", "model", "model_name", "revision", "ref", "sha", "tier", "task", "repeat",
     "status", "ended_by", "matched", "wall_seconds", "agent_seconds", "turns", "tool_calls", "tokens_new",
     "tokens_cached", "tokens_generated", "requests", "cost", "markers", "agent", "agent_version", "isolation",
-    "session_position", "session", "harness_version", "finished_at",
+    "environment", "session_position", "session", "harness_version", "finished_at",
 ]
 
 
@@ -39,7 +39,7 @@ def flat(result: dict) -> dict:
         "tokens_generated": tokens["generated"] if tokens else None, "requests": result.get("requests", 0),
         "cost": result.get("cost"), "markers": [m["name"] for m in result.get("markers") or []],
         "agent": cell.get("agent", "pi"), "agent_version": cell.get("agent_version", ""),
-        "isolation": result.get("isolation"), "session_position": result.get("session_position"),
+        "isolation": result.get("isolation"), "environment": result.get("environment"), "session_position": result.get("session_position"),
         "session": (cell.get("session") or {}).get("id"),
         "harness_version": result.get("harness_version", ""), "finished_at": result.get("finished_at", ""),
     }

@@ -3,6 +3,7 @@
 Layout (same on a local folder and a bucket):
   runs/<sha10>/<model-slug>/<tier>/<task>/r<repeat>-<key8>/{cell.json, result.json, trace.jsonl, proxy.jsonl, agent.log}
   suites/<suite>/{snapshot/{suite.yaml, profile/, tasks/}, plan.json}
+  envs/<digest>.txt (environments.py: what an environment resolved to, once)
 A cell is done iff its result.json exists and is not a setup error (the harness failed, not the
 agent, so the next run tries again). result.json is written last, atomically.
 """
@@ -81,9 +82,12 @@ class BadRecord(Exception):
 
 
 class Store:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, shared: bool = True):
         self.root = Path(root)
         self.bad: list[str] = []  # unreadable records met so far, "path: reason"
+        # Whether this process may write beside the run folders (envs/): not a worker alone, which
+        # in a Job can write its run folder only (anything else would vanish with the container).
+        self.shared = shared
 
     def run_dir(self, cell: Cell) -> Path:
         return self.root / cell.folder

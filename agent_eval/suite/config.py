@@ -9,6 +9,7 @@ import hashlib
 import math
 import re
 import string
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -88,6 +89,7 @@ class Install(Strict):
     spec: str = "{source}"
     extras: list[str] = []
     packages: list[str] = []  # more requirements installed beside the library
+    constraints: str | None = None  # a pip constraints file (relative to the profile folder) every install obeys
     python: str | None = None  # e.g. "3.11"; default: the Python running agent-eval
 
     @field_validator("spec")
@@ -140,6 +142,8 @@ class Profile(Strict):
     # Set by the loader, not by the YAML.
     root: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
     content_hash: SkipJsonSchema[str] = Field(default="", exclude=True)
+    # Set by the plan: each local path among install.packages, as written -> the digest of its content.
+    local: SkipJsonSchema[dict[str, str]] = Field(default={}, exclude=True)
 
     @field_validator("repo")
     @classmethod
@@ -366,6 +370,21 @@ class Decision(Strict):
         return {name: abs(effect_size(name, given[name])) if name in given else 0.0 for name in self.primary}
 
 
+def moment(value: Any) -> str:
+    """A date or a time (YAML gives either, or text) as UTC ISO 8601, to the second: what uv takes."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            value = None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    if not isinstance(value, datetime):
+        raise ValueError("not a date; write a date (2026-01-31) or a UTC time (2026-01-31T12:00:00Z)")
+    value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class Suite(Strict):
     name: Name
     profile: str  # a name (profiles/<name>/ beside the suite, or an installed plugin) or a path
@@ -382,8 +401,16 @@ class Suite(Strict):
     store: str = "agent-eval-results"
     tasks_dir: str | None = None  # default: tasks/<profile> beside the suite
     network: Literal["host", "none"] = "host"  # none: every task as if it said network: none
+    # Every environment resolves its dependencies as of this moment (uv --exclude-newer), the library
+    # under test exempt; default: when the suite was first planned (its plan.json keeps it).
+    resolve_at: str | None = None
 
     path: SkipJsonSchema[Path] = Field(default=Path("suite.yaml"), exclude=True)
+
+    @field_validator("resolve_at", mode="before")
+    @classmethod
+    def _moment(cls, value: Any) -> Any:
+        return None if value is None else moment(value)
 
     @field_validator("models", mode="before")
     @classmethod

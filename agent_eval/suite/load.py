@@ -7,7 +7,7 @@ import fnmatch
 import re
 from pathlib import Path
 
-from . import profiles
+from . import local, profiles
 from .catalog import MODELS, PI_PACKAGES, PREFIX, known
 from .config import NAME, NAME_RULE, ConfigError, Profile, Suite, Task
 from .files import MAX_INPUT_BYTES, confined, hash_files, parse, read_yaml
@@ -20,6 +20,7 @@ def load(suite_path: Path) -> tuple[Suite, Profile, list[Task]]:
     folder = profiles.find(suite.profile, base, suite.path)
     profile = profiles.load(folder)
     check_folder_name(profile, folder)
+    check_local_paths(profile)
     for index, model in enumerate(suite.models):
         if model.is_local and model.id.removeprefix(PREFIX) not in MODELS:
             raise ConfigError(f"{suite.path}: field 'models.{index}.id': unknown local model '{model.id}'; known: {known()}")
@@ -39,6 +40,39 @@ def load(suite_path: Path) -> tuple[Suite, Profile, list[Task]]:
         raise ConfigError(f"{suite.path}: field 'sessions.tasks': sessions of {suite.sessions.tasks} tasks, but the suite has "
                           f"{len(tasks)}; lower sessions.tasks or select more tasks")
     return suite, profile, tasks
+
+
+def check_local_paths(profile: Profile) -> None:
+    """A local package that is not there would fail every environment's install, at run time."""
+    source = profile.root / "profile.yaml"
+    for text, path in local.paths(profile.install.packages, profile.root).items():
+        if not path.exists():
+            raise ConfigError(f"{source}: field 'install.packages': {text} not found (looked at {path}); "
+                              "fix the path (a relative one is the profile folder's) or remove it")
+    if profile.install.constraints:
+        check_constraints(local.where(profile.install.constraints, profile.root), profile.install.constraints, source)
+
+
+def check_constraints(path: Path, text: str, source: Path) -> None:
+    """A constraints file is requirements, one a line (NAME, a version specifier, markers), as pip reads them."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    field = f"{source}: field 'install.constraints'"
+    if not path.is_file():
+        raise ConfigError(f"{field}: {text} not found (looked at {path}); fix the path (a relative one is the profile folder's) or remove it")
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{field}: {path} cannot be read as text ({err}); give a constraints file") from None
+    for number, line in enumerate(lines, 1):
+        line = line.split(" #")[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            Requirement(line)
+        except InvalidRequirement:
+            raise ConfigError(f"{field}: {path} line {number}: '{line[:60]}' is not a constraint; write NAME==VERSION "
+                              "(or another version specifier), one a line") from None
 
 
 def load_suite(path: Path) -> Suite:

@@ -10,8 +10,8 @@ from pathlib import Path
 import yaml
 
 from . import releases, repo
-from .config import ConfigError
 from .catalog import PREFIX
+from .config import ConfigError
 
 REVISIONS = 2
 
