@@ -1,4 +1,4 @@
-"""How long the cells to run will take, and what they will cost, judged from the runs already in
+"""How long the cells to run will take, and what they will cost, judged from the suite's runs already in
 the store: each cell is expected to take what stored runs of the same model and task took
 (median), else what the model's other stored runs took; a cell with nothing to go by is counted
 at its timeout. Cost likewise, where the provider reported one. The ceiling is every cell running
@@ -11,9 +11,13 @@ from collections import defaultdict
 
 from pydantic import BaseModel
 
-from agent_eval.store import index
+from agent_eval.store.records import Result
+from agent_eval.store.store import BadRecord, read_result
 
 from .plan import Plan
+
+
+SAMPLE = 2000  # stored results read at most
 
 
 class Estimate(BaseModel):
@@ -34,15 +38,15 @@ class Estimate(BaseModel):
 
 
 def estimate(made: Plan, jobs: int) -> Estimate:
-    rows = index.rows(made.suite.store_path) if (made.suite.store_path / "runs").is_dir() else []
     seconds: dict[tuple, list[float]] = defaultdict(list)
     costs: dict[str, list[float]] = defaultdict(list)
-    for row in rows:
-        if row["status"] in ("ok", "timeout", "silent_failure"):  # the agent's own outcomes: what a cell takes
-            seconds[row["model"], row["task"]].append(row["wall_seconds"])
-            seconds[row["model"],].append(row["wall_seconds"])
-            if row["cost"] is not None:
-                costs[row["model"]].append(row["cost"])
+    for result in _stored(made):
+        if result.status in ("ok", "timeout", "silent_failure"):  # the agent's own outcomes: what a cell takes
+            model = result.cell.model.id
+            seconds[model, result.cell.task.id].append(result.wall_seconds)
+            seconds[model,].append(result.wall_seconds)
+            if result.cost is not None:
+                costs[model].append(result.cost)
     timeouts = {t.id: t.timeout for t in made.tasks}
     # (expected, ceiling) seconds per lane: a local model serves one cell at a time, the rest share --jobs
     lanes: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
@@ -60,6 +64,18 @@ def estimate(made: Plan, jobs: int) -> Estimate:
     wall = [(s / shared, c / shared) if model == "" else (s, c) for model, (s, c) in lanes.items()]
     return Estimate(cells=len(made.todo), seconds=max([s for s, _ in wall], default=0.0), ceiling=max([c for _, c in wall], default=0.0),
                     from_runs=known, cost=cost, jobs=sum(shared if model == "" else 1 for model in lanes))
+
+
+def _stored(made: Plan, most: int = SAMPLE) -> list[Result]:
+    """The suite's done cells' results, read as they are (reading the store's index could rebuild
+    it, and an estimate writes nothing); a sample of the first `most` is enough for medians."""
+    found = []
+    for cell in made.done[:most]:
+        try:
+            found.append(read_result(made.suite.store_path / cell.folder / "result.json"))
+        except BadRecord:
+            continue
+    return found
 
 
 def duration(seconds: float) -> str:
