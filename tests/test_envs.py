@@ -27,10 +27,16 @@ from fake_model import Reply, Rule
 from agent_eval.store import environments
 
 # The run keys of one fixed suite (a profile with no local package), as planned before environments
-# were keyed by content: an upgrade must not re-run a suite whose requirements hold no local path.
+# were keyed by content and before grading left the run key: plan.py's old formula must still give
+# them, so an upgrade re-runs nothing (test_grading_identity.py plans against such a store).
 GOLDEN_KEYS = [
     "65d0bdb09ccb2dd478465cb0ecd205f805c6c42a4b853c0577941d2358a01223", "87ac8ceba9821bb7df16cb7c19ef2c864dd631cb20528f371eb13dc8361af00b",
     "b456f42b111e83f5b1dc27cf8835657aba42e6016132a944542de3bc43e6dce4", "e8abeb4f32ef81e9edd39a8b0b641b0ddba348cc13235c8df4f640920daf2535",
+]
+# The same cells' keys since grading left the run key: what the agent is given, and nothing that grades it.
+ACTION_KEYS = [
+    "74c66ab72b792a0f57635d2b05e06bce18e3d105b5da8bf9e5be4c3a53d94b15", "857cdfff4b3302a17817507d901c547712b785085c0b4f3098b49feb4834168a",
+    "93397bcc5055c1cf0922b7b7594b39aa4ea886d8142d65b56c897f4f4da9b240", "eefb2b5c1af43977a9f3c332469ad14114b00b80d493971ac33f227a5d3bcd0e",
 ]
 
 
@@ -52,7 +58,10 @@ def test_a_suite_without_local_packages_keeps_its_run_keys(tmp_path, minilib_rep
     from agent_eval.run import plan
 
     made = plan.make(fixed_project(tmp_path, minilib_repo))
-    assert sorted(c.key for c in made.todo) == GOLDEN_KEYS
+    assert sorted(c.key for c in made.todo) == ACTION_KEYS
+    applicable = {(tier, rev.sha): True for tier in made.suite.tiers for rev in made.revisions}
+    legacy = plan.one_shot_cells(made.suite, made.profile, made.tasks, made.revisions, applicable, legacy=True)
+    assert sorted(c.key for c in legacy) == GOLDEN_KEYS
 
 
 def helper_package(folder: Path, value: int) -> Path:

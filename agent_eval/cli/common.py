@@ -106,6 +106,9 @@ def print_plan(made, every_cell: bool) -> None:
         say(f"  {reason}")
     for reason in made.unreadable:
         say(f"  unreadable, will run again: {reason}")
+    if made.stale_grading:
+        say(f"  {made.stale_grading} done results were graded under an older grading (answers, markers, verifiers or judges "
+            f"edited since): `agent-eval regrade --suite {s.path}` brings them up to date; nothing runs again for it")
     from agent_eval.run.sandbox import isolation, unseen_path
 
     found = isolation()

@@ -33,6 +33,10 @@ def run(
     made = make_plan(suite, rerun, Path(store) if store is not None else None)
     print_plan(made, every_cell=dry_run)
     if not made.todo:
+        if made.aliases and not dry_run:  # results found under their old keys: the plan remembers where, for after the next edit
+            from agent_eval.run import local
+
+            local.record(made)
         return
     from agent_eval.run import local
     from agent_eval.run.estimate import estimate

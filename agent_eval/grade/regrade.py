@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from agent_eval import __version__
 from agent_eval.store.store import now, write_atomic
+from agent_eval.suite import identity
 from agent_eval.suite.config import Profile, Task
 
 from . import score
@@ -42,6 +43,7 @@ class Regraded(BaseModel):
     checked: int  # results of this profile re-scored
     changed: list[Change]
     skipped: list[str]  # why some results were left alone
+    updated: int = 0  # results rewritten: their grading changed, or only its recorded digest
 
 
 def regrade(store: Path, suite_path: Path, dry_run: bool = False) -> Regraded:
@@ -50,7 +52,7 @@ def regrade(store: Path, suite_path: Path, dry_run: bool = False) -> Regraded:
 
     _, profile, tasks = load(suite_path)
     by_id = {t.id: t for t in tasks}
-    checked, changed, skipped = 0, [], []
+    checked, changed, skipped, updated = 0, [], [], 0
     for row in index.rows(Path(store)):
         if row["profile"] != profile.name:
             continue
@@ -67,30 +69,34 @@ def regrade(store: Path, suite_path: Path, dry_run: bool = False) -> Regraded:
             skipped.append(f"{cell['folder']}: no trace.jsonl to score")
             continue
         checked += 1
-        change = _rescore(path, result, profile, task, dry_run)
-        if change:
-            changed.append(change)
-            if not dry_run:
-                index.update(Path(store), [row["folder"]])
-    return Regraded(checked=checked, changed=changed, skipped=skipped)
+        change, written = _rescore(path, result, profile, task, dry_run)
+        changed += [change] if change else []
+        updated += written
+        if written and not dry_run:
+            index.update(Path(store), [row["folder"]])
+    return Regraded(checked=checked, changed=changed, skipped=skipped, updated=updated)
 
 
-def _rescore(path: Path, result: dict, profile: Profile, task: Task, dry_run: bool) -> Change | None:
+def _rescore(path: Path, result: dict, profile: Profile, task: Task, dry_run: bool) -> tuple[Change | None, bool]:
+    """What the grading changes, and whether the result is (or would be) rewritten: also when only
+    its grading digest is out of date (graded by an equal grading recorded under another digest)."""
     trace = traces.parse(path.parent / "trace.jsonl", result.get("trace_from", 0))  # a session's task: its own entries
     matched = score.matches(task, trace.answer)
     markers = [m.model_dump() for m in score.fired(profile.markers, trace)]
-    if matched == result.get("matched") and markers == result.get("markers"):
-        return None
+    digest = identity.grading(profile.markers, task.grading_hash)
+    same = matched == result.get("matched") and markers == result.get("markers")
+    if same and digest == result.get("grading"):
+        return None, False
     before, after = {m["name"] for m in result.get("markers") or []}, {m["name"] for m in markers}
-    change = Change(folder=result["cell"]["folder"], task=task.id, matched_before=result.get("matched"), matched_after=matched,
-                    gained=sorted(after - before), lost=sorted(before - after))
+    change = None if same else Change(folder=result["cell"]["folder"], task=task.id, matched_before=result.get("matched"),
+                                      matched_after=matched, gained=sorted(after - before), lost=sorted(before - after))
     if not dry_run:
         keep(path, result)
         graded = {"at": now(), "by": f"agent-eval regrade {__version__}", "profile_hash": profile.content_hash,
                   "task_hash": task.content_hash, "expected": task.expected, "match": task.match}
-        new = {**result, "matched": matched, "markers": markers, "graded": graded}
+        new = {**result, "matched": matched, "markers": markers, "grading": digest, "graded": graded}
         write_atomic(path, orjson.dumps(new, option=orjson.OPT_INDENT_2))
-    return change
+    return change, True
 
 
 def keep(path: Path, result: dict) -> None:
@@ -99,7 +105,7 @@ def keep(path: Path, result: dict) -> None:
     history = path.with_name(HISTORY)
     legacy = path.with_name("result.previous.json")
     lines = history.read_bytes().splitlines() if history.is_file() else [orjson.dumps(orjson.loads(legacy.read_bytes()))] if legacy.is_file() else []
-    entry = orjson.dumps({k: result.get(k) for k in ("matched", "markers", "graded")})
+    entry = orjson.dumps({k: result.get(k) for k in ("matched", "markers", "grading", "graded")})
     if not lines or lines[-1] != entry:
         write_atomic(history, b"\n".join([*lines, entry]) + b"\n")
 
@@ -114,7 +120,8 @@ def summary(done: Regraded, dry_run: bool) -> list[str]:
     verb = "would change" if dry_run else "changed"
     flips = [c for c in done.changed if c.matched_before != c.matched_after]
     lines = [f"{done.checked} results re-scored, {len(done.changed)} {verb}: {len(flips)} match flips, "
-             f"{sum(len(c.gained) for c in done.changed)} markers gained, {sum(len(c.lost) for c in done.changed)} lost"]
+             f"{sum(len(c.gained) for c in done.changed)} markers gained, {sum(len(c.lost) for c in done.changed)} lost"
+             + (f"; {done.updated - len(done.changed)} more recorded as graded by the current grading" if done.updated > len(done.changed) else "")]
     for c in done.changed:
         parts = [f"match {c.matched_before} → {c.matched_after}" if c in flips else "",
                  f"+{','.join(c.gained)}" if c.gained else "", f"-{','.join(c.lost)}" if c.lost else ""]

@@ -35,6 +35,8 @@ class Run(BaseModel):
     cost: float | None
     gradings: list[dict] = []  # what regrade replaced, oldest first (the first is the run's own)
     environment: str | None = None  # the environment's record (store/environments.py); None: not recorded
+    files: list[dict] = []  # what the agent created, changed or deleted in its working dir
+    files_cut: str | None = None
 
 
 def runs(store: Path, task: str, model: str | None = None, tier: str | None = None) -> dict[tuple[str, str], list[Run]]:
@@ -60,6 +62,7 @@ def runs(store: Path, task: str, model: str | None = None, tier: str | None = No
             tool_calls=sum((r.get("tool_calls") or {}).values()), tokens=r.get("tokens"), wall_seconds=r.get("wall_seconds", 0.0), cost=r.get("cost"),
             gradings=[*r["gradings"], {k: r.get(k) for k in ("matched", "markers", "graded")}] if r["gradings"] else [],
             environment=environments.read(Path(store), r.get("environment"), c["folder"]),
+            files=r.get("files") or [], files_cut=r.get("files_cut"),
         ))
     return dict(groups)
 
@@ -98,6 +101,15 @@ def gradings(run: Run) -> str:
     return "\n".join(map(line, run.gradings)) or "as run"
 
 
+def files(run: Run, most: int = 12) -> str:
+    """The agent's files, one a line: + created, ~ changed, - deleted, with their size."""
+    sign = {"created": "+", "changed": "~", "deleted": "-"}
+    lines = [f"{sign[f['change']]} {f['path']}" + (f" ({f['size']:,} B{'' if f.get('kept', True) else ', not kept'})" if f["change"] != "deleted" else "")
+             for f in run.files[:most]]
+    lines += [f"… {len(run.files) - most} more"] if len(run.files) > most else []
+    return "\n".join(lines + ([run.files_cut] if run.files_cut else [])) or "(none)"
+
+
 def environment(run: Run, first: Run) -> str:
     """The record's digest and size; against the table's first run, what else differs."""
     if run.environment is None:
@@ -121,7 +133,7 @@ def show(groups: dict[tuple[str, str], list[Run]], task: str) -> None:
             table.add_column(visible(f"{run.revision} r{run.repeat}"))
         verdict = lambda r: f"{r.status} · {'matched' if r.matched else 'no match' if r.matched is False else 'not scored'}"  # noqa: E731
         rows = [("result", verdict), ("answer", lambda r: r.answer.strip() or "(none)"),
-                ("markers", lambda r: ", ".join(r.markers) or "—"), ("cost", cost), ("timeline", timeline),
+                ("markers", lambda r: ", ".join(r.markers) or "—"), ("cost", cost), ("timeline", timeline), ("files", files),
                 ("environment", lambda r: environment(r, found[0]))]
         if any(r.gradings for r in found):  # regraded: every grading, so a flip can be traced to its cause
             rows.insert(3, ("gradings", gradings))

@@ -59,6 +59,11 @@ class Outcome(Counter):
         return sum(self[k] for k in ("setup_error", "infra_error", NOT_STORED, NOT_REACHED))
 
 
+def record(plan: Plan) -> None:
+    """The plan and its snapshot kept in the store, with nothing to run."""
+    Store(plan.suite.store_path).snapshot(plan.suite, plan.profile, plan.tasks, plan.summary())
+
+
 def run(plan: Plan, jobs: int) -> Outcome:
     # A kill (SIGTERM) stops the sweep like Ctrl-C: pi and the model server run in sessions of their
     # own, so dying without stopping them would leave them running.

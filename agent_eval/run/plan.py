@@ -20,10 +20,10 @@ from pydantic import BaseModel
 from agent_eval import __version__
 from agent_eval.store.records import Cell, Revision, SessionRef
 from agent_eval.store.store import Store
-from agent_eval.suite import local, orders, profiles, releases, repo
+from agent_eval.suite import identity, local, orders, profiles, releases, repo
 from agent_eval.suite.catalog import PI_VERSION
 from agent_eval.suite.config import ConfigError, Profile, Suite, Task
-from agent_eval.suite.load import load
+from agent_eval.suite.load import load, load_task
 
 from . import sandbox, serve
 
@@ -44,6 +44,8 @@ class Plan(BaseModel):
     changed: list[str] = []  # what changed since the suite was last run that gives its cells new run keys
     resolve_at: str | None = None  # every environment's dependencies as of this time (uv --exclude-newer)
     resolve_source: str = ""  # where that time comes from, for the plan's header
+    aliases: dict[str, str] = {}  # run key -> the key its done result is stored under (written before grading left the key)
+    stale_grading: int | None = None  # done results graded under an older grading (None: not known here)
 
     def units(self) -> list[list[Cell]]:
         """What the scheduler runs, in plan order: each one-shot cell alone, each session's cells together."""
@@ -74,6 +76,7 @@ class Plan(BaseModel):
             "grid": [[c.model.id, c.revision.sha, c.task.id, c.tier] for c in self.done + self.todo if c.repeat == 0],
             "local_packages": self.profile.local,
             "resolve_at": self.resolve_at,
+            "aliases": self.aliases,
             "sessions": self.suite.sessions and {
                 **self.suite.sessions.model_dump(), "orders_drawn": orders.draw([t.id for t in self.tasks], self.suite.sessions),
             },
@@ -193,14 +196,73 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
     before = previous(stored, suite.name) if before is None else before
     resolve_at, source, moved = resolution(suite, before)
     suite = suite.model_copy(update={"resolve_at": resolve_at})
-    cells = (session_cells if suite.sessions else one_shot_cells)(suite, profile, tasks, revisions, applicable)
+    expand = session_cells if suite.sessions else one_shot_cells
+    cells = expand(suite, profile, tasks, revisions, applicable)
     is_done = stored.is_done if done is None else (lambda c: c.folder in done)
-    finished = [] if rerun else [c for unit in units(cells) if all(is_done(c) for c in unit) for c in unit]
-    keys = {c.key for c in finished}
+    legacy = [expand(suite, p, ts, revisions, applicable, legacy=True) for p, ts in [(profile, tasks), *snapshot_of(stored, suite, profile, tasks, before, done)]]
+    found, via_alias = ({}, set()) if rerun else stored_as(cells, legacy, before, is_done)
+    whole = [unit for unit in units(cells) if all(c.key in found for c in unit)]
+    keys = {c.key for unit in whole for c in unit}
+    finished = [found[c.key] for c in cells if c.key in keys]
     todo = [c for c in cells if c.key not in keys]
+    aliases = {new: found[new].key for new in keys if found[new].key != new}
+    regraded = None if done is not None else stale(stored, [(c, found[c.key]) for c in cells if c.key in keys], profile, tasks, via_alias)
     return Plan(suite=suite, profile=profile, tasks=tasks, revisions=revisions, todo=todo, done=finished,
                 not_applicable=not_applicable, collapsed=collapsed, unreadable=stored.bad, rerun=rerun,
-                changed=moved + changes(before, profile), resolve_at=resolve_at, resolve_source=source)
+                changed=moved + changes(before, profile), resolve_at=resolve_at, resolve_source=source,
+                aliases=aliases, stale_grading=regraded)
+
+
+def stored_as(cells: list[Cell], legacy: list[list[Cell]], before: dict, is_done) -> tuple[dict[str, Cell], set[str]]:
+    """Each planned cell that is done, as it is stored (by run key), and which of them only the
+    snapshot or an alias found. A cell is stored under its run key, or under the key it had before
+    grading left the run key (a store written by an earlier agent-eval), found by the old formula:
+    over today's files (`legacy[0]`); over the files its suite last ran with (the snapshot, when a
+    grading edit came with the upgrade); or by the alias a plan since recorded (plan.json's
+    `aliases`, once a run has replaced the snapshot). The store is never rewritten to migrate it."""
+    known = before.get("aliases") or {}
+    found, via_alias = {}, set()
+    for cell, *olds in zip(cells, *legacy):
+        candidates = [cell, *olds] + ([cell.model_copy(update={"key": known[cell.key]})] if cell.key in known else [])
+        for candidate in dict((c.key, c) for c in candidates).values():
+            if is_done(candidate):
+                found[cell.key] = candidate
+                if candidate.key not in (cell.key, olds[0].key):
+                    via_alias.add(cell.key)
+                break
+    return found, via_alias
+
+
+def snapshot_of(stored: Store, suite: Suite, profile: Profile, tasks: list[Task], before: dict, done) -> list[tuple[Profile, list[Task]]]:
+    """The profile and tasks the suite last ran with, from its snapshot in a local store, where they
+    give the agent what today's files give it (their grading may differ); none: []. A task that
+    differs in more than its grading is today's: its old key then finds nothing, and it runs again."""
+    folder = stored.root / "suites" / suite.name / "snapshot"
+    if done is not None or not folder.is_dir():
+        return []
+    try:
+        was = profiles.load(folder / "profile").model_copy(update={"local": before.get("local_packages") or profile.local})
+        ran = [load_task(folder / "tasks" / f"{t.id}.yaml") if (folder / "tasks" / f"{t.id}.yaml").is_file() else t for t in tasks]
+    except (ConfigError, OSError):
+        return []
+    if was.action_hash != profile.action_hash:
+        return []
+    return [(was, [old if old.action_hash == new.action_hash else new for old, new in zip(ran, tasks)])]
+
+
+def stale(stored: Store, done: list[tuple[Cell, Cell]], profile: Profile, tasks: list[Task], via_alias: set[str]) -> int:
+    """How many done results were graded under another grading than the current one (regrade brings
+    them up to date). A result stored before gradings were recorded is current when the old formula
+    over today's files found it (those files graded it), older when only an alias did."""
+    current = {t.id: identity.grading(profile.markers, t.grading_hash) for t in tasks}
+    count = 0
+    for planned, cell in done:
+        try:
+            recorded = orjson.loads((stored.run_dir(cell) / "result.json").read_bytes()).get("grading")
+        except (OSError, orjson.JSONDecodeError):
+            continue
+        count += (planned.key in via_alias) if recorded is None else recorded != current[cell.task.id]
+    return count
 
 
 def previous(stored: Store, suite: str) -> dict:
@@ -239,9 +301,10 @@ def resolution(suite: Suite, before: dict) -> tuple[str, str, list[str]]:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "now: the suite's first run records it for every later one", []
 
 
-def one_shot_cells(suite: Suite, profile: Profile, tasks: list[Task], revisions: list[Revision], applicable: dict) -> list[Cell]:
+def one_shot_cells(suite: Suite, profile: Profile, tasks: list[Task], revisions: list[Revision], applicable: dict,
+                   legacy: bool = False) -> list[Cell]:
     return [
-        cell(suite, profile, model, rev, task, tier, r, version)
+        cell(suite, profile, model, rev, task, tier, r, version, legacy=legacy)
         for r in range(max(repeats(suite, t) for t in tasks))
         for task in tasks
         if r < repeats(suite, task)
@@ -253,7 +316,8 @@ def one_shot_cells(suite: Suite, profile: Profile, tasks: list[Task], revisions:
     ]
 
 
-def session_cells(suite: Suite, profile: Profile, tasks: list[Task], revisions: list[Revision], applicable: dict) -> list[Cell]:
+def session_cells(suite: Suite, profile: Profile, tasks: list[Task], revisions: list[Revision], applicable: dict,
+                  legacy: bool = False) -> list[Cell]:
     """Every session's cells, one session after another, its tasks in the order they run. A
     session repeats `repeats` times (a task's own `repeats` does not apply: it would change the session)."""
     by_id = {t.id: t for t in tasks}
@@ -265,7 +329,7 @@ def session_cells(suite: Suite, profile: Profile, tasks: list[Task], revisions: 
             for o, ids in enumerate(drawn):
                 for tier, model, version, rev in where:
                     run = [by_id[i] for i in ids]
-                    chain = [cell(suite, profile, model, rev, task, tier, r, version, (run, p)) for p, task in enumerate(run, 1)]
+                    chain = [cell(suite, profile, model, rev, task, tier, r, version, (run, p), legacy) for p, task in enumerate(run, 1)]
                     ref = hashlib.sha256("".join(c.key for c in chain).encode()).hexdigest()
                     cells += [c.model_copy(update={"session": SessionRef(id=ref, position=p, group=g, order=o, tasks=ids)})
                               for p, c in enumerate(chain, 1)]
@@ -322,33 +386,37 @@ def agent_versions(suite: Suite) -> list[str]:
 
 
 def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier: str, repeat: int, version: str = PI_VERSION,
-         session: tuple[list[Task], int] | None = None) -> Cell:
-    # The run key covers everything that can change the outcome; display names are left out so
-    # renaming a revision or model never re-runs anything. In a session that is also every task of
-    # the session, in order, and the task's position; a one-shot cell's key has no session part.
+         session: tuple[list[Task], int] | None = None, legacy: bool = False) -> Cell:
+    # The run key covers everything that can change what the agent does, and nothing that only
+    # grades it (identity.py); display names are left out so renaming a revision or model never
+    # re-runs anything. In a session that is also every task of the session, in order, and the
+    # task's position; a one-shot cell's key has no session part. `legacy`: the key as agent-eval
+    # computed it before grading left it (the whole task file and profile folder), to find the
+    # results of stores written then: keep this formula exactly as it was.
     serving = serve.serving(model.id) if model.is_local else None
     if model.is_local:
         model = model.model_copy(update={"context_window": serve.CONTEXT, "max_tokens": 2048})
-    identity = {
+    of = (lambda t: t.content_hash) if legacy else (lambda t: t.action_hash)
+    what = {
         "model": model.model_dump(exclude={"name"}),
         "sha": rev.sha,
-        "task": task.content_hash,
+        "task": of(task),
         "tier": tier,
         "repeat": repeat,
-        "profile": profile.content_hash,
+        "profile": profile.content_hash if legacy else profile.action_hash,
         "agent": ["pi", version],
         "budgets": suite.budgets.model_dump(),
         "thinking": suite.thinking,
         "serving": serving,
     }
     if suite.network == "none":  # not in the task's file, so not in its content hash
-        identity["network"] = "none"
+        what["network"] = "none"
     if profile.local:  # a suite with no local package keeps the run keys it had before they counted
-        identity["local"] = profile.local
+        what["local"] = profile.local
     if session:
         run, position = session
-        identity["session"] = {"tasks": [t.content_hash for t in run], "position": position}
-    key = hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        what["session"] = {"tasks": [of(t) for t in run], "position": position}
+    key = hashlib.sha256(orjson.dumps(what, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return Cell(
         key=key, suite=suite.name, resolve_at=suite.resolve_at, profile=profile.name, model=model, revision=rev, task=task, tier=tier,
         repeat=repeat, budgets=suite.budgets, thinking=suite.thinking, agent_version=version, serving=serving,

@@ -23,11 +23,11 @@ from agent_eval.store import environments
 from agent_eval.store.records import RETRIED, Cell, Result
 from agent_eval.store.redact import held, redact
 from agent_eval.store.store import Store, now
-from agent_eval.suite import profiles, releases, repo
+from agent_eval.suite import identity, profiles, releases, repo
 from agent_eval.suite.config import ConfigError, Profile, Task
 from agent_eval.suite.load import load_task
 
-from . import agent, envs, outcome, prepare, sandbox, scratch
+from . import agent, envs, outcome, prepare, sandbox, scratch, workfiles
 from .proxy import Control, Meter, Proxy
 
 HF_ROUTER = os.environ.get("AGENT_EVAL_HF_ROUTER", "https://router.huggingface.co/v1")
@@ -81,11 +81,13 @@ def run_unit(
         return [failed(first, store, "setup_error", f"{type(err).__name__}: {err}", started, secrets)] + [None] * (len(cells) - 1)
     results: list[Result | None] = []
     try:
+        base = workfiles.baseline(ws.workdir)  # what the harness put there: not the agent's files
         for cell in cells:
             if results:
                 _drop_torn_line(ws.scratch / "session.jsonl")
                 prepare.add_inputs(tasks[cell.task.id], ws.workdir)
-            result = _run_task(cell, profile, tasks[cell.task.id], store, proxy, controls[cell.key], env, ws, upstream, secrets, started)
+                base.update({p: v for p, v in workfiles.baseline(ws.workdir).items() if p in tasks[cell.task.id].files})
+            result = _run_task(cell, profile, tasks[cell.task.id], store, proxy, controls[cell.key], env, ws, upstream, secrets, started, base)
             results.append(result)
             if result is not None:
                 on_stored(cell, result)
@@ -99,7 +101,7 @@ def run_unit(
 
 def _run_task(
     cell: Cell, profile: Profile, task: Task, store: Store, proxy: Proxy, control: Control, env: prepare.Env,
-    ws: prepare.Workspace, upstream: str | None, secrets: list[str], started: float,
+    ws: prepare.Workspace, upstream: str | None, secrets: list[str], started: float, base: dict,
 ) -> Result | None:
     """One prompt in the unit's pi session; what it did is what the session file gained meanwhile."""
     folder = store.start(cell)
@@ -112,6 +114,7 @@ def _run_task(
     if why := sandbox.failed_to_start(run.exit_code, folder / "agent.log"):
         return failed(cell, store, "setup_error", why, started, secrets)
     _keep_trace(session, folder, secrets)
+    files, cut = workfiles.keep(ws.workdir, base, folder)  # in a session: all the agent left so far
 
     trace = traces.parse(folder / "trace.jsonl", since)
     unanswered = meter.silent_for() is not None  # a request the provider never began to answer: what it cost is unknown
@@ -120,8 +123,8 @@ def _run_task(
         cell=cell, status=status, ended_by=ended_by, matched=score.matches(task, trace.answer), answer=trace.answer,
         agent_seconds=round(run.seconds, 3), turns=trace.turns, tool_calls=trace.tool_calls, tokens=None if unanswered else meter.known_tokens,
         tokens_trace=trace.tokens, requests=meter.requests, cost=trace.cost or None,
-        markers=score.fired(profile.markers, trace), errors=[e for e in [control.detail] if e] + extra + trace.errors,
-        steps=trace.steps, isolation=sandbox.isolation().name, environment=_recorded(store, env, folder),
+        markers=score.fired(profile.markers, trace), grading=identity.grading(profile.markers, task.grading_hash), errors=[e for e in [control.detail] if e] + extra + trace.errors,
+        steps=trace.steps, files=files, files_cut=cut, isolation=sandbox.isolation().name, environment=_recorded(store, env, folder),
         harness_version=__version__, finished_at=now(),
         wall_seconds=round(time.perf_counter() - started, 3),
         session_position=cell.session.position if cell.session else None, trace_from=since,

@@ -92,6 +92,15 @@ class Step(BaseModel):
     error: bool
 
 
+class FileChange(BaseModel):
+    """A file the agent created, changed or deleted in its working dir (run/workfiles.py)."""
+
+    path: str  # relative to the working dir
+    size: int  # bytes after the run; 0 when deleted
+    change: Literal["created", "changed", "deleted"]
+    kept: bool = True  # in the run's workspace.tar.gz (a deleted file: nothing to keep)
+
+
 class Result(BaseModel):
     cell: Cell
     status: Status
@@ -107,6 +116,9 @@ class Result(BaseModel):
     requests: int = 0  # model requests through the proxy, pi's retries included
     cost: float | None = None
     markers: list[MarkerHit] = []
+    files: list[FileChange] = []  # what the agent left in its working dir, beside the trace as workspace.tar.gz
+    files_cut: str | None = None  # why workspace.tar.gz does not hold every created and changed file (its size cap)
+    grading: str | None = None  # digest of what graded it (suite/identity.py); None: graded before gradings were recorded
     errors: list[str] = []
     steps: list[Step] = []
     isolation: Literal["bwrap", "none"] | None = None  # how pi was (or, on a setup_error, would have been) sandboxed (sandbox.py); None: unknown

@@ -142,6 +142,7 @@ class Profile(Strict):
     # Set by the loader, not by the YAML.
     root: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
     content_hash: SkipJsonSchema[str] = Field(default="", exclude=True)
+    action_hash: SkipJsonSchema[str] = Field(default="", exclude=True)  # identity.py: the run key's part
     # Set by the plan: each local path among install.packages, as written -> the digest of its content.
     local: SkipJsonSchema[dict[str, str]] = Field(default={}, exclude=True)
 
@@ -192,7 +193,9 @@ class Task(Strict):
     network: Literal["host", "none"] = "host"  # none: the sandboxed agent reaches the metering proxy only
 
     root: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
-    content_hash: SkipJsonSchema[str] = Field(default="", exclude=True)
+    content_hash: SkipJsonSchema[str] = Field(default="", exclude=True)  # the whole file and inputs: the run key before graders left it
+    action_hash: SkipJsonSchema[str] = Field(default="", exclude=True)  # identity.py: what the agent is given, the run key's part
+    grading_hash: SkipJsonSchema[str] = Field(default="", exclude=True)  # identity.py: what grades it
 
     @field_validator("prompt", mode="before")
     @classmethod

@@ -7,7 +7,7 @@ import fnmatch
 import re
 from pathlib import Path
 
-from . import local, profiles
+from . import identity, local, profiles
 from .catalog import MODELS, PI_PACKAGES, PREFIX, known
 from .config import NAME, NAME_RULE, ConfigError, Profile, Suite, Task
 from .files import MAX_INPUT_BYTES, confined, hash_files, parse, read_yaml
@@ -93,7 +93,8 @@ def load_task(path: Path) -> Task:
     if not re.fullmatch(NAME, path.stem) or len(path.stem) > 100:
         raise ConfigError(f"{path}: field 'id': the task id '{path.stem[:40]}' (its file name without .yaml) must be a plain "
                           f"name: {NAME_RULE}, at most 100 characters; rename the file")
-    task = parse(Task, read_yaml(path), path, id=path.stem, root=path.parent)
+    raw = read_yaml(path)
+    task = parse(Task, raw, path, id=path.stem, root=path.parent)
     inputs = []
     for name in task.files:
         source = confined(path.parent, name, path, "files")
@@ -103,7 +104,9 @@ def load_task(path: Path) -> Task:
             raise ConfigError(f"{path}: field 'files': {name} is {size:,} bytes, more than the {MAX_INPUT_BYTES:,} an input "
                               "file may be; give a smaller input")
         inputs.append(source)
-    return task.model_copy(update={"content_hash": hash_files([path, *inputs], path.parent)})
+    return task.model_copy(update={"content_hash": hash_files([path, *inputs], path.parent),
+                                   "action_hash": identity.task_action(task.id, raw, inputs, path.parent),
+                                   "grading_hash": identity.task_grading(raw, [], None)})
 
 
 def load_tasks(tasks_dir: Path, selectors: list[str], source: Path) -> list[Task]:

@@ -24,6 +24,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 
+from . import identity
 from .config import ConfigError, Profile
 from .files import check_tree, confined, hash_files, parse, read_yaml
 
@@ -132,7 +133,8 @@ def tasks_dir(name: str, base: Path) -> Path:
 
 def load(folder: Path) -> Profile:
     path = folder / "profile.yaml"
-    profile = parse(Profile, read_yaml(path), path, root=folder)
+    raw = read_yaml(path)
+    profile = parse(Profile, raw, path, root=folder)
     if profile.skill and profile.skill.dir and not confined(folder, profile.skill.dir, path, "skill.dir").is_dir():
         raise ConfigError(f"{path}: field 'skill.dir': {profile.skill.dir} is not a folder of the profile")
     for name, tier in profile.tiers.items():
@@ -140,7 +142,7 @@ def load(folder: Path) -> Profile:
             if not confined(folder, item, path, f"tiers.{name}.files").exists():
                 raise ConfigError(f"{path}: field 'tiers.{name}.files': {item} not found in the profile folder")
     files = check_tree(folder, path)
-    return profile.model_copy(update={"content_hash": hash_files(files, folder)})
+    return profile.model_copy(update={"content_hash": hash_files(files, folder), "action_hash": identity.profile_action(raw, files, folder)})
 
 
 @functools.cache
