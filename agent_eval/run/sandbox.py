@@ -153,6 +153,28 @@ class Box:
         return args
 
 
+VERIFIER = Path("/verify")  # where a verifier's own files are, inside its sandbox
+
+
+def verifier(ws: Workspace, env: Env, checks: Path, cmd: list[str]) -> tuple[list[str], dict[str, str]]:
+    """A verifier's command and environment: after the agent, in a sandbox like the agent's but with
+    no network at all, the working dir as the agent left it, and the verifier's files (a copy the
+    agent never saw) read-only at VERIFIER. Unsandboxed where pi was unsandboxed too."""
+    names = {"WORKSPACE": str(ws.workdir), "VERIFY_DIR": str(checks), "HOME": str(ws.home), "TMPDIR": str(ws.home),
+             "PATH": f"{env.bin}:/usr/local/bin:/usr/bin:/bin", "VIRTUAL_ENV": str(env.path), "LANG": "C.UTF-8", "TERM": "dumb"}
+    if isolation().name == "none":
+        return cmd, names
+    box = Box(ws, env, "none", "http://127.0.0.1:9")
+    ro = [env.path, *_python_home(env), *_borrowed_objects(ws.workdir)]
+    args = [shutil.which("bwrap"), *_namespaces("none"), *_system()]
+    for path in dict.fromkeys(p.resolve() for p in ro):
+        args += ["--ro-bind", str(path), str(path)]
+    args += ["--bind", str(ws.scratch), str(CELL), "--ro-bind", str(checks), str(VERIFIER)]
+    inside = [str(VERIFIER / Path(arg).relative_to(checks)) if Path(arg).is_relative_to(checks) else box.inside(arg) for arg in cmd]
+    names = {**{k: box.inside(v) for k, v in names.items()}, "VERIFY_DIR": str(VERIFIER)}
+    return [*args, "--remount-ro", "/", "--chdir", box.inside(str(ws.workdir)), "--", *inside], names
+
+
 def unseen_path(path: str, env: Env | None = None) -> list[str]:
     """The entries of a PATH the sandbox does not show: not under the system, pi's or Node's install,
     the revision's venv or its Python (`env`; without it, the Python agent-eval runs on)."""

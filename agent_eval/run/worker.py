@@ -17,7 +17,7 @@ from typing import Callable
 import git
 
 from agent_eval import __version__
-from agent_eval.grade import score
+from agent_eval.grade import graders, score
 from agent_eval.grade import trace as traces
 from agent_eval.store import environments
 from agent_eval.store.records import RETRIED, Cell, Result
@@ -27,7 +27,7 @@ from agent_eval.suite import identity, profiles, releases, repo
 from agent_eval.suite.config import ConfigError, Profile, Task
 from agent_eval.suite.load import load_task
 
-from . import agent, envs, outcome, prepare, sandbox, scratch, workfiles
+from . import agent, envs, outcome, prepare, sandbox, scratch, verifier, workfiles
 from .proxy import Control, Meter, Proxy
 
 HF_ROUTER = os.environ.get("AGENT_EVAL_HF_ROUTER", "https://router.huggingface.co/v1")
@@ -119,8 +119,13 @@ def _run_task(
     trace = traces.parse(folder / "trace.jsonl", since)
     unanswered = meter.silent_for() is not None  # a request the provider never began to answer: what it cost is unknown
     status, ended_by, extra = outcome.status(run, control.reason, trace, meter)
+    verdicts = [g for g in [graders.answer(task, trace.answer)] if g]
+    if task.verify and status not in RETRIED:
+        verdicts.append(verifier.run(ws, env, task))
+    matched, credit = graders.combine(verdicts)
     result = Result(
-        cell=cell, status=status, ended_by=ended_by, matched=score.matches(task, trace.answer), answer=trace.answer,
+        cell=cell, status=status, ended_by=ended_by, matched=matched, graders=verdicts, score=credit,
+        tampered=workfiles.tampered(task.files, task.root, ws.workdir), answer=trace.answer,
         agent_seconds=round(run.seconds, 3), turns=trace.turns, tool_calls=trace.tool_calls, tokens=None if unanswered else meter.known_tokens,
         tokens_trace=trace.tokens, requests=meter.requests, cost=trace.cost or None,
         markers=score.fired(profile.markers, trace), grading=identity.grading(profile.markers, task.grading_hash), errors=[e for e in [control.detail] if e] + extra + trace.errors,

@@ -11,6 +11,7 @@ says so.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tarfile
 from pathlib import Path
@@ -69,3 +70,9 @@ def restore(folder: Path, listing: list[FileChange], workdir: Path) -> None:
     for item in listing:
         if item.change == "deleted":
             (workdir / item.path).unlink(missing_ok=True)
+
+
+def tampered(inputs: list[str], source: Path, workdir: Path) -> list[str]:
+    """The task's input files the agent changed or deleted: each checksummed as given and as left."""
+    digest = lambda path: hashlib.sha256(path.read_bytes()).digest() if path.is_file() else None  # noqa: E731
+    return [name for name in inputs if digest(workdir / name) != digest(source / name)]

@@ -101,6 +101,24 @@ class FileChange(BaseModel):
     kept: bool = True  # in the run's workspace.tar.gz (a deleted file: nothing to keep)
 
 
+class Check(BaseModel):
+    name: str
+    passed: bool
+
+
+class Grader(BaseModel):
+    """One grader's outcome (grade/graders.py). `error`: the grader could not grade (a verifier that
+    crashed or timed out, a judge's malformed reply): the grading's fault, never the agent's miss."""
+
+    kind: Literal["answer", "verify", "judge"]
+    status: Literal["passed", "failed", "error"]
+    score: float | None = None  # partial credit, 0 to 1; None on error
+    seconds: float = 0.0
+    output: str = ""  # the tail of what it printed, the judge's reason, or why it could not grade
+    checks: list[Check] = []  # a verifier's named checks
+    tokens: Tokens | None = None  # a judge's, never counted in the agent's
+
+
 class Result(BaseModel):
     cell: Cell
     status: Status
@@ -116,6 +134,9 @@ class Result(BaseModel):
     requests: int = 0  # model requests through the proxy, pi's retries included
     cost: float | None = None
     markers: list[MarkerHit] = []
+    graders: list[Grader] = []  # each declared grader's outcome; matched: every one passed (None if one could not grade)
+    score: float | None = None  # the graders' mean partial credit; None: no grader, or one could not grade
+    tampered: list[str] = []  # input files the agent changed or deleted (checksummed before and after)
     files: list[FileChange] = []  # what the agent left in its working dir, beside the trace as workspace.tar.gz
     files_cut: str | None = None  # why workspace.tar.gz does not hold every created and changed file (its size cap)
     grading: str | None = None  # digest of what graded it (suite/identity.py); None: graded before gradings were recorded

@@ -194,6 +194,9 @@ class Store:
                 for name in task.files:
                     (partial / "tasks" / name).parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(task.root / name, partial / "tasks" / name)
+                if task.verify_dir:  # a Job's worker and regrade run the verifier from here
+                    shutil.copytree(task.verify_dir, partial / "tasks" / task.verify_dir.relative_to(task.root), dirs_exist_ok=True,
+                                    ignore=shutil.ignore_patterns("__pycache__"))
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise

@@ -181,6 +181,15 @@ class Profile(Strict):
 # --- task --------------------------------------------------------------------------------------
 
 
+class Verify(Strict):
+    """A verifier: a script run after the agent, on the working dir it left (run/verifier.py)."""
+
+    script: Annotated[str, Field(min_length=1)]  # a file of `dir`: run with the revision's python (.py), sh (.sh), or as a program
+    args: list[str] = []
+    dir: str | None = None  # the verifier's folder, beside the task; default: <task id>/verify
+    timeout: Seconds = 60.0
+
+
 class Task(Strict):
     id: Name = ""  # from the file name (load.py checks it first, to say so)
     prompt: Annotated[str, Field(min_length=1)]
@@ -191,11 +200,16 @@ class Task(Strict):
     files: list[str] = []  # input files beside the task, copied into the working dir
     repeats: Count | None = Field(default=None, ge=1)  # more runs than the suite's `repeats`, for a cheap or noisy task
     network: Literal["host", "none"] = "host"  # none: the sandboxed agent reaches the metering proxy only
+    verify: Verify | None = None  # a verifier of what the agent left; matched needs every grader to pass
 
     root: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
     content_hash: SkipJsonSchema[str] = Field(default="", exclude=True)  # the whole file and inputs: the run key before graders left it
     action_hash: SkipJsonSchema[str] = Field(default="", exclude=True)  # identity.py: what the agent is given, the run key's part
     grading_hash: SkipJsonSchema[str] = Field(default="", exclude=True)  # identity.py: what grades it
+
+    @property
+    def verify_dir(self) -> Path | None:
+        return self.root / (self.verify.dir or f"{self.id}/verify") if self.verify else None
 
     @field_validator("prompt", mode="before")
     @classmethod

@@ -10,7 +10,7 @@ from pathlib import Path
 from . import identity, local, profiles
 from .catalog import MODELS, PI_PACKAGES, PREFIX, known
 from .config import NAME, NAME_RULE, ConfigError, Profile, Suite, Task
-from .files import MAX_INPUT_BYTES, confined, hash_files, parse, read_yaml
+from .files import MAX_INPUT_BYTES, check_tree, confined, hash_files, parse, read_yaml
 
 
 def load(suite_path: Path) -> tuple[Suite, Profile, list[Task]]:
@@ -104,9 +104,26 @@ def load_task(path: Path) -> Task:
             raise ConfigError(f"{path}: field 'files': {name} is {size:,} bytes, more than the {MAX_INPUT_BYTES:,} an input "
                               "file may be; give a smaller input")
         inputs.append(source)
+    checks = verifier_files(task, path)
     return task.model_copy(update={"content_hash": hash_files([path, *inputs], path.parent),
                                    "action_hash": identity.task_action(task.id, raw, inputs, path.parent),
-                                   "grading_hash": identity.task_grading(raw, [], None)})
+                                   "grading_hash": identity.task_grading(raw, checks, task.verify_dir)})
+
+
+def verifier_files(task: Task, path: Path) -> list[Path]:
+    """The verifier's folder, checked: it exists beside the task, holds its script, and is not an input."""
+    if task.verify is None:
+        return []
+    given = task.verify.dir or f"{task.id}/verify"
+    folder = confined(path.parent, given, path, "verify.dir")
+    if not folder.is_dir():
+        raise ConfigError(f"{path}: field 'verify.dir': {given} is not a folder beside the task; create it with the verifier's "
+                          "script, or set verify.dir")
+    if not confined(folder, task.verify.script, path, "verify.script").is_file():
+        raise ConfigError(f"{path}: field 'verify.script': {task.verify.script} not found in {folder}; add the script there or fix the name")
+    if any((path.parent / name).resolve().is_relative_to(folder.resolve()) for name in task.files):
+        raise ConfigError(f"{path}: field 'files': an input file is inside the verifier's folder {given}, which the agent must never see; move it out")
+    return check_tree(folder, path)
 
 
 def load_tasks(tasks_dir: Path, selectors: list[str], source: Path) -> list[Task]:

@@ -1,0 +1,81 @@
+"""Graders: the answer, a verifier, a judge — each an outcome of its own (passed, failed, or error
+when it could not grade), and one rule for the result: **matched when every declared grader
+passed**; a grader in error leaves matched unknown (None, kept out of match % like an infra error);
+`score` is the graders' mean partial credit. A task with no grader is behaviour-only (None, None).
+
+How a verifier's run reads: exit 0 passed, exit 1 failed; a JSON object on its last stdout line,
+{"score": 0..1, "checks": [{"name", "passed"}]}, gives partial credit and named checks (without
+one, the score is 1 or 0). Anything else is an error: another exit code, a signal, a timeout, a
+malformed JSON line, or a Python verifier that died of an exception other than AssertionError
+(Python exits 1 on any uncaught exception: a bug in the verifier is not the agent's failure).
+"""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+
+from agent_eval.store.records import Check, Grader
+from agent_eval.suite.config import Task
+
+from . import score as scoring
+
+TAIL = 2000  # characters of a grader's output kept in result.json
+CRASH = re.compile(r"^(?!AssertionError\b)[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b", re.MULTILINE)
+
+
+def answer(task: Task, text: str) -> Grader | None:
+    matched = scoring.matches(task, text)
+    if matched is None:
+        return None
+    return Grader(kind="answer", status="passed" if matched else "failed", score=float(matched))
+
+
+def verdict(exit_code: int | None, stdout: str, stderr: str, seconds: float, python: bool, why: str = "") -> Grader:
+    """A verifier's outcome from how it ended and what it printed; `why`: it never ended on its own (timeout)."""
+    output = tail(stdout, stderr)
+    seconds = round(seconds, 3)
+    if why or exit_code not in (0, 1):
+        reason = why or (f"killed by signal {-exit_code}" if exit_code is not None and exit_code < 0 else f"exit code {exit_code}")
+        return Grader(kind="verify", status="error", seconds=seconds, output=f"the verifier could not grade: {reason}\n{output}".strip())
+    last = stderr.strip().splitlines()[-1:] if stderr.strip() else []
+    if exit_code == 1 and python and last and "Traceback" in stderr and CRASH.match(last[0]):
+        return Grader(kind="verify", status="error", seconds=seconds, output=f"the verifier crashed: {last[0][:200]}\n{output}".strip())
+    try:
+        score, checks = partial(stdout)
+    except ValueError as err:
+        return Grader(kind="verify", status="error", seconds=seconds, output=f"the verifier's last line {err}\n{output}".strip())
+    passed = exit_code == 0
+    return Grader(kind="verify", status="passed" if passed else "failed", score=float(passed) if score is None else score,
+                  seconds=seconds, output=output, checks=checks)
+
+
+def partial(stdout: str) -> tuple[float | None, list[Check]]:
+    """The score and checks of a JSON object on the last stdout line; (None, []) when that line is no JSON object."""
+    lines = stdout.strip().splitlines()
+    if not lines or not lines[-1].lstrip().startswith("{"):
+        return None, []
+    try:
+        found = orjson.loads(lines[-1])
+    except orjson.JSONDecodeError:
+        raise ValueError("starts like JSON but is not (give {\"score\": 0.5, \"checks\": [...]} on one line)") from None
+    score = found.get("score")
+    if not isinstance(score, (int, float)) or isinstance(score, bool) or not 0 <= score <= 1:
+        raise ValueError(f"has score {score!r}: give a number from 0 to 1")
+    checks = found.get("checks", [])
+    if not isinstance(checks, list) or not all(isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("passed"), bool) for c in checks):
+        raise ValueError("has checks that are not [{\"name\": text, \"passed\": true|false}, …]")
+    return float(score), [Check(name=c["name"], passed=c["passed"]) for c in checks]
+
+
+def combine(graders: list[Grader]) -> tuple[bool | None, float | None]:
+    """matched and score: every grader passed; the mean partial credit. Unknown when one could not grade."""
+    if not graders or any(g.status == "error" for g in graders):
+        return None, None
+    return all(g.status == "passed" for g in graders), round(sum(g.score for g in graders) / len(graders), 4)
+
+
+def tail(stdout: str, stderr: str) -> str:
+    text = (stdout.rstrip() + ("\n" + stderr.rstrip() if stderr.strip() else "")).strip()
+    return text if len(text) <= TAIL else "…" + text[-TAIL:]
