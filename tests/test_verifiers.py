@@ -103,3 +103,23 @@ def test_a_missing_verifier_script_is_bad_input(bare_project):
     (bare_project.root / "tasks/minilib/checksum/verify").mkdir(parents=True)
     done = bare_project.cli("validate", "suite.yaml")
     assert done.returncode == 2 and "field 'verify.script': check.py not found in" in done.stderr, done.stderr
+
+
+def test_a_regrade_after_a_verifier_edit_equals_a_fresh_runs_grading(verified):
+    verified.suite(revisions=[{"ref": "main", "name": "Skill"}], tiers=["bare", "clone"], tasks=["v-pass", "v-partial"])
+    assert verified.cli("run", "suite.yaml").returncode == 0
+    check = verified.root / "tasks/minilib/checks/check.py"
+    check.write_text(check.read_text().replace('value == "42"', 'value == "41"').replace('"score": 0.5', '"score": 0.25'))
+
+    plan = verified.cli("run", "suite.yaml", "--dry-run")
+    assert "4 done, 0 to run" in plan.stderr and "4 done results were graded under an older grading" in plan.stderr, plan.stderr
+    done = verified.cli("regrade", "--suite", "suite.yaml")
+    assert done.returncode == 0 and done.stdout.startswith("4 results re-scored, 4 changed: 2 match flips"), done.stdout + done.stderr
+    regraded = {(r["cell"]["tier"], r["cell"]["task"]["id"]): r for r in map(orjson.loads, (p.read_bytes() for p in verified.store.glob("runs/*/*/*/*/*/result.json")))}
+    assert regraded["clone", "v-pass"]["graders"][0]["status"] == "failed" and regraded["clone", "v-partial"]["score"] == 0.25
+    assert "older grading" not in verified.cli("run", "suite.yaml", "--dry-run").stderr
+
+    assert verified.cli("run", "suite.yaml", "--rerun").returncode == 0  # the same cells afresh: the same workspaces, graded anew
+    fresh = {(r["cell"]["tier"], r["cell"]["task"]["id"]): r for r in map(orjson.loads, (p.read_bytes() for p in verified.store.glob("runs/*/*/*/*/*/result.json")))}
+    same = lambda r: (r["matched"], r["score"], r["grading"], [(g["kind"], g["status"], g["score"], g["checks"]) for g in r["graders"]])  # noqa: E731
+    assert {k: same(r) for k, r in fresh.items()} == {k: same(r) for k, r in regraded.items()}

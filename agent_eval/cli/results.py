@@ -314,10 +314,11 @@ def regrade(
     them); statuses, tokens and traces are never touched.
     """
     from agent_eval.grade import regrade as grading
+    from agent_eval.run import verifier
 
     require_store(store)
     try:
-        done = grading.regrade(store, suite, dry_run)
+        done = grading.regrade(store, suite, dry_run, verify=verifier.again)
     except user_errors() as err:
         fail(str(err))
     for line in grading.summary(done, dry_run):

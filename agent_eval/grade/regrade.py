@@ -15,16 +15,18 @@ and an interrupted one can be run again.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import orjson
 from pydantic import BaseModel
 
 from agent_eval import __version__
+from agent_eval.store.records import RETRIED, Grader
 from agent_eval.store.store import now, write_atomic
 from agent_eval.suite import identity
 from agent_eval.suite.config import Profile, Task
 
-from . import score
+from . import graders, score
 from . import trace as traces
 
 HISTORY = "gradings.jsonl"  # beside a result.json: the gradings it had before, one JSON a line, oldest first
@@ -46,7 +48,12 @@ class Regraded(BaseModel):
     updated: int = 0  # results rewritten: their grading changed, or only its recorded digest
 
 
-def regrade(store: Path, suite_path: Path, dry_run: bool = False) -> Regraded:
+Verify = Callable[[Path, dict, Profile, dict[str, Task]], Grader]  # run/verifier.py's `again`: a stored run's verifier run anew
+
+
+def regrade(store: Path, suite_path: Path, dry_run: bool = False, verify: Verify | None = None) -> Regraded:
+    """`verify`: how to run a task's verifier again on a stored run (the run stage's, passed in by
+    the CLI); without it a verifier's stored outcome stands."""
     from agent_eval.store import index
     from agent_eval.suite.load import load
 
@@ -69,7 +76,8 @@ def regrade(store: Path, suite_path: Path, dry_run: bool = False) -> Regraded:
             skipped.append(f"{cell['folder']}: no trace.jsonl to score")
             continue
         checked += 1
-        change, written = _rescore(path, result, profile, task, dry_run)
+        verdicts = _graders(path.parent, result, profile, by_id, task, verify)
+        change, written = _rescore(path, result, profile, task, verdicts, dry_run)
         changed += [change] if change else []
         updated += written
         if written and not dry_run:
@@ -77,15 +85,31 @@ def regrade(store: Path, suite_path: Path, dry_run: bool = False) -> Regraded:
     return Regraded(checked=checked, changed=changed, skipped=skipped, updated=updated)
 
 
-def _rescore(path: Path, result: dict, profile: Profile, task: Task, dry_run: bool) -> tuple[Change | None, bool]:
+def _graders(folder: Path, result: dict, profile: Profile, tasks: dict[str, Task], task: Task, verify: Verify | None) -> list[Grader]:
+    """Every grader's outcome as the task's graders are now: the answer from the trace, the verifier
+    run again (or as stored)."""
+    trace = traces.parse(folder / "trace.jsonl", result.get("trace_from", 0))  # a session's task: its own entries
+    verdicts = [g for g in [graders.answer(task, trace.answer)] if g]
+    if task.verify and result.get("status") not in RETRIED:
+        stored = [Grader.model_validate(g) for g in result.get("graders") or [] if g.get("kind") == "verify"]
+        verdicts += [verify(folder, result, profile, tasks)] if verify else stored or [
+            Grader(kind="verify", status="error", output="the verifier was added since this run: regrade with it to run it")]
+    return verdicts
+
+
+def _rescore(path: Path, result: dict, profile: Profile, task: Task, verdicts: list[Grader], dry_run: bool) -> tuple[Change | None, bool]:
     """What the grading changes, and whether the result is (or would be) rewritten: also when only
     its grading digest is out of date (graded by an equal grading recorded under another digest)."""
-    trace = traces.parse(path.parent / "trace.jsonl", result.get("trace_from", 0))  # a session's task: its own entries
-    matched = score.matches(task, trace.answer)
+    trace = traces.parse(path.parent / "trace.jsonl", result.get("trace_from", 0))
+    matched, credit = graders.combine(verdicts)
     markers = [m.model_dump() for m in score.fired(profile.markers, trace)]
     digest = identity.grading(profile.markers, task.grading_hash)
-    same = matched == result.get("matched") and markers == result.get("markers")
-    if same and digest == result.get("grading"):
+    outcomes = [g.model_dump(exclude={"seconds", "output"}) for g in verdicts]
+    recorded = [{k: v for k, v in g.items() if k not in ("seconds", "output")} for g in result.get("graders") or []]
+    # A result from before graders were recorded gains their outcomes and score: rewritten, not a change.
+    same = matched == result.get("matched") and markers == result.get("markers") and (
+        "graders" not in result or (credit == result.get("score") and outcomes == recorded))
+    if same and digest == result.get("grading") and outcomes == recorded:
         return None, False
     before, after = {m["name"] for m in result.get("markers") or []}, {m["name"] for m in markers}
     change = None if same else Change(folder=result["cell"]["folder"], task=task.id, matched_before=result.get("matched"),
@@ -94,7 +118,8 @@ def _rescore(path: Path, result: dict, profile: Profile, task: Task, dry_run: bo
         keep(path, result)
         graded = {"at": now(), "by": f"agent-eval regrade {__version__}", "profile_hash": profile.content_hash,
                   "task_hash": task.content_hash, "expected": task.expected, "match": task.match}
-        new = {**result, "matched": matched, "markers": markers, "grading": digest, "graded": graded}
+        new = {**result, "matched": matched, "markers": markers, "graders": [g.model_dump() for g in verdicts], "score": credit,
+               "grading": digest, "graded": graded}
         write_atomic(path, orjson.dumps(new, option=orjson.OPT_INDENT_2))
     return change, True
 
@@ -105,7 +130,7 @@ def keep(path: Path, result: dict) -> None:
     history = path.with_name(HISTORY)
     legacy = path.with_name("result.previous.json")
     lines = history.read_bytes().splitlines() if history.is_file() else [orjson.dumps(orjson.loads(legacy.read_bytes()))] if legacy.is_file() else []
-    entry = orjson.dumps({k: result.get(k) for k in ("matched", "markers", "grading", "graded")})
+    entry = orjson.dumps({k: result.get(k) for k in ("matched", "markers", "graders", "score", "grading", "graded")})
     if not lines or lines[-1] != entry:
         write_atomic(history, b"\n".join([*lines, entry]) + b"\n")
 

@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 
 from agent_eval.grade import graders
-from agent_eval.store.records import Grader
-from agent_eval.suite.config import Task
+from agent_eval.store.records import Cell, FileChange, Grader
+from agent_eval.suite import profiles
+from agent_eval.suite.config import Profile, Task
 
-from . import sandbox, scratch
+from . import envs, prepare, sandbox, scratch, workfiles
 from .prepare import Env, Workspace
 
 
@@ -55,3 +56,25 @@ def _kill(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def again(folder: Path, result: dict, profile: Profile, tasks: dict[str, Task]) -> Grader:
+    """A stored run's verifier run again (regrade): its working dir rebuilt as the tier prepared it,
+    with the inputs of the session's tasks so far, and the agent's kept files on top."""
+    cell = Cell.model_validate(result["cell"])
+    task = tasks[cell.task.id]
+    if "files" not in result:
+        return Grader(kind="verify", status="error", output="stored before the agent's files were kept: nothing to verify")
+    if result.get("files_cut"):
+        return Grader(kind="verify", status="error", output=f"the stored working dir is incomplete: {result['files_cut']}")
+    url = profiles.repo_url(profile)
+    env = envs.environment(profile, url, cell.revision.sha, cell.revision.release, cell.resolve_at)
+    ws = prepare.workspace(cell, profile, task, url)
+    try:
+        for earlier in (cell.session.tasks[: cell.session.position - 1] if cell.session else []):
+            if earlier in tasks:
+                prepare.add_inputs(tasks[earlier], ws.workdir)
+        workfiles.restore(folder, [FileChange.model_validate(f) for f in result["files"]], ws.workdir)
+        return run(ws, env, task)
+    finally:
+        scratch.remove(ws.scratch)
