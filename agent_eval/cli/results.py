@@ -306,19 +306,27 @@ def regrade(
     store: StoreArg = Path("agent-eval-results"),
     suite: Annotated[Path, typer.Option(help="The suite.yaml whose profile (markers) and tasks (expected answers) grade, as they are on disk now.")] = Path("suite.yaml"),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change and write nothing.")] = False,
+    rejudge: Annotated[bool, typer.Option("--rejudge", help="Ask each judge again, even where its judgement of the same content is cached.")] = False,
 ) -> None:
-    """Score stored runs again from their traces, with the current markers and expected answers; no model is called.
+    """Grade stored runs again with the current graders: answers and markers from their traces, verifiers re-run on the stored
+    working dir, judges from their cache (or asked, when the rubric, judge or content changed, or with --rejudge); the agent is never run.
 
     \b
     Every grading a result had is kept beside it, oldest first (gradings.jsonl; explain shows
     them); statuses, tokens and traces are never touched.
     """
     from agent_eval.grade import regrade as grading
-    from agent_eval.run import verifier
+    from agent_eval.run import judge, verifier
+    from agent_eval.run.proxy import Proxy
+    from agent_eval.store.records import Cell
 
     require_store(store)
     try:
-        done = grading.regrade(store, suite, dry_run, verify=verifier.again)
+        with Proxy() as proxy:
+            def judging(folder, result, task, answer, model):
+                return judge.run(Cell.model_validate(result["cell"]), task, answer, folder, proxy, rejudge, model)
+
+            done = grading.regrade(store, suite, dry_run, verify=verifier.again, judge=judging)
     except user_errors() as err:
         fail(str(err))
     for line in grading.summary(done, dry_run):

@@ -24,7 +24,7 @@ from agent_eval import __version__
 from agent_eval.store.records import RETRIED, Grader
 from agent_eval.store.store import now, write_atomic
 from agent_eval.suite import identity
-from agent_eval.suite.config import Profile, Task
+from agent_eval.suite.config import ModelSpec, Profile, Task
 
 from . import graders, score
 from . import trace as traces
@@ -49,15 +49,16 @@ class Regraded(BaseModel):
 
 
 Verify = Callable[[Path, dict, Profile, dict[str, Task]], Grader]  # run/verifier.py's `again`: a stored run's verifier run anew
+Judge = Callable[[Path, dict, Task, str, ModelSpec], Grader]  # run/judge.py: (folder, result, task, answer, judge model) -> outcome
 
 
-def regrade(store: Path, suite_path: Path, dry_run: bool = False, verify: Verify | None = None) -> Regraded:
-    """`verify`: how to run a task's verifier again on a stored run (the run stage's, passed in by
-    the CLI); without it a verifier's stored outcome stands."""
+def regrade(store: Path, suite_path: Path, dry_run: bool = False, verify: Verify | None = None, judge: Judge | None = None) -> Regraded:
+    """`verify`, `judge`: how to run a task's verifier again on a stored run, and ask (or find in its
+    cache) its judge — the run stage's, passed in by the CLI; without them their stored outcomes stand."""
     from agent_eval.store import index
     from agent_eval.suite.load import load
 
-    _, profile, tasks = load(suite_path)
+    suite, profile, tasks = load(suite_path)
     by_id = {t.id: t for t in tasks}
     checked, changed, skipped, updated = 0, [], [], 0
     for row in index.rows(Path(store)):
@@ -76,8 +77,9 @@ def regrade(store: Path, suite_path: Path, dry_run: bool = False, verify: Verify
             skipped.append(f"{cell['folder']}: no trace.jsonl to score")
             continue
         checked += 1
-        verdicts = _graders(path.parent, result, profile, by_id, task, verify)
-        change, written = _rescore(path, result, profile, task, verdicts, dry_run)
+        model = suite.judges[task.judge.model] if task.judge else None
+        verdicts = _graders(path.parent, result, profile, by_id, task, verify, lambda f, r, t, a: judge(f, r, t, a, model) if judge else None)
+        change, written = _rescore(path, result, profile, task, verdicts, identity.grading(profile.markers, task.grading_hash, model), dry_run)
         changed += [change] if change else []
         updated += written
         if written and not dry_run:
@@ -85,27 +87,33 @@ def regrade(store: Path, suite_path: Path, dry_run: bool = False, verify: Verify
     return Regraded(checked=checked, changed=changed, skipped=skipped, updated=updated)
 
 
-def _graders(folder: Path, result: dict, profile: Profile, tasks: dict[str, Task], task: Task, verify: Verify | None) -> list[Grader]:
+def _graders(folder: Path, result: dict, profile: Profile, tasks: dict[str, Task], task: Task, verify: Verify | None, judge) -> list[Grader]:
     """Every grader's outcome as the task's graders are now: the answer from the trace, the verifier
-    run again (or as stored)."""
+    run again, the judge asked (or its cache read) — or, without those, as stored."""
     trace = traces.parse(folder / "trace.jsonl", result.get("trace_from", 0))  # a session's task: its own entries
     verdicts = [g for g in [graders.answer(task, trace.answer)] if g]
-    if task.verify and result.get("status") not in RETRIED:
-        stored = [Grader.model_validate(g) for g in result.get("graders") or [] if g.get("kind") == "verify"]
-        verdicts += [verify(folder, result, profile, tasks)] if verify else stored or [
-            Grader(kind="verify", status="error", output="the verifier was added since this run: regrade with it to run it")]
+    if result.get("status") in RETRIED:
+        return verdicts
+    if task.verify:
+        verdicts.append(verify(folder, result, profile, tasks) if verify else _stored(result, "verify"))
+    if task.judge:
+        verdicts.append(judge(folder, result, task, trace.answer) or _stored(result, "judge"))
     return verdicts
 
 
-def _rescore(path: Path, result: dict, profile: Profile, task: Task, verdicts: list[Grader], dry_run: bool) -> tuple[Change | None, bool]:
+def _stored(result: dict, kind: str) -> Grader:
+    found = [Grader.model_validate(g) for g in result.get("graders") or [] if g.get("kind") == kind]
+    return found[0] if found else Grader(kind=kind, status="error", output=f"the {kind} grader was added since this run: regrade with it to run it")
+
+
+def _rescore(path: Path, result: dict, profile: Profile, task: Task, verdicts: list[Grader], digest: str, dry_run: bool) -> tuple[Change | None, bool]:
     """What the grading changes, and whether the result is (or would be) rewritten: also when only
     its grading digest is out of date (graded by an equal grading recorded under another digest)."""
     trace = traces.parse(path.parent / "trace.jsonl", result.get("trace_from", 0))
     matched, credit = graders.combine(verdicts)
     markers = [m.model_dump() for m in score.fired(profile.markers, trace)]
-    digest = identity.grading(profile.markers, task.grading_hash)
-    outcomes = [g.model_dump(exclude={"seconds", "output"}) for g in verdicts]
-    recorded = [{k: v for k, v in g.items() if k not in ("seconds", "output")} for g in result.get("graders") or []]
+    outcomes = [g.model_dump(exclude={"seconds", "output", "tokens"}) for g in verdicts]
+    recorded = [{k: v for k, v in g.items() if k not in ("seconds", "output", "tokens")} for g in result.get("graders") or []]
     # A result from before graders were recorded gains their outcomes and score: rewritten, not a change.
     same = matched == result.get("matched") and markers == result.get("markers") and (
         "graders" not in result or (credit == result.get("score") and outcomes == recorded))

@@ -85,10 +85,11 @@ class Plan(BaseModel):
 
 def check_keys(suite: Suite) -> None:
     """Every model's key is at hand: without it every cell of the model would fail."""
-    for index, model in enumerate(suite.models):
+    named = [(f"models.{index}", model) for index, model in enumerate(suite.models)] + [(f"judges.{name}", m) for name, m in suite.judges.items()]
+    for field, model in named:
         if model.key_env and not key_available(model.key_env):
             how = "set HF_TOKEN or run `hf auth login`" if model.key_env == "HF_TOKEN" else f"export {model.key_env}=… in this shell"
-            raise ConfigError(f"{suite.path}: field 'models.{index}': {model.id} needs the key in {model.key_env}, which is not set; {how}")
+            raise ConfigError(f"{suite.path}: field '{field}': {model.id} needs the key in {model.key_env}, which is not set; {how}")
 
 
 def key_available(name: str) -> bool:
@@ -206,7 +207,7 @@ def make(suite_path: Path, rerun: bool = False, store: Path | None = None, done:
     finished = [found[c.key] for c in cells if c.key in keys]
     todo = [c for c in cells if c.key not in keys]
     aliases = {new: found[new].key for new in keys if found[new].key != new}
-    regraded = None if done is not None else stale(stored, [(c, found[c.key]) for c in cells if c.key in keys], profile, tasks, via_alias)
+    regraded = None if done is not None else stale(stored, [(c, found[c.key]) for c in cells if c.key in keys], profile, tasks, via_alias, suite.judges)
     return Plan(suite=suite, profile=profile, tasks=tasks, revisions=revisions, todo=todo, done=finished,
                 not_applicable=not_applicable, collapsed=collapsed, unreadable=stored.bad, rerun=rerun,
                 changed=moved + changes(before, profile), resolve_at=resolve_at, resolve_source=source,
@@ -250,11 +251,11 @@ def snapshot_of(stored: Store, suite: Suite, profile: Profile, tasks: list[Task]
     return [(was, [old if old.action_hash == new.action_hash else new for old, new in zip(ran, tasks)])]
 
 
-def stale(stored: Store, done: list[tuple[Cell, Cell]], profile: Profile, tasks: list[Task], via_alias: set[str]) -> int:
+def stale(stored: Store, done: list[tuple[Cell, Cell]], profile: Profile, tasks: list[Task], via_alias: set[str], judges: dict) -> int:
     """How many done results were graded under another grading than the current one (regrade brings
     them up to date). A result stored before gradings were recorded is current when the old formula
     over today's files found it (those files graded it), older when only an alias did."""
-    current = {t.id: identity.grading(profile.markers, t.grading_hash) for t in tasks}
+    current = {t.id: identity.grading(profile.markers, t.grading_hash, judges.get(t.judge.model) if t.judge else None) for t in tasks}
     count = 0
     for planned, cell in done:
         try:
@@ -420,4 +421,5 @@ def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier:
     return Cell(
         key=key, suite=suite.name, resolve_at=suite.resolve_at, profile=profile.name, model=model, revision=rev, task=task, tier=tier,
         repeat=repeat, budgets=suite.budgets, thinking=suite.thinking, agent_version=version, serving=serving,
+        judge=suite.judges[task.judge.model] if task.judge else None,
     )

@@ -9,6 +9,7 @@ One proxy serves every cell of a process; each run registers a Meter.
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 import time
@@ -19,7 +20,24 @@ import httpx
 import orjson
 
 from agent_eval.store.records import Tokens
-from agent_eval.suite.config import Budgets
+from agent_eval.suite.config import Budgets, ModelSpec
+
+
+HF_ROUTER = os.environ.get("AGENT_EVAL_HF_ROUTER", "https://router.huggingface.co/v1")
+
+
+def upstream(model: ModelSpec) -> str:
+    """Where a model's requests go (the local model's server is the caller's to give)."""
+    return model.base_url or HF_ROUTER
+
+
+def api_key(model: ModelSpec) -> str:
+    """The real key a model's requests carry: only this process and the proxy ever hold it."""
+    if model.key_env == "HF_TOKEN":
+        from huggingface_hub import get_token  # HF_TOKEN, or the token `hf auth login` saved
+
+        return get_token() or ""
+    return os.environ.get(model.key_env, "") if model.key_env else ""
 
 
 class Control:

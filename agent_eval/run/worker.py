@@ -8,7 +8,6 @@ result.json last.
 
 from __future__ import annotations
 
-import os
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -27,10 +26,10 @@ from agent_eval.suite import identity, profiles, releases, repo
 from agent_eval.suite.config import ConfigError, Profile, Task
 from agent_eval.suite.load import load_task
 
-from . import agent, envs, outcome, prepare, sandbox, scratch, verifier, workfiles
+from . import agent, envs, judge, outcome, prepare, sandbox, scratch, verifier, workfiles
+from . import proxy as proxies
 from .proxy import Control, Meter, Proxy
 
-HF_ROUTER = os.environ.get("AGENT_EVAL_HF_ROUTER", "https://router.huggingface.co/v1")
 SETUP_FAILURES = (prepare.SetupError, repo.RepoError, releases.ReleaseError, git.GitCommandError, OSError)
 
 
@@ -107,7 +106,7 @@ def _run_task(
     folder = store.start(cell)
     session = ws.scratch / "session.jsonl"
     since = len(traces.read_entries(session))
-    meter = Meter(upstream or cell.model.base_url or HF_ROUTER, _key(cell), folder / "proxy.jsonl", cell.budgets, control)
+    meter = Meter(upstream or proxies.upstream(cell.model), proxies.api_key(cell.model), folder / "proxy.jsonl", cell.budgets, control)
     run = _run_pi(cell, task, ws, env, proxy, meter, folder, sandbox.network_of(profile, cell.task))  # the suite's network: none is in the cell's task
     if control.reason == "interrupted":
         return None
@@ -122,13 +121,15 @@ def _run_task(
     verdicts = [g for g in [graders.answer(task, trace.answer)] if g]
     if task.verify and status not in RETRIED:
         verdicts.append(verifier.run(ws, env, task))
+    if task.judge and status not in RETRIED:
+        verdicts.append(judge.run(cell, task, trace.answer, folder, proxy))
     matched, credit = graders.combine(verdicts)
     result = Result(
         cell=cell, status=status, ended_by=ended_by, matched=matched, graders=verdicts, score=credit,
         tampered=workfiles.tampered(task.files, task.root, ws.workdir), answer=trace.answer,
         agent_seconds=round(run.seconds, 3), turns=trace.turns, tool_calls=trace.tool_calls, tokens=None if unanswered else meter.known_tokens,
         tokens_trace=trace.tokens, requests=meter.requests, cost=trace.cost or None,
-        markers=score.fired(profile.markers, trace), grading=identity.grading(profile.markers, task.grading_hash), errors=[e for e in [control.detail] if e] + extra + trace.errors,
+        markers=score.fired(profile.markers, trace), grading=identity.grading(profile.markers, task.grading_hash, cell.judge), errors=[e for e in [control.detail] if e] + extra + trace.errors,
         steps=trace.steps, files=files, files_cut=cut, isolation=sandbox.isolation().name, environment=_recorded(store, env, folder),
         harness_version=__version__, finished_at=now(),
         wall_seconds=round(time.perf_counter() - started, 3),
@@ -180,14 +181,6 @@ def _recorded(store: Store, env: prepare.Env, folder: Path) -> str | None:
     """The environment's record kept in the store (once), and its digest for the result."""
     text = envs.record(env)
     return environments.keep(store.root, text, folder, store.shared) if text else None
-
-
-def _key(cell: Cell) -> str:
-    if cell.model.key_env == "HF_TOKEN":
-        from huggingface_hub import get_token  # HF_TOKEN, or the token `hf auth login` saved
-
-        return get_token() or ""
-    return os.environ.get(cell.model.key_env, "") if cell.model.key_env else ""
 
 
 def _run_pi(

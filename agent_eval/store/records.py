@@ -57,6 +57,7 @@ class Cell(BaseModel):
     serving: dict | None = None  # how the offline model was served (engine, weights hash, template…)
     session: SessionRef | None = None  # None: a run of its own (one-shot)
     resolve_at: str | None = None  # its environment's dependencies as of this time (the suite's); None: as the index has them now
+    judge: ModelSpec | None = None  # the model its task's judge names (the suite's judges:), never part of the run key
 
     @computed_field  # stored in cell.json and result.json, so every record says where it lives
     @property

@@ -190,6 +190,22 @@ class Verify(Strict):
     timeout: Seconds = 60.0
 
 
+class Judge(Strict):
+    """A judge: a model of the suite's `judges:` scores the agent's work against a rubric (run/judge.py)."""
+
+    model: Name  # a name among the suite's judges
+    rubric: Annotated[str, Field(min_length=1)]
+    files: bool = False  # show the judge the text files the agent created or changed, besides its answer
+    threshold: float = Field(default=0.5, ge=0, le=1)  # passed: a score at least this
+
+    @field_validator("rubric")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is empty; write what a good answer does, e.g. 'names the three columns and their types'")
+        return value.strip()
+
+
 class Task(Strict):
     id: Name = ""  # from the file name (load.py checks it first, to say so)
     prompt: Annotated[str, Field(min_length=1)]
@@ -201,6 +217,7 @@ class Task(Strict):
     repeats: Count | None = Field(default=None, ge=1)  # more runs than the suite's `repeats`, for a cheap or noisy task
     network: Literal["host", "none"] = "host"  # none: the sandboxed agent reaches the metering proxy only
     verify: Verify | None = None  # a verifier of what the agent left; matched needs every grader to pass
+    judge: Judge | None = None  # a model's score against a rubric
 
     root: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
     content_hash: SkipJsonSchema[str] = Field(default="", exclude=True)  # the whole file and inputs: the run key before graders left it
@@ -415,6 +432,7 @@ class Suite(Strict):
     agent: AgentSpec = AgentSpec()
     sessions: Sessions | None = None  # default: every task a run of its own (one-shot)
     decision: Decision = Decision()  # what compare's headline decides on
+    judges: dict[Name, ModelSpec] = {}  # models a task's judge: names, any OpenAI-compatible endpoint (or a Hub model)
     store: str = "agent-eval-results"
     tasks_dir: str | None = None  # default: tasks/<profile> beside the suite
     network: Literal["host", "none"] = "host"  # none: every task as if it said network: none
@@ -433,6 +451,11 @@ class Suite(Strict):
     @classmethod
     def _model_shorthand(cls, value: Any) -> Any:
         return [{"id": m} if isinstance(m, str) else m for m in value] if isinstance(value, list) else value
+
+    @field_validator("judges", mode="before")
+    @classmethod
+    def _judge_shorthand(cls, value: Any) -> Any:
+        return {k: {"id": m} if isinstance(m, str) else m for k, m in value.items()} if isinstance(value, dict) else value
 
     @field_validator("sessions", mode="before")
     @classmethod

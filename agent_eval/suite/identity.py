@@ -45,9 +45,10 @@ def profile_action(raw: dict, files: list[Path], folder: Path) -> str:
     return hashlib.sha256(canonical({"profile": kept, "files": files_digest(others, folder)})).hexdigest()
 
 
-def grading(markers: list, task_grading_hash: str, judges: dict | None = None) -> str:
+def grading(markers: list, task_grading_hash: str, judge=None) -> str:
     """A result's grading digest: what graded it (its task's graders, the profile's markers, the
-    judge models its task names). Stored in result.json; a result whose digest differs from the
-    current one was graded under an older grading, and `regrade` brings it up to date."""
+    model its judge names). Stored in result.json; a result whose digest differs from the current
+    one was graded under an older grading, and `regrade` brings it up to date."""
+    model = judge.model_dump(exclude={"name"}) if judge else None
     return hashlib.sha256(canonical({"task": task_grading_hash, "markers": [m.model_dump() for m in markers],
-                                     "judges": judges or {}})).hexdigest()[:16]
+                                     **({"judge": model} if model else {})})).hexdigest()[:16]

@@ -36,10 +36,24 @@ def load(suite_path: Path) -> tuple[Suite, Profile, list[Task]]:
     tasks = load_tasks(tasks_dir, suite.tasks, suite.path)
     if suite.network == "none":
         tasks = [task.model_copy(update={"network": "none"}) for task in tasks]
+    check_judges(suite, tasks, tasks_dir)
     if suite.sessions and suite.sessions.tasks > len(tasks):
         raise ConfigError(f"{suite.path}: field 'sessions.tasks': sessions of {suite.sessions.tasks} tasks, but the suite has "
                           f"{len(tasks)}; lower sessions.tasks or select more tasks")
     return suite, profile, tasks
+
+
+def check_judges(suite: Suite, tasks: list[Task], tasks_dir: Path) -> None:
+    """A task's judge names one of the suite's judges; the offline models serve the agent, not judges (yet)."""
+    for name, model in suite.judges.items():
+        if model.is_local:
+            raise ConfigError(f"{suite.path}: field 'judges.{name}.id': {model.id} is an offline model, which cannot judge yet; "
+                              "give an endpoint (id with base_url and api_key_env) or a Hub model")
+    for task in tasks:
+        if task.judge and task.judge.model not in suite.judges:
+            known = ", ".join(suite.judges) or "none"
+            raise ConfigError(f"{tasks_dir / f'{task.id}.yaml'}: field 'judge.model': no judge '{task.judge.model}' in {suite.path} "
+                              f"(its judges: {known}); add it under judges: or name one of them")
 
 
 def check_local_paths(profile: Profile) -> None:

@@ -1,0 +1,114 @@
+"""Judge: a model scores the agent's work against a task's rubric — through the metering proxy, at
+temperature 0, in a fixed JSON shape ({"score": 0..1, "reason": "…"}). Its tokens are the judge's
+(the grader's `tokens`, its requests in the run folder's judge.jsonl), never the agent's. A reply
+that is not that shape, or a request that fails, is a grading error, never the agent's miss.
+
+Each judgement is kept in the run folder (judgements.jsonl) under its key — the judge model, the
+rubric, and the digest of what the judge is shown — so `regrade` reproduces it without a call
+unless asked to ask again (`--rejudge`)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+
+from agent_eval.store.records import Cell, Grader
+from agent_eval.store.redact import redact
+from agent_eval.suite.config import Budgets, ModelSpec, Task
+from agent_eval.suite.identity import canonical
+
+from . import workfiles
+from .proxy import Control, Meter, Proxy, api_key, upstream
+
+CACHE = "judgements.jsonl"
+SYSTEM = ("You grade a coding agent's work against a rubric. Reply with exactly one JSON object on one line, "
+          '{"score": <a number from 0 to 1>, "reason": "<one sentence>"}, and nothing else.')
+MAX_FILE_CHARS = 8000  # of each file shown to the judge
+
+
+def run(cell: Cell, task: Task, answer: str, folder: Path, proxy: Proxy, rejudge: bool = False, model: ModelSpec | None = None) -> Grader:
+    model = model or cell.judge
+    shown = _shown(task, answer, folder)
+    key = hashlib.sha256(canonical({"model": model.model_dump(exclude={"name"}), "rubric": task.judge.rubric, "shown": shown})).hexdigest()
+    cached = None if rejudge else _cached(folder, key)
+    if cached is None:
+        cached = _ask(model, task, shown, folder, proxy, key)
+        if cached.status != "error":
+            with open(folder / CACHE, "ab") as out:
+                out.write(orjson.dumps({"key": key, **cached.model_dump(mode="json")}) + b"\n")
+    return cached
+
+
+def _shown(task: Task, answer: str, folder: Path) -> str:
+    parts = [f"## Rubric\n{task.judge.rubric}", f"## The task the agent was given\n{task.prompt}", f"## The agent's final answer\n{answer or '(none)'}"]
+    if task.judge.files:
+        for path, text in workfiles.texts(folder, MAX_FILE_CHARS):
+            parts.append(f"## File the agent left: {path}\n```\n{text}\n```")
+    return "\n\n".join(parts)
+
+
+def _cached(folder: Path, key: str) -> Grader | None:
+    path = folder / CACHE
+    for line in (path.read_bytes().splitlines() if path.is_file() else [])[::-1]:
+        entry = orjson.loads(line)
+        if entry.pop("key") == key:
+            return Grader.model_validate(entry)
+    return None
+
+
+def _ask(model: ModelSpec, task: Task, shown: str, folder: Path, proxy: Proxy, key: str) -> Grader:
+    secret = api_key(model)
+    meter = Meter(upstream(model), secret, folder / "judge.jsonl", budgets=Budgets(), control=Control())
+    dummy = proxy.register(meter)
+    started = time.perf_counter()
+    body = {"model": model.id, "temperature": 0, "stream": True, "stream_options": {"include_usage": True},
+            "max_tokens": 512, "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": shown}]}
+    try:
+        with httpx.Client(timeout=httpx.Timeout(30.0, read=300.0)) as client:
+            reply = client.post(f"{proxy.url}/chat/completions", json=body, headers={"Authorization": f"Bearer {dummy}"})
+        text = _content(reply)
+    except (httpx.HTTPError, ValueError) as err:
+        return _error(f"the judge could not answer: {redact(str(err).encode(), [secret]).decode()[:300]}", started, meter)
+    finally:
+        proxy.unregister(dummy)
+    try:
+        score, reason = _verdict(text)
+    except ValueError as err:
+        return _error(f"the judge's reply {err}: {text[:300]!r}", started, meter)
+    return Grader(kind="judge", status="passed" if score >= task.judge.threshold else "failed", score=score, output=reason,
+                  seconds=round(time.perf_counter() - started, 3), tokens=meter.known_tokens)
+
+
+def _content(reply: httpx.Response) -> str:
+    if reply.status_code != 200:
+        raise ValueError(f"HTTP {reply.status_code}")
+    text = []
+    for line in reply.text.splitlines():
+        payload = line[5:].strip() if line.startswith("data:") else ""
+        if payload and payload != "[DONE]":
+            for choice in orjson.loads(payload).get("choices") or []:
+                text.append((choice.get("delta") or choice.get("message") or {}).get("content") or "")
+    if not text and reply.text.lstrip().startswith("{"):  # an endpoint that does not stream
+        text = [c["message"].get("content") or "" for c in orjson.loads(reply.text).get("choices") or []]
+    return "".join(text).strip()
+
+
+def _verdict(text: str) -> tuple[float, str]:
+    body = text.removeprefix("```json").removeprefix("```").removesuffix("```").strip()
+    try:
+        found = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ValueError("is not one JSON object") from None
+    score = found.get("score") if isinstance(found, dict) else None
+    if not isinstance(score, (int, float)) or isinstance(score, bool) or not 0 <= score <= 1:
+        raise ValueError("has no score from 0 to 1")
+    reason = found.get("reason")
+    return float(score), reason if isinstance(reason, str) else ""
+
+
+def _error(why: str, started: float, meter: Meter) -> Grader:
+    return Grader(kind="judge", status="error", output=why, seconds=round(time.perf_counter() - started, 3), tokens=meter.known_tokens)

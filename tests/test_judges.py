@@ -1,0 +1,80 @@
+"""Judges: a suite's judge model scores the agent's work against a task's rubric, through the
+metering proxy at temperature 0, its tokens kept apart from the agent's; a malformed reply is a
+grading error; a judgement is cached, so regrade reproduces it without a call unless --rejudge.
+Real pi, the scripted model server (which also plays the judge), a real git history."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from conftest import MODEL_KEY
+from fake_model import Reply, Rule
+
+
+def results(project) -> dict[str, dict]:
+    return {p.parent.parent.name: orjson.loads(p.read_bytes()) for p in project.store.glob("runs/*/*/*/*/*/result.json")}
+
+
+def judge_calls(fake) -> list[dict]:
+    return [r for r in fake.requests if any("## Rubric" in u for u in r["users"])]
+
+
+@pytest.fixture
+def judged(project, fake):
+    fake.rules.insert(0, Rule("WRITE42", [Reply(tool="bash", args={"command": "echo 42 > out.txt"}), Reply(text="done")]))
+    fake.rules.insert(0, Rule("JUDGE-OK", [Reply(text='{{"score": 0.9, "reason": "it wrote 42"}}', prompt_tokens=777, completion_tokens=13)]))
+    fake.rules.insert(0, Rule("JUDGE-GARBLED", [Reply(text="Looks good to me!", prompt_tokens=700, completion_tokens=5)]))
+    project.task("j-ok", prompt="WRITE42 please", judge={"model": "strict", "rubric": "JUDGE-OK: out.txt holds 42", "files": True})
+    project.task("j-bad", prompt="WRITE42 again", expected="done", judge={"model": "strict", "rubric": "JUDGE-GARBLED"})
+    project.suite(revisions=[{"ref": "main", "name": "Skill"}], tiers=["bare"], tasks=["j-*"],
+                  judges={"strict": {"id": "judge-model", "base_url": fake.url, "api_key_env": "FAKE_MODEL_KEY"}})
+    return project
+
+
+def test_a_judge_scores_through_the_proxy_with_its_tokens_apart_and_a_malformed_reply_is_a_grading_error(judged, fake):
+    done = judged.cli("run", "suite.yaml")
+    assert done.returncode == 0, done.stderr
+    found = results(judged)
+
+    (ok,) = found["j-ok"]["graders"]
+    assert (ok["kind"], ok["status"], ok["score"], ok["output"]) == ("judge", "passed", 0.9, "it wrote 42")
+    assert ok["tokens"] == {"new": 777, "cached": 0, "generated": 13}
+    assert found["j-ok"]["matched"] is True and found["j-ok"]["score"] == 0.9
+    assert found["j-ok"]["tokens"] == {"new": 2000, "cached": 0, "generated": 40}
+    folder = judged.store / found["j-ok"]["cell"]["folder"]
+    assert len((folder / "judge.jsonl").read_bytes().splitlines()) == 1 and len((folder / "proxy.jsonl").read_bytes().splitlines()) == 2
+    (asked,) = [r for r in judge_calls(fake) if "JUDGE-OK" in r["users"][-1]]
+    assert "## File the agent left: out.txt" in asked["users"][-1] and "42" in asked["users"][-1]
+    bodies = [orjson.loads(b) for b in fake.bodies if b"## Rubric" in b]
+    assert {b["temperature"] for b in bodies} == {0} and {b["model"] for b in bodies} == {"judge-model"}
+    assert MODEL_KEY.encode() not in judged.stored_bytes()
+
+    answer, bad = found["j-bad"]["graders"]
+    assert answer["status"] == "passed" and bad["status"] == "error" and "is not one JSON object" in bad["output"]
+    assert found["j-bad"]["matched"] is None and found["j-bad"]["status"] == "ok"  # not the agent's miss
+
+    calls = len(judge_calls(fake))
+    regraded = judged.cli("regrade", "--suite", "suite.yaml")
+    assert regraded.returncode == 0, regraded.stderr
+    assert len(judge_calls(fake)) == calls + 1  # the cached judgement is reused; the failed one is asked again
+    assert results(judged)["j-ok"]["graders"] == found["j-ok"]["graders"]
+    judged.cli("regrade", "--suite", "suite.yaml", "--rejudge")
+    assert len(judge_calls(fake)) == calls + 3
+
+    judged.task("j-ok", prompt="WRITE42 please", judge={"model": "strict", "rubric": "JUDGE-OK: out.txt holds 42, nothing else", "files": True})
+    plan = judged.cli("run", "suite.yaml", "--dry-run")
+    assert "2 done, 0 to run" in plan.stderr and "1 done results were graded under an older grading" in plan.stderr, plan.stderr
+
+
+@pytest.mark.parametrize("judge, suite_judges, message", [
+    ({"rubric": "good"}, {"strict": {"id": "m", "base_url": "http://127.0.0.1:9/v1"}}, "field 'judge.model' is required"),
+    ({"model": "lenient", "rubric": "good"}, {"strict": {"id": "m", "base_url": "http://127.0.0.1:9/v1"}}, "field 'judge.model': no judge 'lenient'"),
+    ({"model": "strict", "rubric": "  "}, {"strict": {"id": "m", "base_url": "http://127.0.0.1:9/v1"}}, "field 'judge.rubric'"),
+    ({"model": "strict", "rubric": "good"}, {"strict": "local/qwen2.5-coder-1.5b"}, "cannot judge yet"),
+])
+def test_bad_judges_are_one_line_exit_2(bare_project, judge, suite_judges, message):
+    bare_project.task("checksum", prompt="What is the checksum of 'a'?", judge=judge)
+    bare_project.suite(judges=suite_judges)
+    done = bare_project.cli("validate", "suite.yaml")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
