@@ -123,3 +123,10 @@ def test_a_regrade_after_a_verifier_edit_equals_a_fresh_runs_grading(verified):
     fresh = {(r["cell"]["tier"], r["cell"]["task"]["id"]): r for r in map(orjson.loads, (p.read_bytes() for p in verified.store.glob("runs/*/*/*/*/*/result.json")))}
     same = lambda r: (r["matched"], r["score"], r["grading"], [(g["kind"], g["status"], g["score"], g["checks"]) for g in r["graders"]])  # noqa: E731
     assert {k: same(r) for k, r in fresh.items()} == {k: same(r) for k, r in regraded.items()}
+    rows = orjson.loads(verified.cli("results", "--format", "json").stdout)
+    assert sorted((r["tier"], r["task"], r["score"]) for r in rows) == [("bare", "v-partial", 0.25), ("bare", "v-pass", 0.0),
+                                                                         ("clone", "v-partial", 0.25), ("clone", "v-pass", 0.0)]
+    compared = verified.cli("compare", "--axis", "tier", "--base", "bare", "--head", "clone", "--format", "json")
+    assert compared.returncode == 0, compared.stderr
+    (score,) = [m for m in orjson.loads(compared.stdout)["metrics"] if m["metric"] == "score"]
+    assert (score["kind"], score["base"], score["head"]) == ("rate", 12.5, 12.5)

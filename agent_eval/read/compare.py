@@ -145,6 +145,7 @@ def metrics(rows: list[dict], directions: dict[str, str]) -> tuple[list[tuple[st
     column = lambda name: np.array([r[name] for r in rows], dtype=float)  # noqa: E731  (None becomes NaN)
     columns = [
         ("match", "rate", "up", np.where(measured, 100.0 * column("matched"), nan)),  # None (no expected answer): NaN
+        ("score", "rate", "up", np.where(measured, 100.0 * np.array([r.get("score") for r in rows], dtype=float), nan)),  # graders' mean credit
         ("errors", "rate", "down", 100.0 * ~ok),
         ("silent_failures", "rate", "down", 100.0 * silent),
         *[(f"marker:{m}", "rate", directions.get(m, "neutral"),

@@ -113,7 +113,7 @@ def _run_task(
     if why := sandbox.failed_to_start(run.exit_code, folder / "agent.log"):
         return failed(cell, store, "setup_error", why, started, secrets)
     _keep_trace(session, folder, secrets)
-    files, cut = workfiles.keep(ws.workdir, base, folder)  # in a session: all the agent left so far
+    files, cut = workfiles.keep(ws.workdir, base, folder, secrets)  # in a session: all the agent left so far
 
     trace = traces.parse(folder / "trace.jsonl", since)
     unanswered = meter.silent_for() is not None  # a request the provider never began to answer: what it cost is unknown

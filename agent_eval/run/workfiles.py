@@ -12,14 +12,16 @@ says so.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tarfile
 from pathlib import Path
 
 from agent_eval.store.records import FileChange
+from agent_eval.store.redact import redact
 
 ARCHIVE = "workspace.tar.gz"
-MAX_BYTES = int(os.environ.get("AGENT_EVAL_KEEP_BYTES", 20 * 1024 * 1024))  # per run: the agent's files kept at most
+MAX_BYTES = int(os.environ.get("AGENT_EVAL_KEEP_BYTES", 20 * 1024 * 1024))  # per run: the agent's files kept at most (bytes)
 
 
 def baseline(workdir: Path) -> dict[str, tuple[int, int]]:
@@ -41,8 +43,10 @@ def changes(workdir: Path, before: dict[str, tuple[int, int]]) -> list[FileChang
     return listing + [FileChange(path=p, size=0, change="deleted") for p in sorted(set(before) - set(after))]
 
 
-def keep(workdir: Path, before: dict[str, tuple[int, int]], folder: Path, cap: int = MAX_BYTES) -> tuple[list[FileChange], str | None]:
-    """The listing, and why the archive is short of it (None: it holds every created and changed file)."""
+def keep(workdir: Path, before: dict[str, tuple[int, int]], folder: Path, secrets: list[str] = (), cap: int | None = None) -> tuple[list[FileChange], str | None]:
+    """The listing, and why the archive is short of it (None: it holds every created and changed
+    file). Each file is stored with the secrets the harness holds redacted, as traces are."""
+    cap = MAX_BYTES if cap is None else cap
     listing = changes(workdir, before)
     if not listing:
         return [], None
@@ -55,7 +59,14 @@ def keep(workdir: Path, before: dict[str, tuple[int, int]], folder: Path, cap: i
                 left.append(item.path)
                 item.kept = False
                 continue
-            archive.add(workdir / item.path, arcname=item.path, recursive=False)
+            path = workdir / item.path
+            info = archive.gettarinfo(path, arcname=item.path)
+            if info.isfile():
+                data = redact(path.read_bytes(), list(secrets))
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+            else:  # a link: kept as a link, never followed
+                archive.addfile(info)
             kept += item.size
     cut = f"{len(left)} of the agent's files left out of {ARCHIVE} past its cap of {cap:,} bytes (first: {left[0]})" if left else None
     return listing, cut

@@ -19,7 +19,7 @@ DOCS = {
     "tier": "what the agent was given: bare, clone, skill…", "task": "the task id", "repeat": "the repeat number, from 0",
     "status": "ok, agent_error, timeout, setup_error, silent_failure or infra_error",
     "ended_by": "the budget that stopped the run (wall_clock, max_turns, max_tool_calls), or null",
-    "matched": "whether the answer matched the expected one; null for behaviour-only tasks or no answer",
+    "matched": "whether every declared grader (answer, verifier, judge) passed; null: behaviour-only, or a grader could not grade",
     "wall_seconds": "the whole cell, setup included", "agent_seconds": "the agent process alone",
     "turns": "successful model calls", "tool_calls": "tool calls, every tool",
     "tokens_new": "uncached input tokens (null: the provider reported no usage)", "tokens_cached": "cache-read input tokens",
@@ -30,6 +30,7 @@ DOCS = {
     "session_position": "the run's position in a shared session, when sessions are used",
     "session": "the shared session's id (every task of one session has it), or null",
     "harness_version": "the agent-eval version that ran the cell", "finished_at": "when the result was stored (UTC, ISO 8601)",
+    "score": "the graders' mean partial credit, 0 to 1; null: no grader, or one could not grade",
 }
 FORMATS = ("parquet", "csv", "jsonl")
 PARQUET_FILE = "data/results.parquet"
@@ -44,7 +45,7 @@ def schema():
     text, number, whole = pa.string(), pa.float64(), pa.int64()
     types = {c: text for c in results.COLUMNS}
     types.update({c: whole for c in ("repeat", "turns", "tool_calls", "tokens_new", "tokens_cached", "tokens_generated", "requests", "session_position")})
-    types.update({c: number for c in ("wall_seconds", "agent_seconds", "cost")})
+    types.update({c: number for c in ("wall_seconds", "agent_seconds", "cost", "score")})
     types.update(matched=pa.bool_(), markers=pa.list_(text))
     return pa.schema([pa.field(c, types[c], metadata={"description": DOCS[c]}) for c in results.COLUMNS])
 

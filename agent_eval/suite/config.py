@@ -348,7 +348,7 @@ class Sessions(Strict):
         return self
 
 
-RATE_METRICS = ("match", "errors", "silent_failures")  # and marker:NAME: changes in points
+RATE_METRICS = ("match", "score", "errors", "silent_failures")  # and marker:NAME: changes in points (score: the graders' mean credit, in %)
 COST_METRICS = ("turns", "tool_calls", "tokens_new", "tokens_cached", "tokens_generated", "wall_seconds", "cost")  # changes in %
 DEFAULT_EFFECTS: dict[str, float | str] = {"match": 5, "tokens_new": "10%"}
 
