@@ -272,7 +272,7 @@ def compare_cmd(
     import orjson
 
     from agent_eval.read import compare as cmp
-    from agent_eval.read import compare_envs, decide
+    from agent_eval.read import compare_envs, decide, sequential_verdict
     from agent_eval.read import compare_render as render
     from agent_eval.store.store import read_plans
 
@@ -282,6 +282,9 @@ def compare_cmd(
         plans = read_plans(store, lambda line: typer.echo(line, err=True))
         result, by_model = decide.verdict(rows, base, head, axis.value, models=model or [], tiers=tier or [], tasks=task or [],
                                           directions=cmp.directions_in(plans), decision=cmp.decision_in(plans))
+        in_rounds = None if (model or tier or task) else sequential_verdict.matching(plans, rows, axis.value, base, head)
+        if in_rounds:  # the suite stopped early: only the sequential intervals hold (per model: not part of its design)
+            result, by_model = sequential_verdict.apply(result, in_rounds, rows, cmp.directions_in(plans), cmp.decision_in(plans)), {}
         rules = [render.parse_rule(r, [m.metric for m in result.metrics]) for r in fail_on or []]
         environment_notes = compare_envs.notes(store, rows, base, head, axis.value)
     except cmp.CompareError as err:

@@ -13,6 +13,7 @@ from agent_eval.suite.text import console, visible
 
 from .compare import CompareError, Comparison, Metric
 from .paired import MIN_TASKS
+from .sequential_verdict import note as sequential_note
 from .stats import holm
 
 JSON_FIELDS = ["metric", "base", "head", "change", "ci_low", "ci_high", "verdict", "n_tasks", "n_runs_base", "n_runs_head"]
@@ -93,6 +94,8 @@ def table(c: Comparison, by_model: dict[str, Comparison] | None = None) -> None:
     if len(c.flips) > FLIPS_LISTED:
         out.print(visible(more_flips(c)))
     out.print(visible(f"headline: {verdicts(c)}"))
+    if said := sequential_note(c):
+        out.print(visible(f"sequential rounds: {said}"))
     for model, m in (by_model or {}).items() if by_model and len(by_model) > 1 else ():
         out.print(visible(f"  {model}: {verdicts(c, model, m.n_tasks)} ({m.n_tasks} tasks)"))
     for w in warnings(c):
@@ -110,6 +113,7 @@ def more_flips(c: Comparison) -> str:
 
 def markdown(c: Comparison, report_url: str | None = None, by_model: dict[str, Comparison] | None = None) -> str:
     lines = [f"### agent-eval: {headline(c)}", ""]
+    lines += [f"Sequential rounds: {said}.", ""] if (said := sequential_note(c)) else []
     if by_model and len(by_model) > 1:
         lines += [f"- **{model}**: {verdicts(c, model, m.n_tasks)} ({m.n_tasks} tasks)" for model, m in by_model.items()] + [""]
     primary = ", ".join(c.decision.get("primary", []))

@@ -44,6 +44,7 @@ class Plan(BaseModel):
     changed: list[str] = []  # what changed since the suite was last run that gives its cells new run keys
     resolve_at: str | None = None  # every environment's dependencies as of this time (uv --exclude-newer)
     resolve_source: str = ""  # where that time comes from, for the plan's header
+    sequential: dict | None = None  # run in rounds (--until-decided): the design and the looks so far (read/rounds.py)
 
     def units(self) -> list[list[Cell]]:
         """What the scheduler runs, in plan order: each one-shot cell alone, each session's cells together."""
@@ -77,6 +78,7 @@ class Plan(BaseModel):
             "sessions": self.suite.sessions and {
                 **self.suite.sessions.model_dump(), "orders_drawn": orders.draw([t.id for t in self.tasks], self.suite.sessions),
             },
+            **({"sequential": self.sequential} if self.sequential else {}),
         }
 
 
