@@ -82,3 +82,28 @@ def test_until_decided_needs_a_decision_and_two_sides(bare_project):
     one_side = bare_project.cli("run", "suite.yaml", "--until-decided")
     assert one_side.returncode == 2 and "compares two sides and this suite has 1 revision, 1 model, 1 agent, 1 tier" in one_side.stderr
     assert not bare_project.store.exists() or not list(bare_project.store.glob("runs/**/result.json"))
+
+
+def test_a_round_the_provider_failed_is_run_again_never_decided_on(tmp_path, minilib_repo, pi_ready):
+    from conftest import MODEL_KEY, Project, rules
+    from fake_model import FakeModel, Reply, Rule
+
+    server = FakeModel([Rule("DOWN", [Reply(status=503)]), *rules()], api_key=MODEL_KEY)
+    try:
+        project = Project(tmp_path, minilib_repo, server.url)
+        project.profile()
+        tasks(project, checksum=4)
+        project.task("down", prompt=f"DOWN: {PROMPTS['checksum']}", expected=str(minilib.checksum("agent")))
+        suite(project, 3, decision=DECISION)
+        failed = project.cli("run", "suite.yaml", "--until-decided", "--jobs", "2")
+        assert failed.returncode == 1, failed.stderr
+        assert "2 cells of round 1 are not done" in failed.stderr and "not decided on" in failed.stderr
+        assert failed.stderr.count("round 1/3: 2 cells") == 2  # run again in the same sweep (3 attempts in all)
+        assert "round 1/3: match" not in failed.stderr and sequential(project)["round"] == 0
+
+        server.rules[0] = Rule("DOWN", rules()[1].replies)  # the provider is back
+        done = project.cli("run", "suite.yaml", "--until-decided", "--jobs", "2")
+        assert done.returncode == 0, done.stderr
+        assert "round 1/3: 2 cells" in done.stderr and "decided after 1 of 3 rounds" in done.stderr
+    finally:
+        server.close()
