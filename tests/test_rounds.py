@@ -71,6 +71,12 @@ def test_rounds_resume_from_the_runs_stored_and_look_after_each(project):
     match = next(m for m in shown["metrics"] if m["metric"] == "match")
     assert shown["decision"]["sequential"]["round"] == 2
     assert match["ci_low"] < 80 - 2.776 * 44.72 / 5 ** 0.5  # wider than the fixed design's 95% t interval (4 df)
+    terminal = project.cli("compare", "--base", "v0.1", "--head", "v0.2")
+    assert "sequential rounds: decided after 2 of 2 rounds (100% of the maximum runs)" in terminal.stdout
+
+    sized = project.cli("plan-size")  # the sides it ran in rounds
+    assert sized.returncode == 0, sized.stderr
+    assert "match: to detect ±20 points at 80% power: " in sized.stdout and "you have 5 tasks × 2 (sd between tasks 44.7, within" in sized.stdout
 
 
 def test_until_decided_needs_a_decision_and_two_sides(bare_project):
