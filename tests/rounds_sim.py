@@ -9,6 +9,8 @@ import random
 from dataclasses import dataclass
 
 from agent_eval.read import sequential
+from agent_eval.read.claims import ALPHA
+from agent_eval.read.stats import holm
 from agent_eval.read.paired import _shown, measure
 
 
@@ -37,8 +39,9 @@ def _rel(r: float) -> float:
     return 2 * (r - 1) / (r + 1)
 
 
-def one(truth: Truth, rng: random.Random, design: sequential.Design) -> sequential.Look:
-    """One sequential comparison, to its stop: the last look."""
+def one(truth: Truth, rng: random.Random, design: sequential.Design, fixed: bool = False) -> tuple[sequential.Look, set[str]]:
+    """One sequential comparison: its last look, and the metrics the fixed design (every round, then
+    compare's claims: Holm at claims.ALPHA, at least min_effect) would claim on the same runs (with `fixed`; else nothing, and no round past the stop is drawn)."""
     effects = {"match": truth.effects[0], "tokens_new": truth.effects[1]}
     tasks = []
     for _ in range(truth.tasks):
@@ -46,7 +49,7 @@ def one(truth: Truth, rng: random.Random, design: sequential.Design) -> sequenti
         q = min(1.0, max(0.0, p + truth.match / 100 + rng.gauss(0, truth.spread)))
         size = math.exp(rng.gauss(math.log(5000), 0.8))
         tasks.append((p, q, size, size * (1 + truth.tokens / 100) * math.exp(rng.gauss(0, truth.spread))))
-    sums = [[0.0, 0.0, 0.0, 0.0] for _ in tasks]
+    sums, stopped = [[0.0, 0.0, 0.0, 0.0] for _ in tasks], None
     for k in range(1, design.looks + 1):
         for s, (p, q, bx, by) in zip(sums, tasks):
             s[0] += rng.random() < p
@@ -57,18 +60,23 @@ def one(truth: Truth, rng: random.Random, design: sequential.Design) -> sequenti
             measure("match", "rate", "up", {f"t{i}": (100 * s[0] / k, 100 * s[1] / k, k, k) for i, s in enumerate(sums)}),
             measure("tokens_new", "cost", "down", {f"t{i}": (s[2] / k, s[3] / k, k, k) for i, s in enumerate(sums)}),
         ]
-        seen = sequential.look(metrics, effects, design, k)
-        if seen.stop:
-            return seen
-    raise AssertionError("the last look always stops")
+        seen = sequential.look(metrics, effects, design, k) if not stopped else stopped
+        stopped = seen if seen.stop else None
+        if stopped and not fixed:
+            return stopped, set()
+    rejected, _ = holm([m.p for m in metrics], ALPHA)
+    return stopped, {m.metric for m, r in zip(metrics, rejected) if r and abs(m.change) >= effects[m.metric]}
 
 
-def many(truth: Truth, n: int, seed: int = 1) -> dict:
+def many(truth: Truth, n: int, seed: int = 1, fixed: bool = False) -> dict:
     """n comparisons: the share with any false claim, each metric's coverage, the looks used."""
     rng, design, target = random.Random(seed), sequential.design(truth.looks), truth.target()
     false_claim, covered, used, claimed = 0, {"match": 0, "tokens_new": 0}, [], {"match": 0, "tokens_new": 0}
+    by_fixed = {"match": 0, "tokens_new": 0}
     for _ in range(n):
-        last = one(truth, rng, design)
+        last, fixed_claims = one(truth, rng, design, fixed)
+        for metric in fixed_claims:
+            by_fixed[metric] += 1
         used.append(last.round)
         wrong = False
         for m in last.metrics:
@@ -78,5 +86,5 @@ def many(truth: Truth, n: int, seed: int = 1) -> dict:
         false_claim += wrong
     used.sort()
     return {"false_claim": false_claim / n, "coverage": {k: v / n for k, v in covered.items()},
-            "claimed": {k: v / n for k, v in claimed.items()}, "runs": sum(used) / n / truth.looks,
+            "claimed": {k: v / n for k, v in claimed.items()}, "fixed_claimed": {k: v / n for k, v in by_fixed.items()}, "runs": sum(used) / n / truth.looks,
             "p90": used[int(0.9 * (n - 1))] / truth.looks, "most": used[-1]}
