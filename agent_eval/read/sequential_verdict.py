@@ -43,8 +43,10 @@ def apply(c: Comparison, plan: dict, rows: list[dict], directions: dict[str, str
         m.verdict = (state if state in ("better", "worse") else FUTILE if state == "futile" else
                      m.verdict if bounds is None else "no detectable change" if m.ci_low <= 0 <= m.ci_high else
                      "higher" if m.ci_low > 0 else "lower")
+    for m in at.metrics:  # a p-value at the look's level: p ≤ its alpha exactly when p × α / alpha ≤ α (so --fail-on keeps its rate)
+        m.p = None if m.p is None else min(1.0, m.p * design.alpha / alpha)
     tested = [m for m in at.metrics if m.primary and m.p is not None and m.direction != "neutral"]
-    adjusted = dict(zip([m.metric for m in tested], holm([m.p for m in tested], alpha)[1], strict=True))
+    adjusted = dict(zip([m.metric for m in tested], holm([m.p for m in tested], design.alpha)[1], strict=True))
     at.headline = [Claim(metric=m.metric, model="all", verdict=m.verdict, change=m.change, ci_low=m.ci_low, ci_high=m.ci_high,
                          p_adjusted=adjusted[m.metric]) for m in at.metrics if m.verdict in ("better", "worse")]
     at.decision = {**c.decision, "family": len(tested), "alpha": alpha, "sequential": {
@@ -53,7 +55,7 @@ def apply(c: Comparison, plan: dict, rows: list[dict], directions: dict[str, str
     at.method = (f"{at.method.split(' Headline:')[0]} Sequential: suite {plan.get('suite')} ran in rounds ({design.method}, alpha "
                  f"{design.alpha:g} over at most {design.looks} looks); every interval here is the one of round {k}, at its alpha "
                  f"{alpha:.2g} (the intervals of all looks hold the truth together at least {1 - design.alpha:.0%} of the time), "
-                 f"claims Holm-corrected over the primary metrics at that alpha.")
+                 f"claims Holm-corrected over the primary metrics at that alpha; p-values scaled to it (p × {design.alpha:g} / {alpha:.2g}).")
     return at
 
 
