@@ -74,6 +74,10 @@ def test_rounds_resume_from_the_runs_stored_and_look_after_each(project):
     terminal = project.cli("compare", "--base", "v0.1", "--head", "v0.2")
     assert "sequential rounds: decided after 2 of 2 rounds (100% of the maximum runs)" in terminal.stdout
 
+    report = project.cli("report")  # the report's Compare view shows the same sequential numbers
+    assert report.returncode == 0, report.stderr
+    assert "sequential rounds: decided after 2 of 2 rounds" in (project.store / "report" / "data.js").read_text()
+
     sized = project.cli("plan-size")  # the sides it ran in rounds
     assert sized.returncode == 0, sized.stderr
     assert "match: to detect ±20 points at 80% power: " in sized.stdout and "you have 5 tasks × 2 (sd between tasks 44.7, within" in sized.stdout

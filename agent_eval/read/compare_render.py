@@ -207,6 +207,7 @@ def for_report(plans: list[dict], flat: list[dict]) -> list[dict]:
     agent versions: every pair when at most 3, else each against the first. At most FLIPS_SHOWN flips a pair.
     `plans`: the suites' plan.json; `flat`: the store's flat rows, as the report read them."""
     from . import compare as cmp
+    from . import sequential_verdict
 
     cells, decision = cmp.summarize(flat, cmp.directions_in(plans)), cmp.decision_in(plans)
     planned = {"revision": [r["sha"] for p in plans for r in p["revisions"]], "model": [m["id"] for p in plans for m in p["models"]],
@@ -225,11 +226,13 @@ def for_report(plans: list[dict], flat: list[dict]) -> list[dict]:
         for base, head in pairs:
             try:
                 c = cmp.compare(cells, base, head, axis, most_flips=FLIPS_SHOWN, decision=decision)
+                if in_rounds := sequential_verdict.matching(plans, flat, axis, base, head):  # stopped early: its intervals only
+                    c = sequential_verdict.apply(c, in_rounds, flat, cmp.directions_in(plans), decision)
             except cmp.CompareError:
                 continue  # e.g. no shared cell: nothing to show for this pair
             shown = orjson.loads(as_json(c))
             out.append({**shown, "n_flips": c.n_flips, "table": rows(c),
-                        "warnings": warnings(c), "headline": headline(c)})
+                        "warnings": warnings(c) + ([f"sequential rounds: {said}"] if (said := sequential_note(c)) else []), "headline": headline(c)})
     return out
 
 

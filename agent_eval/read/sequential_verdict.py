@@ -15,14 +15,13 @@ FUTILE = "smaller than min_effect"
 
 def matching(plans: list[dict], rows: list[dict], axis: str, base: str, head: str) -> dict | None:
     """The plan whose rounds compared exactly what --base and --head name, along this axis."""
+    ran = [p for p in plans if isinstance(p.get("sequential"), dict) and p["sequential"].get("round") and p["sequential"].get("axis") == axis]
+    if not ran or not rows:  # the usual case, and cheap: the report asks for every pair of a large store
+        return None
     field, name, other = SIDES[axis]
     known = aliases(axis, {(r[field], r[name], r[other]) for r in rows})
-    for plan in plans:
-        seq = plan.get("sequential")
-        if isinstance(seq, dict) and seq.get("round") and seq.get("axis") == axis and known:
-            if (resolve(known, axis, base), resolve(known, axis, head)) == (seq.get("base"), seq.get("head")):
-                return plan
-    return None
+    sides = (resolve(known, axis, base), resolve(known, axis, head))
+    return next((p for p in ran if sides == (p["sequential"].get("base"), p["sequential"].get("head"))), None)
 
 
 def apply(c: Comparison, plan: dict, rows: list[dict], directions: dict[str, str], decision) -> Comparison:
