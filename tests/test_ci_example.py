@@ -91,3 +91,35 @@ def test_the_compare_step_survives_a_second_push_and_a_base_that_moved(tmp_path)
     by_name = subprocess.run([sys.executable, "-m", "agent_eval", "compare", str(tmp_path / "agent-eval-results"), "--base", "base",
                               "--head", "head"], capture_output=True, text=True, timeout=60)
     assert by_name.returncode == 2 and "is ambiguous: it names 2" in by_name.stderr  # what the old step did
+
+
+def test_a_push_to_main_runs_the_base_side_a_pr_reuses(tmp_path, minilib_repo):
+    """The `base` job plans the suite with both branches at one commit: one revision, whose cells are
+    exactly the base side of a PR into that commit (same run keys), in the cache a PR restores."""
+    from agent_eval.run import plan
+
+    workflow = yaml.safe_load((EXAMPLE / "agent-eval.yml").read_text())
+    saved = next(s for s in workflow["jobs"]["base"]["steps"] if s.get("uses", "").startswith("actions/cache"))["with"]["key"]
+    restored = next(s for s in workflow["jobs"]["compare"]["steps"] if s.get("uses", "").startswith("actions/cache"))["with"]["restore-keys"]
+    assert saved.replace("github.sha", "github.event.pull_request.base.sha") in restored.splitlines()
+    assert "--until-decided" in "\n".join(s.get("run", "") for s in workflow["jobs"]["compare"]["steps"])
+
+    library = tmp_path / "library"
+    subprocess.run(["git", "clone", "-q", str(minilib_repo), str(library)], check=True)
+    shutil.copytree(EXAMPLE / "agent-eval", library / ".agent-eval")
+    suite = library / ".agent-eval" / "suite.yaml"
+    data = yaml.safe_load(suite.read_text())
+    data["models"] = [{"id": "some-model", "base_url": "http://127.0.0.1:9/v1"}]
+    suite.write_text(yaml.safe_dump(data))
+
+    def cells(base: str, head: str) -> dict[str, str]:
+        for branch, ref in (("agent-eval-base", base), ("agent-eval-head", head)):
+            subprocess.run(["git", "-C", str(library), "branch", "-f", branch, ref], check=True, capture_output=True)
+        made = plan.make(suite)
+        return {c.key: c.revision.ref for c in made.todo}
+
+    on_main = cells("v0.1", "v0.1")  # the push job: both branches at the pushed commit
+    in_pr = cells("v0.1", "v0.2")
+    assert set(on_main.values()) == {"agent-eval-base"}
+    assert set(on_main) == {key for key, ref in in_pr.items() if ref == "agent-eval-base"}  # every base cell of the PR: none left to run
+    assert len(in_pr) == 2 * len(on_main)  # the PR pays for its head only: half the suite's runs

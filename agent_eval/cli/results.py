@@ -272,7 +272,7 @@ def compare_cmd(
     import orjson
 
     from agent_eval.read import compare as cmp
-    from agent_eval.read import compare_envs, decide
+    from agent_eval.read import compare_envs, decide, sequential_verdict
     from agent_eval.read import compare_render as render
     from agent_eval.store.store import read_plans
 
@@ -282,6 +282,9 @@ def compare_cmd(
         plans = read_plans(store, lambda line: typer.echo(line, err=True))
         result, by_model = decide.verdict(rows, base, head, axis.value, models=model or [], tiers=tier or [], tasks=task or [],
                                           directions=cmp.directions_in(plans), decision=cmp.decision_in(plans))
+        in_rounds = None if (model or tier or task) else sequential_verdict.matching(plans, rows, axis.value, base, head)
+        if in_rounds:  # the suite stopped early: only the sequential intervals hold (per model: not part of its design)
+            result, by_model = sequential_verdict.apply(result, in_rounds, rows, cmp.directions_in(plans), cmp.decision_in(plans)), {}
         rules = [render.parse_rule(r, [m.metric for m in result.metrics]) for r in fail_on or []]
         environment_notes = compare_envs.notes(store, rows, base, head, axis.value)
     except cmp.CompareError as err:
@@ -299,6 +302,50 @@ def compare_cmd(
         typer.echo(line, err=True)
     if broken:
         raise typer.Exit(1)
+
+
+@app.command("plan-size")
+def plan_size_cmd(
+    store: StoreArg = Path("agent-eval-results"),
+    base: Annotated[Optional[str], typer.Option(help="The base, as compare takes it; default: the store's two revisions (or the sides it ran in rounds).")] = None,
+    head: Annotated[Optional[str], typer.Option(help="The head, named like --base.")] = None,
+    axis: Annotated[Axis, typer.Option(help="What base and head name.")] = Axis.revision,
+) -> None:
+    """From a pilot store: how many tasks × repeats detect each primary metric's min_effect at 80% power.
+
+    \b
+    Splits the spread of the per-task difference compare's interval rests on into its between-task and
+    within-task (repeat) parts: repeats shrink only the second (README: Deciding in rounds)."""
+    from agent_eval.read import compare as cmp
+    from agent_eval.read.plan_size import plan_size
+    from agent_eval.store.store import read_plans
+
+    require_store(store)
+    plans = read_plans(store, lambda line: typer.echo(line, err=True))
+    if (base is None) != (head is None):
+        fail("--base and --head: give both, or neither (the store's two revisions)")
+    if base is None:
+        base, head, axis = _pilot_sides(plans, axis)
+    try:
+        rows = cmp.load_rows(store, axis.value, base, head)
+        sizes = plan_size(rows, base, head, axis.value, cmp.decision_in(plans), cmp.directions_in(plans))
+    except cmp.CompareError as err:
+        fail(str(err))
+    if not sizes:
+        fail(f"{store}: base and head share fewer than 2 tasks with data on a primary metric; run more tasks on both sides first")
+    for size in sizes:
+        typer.echo(visible(size.line()))
+
+
+def _pilot_sides(plans: list[dict], axis):
+    """The sides a store was run in rounds with, else its two revisions."""
+    for plan in plans:
+        if isinstance(seq := plan.get("sequential"), dict) and seq.get("base"):
+            return seq["base"], seq["head"], Axis(seq["axis"])
+    shas = list(dict.fromkeys(r["sha"] for p in plans for r in p["revisions"]))
+    if len(shas) != 2:
+        fail(f"the store's suites name {len(shas)} revisions: give --base and --head")
+    return shas[0], shas[1], axis
 
 
 @app.command()

@@ -13,6 +13,7 @@ from agent_eval.suite.text import console, visible
 
 from .compare import CompareError, Comparison, Metric
 from .paired import MIN_TASKS
+from .sequential_verdict import note as sequential_note
 from .stats import holm
 
 JSON_FIELDS = ["metric", "base", "head", "change", "ci_low", "ci_high", "verdict", "n_tasks", "n_runs_base", "n_runs_head"]
@@ -93,6 +94,8 @@ def table(c: Comparison, by_model: dict[str, Comparison] | None = None) -> None:
     if len(c.flips) > FLIPS_LISTED:
         out.print(visible(more_flips(c)))
     out.print(visible(f"headline: {verdicts(c)}"))
+    if said := sequential_note(c):
+        out.print(visible(f"sequential rounds: {said}"))
     for model, m in (by_model or {}).items() if by_model and len(by_model) > 1 else ():
         out.print(visible(f"  {model}: {verdicts(c, model, m.n_tasks)} ({m.n_tasks} tasks)"))
     for w in warnings(c):
@@ -110,6 +113,7 @@ def more_flips(c: Comparison) -> str:
 
 def markdown(c: Comparison, report_url: str | None = None, by_model: dict[str, Comparison] | None = None) -> str:
     lines = [f"### agent-eval: {headline(c)}", ""]
+    lines += [f"Sequential rounds: {said}.", ""] if (said := sequential_note(c)) else []
     if by_model and len(by_model) > 1:
         lines += [f"- **{model}**: {verdicts(c, model, m.n_tasks)} ({m.n_tasks} tasks)" for model, m in by_model.items()] + [""]
     primary = ", ".join(c.decision.get("primary", []))
@@ -203,6 +207,7 @@ def for_report(plans: list[dict], flat: list[dict]) -> list[dict]:
     agent versions: every pair when at most 3, else each against the first. At most FLIPS_SHOWN flips a pair.
     `plans`: the suites' plan.json; `flat`: the store's flat rows, as the report read them."""
     from . import compare as cmp
+    from . import sequential_verdict
 
     cells, decision = cmp.summarize(flat, cmp.directions_in(plans)), cmp.decision_in(plans)
     planned = {"revision": [r["sha"] for p in plans for r in p["revisions"]], "model": [m["id"] for p in plans for m in p["models"]],
@@ -221,11 +226,13 @@ def for_report(plans: list[dict], flat: list[dict]) -> list[dict]:
         for base, head in pairs:
             try:
                 c = cmp.compare(cells, base, head, axis, most_flips=FLIPS_SHOWN, decision=decision)
+                if in_rounds := sequential_verdict.matching(plans, flat, axis, base, head):  # stopped early: its intervals only
+                    c = sequential_verdict.apply(c, in_rounds, flat, cmp.directions_in(plans), decision)
             except cmp.CompareError:
                 continue  # e.g. no shared cell: nothing to show for this pair
             shown = orjson.loads(as_json(c))
             out.append({**shown, "n_flips": c.n_flips, "table": rows(c),
-                        "warnings": warnings(c), "headline": headline(c)})
+                        "warnings": warnings(c) + ([f"sequential rounds: {said}"] if (said := sequential_note(c)) else []), "headline": headline(c)})
     return out
 
 

@@ -46,6 +46,7 @@ class Plan(BaseModel):
     resolve_source: str = ""  # where that time comes from, for the plan's header
     aliases: dict[str, str] = {}  # run key -> the key its done result is stored under (written before grading left the key)
     stale_grading: int | None = None  # done results graded under an older grading (None: not known here)
+    sequential: dict | None = None  # run in rounds (--until-decided): the design and the looks so far (read/rounds.py)
 
     def units(self) -> list[list[Cell]]:
         """What the scheduler runs, in plan order: each one-shot cell alone, each session's cells together."""
@@ -80,6 +81,7 @@ class Plan(BaseModel):
             "sessions": self.suite.sessions and {
                 **self.suite.sessions.model_dump(), "orders_drawn": orders.draw([t.id for t in self.tasks], self.suite.sessions),
             },
+            **({"sequential": self.sequential} if self.sequential else {}),
         }
 
 
