@@ -37,6 +37,7 @@ from .folders import RACY_NS, look, result_stat
 from .results import COLUMNS, flat
 
 NAME = "index.sqlite"
+COLUMNS_NAME = "index.columns.npz"  # columns.py's cache of what the aggregating readers need, derived from the index
 FORMAT = 1  # bump when flat() computes a column differently: every index is then rebuilt
 DETAIL_KEYS = ("answer", "errors", "ended_by", "requests", "markers", "steps")  # what the report's run panel shows
 TASK_KEYS = ("id", "prompt", "expected", "match", "files")  # what the report shows of a task
@@ -50,6 +51,7 @@ TABLES = {
     "folders": "path TEXT PRIMARY KEY, mtime_ns INTEGER",  # runs/ down to the task folders, as last listed
     "pending": "path TEXT PRIMARY KEY",  # run folders last seen without a result.json: stat'ed at every check
     "superseded": "path TEXT PRIMARY KEY, newer TEXT",  # runs of a cell that has a newer run under another key
+    "generation": "made TEXT, n INTEGER",  # one row: this index's identity and a count every write bumps (columns.py's cache stamp)
 }
 IDENTITY = ("suite", "model", "sha", "task", "tier", "agent_version", "repeat", "session")  # one cell of one suite, whatever its key
 CELL_COLUMNS = ", ".join(f'"{c}"' for c in IDENTITY)
@@ -91,7 +93,7 @@ def damaged(err: sqlite3.DatabaseError) -> bool:
 
 
 def remove(store: Path) -> None:
-    for name in (NAME, NAME + "-wal", NAME + "-shm"):
+    for name in (NAME, NAME + "-wal", NAME + "-shm", COLUMNS_NAME):
         (Path(store) / name).unlink(missing_ok=True)
 
 
@@ -107,6 +109,7 @@ def _open(path: Path) -> sqlite3.Connection:
                         db.execute(f"CREATE TABLE {table} ({columns})")
                     for statement in INDEXES:
                         db.execute(statement)
+                    db.execute("INSERT INTO generation VALUES (?, 0)", (os.urandom(8).hex(),))
                     db.execute(f"PRAGMA user_version={VERSION}")
         db.execute("PRAGMA synchronous=NORMAL")  # with WAL: never corrupt, at worst the last commit is lost
         return db
@@ -123,7 +126,15 @@ class transaction:
         self.db.execute("BEGIN IMMEDIATE")  # take the write lock now: two writers queue, never deadlock
 
     def __exit__(self, kind, *_):
+        if not kind:
+            self.db.execute("UPDATE generation SET n = n + 1")  # whatever was written: derived caches are stale
         self.db.execute("ROLLBACK" if kind else "COMMIT")
+
+
+def generation(db: sqlite3.Connection) -> str:
+    """What the index holds, named: it changes with every write, and differs between two indexes."""
+    made, n = db.execute("SELECT made, n FROM generation").fetchone()
+    return f"{made}-{n}"
 
 
 def read(store: str, path: str) -> tuple:

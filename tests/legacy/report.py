@@ -1,0 +1,346 @@
+"""Report: every result of a store as one static, client-side site — no server, works from file://.
+
+The site is report_site/ rendered with jinja2 plus three kinds of data written with orjson:
+data.js (every run as dictionary-encoded columns: small, and one pass computes any aggregate),
+details/PPP-NNNN.js (each run's answer, errors, markers and tool timeline, 1,000 runs a file, loaded
+only when a run is opened) and echarts.min.js, copied from its npm package so nothing loads from a CDN at view time.
+Scripts, not JSON: a page opened from file:// may not fetch() its neighbours, but it may load them.
+
+aggregate() below is the same arithmetic the page does; the tests hold the two to each other.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+import shutil
+import statistics
+import subprocess
+from array import array
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import jinja2
+import orjson
+
+from agent_eval import __version__
+from agent_eval.run.agent import AgentError, npm
+from agent_eval.store import index
+from agent_eval.store.records import RETRIED
+from agent_eval.store.results import flat
+from agent_eval.store.store import read_plans
+from agent_eval.suite.cache import cache_dir, locked
+from agent_eval.suite.profiles import shipped_root
+
+STATUSES = ["ok", "agent_error", "timeout", "setup_error", "silent_failure", "infra_error"]
+STATUS_CODE = {s: k for k, s in enumerate(STATUSES)}
+COLUMNS = ["repeat", "status", "matched", "wall", "new", "cached", "generated", "turns", "tools", "cost", "markers"]  # facts' order
+ERROR_STATUSES = {"agent_error", "timeout", "setup_error", "infra_error"}
+AXES = ["model", "revision", "task", "tier", "agent"]  # agent: the agent's version, an axis when a suite names several
+DETAILS_PER_FILE = 1000
+ECHARTS_VERSION = "6.1.0"
+
+
+@dataclass
+class Table:
+    """Runs as columns. Dimension columns hold indexes into the dims lists (in display order).
+    A dataclass, not a pydantic model: validating 100k-long columns would cost more than the build."""
+
+    dims: dict[str, list[dict]]  # model, revision, task, tier, agent, marker
+    cols: dict[str, list]
+    meta: dict
+
+    @property
+    def size(self) -> int:
+        return len(self.cols["status"])
+
+
+# --- collect -----------------------------------------------------------------------------------
+
+
+# What the page shows of each dimension value, as the plans describe them.
+DIM_INFO = {
+    "model": lambda m: {"id": m["id"], "name": m.get("name") or m["id"]},
+    "revision": lambda r: {"name": r["name"], "sha": r["sha"], "ref": r["ref"]},
+    "task": lambda t: {k: t.get(k) for k in ("id", "prompt", "expected", "match", "files")},
+    "tier": lambda tier: {"name": tier},
+    "agent": lambda version: {"name": f"pi {version}", "version": version},
+    "marker": lambda m: {"name": m["name"], "where": m["where"], "description": m.get("description", "")},
+}
+
+
+def facts(rows: list[dict], tasks: dict[str, dict], markers: dict[str, dict]) -> tuple[list[tuple], dict[str, dict]]:
+    """The few fields the page needs from each flat row (results.COLUMNS), as tuples, and what each
+    dimension value looks like, from the first row that has it (`tasks` and `markers` by name)."""
+    infos: dict[str, dict] = {axis: {} for axis in DIM_INFO}
+    model, revision, task, tier, agent, marker = (infos[axis] for axis in DIM_INFO)
+    out = []
+    for r in rows:
+        if r["model"] not in model:
+            model[r["model"]] = {"id": r["model"], "name": r["model_name"]}
+        if r["sha"] not in revision:
+            revision[r["sha"]] = {"name": r["revision"], "sha": r["sha"], "ref": r["ref"]}
+        if r["task"] not in task:
+            task[r["task"]] = tasks[r["task"]]
+        if r["tier"] not in tier:
+            tier[r["tier"]] = {"name": r["tier"]}
+        if r["agent_version"] not in agent:
+            agent[r["agent_version"]] = DIM_INFO["agent"](r["agent_version"])
+        for name in r["markers"]:
+            if name not in marker:
+                marker[name] = markers[name]
+        out.append((
+            r["model"], r["sha"], r["task"], r["tier"], r["agent_version"], r["repeat"], STATUS_CODE[r["status"]],
+            2 if r["matched"] is None else int(r["matched"]), round(r["wall_seconds"], 2), r["tokens_new"], r["tokens_cached"],
+            r["tokens_generated"], r["turns"], r["tool_calls"], r["cost"], tuple(r["markers"]),
+        ))
+    return out, infos
+
+
+def table(results: list[dict], plans: list[dict]) -> Table:
+    """The table of whole result.json records (as dicts): for tests and for callers without a store."""
+    tasks = {r["cell"]["task"]["id"]: DIM_INFO["task"](r["cell"]["task"]) for r in reversed(results)}
+    markers = {h["name"]: DIM_INFO["marker"](h) for r in reversed(results) for h in reversed(r["markers"])}
+    return columns(*facts([flat(r) for r in results], tasks, markers), plans)
+
+
+def columns(rows: list[tuple], infos: dict[str, dict], plans: list[dict]) -> Table:
+    index: dict[str, dict[str, int]] = {axis: {} for axis in DIM_INFO}
+    dims: dict[str, list[dict]] = {axis: [] for axis in DIM_INFO}
+
+    def code(axis: str, key: str, info: dict) -> None:
+        if key not in index[axis]:
+            index[axis][key] = len(dims[axis])
+            dims[axis].append(info)
+
+    for plan in plans:  # the suites' own order first: revisions as listed, never sorted as strings
+        for rev in plan["revisions"]:
+            code("revision", rev["sha"], DIM_INFO["revision"](rev))
+        for model in plan["models"]:
+            code("model", model["id"], DIM_INFO["model"](model))
+        for version in plan.get("agent_versions", []):
+            code("agent", version, DIM_INFO["agent"](version))
+        for marker in plan.get("markers", []):  # a marker that never fired still shows, at 0 %
+            code("marker", marker["name"], DIM_INFO["marker"](marker))
+    for axis, seen in infos.items():
+        for key, info in seen.items():
+            code(axis, key, info)
+    # Transposed in one go: a column at a time is far cheaper than a row at a time.
+    values = list(zip(*rows, strict=True)) if rows else [()] * (len(AXES) + len(COLUMNS))
+    cols = {name: list(column) for name, column in zip(AXES + COLUMNS, values, strict=True)}
+    for axis in AXES:
+        cols[axis] = [index[axis][key] for key in cols[axis]]
+    cols["markers"] = [sum(1 << index["marker"][m] for m in names) if names else 0 for names in cols["markers"]]
+    meta = {
+        "suites": [p["suite"] for p in plans], "profiles": sorted({p["profile"] for p in plans}),
+        "harness_version": __version__, "built": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "runs": len(rows), "expected": expected_cells(plans),
+    }
+    return Table(dims=dims, cols=cols, meta=meta)
+
+
+def expected_cells(plans: list[dict]) -> dict[str, int]:
+    """How many runs each suite asked for, per (model id, revision sha, task, tier): the coverage target."""
+    expected: dict[str, int] = defaultdict(int)
+    for plan in plans:
+        if plan.get("sessions"):  # the report shows one-shot runs only (see collect)
+            continue
+        for cell in plan.get("grid", []):
+            expected["|".join(cell)] += plan.get("task_repeats", {}).get(cell[2], plan["repeats"])
+    return dict(expected)
+
+
+# --- aggregate (what the page computes; kept here so tests can check the page) ------------------
+
+
+def shared_tasks(t: Table, rows: list[int], across: list[str]) -> set[int]:
+    """Tasks present for every group of each `across` axis among `rows`: like-for-like comparisons."""
+    tasks = {t.cols["task"][i] for i in rows}
+    for axis in across:
+        groups = {t.cols[axis][i] for i in rows}
+        for g in groups:
+            tasks &= {t.cols["task"][i] for i in rows if t.cols[axis][i] == g}
+    return tasks
+
+
+def select(t: Table, filters: dict[str, set[int]] | None = None, shared: list[str] | None = None) -> list[int]:
+    filters = filters or {}
+    rows = [i for i in range(t.size) if all(t.cols[axis][i] in keep for axis, keep in filters.items())]
+    if shared:
+        keep = shared_tasks(t, rows, shared)
+        rows = [i for i in rows if t.cols["task"][i] in keep]
+    return rows
+
+
+def aggregate(t: Table, rows: list[int], by: list[str]) -> dict[tuple, dict]:
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i in rows:
+        groups[tuple(t.cols[axis][i] for axis in by)].append(i)
+    return {key: summary(t, members) for key, members in groups.items()}
+
+
+def summary(t: Table, rows: list[int]) -> dict:
+    c = t.cols
+    status = [STATUSES[c["status"][i]] for i in rows]
+    measured = [i for i, s in zip(rows, status, strict=True) if s not in RETRIED]  # the harness or the provider failed, not the agent
+    scored = [i for i, s in zip(rows, status, strict=True) if c["matched"][i] != 2 and s not in ("silent_failure", *RETRIED)]
+
+    def median(col: str) -> float | None:
+        known = [c[col][i] for i in measured if c[col][i] is not None]  # None: not reported (tokens), not zero
+        return statistics.median(known) if known else None
+
+    def pct(part: int, whole: int) -> float | None:
+        return round(100 * part / whole, 1) if whole else None
+
+    costs = [c["cost"][i] for i in measured if c["cost"][i] is not None]
+    markers = {m: pct(sum(1 for i in rows if c["markers"][i] >> m & 1), len(rows)) for m in range(len(t.dims["marker"]))}
+    return {
+        "runs": len(rows), "match": pct(sum(c["matched"][i] == 1 for i in scored), len(scored)), "scored": len(scored),
+        "wall": median("wall"), "new": median("new"), "cached": median("cached"), "generated": median("generated"),
+        "turns": median("turns"), "tools": median("tools"),
+        "errors": pct(sum(s in ERROR_STATUSES for s in status), len(rows)),
+        "silent": pct(sum(s == "silent_failure" for s in status), len(rows)),
+        "cost": round(sum(costs), 6) if costs else None, "markers": markers,
+    }
+
+
+# --- build ---------------------------------------------------------------------------------------
+
+
+def collect(store: Path, details_dir: Path) -> tuple[list[dict], list[tuple], dict[str, dict], list[int]]:
+    """Every result's flat row (sessions' too), the one-shot runs' facts from the store's index
+    (never 100k result.json files), and each of their details written 1,000 a file per revision
+    folder; `starts` is the first row of each folder, for the page to find a run's details file."""
+    every, tasks, details = index.report_rows(store)
+    # A session's tasks are another experiment than one-shot runs: the Sessions view (sessions.py) reads them.
+    kept = [k for k, row in enumerate(every) if row["session_position"] is None]
+    rows, details = [every[k] for k in kept], [details[k] for k in kept]
+    markers: dict[str, dict] = {}
+    for row, detail in zip(rows, details, strict=True):
+        for name in row["markers"]:
+            if name not in markers:  # only the first run with each marker is parsed
+                hit = next(h for h in orjson.loads(detail)["markers"] if h["name"] == name)
+                markers[name] = DIM_INFO["marker"](hit)
+    starts = [k for k, row in enumerate(rows) if k == 0 or row_part(row) != row_part(rows[k - 1])]
+    for part, (first, end) in enumerate(zip(starts, [*starts[1:], len(rows)])):
+        for c in range(first, end, DETAILS_PER_FILE):
+            name = f"{part:03d}-{(c - first) // DETAILS_PER_FILE:04d}"
+            chunk = b"[" + b",".join(details[c : min(c + DETAILS_PER_FILE, end)]) + b"]"  # orjson's own compact form
+            (details_dir / f"{name}.js").write_bytes(b'window.reportDetails("' + name.encode() + b'",' + chunk + b");\n")
+    return every, *facts(rows, tasks, markers), starts
+
+
+def row_part(row: dict) -> str:
+    return row["folder"].split("/", 2)[1]  # runs/<sha10>/…: one part per revision folder
+
+
+def site_dir() -> Path:
+    """The report's templates and assets: report_site/ at the top of the repository, shipped in the wheel."""
+    return shipped_root() / "report_site"
+
+
+def echarts() -> Path:
+    """echarts.min.js from the npm package, pinned by the lockfile we ship; installed once."""
+    prefix = cache_dir() / "echarts" / ECHARTS_VERSION
+    bundle = prefix / "node_modules" / "echarts" / "dist" / "echarts.min.js"
+    if bundle.is_file():
+        return bundle
+    with locked(prefix):  # two builds at once install it once
+        if not bundle.is_file():
+            prefix.mkdir(parents=True, exist_ok=True)
+            for name in ("package.json", "package-lock.json"):
+                (prefix / name).write_bytes((site_dir() / name).read_bytes())
+            done = subprocess.run([*npm(), "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=prefix, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+            if done.returncode or not bundle.is_file():
+                raise AgentError(f"npm ci failed for echarts {ECHARTS_VERSION}: {(done.stderr.strip().splitlines() or ['no output'])[-1]}")
+    return bundle
+
+
+def build(store: Path, out: Path, trace_base: str | None = None, say=lambda line: None) -> Table:
+    """Write the site into `out`. Trace links point at `trace_base` + run folder (default: the store,
+    relative to `out`, so a report inside the store links the real trace files; "": no links).
+    `say` gets a warning line for each plan.json left out."""
+    if trace_base is None:
+        trace_base = _relative(store, out)
+    shutil.rmtree(out / "details", ignore_errors=True)
+    (out / "details").mkdir(parents=True)
+    flat, rows, infos, starts = collect(store, out / "details")
+    plans = read_plans(store, say)
+    t = columns(rows, infos, plans)
+    meta = {**t.meta, "expected": expected_grid(t), "trace_base": trace_base, "details_per_file": DETAILS_PER_FILE, "details_starts": starts}
+    from agent_eval.read import sessions
+    from tests.legacy.compare_render import for_report  # the Compare view shows compare's own numbers, the Sessions view sessions'
+
+    one_shot = [r for r in flat if r["session_position"] is None]
+    ran = len(one_shot) < len(flat)  # any sessions at all: at 100k one-shot runs, not looking saves half a second
+    data = {"dims": t.dims, "cols": encode(t.cols), "meta": meta, "compare": for_report(plans, one_shot),
+            "sessions": {"lines": [line.model_dump() for line in sessions.by_position(flat)] if ran else [],
+                         "saved": [s.model_dump() for s in sessions.saved(flat)] if ran else []}}
+    (out / "data.js").write_bytes(b"window.REPORT=" + orjson.dumps(data) + b";\n")
+    site = site_dir()
+    shutil.copyfile(echarts(), out / "echarts.min.js")
+    for asset in ("app.js", "style.css"):
+        (out / asset).write_text(site.joinpath(asset).read_text())
+    page = jinja2.Template(site.joinpath("index.html").read_text(), autoescape=True)
+    (out / "index.html").write_text(page.render(meta=t.meta, version=__version__))
+    return t
+
+
+# Each column as the narrowest typed array that holds it exactly, base64: a browser reads one long
+# string far faster than a million number literals, and the file is smaller.
+UNSIGNED = [("B", "Uint8", 0xFF), ("H", "Uint16", 0xFFFF), ("I", "Uint32", 0xFFFFFFFF)]
+
+
+def packed(values: list, floats: bool = False) -> list[str]:
+    if None in values:  # unknown values (tokens a provider did not report): NaN, exact for any count
+        code, js_type, values = "d", "Float64", [math.nan if v is None else v for v in values]
+    elif floats:
+        code, js_type = "f", "Float32"
+    else:
+        top = max(values, default=0)
+        code, js_type, limit = next((c, t, m) for c, t, m in UNSIGNED if top <= m or m == 0xFFFFFFFF)
+        if top > limit:  # beyond 32 bits: shown as the largest it can hold
+            values = [min(v, limit) for v in values]
+    return [js_type, base64.b64encode(array(code, values).tobytes()).decode()]
+
+
+def encode(cols: dict[str, list]) -> dict[str, list[str]]:
+    out = {}
+    for name, values in cols.items():
+        if name == "wall":
+            out[name] = packed([round(v * 100) for v in values])  # centiseconds: exact; the page divides back
+        elif name == "cost":
+            out[name] = packed([math.nan if v is None else v for v in values], floats=True)
+        else:
+            out[name] = packed(values)
+    return out
+
+
+COVERAGE_AXES = ["model", "task", "revision", "tier"]
+
+
+def expected_grid(t: Table) -> list[str]:
+    """The plans' expected run counts as one dense array over (model, task, revision, tier)."""
+    keys = {axis: {DIM_KEY[axis](d): i for i, d in enumerate(t.dims[axis])} for axis in COVERAGE_AXES}
+    sizes = [len(t.dims[axis]) for axis in COVERAGE_AXES]
+    grid = [0] * math.prod(sizes)
+    for key, want in t.meta["expected"].items():
+        model, sha, task, tier = key.split("|")
+        ids = [keys["model"].get(model), keys["task"].get(task), keys["revision"].get(sha), keys["tier"].get(tier)]
+        if None not in ids:
+            k = 0
+            for i, size in zip(ids, sizes, strict=True):
+                k = k * size + i
+            grid[k] = want
+    return packed(grid)
+
+
+DIM_KEY = {"model": lambda d: d["id"], "task": lambda d: d["id"], "revision": lambda d: d["sha"], "tier": lambda d: d["name"],
+           "agent": lambda d: d["version"]}
+
+
+def _relative(store: Path, out: Path) -> str:
+    return os.path.relpath(store.resolve(), out.resolve()).rstrip("/") + "/"
