@@ -186,23 +186,21 @@ class Cells:
 def summarize(rows: list[dict] | Columns, directions: dict[str, str] | None = None) -> Cells:
     cols = as_columns(rows)
     table, values = metrics(cols, directions or {})
-    key = np.column_stack([cols[c] for c in ("model", "sha", "task", "tier", "agent_version")]) if len(cols) else np.zeros((0, 5), np.int32)
-    _, first, cell = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    _, first, cell = np.unique(cols.combined("model", "sha", "task", "tier", "agent_version"), return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")  # cells numbered as runs first have them
     rank = np.empty(len(order), dtype=np.intp)
     rank[order] = np.arange(len(order))
     cell, first, n = rank[cell.reshape(-1)], first[order], len(order)
-    text = {c: cols.values(c) for c in ("model", "model_name", "sha", "revision", "ref", "task", "tier", "agent", "agent_version")}
-    at = lambda c, i: text[c][cols[c][i]]  # noqa: E731
-    firsts = first.tolist()
-    keys = [(at("model", i), at("sha", i), at("task", i), at("tier", i), at("agent_version", i)) for i in firsts]
+    at = {c: [cols.values(c)[k] for k in cols[c][first].tolist()] for c in  # each column's value at each cell's first run
+          ("model", "model_name", "sha", "revision", "ref", "task", "tier", "agent", "agent_version")}
+    keys = list(zip(at["model"], at["sha"], at["task"], at["tier"], at["agent_version"]))
     names = {}
-    for i in firsts:  # each axis value named as the first run of the last cell that has it
-        names[("model", at("model", i))] = (at("model_name", i), at("model", i))
-        names[("revision", at("sha", i))] = (at("revision", i), at("ref", i))
-        names[("tier", at("tier", i))] = (at("tier", i), at("tier", i))
-        names[("task", at("task", i))] = (at("task", i), at("task", i))
-        names[("agent", at("agent_version", i))] = side_name("agent", at("agent_version", i), at("agent", i), at("agent_version", i))
+    for j in range(n):  # each axis value named as the first run of the last cell that has it
+        names[("model", at["model"][j])] = (at["model_name"][j], at["model"][j])
+        names[("revision", at["sha"][j])] = (at["revision"][j], at["ref"][j])
+        names[("tier", at["tier"][j])] = (at["tier"][j], at["tier"][j])
+        names[("task", at["task"][j])] = (at["task"][j], at["task"][j])
+        names[("agent", at["agent_version"][j])] = side_name("agent", at["agent_version"][j], at["agent"][j], at["agent_version"][j])
     stored = distinct(cols, "sha", "revision", "ref", "model", "model_name")
     counted = ~np.isnan(values)
     per_cell = lambda weights: np.bincount(cell, weights=weights, minlength=n)  # noqa: E731  (sums in run order)
@@ -229,9 +227,9 @@ def distinct(cols: Columns, *names: str) -> list[tuple]:
     """The distinct combinations of these text columns among the runs."""
     if not len(cols):
         return []
-    found = np.unique(np.column_stack([cols[n] for n in names]), axis=0).tolist()
-    values = [cols.values(n) for n in names]
-    return [tuple(v[k] for v, k in zip(values, row)) for row in found]
+    _, first = np.unique(cols.combined(*names), return_index=True)
+    values = [(cols.values(n), cols[n][first].tolist()) for n in names]
+    return list(zip(*[[v[k] for k in codes] for v, codes in values]))
 
 
 def _wanted(known: Aliases, axis: str, base: str, head: str) -> set[str]:

@@ -72,6 +72,15 @@ class Columns:
         wanted = set(wanted)
         return np.isin(self.arrays[name], [k for k, v in enumerate(self.values(name)) if v in wanted])
 
+    def combined(self, *names: str) -> np.ndarray:
+        """One code per run for the combination of these text columns' values (equal codes: equal
+        values in every one), made a column at a time so it never overflows."""
+        key = np.zeros(self.size, dtype=np.int64)
+        for name in names:
+            _, key = np.unique(key * len(self.values(name)) + self.arrays[name], return_inverse=True)
+            key = key.reshape(-1).astype(np.int64)
+        return key
+
     def take(self, which: np.ndarray) -> Columns:
         """These runs (a mask or positions), with the same dictionaries."""
         kept = Columns({name: a[which] for name, a in self.arrays.items()}, self.raw)
