@@ -172,6 +172,13 @@ class Cells:
     names: dict[tuple[str, str], tuple[str, str]]  # (axis, key) -> (display name, other name: a revision's ref), as first seen
     aliases: dict[str, Aliases] = field(default_factory=dict)  # axis -> key -> every name it is stored under
     groups: dict[int, dict[str, list[int]]] = field(default_factory=dict)  # per axis: value -> its cells, made once
+    rests: dict[int, list[tuple]] = field(default_factory=dict)  # per axis: each cell's other coordinates, made once
+
+    def rest(self, at: int) -> list[tuple]:
+        """Each cell's key without the axis at position `at`: what pairs it with a cell of the other side."""
+        if at not in self.rests:
+            self.rests[at] = [k[:at] + k[at + 1:] for k in self.keys]
+        return self.rests[at]
 
     def grouped(self, at: int) -> dict[str, list[int]]:
         """The cells (their positions) by their value on the axis at position `at` of a cell key."""
@@ -191,7 +198,7 @@ def summarize(rows: list[dict] | Columns, directions: dict[str, str] | None = No
     rank = np.empty(len(order), dtype=np.intp)
     rank[order] = np.arange(len(order))
     cell, first, n = rank[cell.reshape(-1)], first[order], len(order)
-    at = {c: [cols.values(c)[k] for k in cols[c][first].tolist()] for c in  # each column's value at each cell's first run
+    at = {c: list(map(cols.values(c).__getitem__, cols[c][first].tolist())) for c in  # each column's value at each cell's first run
           ("model", "model_name", "sha", "revision", "ref", "task", "tier", "agent", "agent_version")}
     keys = list(zip(at["model"], at["sha"], at["task"], at["tier"], at["agent_version"]))
     names = {}
@@ -261,8 +268,8 @@ def compare(rows: list[dict] | Columns | Cells, base: str, head: str, axis: str 
     b, h = resolve(kept, axis, base), resolve(kept, axis, head)
     if b == h:
         raise CompareError(f"--base {base!r} and --head {head!r} name the same {axis}: compare two different ones")
-    rest = lambda k: k[:at] + k[at + 1:]  # noqa: E731  (a cell's other coordinates)
-    sides = {side: {rest(cells.keys[i]): i for i in groups[value]} for side, value in (("base", b), ("head", h))}
+    rest = cells.rest(at)
+    sides = {side: {rest[i]: i for i in groups[value]} for side, value in (("base", b), ("head", h))}
     one_agent = sum(a == "agent" for a, _ in cells.names) == 1  # then labels need not say it
     others = [a for a in CELL if a != axis]
     shared = sorted(sides["base"].keys() & sides["head"].keys())

@@ -1,7 +1,8 @@
 """Report: every result of a store as one static, client-side site — no server, works from file://.
 
-The site is report_site/ rendered with jinja2 plus three kinds of data written with orjson:
+The site is report_site/ rendered with jinja2 plus four kinds of data written with orjson:
 data.js (every run as dictionary-encoded columns: small, and one pass computes any aggregate),
+views.js (what only the Compare and Sessions views show, loaded when one of them first opens),
 details/PPP-NNNN.js (each run's answer, errors, markers and tool timeline, 1,000 runs a file, loaded
 only when a run is opened) and echarts.min.js, copied from its npm package so nothing loads from a CDN at view time.
 Scripts, not JSON: a page opened from file:// may not fetch() its neighbours, but it may load them.
@@ -299,10 +300,14 @@ def build(store: Path, out: Path, trace_base: str | None = None, say=lambda line
     from .compare_render import for_report  # the Compare view shows compare's own numbers, the Sessions view sessions'
 
     flat = index.rows(store) if len(cols) < len(every) else []  # any sessions at all: only then a row per run
-    data = {"dims": t.dims, "cols": encode(t.cols), "meta": meta, "compare": for_report(plans, cols),
-            "sessions": {"lines": [line.model_dump() for line in sessions.by_position(flat)] if flat else [],
-                         "saved": [s.model_dump() for s in sessions.saved(flat)] if flat else []}}
+    data = {"dims": t.dims, "cols": encode(t.cols), "meta": meta}
     (out / "data.js").write_bytes(b"window.REPORT=" + orjson.dumps(data) + b";\n")
+    # What only the Compare and Sessions views show, apart: the page loads it when one of them opens,
+    # so its first content never waits for it (at 100k runs it would add half a megabyte and more).
+    views = {"compare": for_report(plans, cols),
+             "sessions": {"lines": [line.model_dump() for line in sessions.by_position(flat)] if flat else [],
+                          "saved": [s.model_dump() for s in sessions.saved(flat)] if flat else []}}
+    (out / "views.js").write_bytes(b"window.reportViews(" + orjson.dumps(views) + b");\n")
     site = site_dir()
     shutil.copyfile(echarts(), out / "echarts.min.js")
     for asset in ("app.js", "style.css"):
