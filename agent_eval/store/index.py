@@ -27,7 +27,6 @@ import sqlite3
 import threading
 import time
 import zlib
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -174,6 +173,8 @@ def read_many(store: Path, paths: list[str]) -> list[tuple]:
     """Many run folders at once: on every core when there are enough to pay for the processes."""
     if len(paths) < 2000 or (os.cpu_count() or 1) < 2:
         return [read(str(store), p) for p in paths]
+    from concurrent.futures import ProcessPoolExecutor  # here: multiprocessing costs every reader's start 20 ms to import
+
     chunk = max(500, len(paths) // ((os.cpu_count() or 1) * 4))
     with ProcessPoolExecutor(min(os.cpu_count() or 1, 8)) as pool:
         parts = pool.map(_read_chunk, [(str(store), paths[i : i + chunk]) for i in range(0, len(paths), chunk)])
