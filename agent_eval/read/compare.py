@@ -201,13 +201,12 @@ def summarize(rows: list[dict] | Columns, directions: dict[str, str] | None = No
     at = {c: list(map(cols.values(c).__getitem__, cols[c][first].tolist())) for c in  # each column's value at each cell's first run
           ("model", "model_name", "sha", "revision", "ref", "task", "tier", "agent", "agent_version")}
     keys = list(zip(at["model"], at["sha"], at["task"], at["tier"], at["agent_version"]))
-    names = {}
-    for j in range(n):  # each axis value named as the first run of the last cell that has it
-        names[("model", at["model"][j])] = (at["model_name"][j], at["model"][j])
-        names[("revision", at["sha"][j])] = (at["revision"][j], at["ref"][j])
-        names[("tier", at["tier"][j])] = (at["tier"][j], at["tier"][j])
-        names[("task", at["task"][j])] = (at["task"][j], at["task"][j])
-        names[("agent", at["agent_version"][j])] = side_name("agent", at["agent_version"][j], at["agent"][j], at["agent_version"][j])
+    # Each axis value named as the first run of the last cell that has it (a dict keeps the last value given).
+    names = {(axis, key): pair for axis, keys_, pairs in (
+        ("model", at["model"], zip(at["model_name"], at["model"])), ("revision", at["sha"], zip(at["revision"], at["ref"])),
+        ("tier", at["tier"], zip(at["tier"], at["tier"])), ("task", at["task"], zip(at["task"], at["task"])),
+        ("agent", at["agent_version"], zip(at["agent"], at["agent_version"]))) for key, pair in dict(zip(keys_, pairs)).items()}
+    names.update({("agent", v): side_name("agent", v, *names["agent", v]) for a, v in list(names) if a == "agent"})
     stored = distinct(cols, "sha", "revision", "ref", "model", "model_name")
     counted = ~np.isnan(values)
     per_cell = lambda weights: np.bincount(cell, weights=weights, minlength=n)  # noqa: E731  (sums in run order)
