@@ -237,7 +237,7 @@ def collect(store: Path, details_dir: Path) -> tuple[Columns, Columns, dict[str,
     100k result.json files), what each task and marker looks like, and each one-shot run's details
     written 1,000 a file per revision folder; `starts` is the first run of each folder, for the page
     to find a run's details file."""
-    with columns.snapshot(store) as db:
+    with columns.snapshot(store, whole=True) as db:
         every = columns.load(db, store)
         one_shot = np.isnan(every["session_position"])  # a session's tasks are another experiment: the Sessions view reads them
         query = f"SELECT path, detail FROM runs JOIN details USING (path) WHERE {index.CURRENT}"

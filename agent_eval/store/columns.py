@@ -122,15 +122,21 @@ def encode(raw: dict[str, list]) -> Columns:
 
 
 @contextmanager
-def snapshot(store: Path):
+def snapshot(store: Path, whole: bool = False):
     """The index, checked, in one read transaction: the columns and whatever else the caller reads
-    of the index (details, tasks) then describe the same runs, whoever writes meanwhile."""
-    with index.checked(store) as db:
+    of the index (details, tasks) then describe the same runs, whoever writes meanwhile. `whole`:
+    the caller reads most of the index (the report, every run's details): read it through ahead."""
+    if whole:
+        index.prefetch(store)
+    db = index.check(store)  # from a cold cache, without `whole`, only the pages the check needs are read
+    try:
         db.execute("BEGIN")
         try:
             yield db
         finally:
             db.execute("COMMIT")
+    finally:
+        db.close()
 
 
 def read(store: Path) -> Columns:

@@ -436,23 +436,3 @@ def warn_bad(store: Path, say) -> None:
         say(f"warning: left out {count} older run(s) of cells run again since under another definition (task, profile, "
             f"budgets or agent settings changed), e.g. {Path(store) / path} (superseded by {newer}); each cell counts its "
             f"newest run only: delete the old folders to silence this")
-
-
-def report_rows(store: Path) -> tuple[list[dict], dict[str, dict], list[bytes]]:
-    """What the report needs: the rows, each task's info by id (first seen), and each row's
-    run-panel details as compact JSON bytes (the report writes them without parsing them)."""
-    prefetch(store)
-    db = check(store)
-    try:
-        tasks = {tid: orjson.loads(info) for tid, info in db.execute("SELECT id, info FROM tasks")}
-        found, infos, details = [], {}, []
-        query = f"SELECT path, {', '.join(f'runs.{q}' for q in QUOTED.split(', '))}, task_id, detail FROM runs JOIN details USING (path) WHERE {CURRENT}"
-        with bulk():
-            for values in in_folder_order(db.execute(query).fetchall()):
-                row = decode(values[1:-2])
-                infos.setdefault(row["task"], tasks[values[-2]])
-                found.append(row)
-                details.append(zlib.decompress(values[-1]))
-        return found, infos, details
-    finally:
-        db.close()
