@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 os.environ.setdefault("AGENT_EVAL_CACHE", str(Path.home() / ".cache" / "agent-eval-bench"))
 
 import minilib  # noqa: E402
-from conftest import MODEL_KEY, Project, rules  # noqa: E402
+from kit import MODEL_KEY, Project, rules  # noqa: E402
 from fake_model import FakeModel  # noqa: E402
 
 from agent_eval.run import agent, local, plan  # noqa: E402

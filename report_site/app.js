@@ -405,11 +405,28 @@ async function openRun(i) {
 
 // --- compare: numbers computed by agent_eval.compare at build time, only drawn here ---------------------
 
-const COMPARE = R.compare || [];
+// What only the Compare and Sessions views show lives in views.js, loaded the first time one of them
+// opens: the page's first content never waits for it. It adds its fields to R (R.compare, R.sessions).
+let views = null;
+window.reportViews = (data) => { Object.assign(R, data); views.resolve(); };
+function viewsLoaded() {
+  if (!views) {
+    let resolve;
+    const promise = new Promise((ok) => (resolve = ok));
+    views = { promise, resolve };
+    const script = document.createElement("script");
+    script.src = "views.js";
+    document.head.appendChild(script);
+    promise.then(comparePicker);
+  }
+  return views.promise;
+}
+
 const COMPARE_HEAD = ["metric", "base", "head", "change [95% CI]", "verdict", "tasks", "runs b/h", "detectable"];
 const VERDICT_COLOR = { better: "#1a7f37", worse: "#cf222e" };
 
 function comparePicker() {
+  const COMPARE = R.compare;
   const axes = [...new Set(COMPARE.map((c) => c.axis))];
   $("cmp-pair").innerHTML = axes.map((axis) => `<optgroup label="${esc(axis)}s">${COMPARE.map((c, k) => (c.axis === axis
     ? `<option value="${k}">${esc(c.base)} → ${esc(c.head)}</option>` : "")).join("")}</optgroup>`).join("");
@@ -437,7 +454,7 @@ function forest(id, title, metrics, unit) {
 }
 
 function compareView() {
-  const c = COMPARE[state.pair];
+  const c = R.compare[state.pair];
   if (!c) { $("cmp-headline").textContent = "No two revisions, models, tiers or agent versions ran a cell in common: nothing to compare."; return; }
   $("cmp-pair").value = String(state.pair);
   $("cmp-headline").textContent = c.headline;
@@ -454,10 +471,10 @@ function compareView() {
 
 // --- sessions ------------------------------------------------------------------------------------
 
-const SESSIONS = R.sessions || { lines: [], saved: [] };
 const SESSION_COSTS = ["tokens_new", "tokens_cached", "tokens_generated", "turns", "tool_calls", "agent_seconds"];
 
 function sessionsView() {
+  const SESSIONS = R.sessions;
   const where = (x) => [x.model, `pi ${x.agent_version}`, x.revision, x.tier].map(esc).map((v) => `<td class="key">${v}</td>`).join("");
   if (!SESSIONS.lines.length) { $("ses-lines").innerHTML = "<tbody><tr><td>No sessions in this store: a suite with <code>sessions: {tasks: 4}</code> runs them.</td></tr></tbody>"; $("ses-saved").innerHTML = ""; return; }
   $("ses-lines").innerHTML = `<thead><tr>${["model", "agent", "revision", "tier", "position", "runs", "sessions", "match", ...SESSION_COSTS.map((m) => `median ${m}`)]
@@ -481,9 +498,15 @@ function render() {
   if (state.view === "overview") overview(rows);
   else if (state.view === "distributions") distributions(rows);
   else if (state.view === "coverage") coverage();
-  else if (state.view === "compare") compareView();
-  else if (state.view === "sessions") sessionsView();
-  else runs(rows);
+  else if (state.view === "compare" || state.view === "sessions") {
+    const view = state.view;
+    viewsLoaded().then(() => { if (state.view === view) (view === "compare" ? compareView : sessionsView)(); rendered(started); });
+    return;
+  } else runs(rows);
+  rendered(started);
+}
+
+function rendered(started) {
   timings.push(performance.now() - started);
   document.body.dataset.rendered = String(timings.length);
 }
@@ -516,7 +539,6 @@ function wire() {
 readHash();
 header();
 filters();
-comparePicker();
 wire();
 render();
-window.agentEval = { state, selectRows, summaries, groupRows, medians, render, timings, charts, paintedAt: () => paintedAt };
+window.agentEval = { state, selectRows, summaries, groupRows, medians, render, timings, charts, paintedAt: () => paintedAt, viewsLoaded };

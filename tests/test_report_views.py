@@ -146,7 +146,7 @@ def test_the_agent_version_is_a_filter_and_a_compare_axis(tab, tmp_path):
         page.wait_for_selector("body[data-rendered]")
         assert page.inner_text("#count") == "12 of 24 runs"
         assert [t.strip() for t in page.locator("#filters details[data-axis=agent] label").all_text_contents()] == ["pi 0.73.1", "pi 1.6.0"]
-        pairs = page.evaluate("window.REPORT.compare.map((c) => [c.axis, c.base, c.head])")
+        pairs = page.evaluate("window.agentEval.viewsLoaded().then(() => window.REPORT.compare.map((c) => [c.axis, c.base, c.head]))")
         assert ["agent", "pi 0.73.1", "pi 1.6.0"] in pairs
     finally:
         page.close()

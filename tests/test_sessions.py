@@ -133,8 +133,8 @@ def test_a_session_of_three_scores_each_task_on_its_own_and_reads_by_position(th
     assert regraded.returncode == 0 and "6 results re-scored, 0 changed" in regraded.stdout + regraded.stderr, regraded.stderr
     site = three.cli("report")
     assert site.returncode == 0 and "3 runs" in site.stderr, site.stderr  # nor does the report pool them
-    page = (three.store / "report" / "data.js").read_bytes()
-    shown_there = orjson.loads(page[len(b"window.REPORT="):].rstrip().rstrip(b";"))["sessions"]
+    page = (three.store / "report" / "views.js").read_bytes()
+    shown_there = orjson.loads(page[len(b"window.reportViews("):].rstrip().rstrip(b";").rstrip(b")"))["sessions"]
     assert shown_there == {"lines": data["by_position"], "saved": data["saved"]}  # its Sessions view shows the command's numbers
 
     # --rerun runs the session again, whole and in order; its earlier tasks are kept, superseded.

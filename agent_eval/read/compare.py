@@ -29,6 +29,7 @@ import numpy as np
 import orjson
 from pydantic import BaseModel
 
+from agent_eval.store.columns import Columns
 from agent_eval.store.records import RETRIED
 from agent_eval.suite.config import Decision
 
@@ -75,27 +76,22 @@ class Comparison(BaseModel):
 # --- reading ----------------------------------------------------------------------------------------
 
 
-def load_rows(store: Path, axis: str | None = None, base: str | None = None, head: str | None = None) -> list[dict]:
-    """The results of a store as flat rows (results.flat), from the store's index: every one, or with
-    an axis only those of what base and head name. The one place compare reads the store;
-    unreadable results are named on stderr."""
-    from agent_eval.store import index
+def load_rows(store: Path, axis: str | None = None, base: str | None = None, head: str | None = None) -> Columns:
+    """The one-shot results of a store as columns (store/columns.py), from the store's index: every
+    one, or with an axis only those of what base and head name. The one place compare reads the
+    store; unreadable results are named on stderr."""
+    from agent_eval.store import columns, index
 
-    one_shot = '"session_position" IS NULL'  # a task run in a session is another experiment (sessions.py reads it)
-    with index.checked(Path(store)) as db:
-        if axis is None:
-            rows = index.select(db, one_shot)
-        else:
-            field, name, other = SIDES[axis]
-            found = db.execute(f'SELECT DISTINCT "{field}", "{name}", "{other}" FROM runs WHERE {one_shot}')
-            wanted = sorted(_wanted(aliases(axis, found), axis, base, head))
-            marks = ", ".join("?" * len(wanted))
-            rows = index.select(db, f'{one_shot} AND "{field}" IN ({marks})', tuple(wanted)) if wanted else []
-        if not rows and (in_sessions := len(index.select(db, f"NOT ({one_shot})"))):
-            raise CompareError(f"the store has only runs in sessions ({in_sessions}): compare reads one-shot runs; "
-                               f"`agent-eval sessions {store}` compares costs by position in a session")
+    every = columns.read(Path(store))
+    one_shot = np.isnan(every["session_position"])  # a task run in a session is another experiment (sessions.py reads it)
+    cols = every.take(one_shot)
+    if axis is not None:
+        cols = two_sides(cols, axis, base, head)
+    if not len(cols) and (in_sessions := int((~one_shot).sum())):
+        raise CompareError(f"the store has only runs in sessions ({in_sessions}): compare reads one-shot runs; "
+                           f"`agent-eval sessions {store}` compares costs by position in a session")
     index.warn_bad(Path(store), lambda line: print(line, file=sys.stderr))
-    return rows
+    return cols
 
 
 def marker_directions(store: Path) -> dict[str, str]:
@@ -134,25 +130,31 @@ def directions_in(plans: list[dict]) -> dict[str, str]:
 COSTS = ["turns", "tool_calls", "tokens_new", "tokens_cached", "tokens_generated", "wall_seconds", "cost"]
 
 
-def metrics(rows: list[dict], directions: dict[str, str]) -> tuple[list[tuple[str, str, str]], np.ndarray]:
+def metrics(cols: Columns, directions: dict[str, str]) -> tuple[list[tuple[str, str, str]], np.ndarray]:
     """Every metric as (name, kind, direction), markers included, and each run's value of each as a
     runs × metrics array: NaN where the run does not count (the status rules, in one place)."""
     nan = np.nan
-    markers = list(directions) + sorted({m for row in rows for m in row["markers"]} - set(directions))
-    status = np.array([r["status"] for r in rows], dtype=object)
-    ok, silent = status == "ok", status == "silent_failure"  # a silent failure is graded like any answer: a miss
-    measured = ~np.isin(status, list(RETRIED))  # not the harness's or the provider's failure
-    column = lambda name: np.array([r[name] for r in rows], dtype=float)  # noqa: E731  (None becomes NaN)
+    fired = cols["markers"]
+    names = [m for k, m in enumerate(cols.values("markers")) if fired[:, k].any()]  # the markers these runs fired
+    markers = list(directions) + sorted(set(names) - set(directions))
+    ok, silent = cols.isin("status", ["ok"]), cols.isin("status", ["silent_failure"])  # a silent failure is graded like any answer: a miss
+    measured = ~cols.isin("status", RETRIED)  # not the harness's or the provider's failure
+    at = {m: k for k, m in enumerate(cols.values("markers"))}
+    marker = lambda m: fired[:, at[m]].astype(bool) if m in at else np.zeros(len(cols), dtype=bool)  # noqa: E731
     columns = [
-        ("match", "rate", "up", np.where(measured, 100.0 * column("matched"), nan)),  # None (no expected answer): NaN
-        ("score", "rate", "up", np.where(measured, 100.0 * np.array([r.get("score") for r in rows], dtype=float), nan)),  # graders' mean credit
+        ("match", "rate", "up", np.where(measured, 100.0 * cols["matched"], nan)),  # NaN (no expected answer) stays NaN
+        ("score", "rate", "up", np.where(measured, 100.0 * cols["score"], nan)),  # graders' mean credit
         ("errors", "rate", "down", 100.0 * ~ok),
         ("silent_failures", "rate", "down", 100.0 * silent),
-        *[(f"marker:{m}", "rate", directions.get(m, "neutral"),
-           np.where(measured, 100.0 * np.array([m in r["markers"] for r in rows], dtype=bool), nan)) for m in markers],
-        *[(c, "cost", "down", np.where(measured, column(c), nan)) for c in COSTS],
+        *[(f"marker:{m}", "rate", directions.get(m, "neutral"), np.where(measured, 100.0 * marker(m), nan)) for m in markers],
+        *[(c, "cost", "down", np.where(measured, cols[c], nan)) for c in COSTS],
     ]
-    return [c[:3] for c in columns], np.column_stack([c[3] for c in columns]) if rows else np.empty((0, len(columns)))
+    return [c[:3] for c in columns], np.column_stack([c[3] for c in columns]) if len(cols) else np.empty((0, len(columns)))
+
+
+def as_columns(rows: list[dict] | Columns) -> Columns:
+    """Flat rows (results.flat(), as tests and callers without a store have them) as columns."""
+    return rows if isinstance(rows, Columns) else Columns.from_rows(rows)
 
 
 # --- cells ---------------------------------------------------------------------------------------------
@@ -171,6 +173,13 @@ class Cells:
     names: dict[tuple[str, str], tuple[str, str]]  # (axis, key) -> (display name, other name: a revision's ref), as first seen
     aliases: dict[str, Aliases] = field(default_factory=dict)  # axis -> key -> every name it is stored under
     groups: dict[int, dict[str, list[int]]] = field(default_factory=dict)  # per axis: value -> its cells, made once
+    rests: dict[int, list[tuple]] = field(default_factory=dict)  # per axis: each cell's other coordinates, made once
+
+    def rest(self, at: int) -> list[tuple]:
+        """Each cell's key without the axis at position `at`: what pairs it with a cell of the other side."""
+        if at not in self.rests:
+            self.rests[at] = [k[:at] + k[at + 1:] for k in self.keys]
+        return self.rests[at]
 
     def grouped(self, at: int) -> dict[str, list[int]]:
         """The cells (their positions) by their value on the axis at position `at` of a cell key."""
@@ -182,41 +191,52 @@ class Cells:
         return self.groups[at]
 
 
-def summarize(rows: list[dict], directions: dict[str, str] | None = None) -> Cells:
-    table, values = metrics(rows, directions or {})
-    ids: dict[tuple, int] = {}
-    names, stored = {}, set()
-    cell = np.empty(len(rows), dtype=np.intp)
-    for j, r in enumerate(rows):
-        stored.add((r["sha"], r["revision"], r["ref"], r["model"], r["model_name"]))  # one SHA may have a name per suite
-        key = (r["model"], r["sha"], r["task"], r["tier"], r["agent_version"])
-        if key not in ids:
-            ids[key] = len(ids)
-            names[("model", r["model"])] = (r["model_name"], r["model"])
-            names[("revision", r["sha"])] = (r["revision"], r["ref"])
-            names[("tier", r["tier"])] = (r["tier"], r["tier"])
-            names[("task", r["task"])] = (r["task"], r["task"])
-            names[("agent", r["agent_version"])] = side_name("agent", r["agent_version"], r["agent"], r["agent_version"])
-        cell[j] = ids[key]
+def summarize(rows: list[dict] | Columns, directions: dict[str, str] | None = None) -> Cells:
+    cols = as_columns(rows)
+    table, values = metrics(cols, directions or {})
+    _, first, cell = np.unique(cols.combined("model", "sha", "task", "tier", "agent_version"), return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # cells numbered as runs first have them
+    rank = np.empty(len(order), dtype=np.intp)
+    rank[order] = np.arange(len(order))
+    cell, first, n = rank[cell.reshape(-1)], first[order], len(order)
+    at = {c: list(map(cols.values(c).__getitem__, cols[c][first].tolist())) for c in  # each column's value at each cell's first run
+          ("model", "model_name", "sha", "revision", "ref", "task", "tier", "agent", "agent_version")}
+    keys = list(zip(at["model"], at["sha"], at["task"], at["tier"], at["agent_version"]))
+    # Each axis value named as the first run of the last cell that has it (a dict keeps the last value given).
+    names = {(axis, key): pair for axis, keys_, pairs in (
+        ("model", at["model"], zip(at["model_name"], at["model"])), ("revision", at["sha"], zip(at["revision"], at["ref"])),
+        ("tier", at["tier"], zip(at["tier"], at["tier"])), ("task", at["task"], zip(at["task"], at["task"])),
+        ("agent", at["agent_version"], zip(at["agent"], at["agent_version"]))) for key, pair in dict(zip(keys_, pairs)).items()}
+    names.update({("agent", v): side_name("agent", v, *names["agent", v]) for a, v in list(names) if a == "agent"})
+    stored = distinct(cols, "sha", "revision", "ref", "model", "model_name")
     counted = ~np.isnan(values)
-    per_cell = lambda weights: np.bincount(cell, weights=weights, minlength=len(ids))  # noqa: E731  (sums in run order)
-    sums = np.array([per_cell(np.where(counted[:, i], values[:, i], 0.0)) for i in range(len(table))]).T.reshape(len(ids), len(table))
-    counts = np.array([per_cell(counted[:, i]) for i in range(len(table))]).T.reshape(len(ids), len(table)).astype(np.int64)
-    known = {axis: {key: set(pair) for (a, key), pair in names.items() if a == axis} for axis in SIDES}
-    known["revision"] = aliases("revision", ((sha, name, ref) for sha, name, ref, _, _ in stored))
+    per_cell = lambda weights: np.bincount(cell, weights=weights, minlength=n)  # noqa: E731  (sums in run order)
+    sums = np.array([per_cell(np.where(counted[:, i], values[:, i], 0.0)) for i in range(len(table))]).T.reshape(n, len(table))
+    counts = np.array([per_cell(counted[:, i]) for i in range(len(table))]).T.reshape(n, len(table)).astype(np.int64)
+    known = {axis: {k: set(pair) for (a, k), pair in names.items() if a == axis} for axis in SIDES}
+    known["revision"] = aliases("revision", ((sha, name, ref) for sha, name, ref, _, _ in stored))  # one SHA may have a name per suite
     known["model"] = aliases("model", ((model, name, model) for _, _, _, model, name in stored))
-    return Cells(metrics=table, keys=list(ids), sums=sums, counts=counts, runs=np.bincount(cell, minlength=len(ids)), names=names,
-                 aliases=known)
+    return Cells(metrics=table, keys=keys, sums=sums, counts=counts, runs=np.bincount(cell, minlength=n), names=names, aliases=known)
 
 
 CELL = ("model", "revision", "task", "tier", "agent")  # a cell key's order; agent: the agent's version
 
 
-def two_sides(rows: list[dict], axis: str, base: str, head: str) -> list[dict]:
+def two_sides(rows: list[dict] | Columns, axis: str, base: str, head: str) -> Columns:
     """Only the runs of what base and head name: summing every other run would be wasted work."""
+    cols = as_columns(rows)
     field, name, other = SIDES[axis]
-    wanted = _wanted(aliases(axis, {(r[field], r[name], r[other]) for r in rows}), axis, base, head)
-    return [r for r in rows if r[field] in wanted] if wanted else rows
+    wanted = _wanted(aliases(axis, distinct(cols, field, name, other)), axis, base, head)
+    return cols.take(cols.isin(field, wanted)) if wanted else cols
+
+
+def distinct(cols: Columns, *names: str) -> list[tuple]:
+    """The distinct combinations of these text columns among the runs."""
+    if not len(cols):
+        return []
+    _, first = np.unique(cols.combined(*names), return_index=True)
+    values = [(cols.values(n), cols[n][first].tolist()) for n in names]
+    return list(zip(*[[v[k] for k in codes] for v, codes in values]))
 
 
 def _wanted(known: Aliases, axis: str, base: str, head: str) -> set[str]:
@@ -224,7 +244,7 @@ def _wanted(known: Aliases, axis: str, base: str, head: str) -> set[str]:
     return {resolve(known, axis, base), resolve(known, axis, head)} if known else set()
 
 
-def compare(rows: list[dict] | Cells, base: str, head: str, axis: str = "revision", *, models: list[str] = (), tiers: list[str] = (),
+def compare(rows: list[dict] | Columns | Cells, base: str, head: str, axis: str = "revision", *, models: list[str] = (), tiers: list[str] = (),
             tasks: list[str] = (), directions: dict[str, str] | None = None, most_flips: int | None = None,
             decision: Decision | None = None) -> Comparison:
     """Compare head with base along `axis`. rows: results.flat() rows, or summarize(rows) to compare
@@ -248,8 +268,8 @@ def compare(rows: list[dict] | Cells, base: str, head: str, axis: str = "revisio
     b, h = resolve(kept, axis, base), resolve(kept, axis, head)
     if b == h:
         raise CompareError(f"--base {base!r} and --head {head!r} name the same {axis}: compare two different ones")
-    rest = lambda k: k[:at] + k[at + 1:]  # noqa: E731  (a cell's other coordinates)
-    sides = {side: {rest(cells.keys[i]): i for i in groups[value]} for side, value in (("base", b), ("head", h))}
+    rest = cells.rest(at)
+    sides = {side: {rest[i]: i for i in groups[value]} for side, value in (("base", b), ("head", h))}
     one_agent = sum(a == "agent" for a, _ in cells.names) == 1  # then labels need not say it
     others = [a for a in CELL if a != axis]
     shared = sorted(sides["base"].keys() & sides["head"].keys())
@@ -272,7 +292,7 @@ def compare(rows: list[dict] | Cells, base: str, head: str, axis: str = "revisio
     ), {}, decision or Decision())
 
 
-def per_model(rows: list[dict] | Cells, base: str, head: str, axis: str = "revision", *, models: list[str] = (), tiers: list[str] = (),
+def per_model(rows: list[dict] | Columns | Cells, base: str, head: str, axis: str = "revision", *, models: list[str] = (), tiers: list[str] = (),
               tasks: list[str] = (), directions: dict[str, str] | None = None, decision: Decision | None = None) -> dict[str, Comparison]:
     """The same comparison for each model on its own, by model name: what got better, for which models."""
     cells = rows if isinstance(rows, Cells) else summarize(two_sides(rows, axis, base, head), directions)

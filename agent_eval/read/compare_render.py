@@ -200,12 +200,12 @@ def fired(c: Comparison, rules: list[Rule]) -> tuple[list[str], list[str]]:
 # --- the report's Compare view ------------------------------------------------------------------------
 
 
-def for_report(plans: list[dict], flat: list[dict]) -> list[dict]:
+def for_report(plans: list[dict], flat) -> list[dict]:
     """Comparisons for the report to show, computed here so the page shows the CLI's numbers and
     never redoes the statistics. Revisions: every pair when there are at most 4, else each against
     the one before it, and the first against the last (in the suites' order); models, tiers and
     agent versions: every pair when at most 3, else each against the first. At most FLIPS_SHOWN flips a pair.
-    `plans`: the suites' plan.json; `flat`: the store's flat rows, as the report read them."""
+    `plans`: the suites' plan.json; `flat`: the store's one-shot runs, as columns (or flat rows)."""
     from . import compare as cmp
     from . import sequential_verdict
 
@@ -214,7 +214,7 @@ def for_report(plans: list[dict], flat: list[dict]) -> list[dict]:
                "tier": [t for p in plans for t in p.get("tiers", [])], "agent": [v for p in plans for v in p.get("agent_versions", [])]}
     out = []
     for axis, listed in planned.items():
-        present = {key[cmp.CELL.index(axis)] for key in cells.keys}
+        present = set(cells.grouped(cmp.CELL.index(axis)))
         order = list(dict.fromkeys([v for v in listed if v in present] + sorted(present)))
         every = len(order) <= (4 if axis == "revision" else 3)
         if every:

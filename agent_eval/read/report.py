@@ -1,7 +1,8 @@
 """Report: every result of a store as one static, client-side site — no server, works from file://.
 
-The site is report_site/ rendered with jinja2 plus three kinds of data written with orjson:
+The site is report_site/ rendered with jinja2 plus four kinds of data written with orjson:
 data.js (every run as dictionary-encoded columns: small, and one pass computes any aggregate),
+views.js (what only the Compare and Sessions views show, loaded when one of them first opens),
 details/PPP-NNNN.js (each run's answer, errors, markers and tool timeline, 1,000 runs a file, loaded
 only when a run is opened) and echarts.min.js, copied from its npm package so nothing loads from a CDN at view time.
 Scripts, not JSON: a page opened from file:// may not fetch() its neighbours, but it may load them.
@@ -17,6 +18,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import zlib
 from array import array
 from collections import defaultdict
 from dataclasses import dataclass
@@ -24,11 +26,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import jinja2
+import numpy as np
 import orjson
 
 from agent_eval import __version__
 from agent_eval.run.agent import AgentError, npm
-from agent_eval.store import index
+from agent_eval.store import columns, index
+from agent_eval.store.columns import Columns
 from agent_eval.store.records import RETRIED
 from agent_eval.store.results import flat
 from agent_eval.store.store import read_plans
@@ -72,42 +76,16 @@ DIM_INFO = {
 }
 
 
-def facts(rows: list[dict], tasks: dict[str, dict], markers: dict[str, dict]) -> tuple[list[tuple], dict[str, dict]]:
-    """The few fields the page needs from each flat row (results.COLUMNS), as tuples, and what each
-    dimension value looks like, from the first row that has it (`tasks` and `markers` by name)."""
-    infos: dict[str, dict] = {axis: {} for axis in DIM_INFO}
-    model, revision, task, tier, agent, marker = (infos[axis] for axis in DIM_INFO)
-    out = []
-    for r in rows:
-        if r["model"] not in model:
-            model[r["model"]] = {"id": r["model"], "name": r["model_name"]}
-        if r["sha"] not in revision:
-            revision[r["sha"]] = {"name": r["revision"], "sha": r["sha"], "ref": r["ref"]}
-        if r["task"] not in task:
-            task[r["task"]] = tasks[r["task"]]
-        if r["tier"] not in tier:
-            tier[r["tier"]] = {"name": r["tier"]}
-        if r["agent_version"] not in agent:
-            agent[r["agent_version"]] = DIM_INFO["agent"](r["agent_version"])
-        for name in r["markers"]:
-            if name not in marker:
-                marker[name] = markers[name]
-        out.append((
-            r["model"], r["sha"], r["task"], r["tier"], r["agent_version"], r["repeat"], STATUS_CODE[r["status"]],
-            2 if r["matched"] is None else int(r["matched"]), round(r["wall_seconds"], 2), r["tokens_new"], r["tokens_cached"],
-            r["tokens_generated"], r["turns"], r["tool_calls"], r["cost"], tuple(r["markers"]),
-        ))
-    return out, infos
-
-
 def table(results: list[dict], plans: list[dict]) -> Table:
     """The table of whole result.json records (as dicts): for tests and for callers without a store."""
     tasks = {r["cell"]["task"]["id"]: DIM_INFO["task"](r["cell"]["task"]) for r in reversed(results)}
     markers = {h["name"]: DIM_INFO["marker"](h) for r in reversed(results) for h in reversed(r["markers"])}
-    return columns(*facts([flat(r) for r in results], tasks, markers), plans)
+    return tabled(Columns.from_rows([flat(r) for r in results]), tasks, markers, plans)
 
 
-def columns(rows: list[tuple], infos: dict[str, dict], plans: list[dict]) -> Table:
+def tabled(cols: Columns, tasks: dict[str, dict], markers: dict[str, dict], plans: list[dict]) -> Table:
+    """The page's table of these runs: each dimension coded in the suites' order, then as the runs
+    first have it; `tasks` and `markers` say what each task and marker looks like, by name."""
     index: dict[str, dict[str, int]] = {axis: {} for axis in DIM_INFO}
     dims: dict[str, list[dict]] = {axis: [] for axis in DIM_INFO}
 
@@ -125,21 +103,65 @@ def columns(rows: list[tuple], infos: dict[str, dict], plans: list[dict]) -> Tab
             code("agent", version, DIM_INFO["agent"](version))
         for marker in plan.get("markers", []):  # a marker that never fired still shows, at 0 %
             code("marker", marker["name"], DIM_INFO["marker"](marker))
-    for axis, seen in infos.items():
-        for key, info in seen.items():
-            code(axis, key, info)
-    # Transposed in one go: a column at a time is far cheaper than a row at a time.
-    values = list(zip(*rows, strict=True)) if rows else [()] * (len(AXES) + len(COLUMNS))
-    cols = {name: list(column) for name, column in zip(AXES + COLUMNS, values, strict=True)}
-    for axis in AXES:
-        cols[axis] = [index[axis][key] for key in cols[axis]]
-    cols["markers"] = [sum(1 << index["marker"][m] for m in names) if names else 0 for names in cols["markers"]]
-    meta = {
+    for axis, (column, info) in SEEN.items():
+        for i in firsts(cols, column):
+            code(axis, cols.values(column)[cols[column][i]], info(cols, i, tasks))
+    fired = cols["markers"]
+    names = cols.values("markers")
+    for k in sorted((k for k in range(len(names)) if fired[:, k].any()), key=lambda k: (int(fired[:, k].argmax()), k)):
+        code("marker", names[k], markers[names[k]])
+    t = Table(dims=dims, cols=page_columns(cols, index), meta={})
+    t.meta = {
         "suites": [p["suite"] for p in plans], "profiles": sorted({p["profile"] for p in plans}),
         "harness_version": __version__, "built": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "runs": len(rows), "expected": expected_cells(plans),
+        "runs": len(cols), "expected": expected_cells(plans),
     }
-    return Table(dims=dims, cols=cols, meta=meta)
+    return t
+
+
+# Each axis: the column that keys it, and what the page shows of a value, from the first run that has it.
+SEEN = {
+    "model": ("model", lambda c, i, _: {"id": c.values("model")[c["model"][i]], "name": c.values("model_name")[c["model_name"][i]]}),
+    "revision": ("sha", lambda c, i, _: {"name": c.values("revision")[c["revision"][i]], "sha": c.values("sha")[c["sha"][i]],
+                                         "ref": c.values("ref")[c["ref"][i]]}),
+    "task": ("task", lambda c, i, tasks: tasks[c.values("task")[c["task"][i]]]),
+    "tier": ("tier", lambda c, i, _: {"name": c.values("tier")[c["tier"][i]]}),
+    "agent": ("agent_version", lambda c, i, _: DIM_INFO["agent"](c.values("agent_version")[c["agent_version"][i]])),
+}
+
+
+def firsts(cols: Columns, column: str) -> list[int]:
+    """The first run with each value of a text column, in the order the runs first have them."""
+    _, first = np.unique(cols[column], return_index=True)
+    return sorted(first.tolist())
+
+
+def page_columns(cols: Columns, index: dict[str, dict[str, int]]) -> dict[str, list]:
+    """The page's columns (AXES + COLUMNS) as lists: dimension values as their place in dims."""
+    out = {}
+    for axis, (column, _) in SEEN.items():
+        lut = np.array([index[axis].get(v, -1) for v in cols.values(column)] + [0], dtype=np.int64)
+        out[axis] = lut[cols[column]].tolist()
+    out["repeat"] = whole(cols["repeat"])
+    out["status"] = np.array([STATUS_CODE[s] for s in cols.values("status")] + [0], dtype=np.int64)[cols["status"]].tolist()
+    out["matched"] = np.where(np.isnan(cols["matched"]), 2, np.nan_to_num(cols["matched"])).astype(np.int64).tolist()
+    out["wall"] = [round(v, 2) for v in whole(cols["wall_seconds"], ints=False)]
+    for name, column in (("new", "tokens_new"), ("cached", "tokens_cached"), ("generated", "tokens_generated"),
+                         ("turns", "turns"), ("tools", "tool_calls")):
+        out[name] = whole(cols[column])
+    out["cost"] = whole(cols["cost"], ints=False)
+    names = cols.values("markers")
+    bits = [index["marker"][n] for n in names]
+    weight = np.array([1 << b for b in bits] + [0], dtype=np.int64 if len(index["marker"]) < 63 else object)[:len(names)]
+    out["markers"] = (cols["markers"].astype(weight.dtype) @ weight).tolist() if names else [0] * len(cols)
+    return {name: out[name] for name in AXES + COLUMNS}
+
+
+def whole(values: np.ndarray, ints: bool = True) -> list:
+    """A number column as the rows held it: None where unknown, and ints for a column of counts."""
+    if not np.isnan(values).any():
+        return values.astype(np.int64).tolist() if ints else values.tolist()
+    return [None if v != v else int(v) if ints else v for v in values.tolist()]
 
 
 def expected_cells(plans: list[dict]) -> dict[str, int]:
@@ -210,31 +232,34 @@ def summary(t: Table, rows: list[int]) -> dict:
 # --- build ---------------------------------------------------------------------------------------
 
 
-def collect(store: Path, details_dir: Path) -> tuple[list[dict], list[tuple], dict[str, dict], list[int]]:
-    """Every result's flat row (sessions' too), the one-shot runs' facts from the store's index
-    (never 100k result.json files), and each of their details written 1,000 a file per revision
-    folder; `starts` is the first row of each folder, for the page to find a run's details file."""
-    every, tasks, details = index.report_rows(store)
-    # A session's tasks are another experiment than one-shot runs: the Sessions view (sessions.py) reads them.
-    kept = [k for k, row in enumerate(every) if row["session_position"] is None]
-    rows, details = [every[k] for k in kept], [details[k] for k in kept]
-    markers: dict[str, dict] = {}
-    for row, detail in zip(rows, details, strict=True):
-        for name in row["markers"]:
-            if name not in markers:  # only the first run with each marker is parsed
-                hit = next(h for h in orjson.loads(detail)["markers"] if h["name"] == name)
-                markers[name] = DIM_INFO["marker"](hit)
-    starts = [k for k, row in enumerate(rows) if k == 0 or row_part(row) != row_part(rows[k - 1])]
-    for part, (first, end) in enumerate(zip(starts, [*starts[1:], len(rows)])):
+def collect(store: Path, details_dir: Path) -> tuple[Columns, Columns, dict[str, dict], dict[str, dict], list[int]]:
+    """Every run's columns (sessions' too) and the one-shot runs', from the store's index (never
+    100k result.json files), what each task and marker looks like, and each one-shot run's details
+    written 1,000 a file per revision folder; `starts` is the first run of each folder, for the page
+    to find a run's details file."""
+    with columns.snapshot(store, whole=True) as db:
+        every = columns.load(db, store)
+        one_shot = np.isnan(every["session_position"])  # a session's tasks are another experiment: the Sessions view reads them
+        query = f"SELECT path, detail FROM runs JOIN details USING (path) WHERE {index.CURRENT}"
+        details = [zlib.decompress(d) for (_, d), keep in zip(index.in_folder_order(db.execute(query).fetchall()), one_shot.tolist()) if keep]
+        task_info = dict(db.execute("SELECT id, info FROM tasks"))
+    tasks = {every.values("task")[every["task"][i]]: orjson.loads(task_info[every.values("task_id")[every["task_id"][i]]])
+             for i in firsts(every, "task")}  # each task as the first run of it says
+    cols = every.take(one_shot)
+    fired, names = cols["markers"], cols.values("markers")
+    markers = {}
+    for k in range(len(names)):
+        if fired[:, k].any():  # only the first run with each marker is parsed
+            hit = next(h for h in orjson.loads(details[int(fired[:, k].argmax())])["markers"] if h["name"] == names[k])
+            markers[names[k]] = DIM_INFO["marker"](hit)
+    part = cols["part"]
+    starts = np.flatnonzero(np.r_[True, part[1:] != part[:-1]]).tolist() if len(cols) else []
+    for n, (first, end) in enumerate(zip(starts, [*starts[1:], len(cols)])):
         for c in range(first, end, DETAILS_PER_FILE):
-            name = f"{part:03d}-{(c - first) // DETAILS_PER_FILE:04d}"
+            name = f"{n:03d}-{(c - first) // DETAILS_PER_FILE:04d}"
             chunk = b"[" + b",".join(details[c : min(c + DETAILS_PER_FILE, end)]) + b"]"  # orjson's own compact form
             (details_dir / f"{name}.js").write_bytes(b'window.reportDetails("' + name.encode() + b'",' + chunk + b");\n")
-    return every, *facts(rows, tasks, markers), starts
-
-
-def row_part(row: dict) -> str:
-    return row["folder"].split("/", 2)[1]  # runs/<sha10>/…: one part per revision folder
+    return every, cols, tasks, markers, starts
 
 
 def site_dir() -> Path:
@@ -267,19 +292,22 @@ def build(store: Path, out: Path, trace_base: str | None = None, say=lambda line
         trace_base = _relative(store, out)
     shutil.rmtree(out / "details", ignore_errors=True)
     (out / "details").mkdir(parents=True)
-    flat, rows, infos, starts = collect(store, out / "details")
+    every, cols, tasks, markers, starts = collect(store, out / "details")
     plans = read_plans(store, say)
-    t = columns(rows, infos, plans)
+    t = tabled(cols, tasks, markers, plans)
     meta = {**t.meta, "expected": expected_grid(t), "trace_base": trace_base, "details_per_file": DETAILS_PER_FILE, "details_starts": starts}
     from . import sessions
     from .compare_render import for_report  # the Compare view shows compare's own numbers, the Sessions view sessions'
 
-    one_shot = [r for r in flat if r["session_position"] is None]
-    ran = len(one_shot) < len(flat)  # any sessions at all: at 100k one-shot runs, not looking saves half a second
-    data = {"dims": t.dims, "cols": encode(t.cols), "meta": meta, "compare": for_report(plans, one_shot),
-            "sessions": {"lines": [line.model_dump() for line in sessions.by_position(flat)] if ran else [],
-                         "saved": [s.model_dump() for s in sessions.saved(flat)] if ran else []}}
+    flat = index.rows(store) if len(cols) < len(every) else []  # any sessions at all: only then a row per run
+    data = {"dims": t.dims, "cols": encode(t.cols), "meta": meta}
     (out / "data.js").write_bytes(b"window.REPORT=" + orjson.dumps(data) + b";\n")
+    # What only the Compare and Sessions views show, apart: the page loads it when one of them opens,
+    # so its first content never waits for it (at 100k runs it would add half a megabyte and more).
+    views = {"compare": for_report(plans, cols),
+             "sessions": {"lines": [line.model_dump() for line in sessions.by_position(flat)] if flat else [],
+                          "saved": [s.model_dump() for s in sessions.saved(flat)] if flat else []}}
+    (out / "views.js").write_bytes(b"window.reportViews(" + orjson.dumps(views) + b");\n")
     site = site_dir()
     shutil.copyfile(echarts(), out / "echarts.min.js")
     for asset in ("app.js", "style.css"):

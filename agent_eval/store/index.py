@@ -27,7 +27,6 @@ import sqlite3
 import threading
 import time
 import zlib
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from .folders import RACY_NS, look, result_stat
 from .results import COLUMNS, flat
 
 NAME = "index.sqlite"
+COLUMNS_NAME = "index.columns.npz"  # columns.py's cache of what the aggregating readers need, derived from the index
 FORMAT = 1  # bump when flat() computes a column differently: every index is then rebuilt
 DETAIL_KEYS = ("answer", "errors", "ended_by", "requests", "markers", "steps")  # what the report's run panel shows
 TASK_KEYS = ("id", "prompt", "expected", "match", "files")  # what the report shows of a task
@@ -50,6 +50,7 @@ TABLES = {
     "folders": "path TEXT PRIMARY KEY, mtime_ns INTEGER",  # runs/ down to the task folders, as last listed
     "pending": "path TEXT PRIMARY KEY",  # run folders last seen without a result.json: stat'ed at every check
     "superseded": "path TEXT PRIMARY KEY, newer TEXT",  # runs of a cell that has a newer run under another key
+    "generation": "made TEXT, n INTEGER",  # one row: this index's identity and a count every write bumps (columns.py's cache stamp)
 }
 IDENTITY = ("suite", "model", "sha", "task", "tier", "agent_version", "repeat", "session")  # one cell of one suite, whatever its key
 CELL_COLUMNS = ", ".join(f'"{c}"' for c in IDENTITY)
@@ -91,7 +92,7 @@ def damaged(err: sqlite3.DatabaseError) -> bool:
 
 
 def remove(store: Path) -> None:
-    for name in (NAME, NAME + "-wal", NAME + "-shm"):
+    for name in (NAME, NAME + "-wal", NAME + "-shm", COLUMNS_NAME):
         (Path(store) / name).unlink(missing_ok=True)
 
 
@@ -107,6 +108,7 @@ def _open(path: Path) -> sqlite3.Connection:
                         db.execute(f"CREATE TABLE {table} ({columns})")
                     for statement in INDEXES:
                         db.execute(statement)
+                    db.execute("INSERT INTO generation VALUES (?, 0)", (os.urandom(8).hex(),))
                     db.execute(f"PRAGMA user_version={VERSION}")
         db.execute("PRAGMA synchronous=NORMAL")  # with WAL: never corrupt, at worst the last commit is lost
         return db
@@ -123,7 +125,15 @@ class transaction:
         self.db.execute("BEGIN IMMEDIATE")  # take the write lock now: two writers queue, never deadlock
 
     def __exit__(self, kind, *_):
+        if not kind:
+            self.db.execute("UPDATE generation SET n = n + 1")  # whatever was written: derived caches are stale
         self.db.execute("ROLLBACK" if kind else "COMMIT")
+
+
+def generation(db: sqlite3.Connection) -> str:
+    """What the index holds, named: it changes with every write, and differs between two indexes."""
+    made, n = db.execute("SELECT made, n FROM generation").fetchone()
+    return f"{made}-{n}"
 
 
 def read(store: str, path: str) -> tuple:
@@ -163,6 +173,8 @@ def read_many(store: Path, paths: list[str]) -> list[tuple]:
     """Many run folders at once: on every core when there are enough to pay for the processes."""
     if len(paths) < 2000 or (os.cpu_count() or 1) < 2:
         return [read(str(store), p) for p in paths]
+    from concurrent.futures import ProcessPoolExecutor  # here: multiprocessing costs every reader's start 20 ms to import
+
     chunk = max(500, len(paths) // ((os.cpu_count() or 1) * 4))
     with ProcessPoolExecutor(min(os.cpu_count() or 1, 8)) as pool:
         parts = pool.map(_read_chunk, [(str(store), paths[i : i + chunk]) for i in range(0, len(paths), chunk)])
@@ -424,23 +436,3 @@ def warn_bad(store: Path, say) -> None:
         say(f"warning: left out {count} older run(s) of cells run again since under another definition (task, profile, "
             f"budgets or agent settings changed), e.g. {Path(store) / path} (superseded by {newer}); each cell counts its "
             f"newest run only: delete the old folders to silence this")
-
-
-def report_rows(store: Path) -> tuple[list[dict], dict[str, dict], list[bytes]]:
-    """What the report needs: the rows, each task's info by id (first seen), and each row's
-    run-panel details as compact JSON bytes (the report writes them without parsing them)."""
-    prefetch(store)
-    db = check(store)
-    try:
-        tasks = {tid: orjson.loads(info) for tid, info in db.execute("SELECT id, info FROM tasks")}
-        found, infos, details = [], {}, []
-        query = f"SELECT path, {', '.join(f'runs.{q}' for q in QUOTED.split(', '))}, task_id, detail FROM runs JOIN details USING (path) WHERE {CURRENT}"
-        with bulk():
-            for values in in_folder_order(db.execute(query).fetchall()):
-                row = decode(values[1:-2])
-                infos.setdefault(row["task"], tasks[values[-2]])
-                found.append(row)
-                details.append(zlib.decompress(values[-1]))
-        return found, infos, details
-    finally:
-        db.close()

@@ -57,7 +57,7 @@ Seconds = Annotated[float, Field(strict=True), AfterValidator(_seconds)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built when first used: a command that never makes one never pays for it
 
 
 # --- profile -----------------------------------------------------------------------------------
