@@ -76,7 +76,7 @@ def test_rounds_resume_from_the_runs_stored_and_look_after_each(project):
 
     report = project.cli("report")  # the report's Compare view shows the same sequential numbers
     assert report.returncode == 0, report.stderr
-    assert "sequential rounds: decided after 2 of 2 rounds" in (project.store / "report" / "data.js").read_text()
+    assert "sequential rounds: decided after 2 of 2 rounds" in (project.store / "report" / "views.js").read_text()
 
     sized = project.cli("plan-size")  # the sides it ran in rounds
     assert sized.returncode == 0, sized.stderr

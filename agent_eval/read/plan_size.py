@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 from agent_eval.suite.config import Decision
 
-from .compare import metrics, two_sides
+from .compare import as_columns, distinct, metrics, two_sides
 from .sides import SIDES, aliases, resolve
 from .stats import POWER, t_quantile
 
@@ -60,15 +60,19 @@ def _before(r: int) -> int:
     return max((x for x in REPEATS if x < r), default=0)
 
 
-def plan_size(rows: list[dict], base: str, head: str, axis: str, decision: Decision, directions: dict[str, str]) -> list[Size]:
+def plan_size(rows, base: str, head: str, axis: str, decision: Decision, directions: dict[str, str]) -> list[Size]:
+    """rows: the store's runs, as columns (compare.load_rows) or flat rows."""
     field, name, other = SIDES[axis]
-    known = aliases(axis, {(r[field], r[name], r[other]) for r in rows})
+    cols = as_columns(rows)
+    known = aliases(axis, set(distinct(cols, field, name, other)))
     b, h = resolve(known, axis, base), resolve(known, axis, head)
-    rows = two_sides(rows, axis, b, h)
-    table, values = metrics(rows, directions)
-    keep = [i for i, r in enumerate(rows) if r[field] in (b, h)]
+    cols = two_sides(cols, axis, b, h)
+    table, values = metrics(cols, directions)
+    side = cols.text(field)
     at = [k for k in ("model", "revision", "task", "tier", "agent") if k != axis]
     columns = {"model": "model", "revision": "sha", "task": "task", "tier": "tier", "agent": "agent_version"}
+    where = list(zip(*[cols.text(columns[a]) for a in at])) if len(cols) else []  # each run's cell, but for the side
+    keep = [i for i in range(len(cols)) if side[i] in (b, h)]
     out = []
     names = [t[0] for t in table]
     for metric, effect in decision.effects().items():
@@ -78,7 +82,7 @@ def plan_size(rows: list[dict], base: str, head: str, axis: str, decision: Decis
         cells: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: {b: [], h: []})
         for i in keep:
             if not np.isnan(values[i, j]):
-                cells[tuple(rows[i][columns[a]] for a in at)][rows[i][field]].append(float(values[i, j]))
+                cells[where[i]][side[i]].append(float(values[i, j]))
         found = _split(table[j][1], cells, b, h, at.index("task"))
         if found:
             out.append(_size(metric, table[j][1], effect, *found))

@@ -97,8 +97,9 @@ def run(plan: Plan, jobs: int, say) -> Rounds:
 
 def look_at(plan: Plan, design: sequential.Design, k: int, cells) -> sequential.Look:
     """Look k: the comparison over the plan's cells of the first k rounds, as the store holds them."""
-    keys = {c.key for c in cells if c.repeat < k}
-    rows = [r for r in cmp.load_rows(plan.suite.store_path, design.axis, design.base, design.head) if r["key"] in keys]
+    keys = {plan.aliases.get(c.key, c.key) for c in cells if c.repeat < k}  # a result graded before grading left the key: its old one
+    cols = cmp.load_rows(plan.suite.store_path, design.axis, design.base, design.head)
+    rows = cols.take(cols.isin("key", keys))
     directions = {m.name: m.direction or "neutral" for m in plan.profile.markers}
     c = cmp.compare(rows, design.base, design.head, design.axis, directions=directions, decision=plan.suite.decision)
     return sequential.look(c.metrics, plan.suite.decision.effects(), design, k)

@@ -5,7 +5,7 @@ too narrow (the stop itself chose a look where the change looked large)."""
 from __future__ import annotations
 
 from .claims import Claim
-from .compare import Comparison, compare
+from .compare import Comparison, as_columns, compare, distinct
 from .sequential import Design, interval, look
 from .sides import SIDES, aliases, resolve
 from .stats import holm
@@ -13,24 +13,25 @@ from .stats import holm
 FUTILE = "smaller than min_effect"
 
 
-def matching(plans: list[dict], rows: list[dict], axis: str, base: str, head: str) -> dict | None:
-    """The plan whose rounds compared exactly what --base and --head name, along this axis."""
+def matching(plans: list[dict], rows, axis: str, base: str, head: str) -> dict | None:
+    """The plan whose rounds compared exactly what --base and --head name, along this axis. rows:
+    the runs, as columns (or flat rows)."""
     ran = [p for p in plans if isinstance(p.get("sequential"), dict) and p["sequential"].get("round") and p["sequential"].get("axis") == axis]
-    if not ran or not rows:  # the usual case, and cheap: the report asks for every pair of a large store
+    if not ran or not len(rows):  # the usual case, and cheap: the report asks for every pair of a large store
         return None
-    field, name, other = SIDES[axis]
-    known = aliases(axis, {(r[field], r[name], r[other]) for r in rows})
+    known = aliases(axis, set(distinct(as_columns(rows), *SIDES[axis])))
     sides = (resolve(known, axis, base), resolve(known, axis, head))
     return next((p for p in ran if sides == (p["sequential"].get("base"), p["sequential"].get("head"))), None)
 
 
-def apply(c: Comparison, plan: dict, rows: list[dict], directions: dict[str, str], decision) -> Comparison:
+def apply(c: Comparison, plan: dict, rows, directions: dict[str, str], decision) -> Comparison:
     """c with every interval and verdict the sequential design's at the round the suite stopped."""
     seq = plan["sequential"]
     design = Design.model_validate({k: v for k, v in seq.items() if k in Design.model_fields})
     k = seq["round"]
     keys = set(plan.get("cells", []))
-    used = [r for r in rows if r["key"] in keys and r["repeat"] < k]
+    cols = as_columns(rows)
+    used = cols.take(cols.isin("key", keys) & (cols["repeat"] < k))
     at = compare(used, design.base, design.head, design.axis, directions=directions, decision=decision)
     seen = look(at.metrics, decision.effects(), design, k)
     states = {m.metric: m.state for m in seen.metrics}
