@@ -95,6 +95,10 @@ def reindex(store: StoreArg = Path("agent-eval-results")) -> None:
         db.close()
     index.warn_bad(store, lambda line: typer.echo(line, err=True))
     typer.echo(f"{store / index.NAME}: {runs} runs, {bad} unreadable (every result.json checked in {time.perf_counter() - started:.1f}s)", err=True)
+    from agent_eval.read import reads
+
+    started = time.perf_counter()
+    typer.echo(f"{store / reads.NAME}: what {reads.fill(store)} runs read, derived in {time.perf_counter() - started:.1f}s (agent-eval reads)", err=True)
 
 
 @app.command()

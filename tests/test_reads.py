@@ -1,0 +1,106 @@
+"""`agent-eval reads`: shares of runs per revision × tier, matched/failed split, ranking, head against
+base, and an old store getting its reads from its traces without running anything."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from agent_eval.read import reads as gather
+from agent_eval.read import reads_table as tables
+from agent_eval.store.records import Read
+from conftest import CHECKOUT
+from synthetic import plan, result, revision, write
+
+FIXTURE = Path(CHECKOUT) / "tests" / "fixtures" / "store-pi-0.73.1"
+REVS = [revision(2), revision(3)]
+TASKS = [f"t{k}" for k in range(4)]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "agent_eval", *args], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+
+def read_by(rev: int, task: int, repeat: int) -> list[Read]:
+    """The known truth: at v5.2 every run reads the README and runs 0 and 1 of t0 ask for help; at v5.3
+    the runs of tasks 0-2 read docs/cli.md (at turn 2, 10 lines) and matched, the others did not."""
+    if rev == 0:
+        return [Read(where="library", path="README.md", turn=1, lines=5)] + ([Read(where="help", path="wfl top", turn=3)] if task == 0 and repeat < 2 else [])
+    return [Read(where="library", path="docs/cli.md", turn=2, lines=10)] if task < 3 else []
+
+
+def store(tmp_path: Path) -> Path:
+    results = []
+    for j, rev in enumerate(REVS):
+        for k, task in enumerate(TASKS):
+            for r in range(3):
+                res = result("org/m", rev, task, "clone", r, matched=(j == 1 and k < 3) or (j == 0 and r == 0))
+                res.reads = read_by(j, k, r)
+                results.append(res.model_dump(mode="json"))
+    infra = result("org/m", REVS[1], "t3", "bare", 0, status="infra_error", matched=None)
+    infra.reads = [Read(where="library", path="docs/cli.md")]
+    results.append(infra.model_dump(mode="json"))
+    return write(tmp_path / "store", results, [plan("s", ["org/m"], REVS, TASKS, ["clone", "bare"], 3)])
+
+
+def test_shares_split_and_ranking_are_exact(tmp_path):
+    rows, found = gather.load(store(tmp_path))
+    by = {(g.revision, g.tier): g for g in tables.groups(rows, found)}
+    assert set(by) == {("v5.2", "clone"), ("v5.3", "clone")}  # the one bare run was the provider's failure: not the agent's work
+    old = by["v5.2", "clone"]
+    assert (old.runs, old.matched, old.failed, old.repeats) == (12, 4, 8, 3)
+    readme, help_ = old.files
+    assert (readme.file, readme.runs, readme.of, readme.matched, readme.of_matched, readme.failed, readme.of_failed) == ("library: README.md", 12, 12, 4, 4, 8, 8)
+    assert (readme.first_turn, readme.lines, readme.ranked) == (1.0, 5.0, True)
+    assert (help_.file, help_.runs, help_.matched, help_.failed, help_.first_turn, help_.lines, help_.ranked) == ("help: wfl top", 2, 1, 1, 3.0, None, False)
+    (cli_md,) = by["v5.3", "clone"].files
+    assert (cli_md.runs, cli_md.of, cli_md.matched, cli_md.of_matched, cli_md.failed, cli_md.of_failed) == (9, 12, 9, 9, 0, 3)
+
+
+def test_head_against_base_is_sorted_by_the_change(tmp_path):
+    rows, found = gather.load(store(tmp_path))
+    changes = tables.diff(rows, found, REVS[0].sha, REVS[1].sha)
+    assert [(c.file, c.base, c.head, round(c.change), c.ranked) for c in changes] == [
+        ("library: README.md", 12, 0, -100, True), ("library: docs/cli.md", 0, 9, 75, True), ("help: wfl top", 2, 0, -17, False)]
+    lines = tables.context(rows, found, "sha", REVS[0].sha, REVS[1].sha)
+    assert lines == ["head: 0% of runs read library: README.md (base 100%; 0/12 vs 12/12)",
+                     "head: 75% of runs read library: docs/cli.md (base 0%; 9/12 vs 0/12)"]  # the unranked help page is no context
+
+
+def test_the_command_prints_counts_json_csv_and_refuses_half_a_pair(tmp_path):
+    path = store(tmp_path)
+    shown = cli("reads", str(path))
+    assert shown.returncode == 0, shown.stderr
+    assert "v5.3 (0003ababab) · clone — 12 runs: 9 matched, 3 failed" in shown.stdout
+    assert "library: docs/cli.md" in shown.stdout and "9/12 75%" in shown.stdout and "help: wfl top ·" in shown.stdout
+    data = orjson.loads(cli("reads", str(path), "--format", "json", "--by-model").stdout)
+    assert [(g["revision"], g["model"], len(g["files"])) for g in data] == [("v5.2", "org/m", 2), ("v5.3", "org/m", 1)]
+    table = list(csv.DictReader(io.StringIO(cli("reads", str(path), "-f", "csv").stdout)))
+    assert [(r["revision"], r["file"], r["runs"], r["of"], r["share"]) for r in table] == [
+        ("v5.2", "library: README.md", "12", "12", "1.0"), ("v5.2", "help: wfl top", "2", "12", "0.1667"), ("v5.3", "library: docs/cli.md", "9", "12", "0.75")]
+    diff = cli("reads", str(path), "--base", "v5.2", "--head", "v5.3")
+    assert diff.returncode == 0 and "library: README.md" in diff.stdout and "-100 pts" in diff.stdout
+    half = cli("reads", str(path), "--base", "v5.2")
+    assert half.returncode == 2 and half.stderr.startswith("error: --base and --head go together") and "Traceback" not in half.stderr
+    unknown = cli("reads", str(path), "--base", "v9", "--head", "v5.3")
+    assert unknown.returncode == 2 and "no revision 'v9'" in unknown.stderr
+
+
+def test_an_old_store_gets_its_reads_from_traces_and_steps_once(tmp_path):
+    old = shutil.copytree(FIXTURE, tmp_path / "old")
+    assert not any(b'"reads"' in p.read_bytes() for p in old.glob("runs/**/result.json"))  # written before reads were recorded
+    rows, found = gather.load(old)
+    skill = next(r for r in rows if r["tier"] == "skill")
+    assert found[skill["folder"]] == [("skill: SKILL.md", 1, 7)]  # from the trace: the turn and the lines it showed
+    (old / skill["folder"] / "trace.jsonl").unlink()  # gone: the cache keeps what it read
+    assert gather.load(old)[1][skill["folder"]] == [("skill: SKILL.md", 1, 7)]
+    (old / gather.NAME).unlink()  # and without the cache, the stored steps still say what was read
+    assert gather.load(old)[1][skill["folder"]] == [("skill: SKILL.md", None, None)]
+    done = cli("reindex", str(old))
+    assert done.returncode == 0 and "what 0 runs read" in done.stderr  # the cache was made on the load just before
