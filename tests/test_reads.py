@@ -104,3 +104,20 @@ def test_an_old_store_gets_its_reads_from_traces_and_steps_once(tmp_path):
     assert gather.load(old)[1][skill["folder"]] == [("skill: SKILL.md", None, None)]
     done = cli("reindex", str(old))
     assert done.returncode == 0 and "what 0 runs read" in done.stderr  # the cache was made on the load just before
+
+
+def test_compare_gives_the_biggest_reading_changes_as_context_never_as_a_claim(tmp_path):
+    path = store(tmp_path)
+    table = cli("compare", str(path), "--base", "v5.2", "--head", "v5.3")
+    assert table.returncode == 0, table.stderr
+    context = [line for line in table.stdout.splitlines() if line.startswith("reading")]
+    assert context == ["reading (context, not a verdict): head: 0% of runs read library: README.md (base 100%; 0/12 vs 12/12)",
+                       "reading (context, not a verdict): head: 75% of runs read library: docs/cli.md (base 0%; 9/12 vs 0/12)"]
+    markdown = cli("compare", str(path), "--base", "v5.2", "--head", "v5.3", "--format", "markdown").stdout
+    section = markdown.split("**Where agents looked**", 1)[1].split("\n\n", 2)[1]
+    assert section.splitlines() == ["- head: 0% of runs read library: README.md (base 100%; 0/12 vs 12/12)",
+                                    "- head: 75% of runs read library: docs/cli.md (base 0%; 9/12 vs 0/12)"]
+    data = orjson.loads(cli("compare", str(path), "--base", "v5.2", "--head", "v5.3", "--format", "json").stdout)
+    assert len(data["reading"]) == 2 and not any("read" in claim["metric"] for claim in data["headline"])
+    one_tier = orjson.loads(cli("compare", str(path), "--base", "v5.2", "--head", "v5.3", "--task", "t3", "-f", "json").stdout)
+    assert one_tier["reading"] == ["head: 0% of runs read library: README.md (base 100%; 0/3 vs 3/3)"]  # the filters hold
