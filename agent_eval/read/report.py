@@ -280,6 +280,9 @@ def build(store: Path, out: Path, trace_base: str | None = None, say=lambda line
             "sessions": {"lines": [line.model_dump() for line in sessions.by_position(flat)] if ran else [],
                          "saved": [s.model_dump() for s in sessions.saved(flat)] if ran else []}}
     (out / "data.js").write_bytes(b"window.REPORT=" + orjson.dumps(data) + b";\n")
+    from . import reads_view  # its own file, loaded when its view opens
+
+    reads_view.write(store, out, t.dims, one_shot)
     site = site_dir()
     shutil.copyfile(echarts(), out / "echarts.min.js")
     for asset in ("app.js", "style.css"):
