@@ -97,11 +97,11 @@ def test_an_old_store_gets_its_reads_from_traces_and_steps_once(tmp_path):
     assert not any(b'"reads"' in p.read_bytes() for p in old.glob("runs/**/result.json"))  # written before reads were recorded
     rows, found = gather.load(old)
     skill = next(r for r in rows if r["tier"] == "skill")
-    assert found[skill["folder"]] == [("skill: SKILL.md", 1, 7)]  # from the trace: the turn and the lines it showed
+    assert found.of(skill["folder"]) == [("skill: SKILL.md", 1, 7)]  # from the trace: the turn and the lines it showed
     (old / skill["folder"] / "trace.jsonl").unlink()  # gone: the cache keeps what it read
-    assert gather.load(old)[1][skill["folder"]] == [("skill: SKILL.md", 1, 7)]
+    assert gather.load(old)[1].of(skill["folder"]) == [("skill: SKILL.md", 1, 7)]
     (old / gather.NAME).unlink()  # and without the cache, the stored steps still say what was read
-    assert gather.load(old)[1][skill["folder"]] == [("skill: SKILL.md", None, None)]
+    assert gather.load(old)[1].of(skill["folder"]) == [("skill: SKILL.md", None, None)]
     done = cli("reindex", str(old))
     assert done.returncode == 0 and "what 0 runs read" in done.stderr  # the cache was made on the load just before
 

@@ -1,34 +1,66 @@
 """Reads per run: what each stored run read (grade/reads.py), for the `reads` command, compare's
 context and the report, without opening 100k result.json files each time.
 
-STORE/reads.sqlite keeps each run folder's reads with the `finished_at` of the result they came from;
-a run it does not hold, or holds from an earlier result (run again since), is read once: the
-result's own `reads`, or — for a result stored before agent-eval recorded them — derived from its
-trace.jsonl (its steps when the trace is gone), so an old store gets its reads without running
-anything again. Like the index it is derived: delete it and it is made again. A store that cannot
-be written (a read-only mirror) is read each time instead.
+STORE/reads.npz keeps every run folder's reads as columns (run, file, first turn, lines: integers,
+the names once), with the `finished_at` of the result they came from: loading it and counting 100k
+runs is a few numpy calls, never an object per read. A run it does not hold, or holds from an earlier
+result (run again since), is read once: the result's own `reads`, or — for a result stored before
+agent-eval recorded them — derived from its trace.jsonl (its steps when the trace is gone), so an old
+store gets its reads without running anything again. Like the index it is derived: delete it and it
+is made again; it is replaced whole, atomically. A store that cannot be written (a read-only mirror)
+is read each time instead.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import orjson
 
 from agent_eval.grade import reads as reading
 from agent_eval.grade import trace as traces
 from agent_eval.store.records import Step
+from agent_eval.store.store import write_atomic
 
-NAME = "reads.sqlite"
+NAME = "reads.npz"
 FORMAT = 1  # bump when grade/reads.py names a read differently: every cached run is read again
-Reads = list[tuple[str, int | None, int | None]]  # (name "where: path", first turn, lines) per file read
+SEP = "\0"  # between names in one array: no path holds it
 
 
-def of_runs(store: Path, rows: list[dict]) -> dict[str, Reads]:
-    """Each row's (results.flat) reads by its run folder, from the cache, read for runs it lacks."""
+class Reads:
+    """Every cached run's reads as columns: entry i is run `run[i]` (an index into `folders`) reading
+    file `file[i]` (into `names`), first at `turn[i]`, `lines[i]` lines (-1: not known). A run reads a
+    file at most once here (grade/reads.py counts repeats)."""
+
+    def __init__(self, folders: list[str], finished: list[str], names: list[str], run, file, turn, lines):
+        self.folders, self.finished, self.names = folders, finished, names
+        self.run, self.file, self.turn, self.lines = (np.asarray(a, dtype=np.int32) for a in (run, file, turn, lines))
+        self.position = {f: i for i, f in enumerate(folders)}
+
+    def of(self, folder: str) -> list[tuple[str, int | None, int | None]]:
+        """One run's reads as (name, first turn, lines), in the order first read."""
+        at = np.flatnonzero(self.run == self.position[folder]) if folder in self.position else []
+        return [(self.names[self.file[i]], _known(self.turn[i]), _known(self.lines[i])) for i in at]
+
+    def rows_of(self, rows: list[dict]) -> np.ndarray:
+        """For each entry, the position in `rows` of the run that read it; -1 when that run is not among them."""
+        where = np.full(len(self.folders) + 1, -1, dtype=np.int64)
+        at = [self.position.get(r["folder"], len(self.folders)) for r in rows]
+        where[at] = np.arange(len(rows))
+        where[-1] = -1
+        return where[self.run] if len(self.run) else np.empty(0, dtype=np.int64)
+
+
+def _known(x) -> int | None:
+    return None if x < 0 else int(x)
+
+
+def of_runs(store: Path, rows: list[dict]) -> Reads:
+    """The reads of these rows' runs (results.flat rows; others the cache holds may come along),
+    from the cache, read for the runs it lacks."""
     return _synced(Path(store), rows)[0]
 
 
@@ -39,38 +71,56 @@ def fill(store: Path) -> int:
     return _synced(Path(store), index.rows(Path(store)))[1]
 
 
-def _synced(store: Path, rows: list[dict]) -> tuple[dict[str, Reads], int]:
-    db = _connect(store)
-    try:
-        cached = {path: (done, blob) for path, done, blob in db.execute("SELECT path, finished_at, reads FROM runs")} if db else {}
-        stale = [r["folder"] for r in rows if cached.get(r["folder"], (None,))[0] != r["finished_at"]]
-        fresh = derive_many(store, stale)
-        if db and fresh:
-            with db:
-                db.executemany("INSERT OR REPLACE INTO runs VALUES (?, ?, ?)", [(f, done, blob) for f, (done, blob) in fresh.items()])
-        found = {**{path: blob for path, (_, blob) in cached.items()}, **{f: blob for f, (_, blob) in fresh.items()}}
-        return {r["folder"]: [tuple(x) for x in orjson.loads(found[r["folder"]])] for r in rows if r["folder"] in found}, len(stale)
-    finally:
-        if db:
-            db.close()
+def _synced(store: Path, rows: list[dict]) -> tuple[Reads, int]:
+    cached = _load(store)
+    done = dict(zip(cached.folders, cached.finished))
+    stale = [r["folder"] for r in rows if done.get(r["folder"]) != (r["finished_at"] or "")]
+    if not stale:
+        return cached, 0
+    fresh = derive_many(store, stale)
+    keep = np.ones(len(cached.folders), dtype=bool)
+    keep[[cached.position[f] for f in fresh if f in cached.position]] = False
+    folders = [f for f, k in zip(cached.folders, keep) if k]
+    renumber = np.cumsum(keep) - 1
+    kept = keep[cached.run] if len(cached.run) else np.empty(0, dtype=bool)
+    names, ids = list(cached.names), {n: i for i, n in enumerate(cached.names)}
+    columns = [list(renumber[cached.run[kept]]), list(cached.file[kept]), list(cached.turn[kept]), list(cached.lines[kept])]
+    finished = [d for d, k in zip(cached.finished, keep) if k]
+    for folder, (when, found) in fresh.items():
+        for name, turn, lines in orjson.loads(found):
+            for column, value in zip(columns, (len(folders), ids.setdefault(name, len(names)), turn, lines)):
+                column.append(-1 if value is None else value)
+            if len(ids) > len(names):
+                names.append(name)
+        folders.append(folder)
+        finished.append(when)
+    made = Reads(folders, finished, names, *columns)
+    _save(store, made)
+    return made, len(stale)
 
 
-def _connect(store: Path) -> sqlite3.Connection | None:
+def _load(store: Path) -> Reads:
     try:
-        db = sqlite3.connect(store / NAME, timeout=60)
-        db.execute("PRAGMA journal_mode=WAL")
-        if db.execute("PRAGMA user_version").fetchone()[0] != FORMAT:
-            with db:
-                db.execute("DROP TABLE IF EXISTS runs")
-                db.execute("CREATE TABLE runs (path TEXT PRIMARY KEY, finished_at TEXT, reads BLOB)")
-                db.execute(f"PRAGMA user_version={FORMAT}")
-        return db
-    except sqlite3.DatabaseError:
-        if (store / NAME).is_file() and os.access(store, os.W_OK):  # damaged: start again
-            for name in (NAME, NAME + "-wal", NAME + "-shm"):
-                (store / name).unlink(missing_ok=True)
-            return _connect(store)
-        return None
+        with np.load(store / NAME, allow_pickle=False) as data:
+            if int(data["format"][0]) != FORMAT:
+                raise ValueError("another format")
+            text = [bytes(data[k]).decode().split(SEP)[1:] for k in ("folders", "finished", "names")]
+            return Reads(*text, data["run"], data["files"], data["turn"], data["lines"])
+    except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError):  # none yet, damaged, or older: made again
+        return Reads([], [], [], [], [], [], [])
+
+
+def _save(store: Path, reads: Reads) -> None:
+    import io
+
+    text = {k: np.frombuffer("".join(SEP + x for x in v).encode(), dtype=np.uint8) for k, v in
+            (("folders", reads.folders), ("finished", reads.finished), ("names", [n.replace(SEP, "") for n in reads.names]))}
+    buffer = io.BytesIO()
+    np.savez(buffer, format=np.array([FORMAT]), run=reads.run, files=reads.file, turn=reads.turn, lines=reads.lines, **text)
+    try:
+        write_atomic(store / NAME, buffer.getvalue())
+    except OSError:
+        pass  # a store we may not write: read again next time
 
 
 def derive_many(store: Path, folders: list[str]) -> dict[str, tuple[str, bytes]]:
@@ -105,10 +155,10 @@ def derive(store: str, folder: str) -> tuple[str, tuple[str, bytes]] | None:
             found = [(r.where, r.path, r.turn, r.lines) for r in reading.from_steps(steps, inputs, profile)]
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
         return None  # unreadable: the index names it; it has no reads to show
-    return folder, (result.get("finished_at", ""), orjson.dumps([(f"{w}: {p}", t, n) for w, p, t, n in found]))
+    return folder, (result.get("finished_at") or "", orjson.dumps([(f"{w}: {p}", t, n) for w, p, t, n in found]))
 
 
-def load(store: Path, models: list[str] = (), tiers: list[str] = (), say=lambda line: None) -> tuple[list[dict], dict[str, Reads]]:
+def load(store: Path, models: list[str] = (), tiers: list[str] = (), say=lambda line: None) -> tuple[list[dict], Reads]:
     """The store's rows in the suites' order (only these models, by id or name, and tiers, when given)
     and their reads: what `agent-eval reads` and the report count."""
     from agent_eval.store import index

@@ -8,7 +8,7 @@ import io
 
 import orjson
 
-from agent_eval.suite.text import console, visible
+from agent_eval.suite.text import visible
 
 from .reads_table import Change, Group
 
@@ -28,42 +28,36 @@ def number(x: float | None) -> str:
 
 
 def table(groups: list[Group], top: int) -> None:
-    from rich.table import Table
-
-    out = console(200)  # file names come from what agents typed: written out, never markup
+    """Plain aligned text: a rich table per group costs more than everything before it at 100k runs."""
+    lines = []
     for g in groups:
         who = f" · {g.model}" if g.model else ""
-        out.print(visible(f"{g.revision} ({g.sha[:10]}) · {g.tier}{who} — {g.runs} runs: {g.matched} matched, {g.failed} failed"), style="bold")
-        t = Table(box=None)
-        for h in ("file", "read by", "matched", "failed", "first turn", "lines"):
-            t.add_column(h, justify="left" if h == "file" else "right")
-        for f in g.files[:top]:
-            t.add_row(visible(f.file + ("" if f.ranked else " ·")), count(f.runs, f.of), count(f.matched, f.of_matched),
-                      count(f.failed, f.of_failed), number(f.first_turn), number(f.lines))
-        if g.files:
-            out.print(t)
+        lines.append(f"{g.revision} ({g.sha[:10]}) · {g.tier}{who} — {g.runs} runs: {g.matched} matched, {g.failed} failed")
+        rows = [[f.file + ("" if f.ranked else " ·"), count(f.runs, f.of), count(f.matched, f.of_matched), count(f.failed, f.of_failed),
+                 number(f.first_turn), number(f.lines)] for f in g.files[:top]]
+        lines += aligned(["file", "read by", "matched", "failed", "first turn", "lines"], rows) if rows else ["  no run of this group read a file or asked for help"]
         if len(g.files) > top:
-            out.print(f"… {len(g.files) - top} more (--top, or --format csv for all)")
-        if not g.files:
-            out.print("no run of this group read a file or asked for help")
-        out.print()
-    out.print(f"note: {NOTE}", style="dim")
+            lines.append(f"  … {len(g.files) - top} more (--top, or --format csv for all)")
+        lines.append("")
+    lines.append(f"note: {NOTE}")
+    print("\n".join(map(visible, lines)))
 
 
 def changes(found: list[Change], base: str, head: str, top: int) -> None:
-    from rich.table import Table
-
-    out = console(200)
-    t = Table(title=visible(f"what agents read: {base} → {head}, by the change in the share of runs"), box=None, title_justify="left")
-    for h in ("tier", "file", "base", "head", "change"):
-        t.add_column(h, justify="left" if h in ("tier", "file") else "right")
-    for c in found[:top]:
-        t.add_row(visible(c.tier + (f" · {c.model}" if c.model else "")), visible(c.file + ("" if c.ranked else " ·")),
-                  count(c.base, c.base_of), count(c.head, c.head_of), f"{c.change:+.0f} pts")
-    out.print(t)
+    rows = [[c.tier + (f" · {c.model}" if c.model else ""), c.file + ("" if c.ranked else " ·"), count(c.base, c.base_of), count(c.head, c.head_of),
+             f"{c.change:+.0f} pts"] for c in found[:top]]
+    lines = [f"what agents read: {base} → {head}, by the change in the share of runs", *aligned(["tier", "file", "base", "head", "change"], rows)]
     if len(found) > top:
-        out.print(f"… {len(found) - top} more (--top, or --format csv for all)")
-    out.print(f"note: {NOTE}", style="dim")
+        lines.append(f"  … {len(found) - top} more (--top, or --format csv for all)")
+    print("\n".join(map(visible, [*lines, f"note: {NOTE}"])))
+
+
+def aligned(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Columns padded to their widest cell: text columns (the first two at most) to the left, numbers to the right."""
+    widths = [max(len(str(r[k])) for r in [header, *rows]) for k in range(len(header))]
+    text = {k for k, h in enumerate(header) if h in ("file", "tier")}
+    return ["  " + "  ".join(str(c).ljust(w) if k in text else str(c).rjust(w) for k, (c, w) in enumerate(zip(r, widths))).rstrip()
+            for r in [header, *rows]]
 
 
 def as_json(groups: list[Group]) -> bytes:

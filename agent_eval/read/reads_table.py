@@ -11,9 +11,9 @@ cell's repeats alone could make it. That reading precedes success is an associat
 
 from __future__ import annotations
 
-import statistics
-from collections import Counter, defaultdict
+from collections import Counter
 
+import numpy as np
 from pydantic import BaseModel
 
 from agent_eval.store.records import RETRIED
@@ -63,37 +63,73 @@ def counted(rows: list[dict]) -> list[dict]:
     return [r for r in rows if r["status"] not in RETRIED and r["session_position"] is None]
 
 
-def groups(rows: list[dict], reads: dict[str, Reads], by_model: bool = False) -> list[Group]:
+class Tally:
+    """Per (group, file) a group's runs read: how many runs, of them matched and failed, the median
+    first turn and lines (NaN: none known). Arrays over the pairs present, counted on the cache's
+    columns: no object per read."""
+
+    def __init__(self, rows: list[dict], reads: Reads, group: np.ndarray):
+        at = reads.rows_of(rows)
+        use = at >= 0
+        at, file = at[use], reads.file[use].astype(np.int64)
+        width = max(len(reads.names), 1)
+        pairs, inverse = np.unique(group[at] * width + file, return_inverse=True)
+        self.group, self.file, k = pairs // width, pairs % width, len(pairs)
+        matched = np.array([r["matched"] is True for r in rows], dtype=bool)[at]
+        failed = np.array([r["matched"] is False for r in rows], dtype=bool)[at]
+        self.runs = np.bincount(inverse, minlength=k)
+        self.matched, self.failed = np.bincount(inverse[matched], minlength=k), np.bincount(inverse[failed], minlength=k)
+        self.turn, self.lines = _medians(inverse, reads.turn[use], k), _medians(inverse, reads.lines[use], k)
+
+
+def _medians(segment: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    """The median of the known (>= 0) values of each segment 0..k-1."""
+    known = values >= 0
+    segment, values = segment[known], values[known].astype(float)
+    order = np.lexsort((values, segment))
+    values, counts = values[order], np.bincount(segment, minlength=k)
+    starts = np.cumsum(counts) - counts
+    lo, hi = np.minimum(starts + (counts - 1) // 2, max(len(values) - 1, 0)), np.minimum(starts + counts // 2, max(len(values) - 1, 0))
+    return np.where(counts > 0, (values[lo] + values[hi]) / 2 if len(values) else np.nan, np.nan)
+
+
+def ids(keys: list) -> tuple[np.ndarray, list]:
+    """Dense ids of keys in first-seen order, and the distinct keys."""
+    seen: dict = {}
+    return np.array([seen.setdefault(key, len(seen)) for key in keys], dtype=np.int64), list(seen)
+
+
+def groups(rows: list[dict], reads: Reads, by_model: bool = False) -> list[Group]:
     """One group per revision × tier (× model), in the rows' order (give them in the suites' order)."""
-    members: dict[tuple, list[dict]] = defaultdict(list)
-    for r in counted(rows):
-        members[r["sha"], r["tier"], r["model_name"] if by_model else None].append(r)
-    return [group(runs, reads, sha, tier, model) for (sha, tier, model), runs in members.items()]
+    rows = counted(rows)
+    group, keys = ids([(r["sha"], r["tier"], r["model_name"] if by_model else None) for r in rows])
+    tally, n = Tally(rows, reads, group), len(keys)
+    size = np.bincount(group, minlength=n)
+    matched = np.bincount(group, weights=[r["matched"] is True for r in rows], minlength=n)
+    failed = np.bincount(group, weights=[r["matched"] is False for r in rows], minlength=n)
+    cells = Counter(zip(group.tolist(), [(r["model"], r["task"], r["agent_version"]) for r in rows]))
+    repeats = [0] * n
+    for (g, _), count in cells.items():
+        repeats[g] = max(repeats[g], count)
+    files: list[list[FileReads]] = [[] for _ in keys]
+    for j in range(len(tally.group)):
+        g = int(tally.group[j])
+        files[g].append(FileReads(file=reads.names[tally.file[j]], runs=int(tally.runs[j]), of=int(size[g]), matched=int(tally.matched[j]),
+                                  of_matched=int(matched[g]), failed=int(tally.failed[j]), of_failed=int(failed[g]),
+                                  first_turn=_number(tally.turn[j]), lines=_number(tally.lines[j]), ranked=tally.runs[j] >= repeats[g]))
+    first = {}
+    for k, r in zip(group.tolist(), rows):
+        first.setdefault(k, r["revision"])
+    return [Group(revision=first[g], sha=sha, tier=tier, model=model, runs=int(size[g]), matched=int(matched[g]), failed=int(failed[g]),
+                  repeats=repeats[g], files=sorted(files[g], key=lambda x: (not x.ranked, -x.runs, x.file)))
+            for g, (sha, tier, model) in enumerate(keys)]
 
 
-def group(runs: list[dict], reads: dict[str, Reads], sha: str, tier: str, model: str | None) -> Group:
-    tally: dict[str, list] = {}
-    for r in runs:
-        for name, turn, lines in reads.get(r["folder"], ()):
-            t = tally.setdefault(name, [0, 0, 0, [], []])
-            t[0] += 1
-            t[1] += r["matched"] is True
-            t[2] += r["matched"] is False
-            if turn is not None:
-                t[3].append(turn)
-            if lines is not None:
-                t[4].append(lines)
-    repeats = max(Counter((r["model"], r["task"], r["agent_version"]) for r in runs).values(), default=0)
-    matched, failed = sum(r["matched"] is True for r in runs), sum(r["matched"] is False for r in runs)
-    files = [FileReads(file=name, runs=n, of=len(runs), matched=m, of_matched=matched, failed=f, of_failed=failed,
-                       first_turn=_median(turns), lines=_median(lines), ranked=n >= repeats)
-             for name, (n, m, f, turns, lines) in tally.items()]
-    files.sort(key=lambda x: (not x.ranked, -x.runs, x.file))
-    return Group(revision=runs[0]["revision"], sha=sha, tier=tier, model=model, runs=len(runs), matched=matched, failed=failed,
-                 repeats=repeats, files=files)
+def _number(x: float) -> float | None:
+    return None if np.isnan(x) else float(x)
 
 
-def diff(rows: list[dict], reads: dict[str, Reads], base: str, head: str, by_model: bool = False) -> list[Change]:
+def diff(rows: list[dict], reads: Reads, base: str, head: str, by_model: bool = False) -> list[Change]:
     """What head's agents read that base's did not and the reverse, per tier (× model) both ran:
     ranked changes first, the biggest first. base and head are SHAs."""
     found = {(g.sha, g.tier, g.model): g for g in groups([r for r in rows if r["sha"] in (base, head)], reads, by_model)}
@@ -112,26 +148,25 @@ def diff(rows: list[dict], reads: dict[str, Reads], base: str, head: str, by_mod
     return changes
 
 
-def context(rows: list[dict], reads: dict[str, Reads], field: str, base: str, head: str, most: int = 3, least: float = 5.0) -> list[str]:
+def context(rows: list[dict], reads: Reads, field: str, base: str, head: str, most: int = 3, least: float = 5.0) -> list[str]:
     """compare's context: the biggest ranked changes in what base's and head's runs read, pooled over
     the cells compared (`field` holds base and head: sha, model, tier, agent_version), as lines."""
-    kept = counted(rows)
-    sides = {side: [r for r in kept if r[field] == key] for side, key in (("base", base), ("head", head))}
-    if not sides["base"] or not sides["head"]:
+    kept = [r for r in counted(rows) if r[field] in (base, head)]
+    side = np.array([r[field] == head for r in kept], dtype=np.int64)
+    nb, nh = int((side == 0).sum()), int(side.sum())
+    if not nb or not nh:
         return []
-    share = {side: Counter(name for r in runs for name, _, _ in reads.get(r["folder"], ())) for side, runs in sides.items()}
+    tally = Tally(kept, reads, side)
+    runs = {(int(g), int(f)): int(n) for g, f, n in zip(tally.group, tally.file, tally.runs)}
     repeats = max(Counter((r["model"], r["sha"], r["task"], r["tier"], r["agent_version"]) for r in kept).values())
-    nb, nh = len(sides["base"]), len(sides["head"])
-    moved = [(100 * (share["head"][f] / nh - share["base"][f] / nb), f) for f in share["head"].keys() | share["base"].keys()
-             if max(share["head"][f], share["base"][f]) >= repeats]
-    moved = sorted((m for m in moved if abs(m[0]) >= least), key=lambda m: (-abs(m[0]), m[1]))[:most]
-    return [f"head: {_pct(share['head'][f], nh)} of runs read {f} (base {_pct(share['base'][f], nb)}; "
-            f"{share['head'][f]}/{nh} vs {share['base'][f]}/{nb})" for _, f in moved]
+    moved = []
+    for f in {f for _, f in runs}:
+        x, y = runs.get((0, f), 0), runs.get((1, f), 0)
+        if max(x, y) >= repeats and abs(change := 100 * (y / nh - x / nb)) >= least:
+            moved.append((change, reads.names[f], x, y))
+    moved.sort(key=lambda m: (-abs(m[0]), m[1]))
+    return [f"head: {_pct(y, nh)} of runs read {name} (base {_pct(x, nb)}; {y}/{nh} vs {x}/{nb})" for _, name, x, y in moved[:most]]
 
 
 def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "—"
-
-
-def _median(values: list) -> float | None:
-    return float(statistics.median(values)) if values else None

@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import orjson
 import yaml
 
 from agent_eval.suite.cache import cache_dir
 
 from . import reads as gather
-from .reads_table import counted
+from .reads_table import Tally, ids, counted
 
 DOCS = (".md", ".rst", ".txt", ".ipynb")
 
@@ -35,29 +36,25 @@ def build(store: Path, dims: dict[str, list[dict]], rows: list[dict]) -> dict:
              "tier": {d["name"]: i for i, d in enumerate(dims["tier"])}}
     runs = counted(rows)
     found = gather.of_runs(store, runs)
-    files: dict[str, int] = {}
-    groups: dict[tuple[int, int, int], list] = {}
+    group, keys = ids([(index["model"][r["model"]], index["revision"][r["sha"]], index["tier"][r["tier"]]) for r in runs])
+    tally, n = Tally(runs, found, group), len(keys)
+    size = np.bincount(group, minlength=n).tolist()
+    matched = np.bincount(group, weights=[r["matched"] is True for r in runs], minlength=n).astype(int).tolist()
+    failed = np.bincount(group, weights=[r["matched"] is False for r in runs], minlength=n).astype(int).tolist()
+    used = sorted(set(tally.file.tolist()))  # the page's file ids: only names these runs read
+    renumber = {f: k for k, f in enumerate(used)}
+    files: list[list] = [[] for _ in keys]
     read_at: dict[int, set[str]] = {}  # revision -> every file some run there read
-    for r in runs:
-        key = (index["model"][r["model"]], index["revision"][r["sha"]], index["tier"][r["tier"]])
-        g = groups.setdefault(key, [0, 0, 0, Counter()])
-        g[0] += 1
-        g[1] += r["matched"] is True
-        g[2] += r["matched"] is False
-        for name, _, _ in found.get(r["folder"], ()):
-            g[3][files.setdefault(name, len(files)), r["matched"]] += 1
-            read_at.setdefault(key[1], set()).add(name)
+    for g, f, c, m, x in zip(tally.group.tolist(), tally.file.tolist(), tally.runs.tolist(), tally.matched.tolist(), tally.failed.tolist()):
+        files[g].append([renumber[f], c, m, x])
+        read_at.setdefault(keys[g][1], set()).add(found.names[f])
     cells = Counter((r["model"], r["sha"], r["task"], r["tier"], r["agent_version"]) for r in runs)
     return {
-        "files": list(files), "repeats": max(cells.values(), default=0),
-        "groups": [[*key, n, m, f, _by_file(c)] for key, (n, m, f, c) in groups.items()],
+        "files": [found.names[f] for f in used], "repeats": max(cells.values(), default=0),
+        # [model, revision, tier, runs, matched, failed, [[file, read by, of them matched, of them failed]…]]
+        "groups": [[*key, size[g], matched[g], failed[g], files[g]] for g, key in enumerate(keys)],
         "unopened": {str(i): unopened(store, d["sha"], read_at.get(i, set())) for i, d in enumerate(dims["revision"])},
     }
-
-
-def _by_file(counts: Counter) -> list[list[int]]:
-    """[file, runs that read it, of them matched, of them failed] for each file a group read."""
-    return [[k, counts[k, True] + counts[k, False] + counts[k, None], counts[k, True], counts[k, False]] for k in sorted({k for k, _ in counts})]
 
 
 def unopened(store: Path, sha: str, read: set[str]) -> list[str] | None:
