@@ -83,14 +83,17 @@ class Tally:
 
 
 def _medians(segment: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
-    """The median of the known (>= 0) values of each segment 0..k-1."""
+    """The median of the known (>= 0) values of each segment 0..k-1. One sort of (segment, value)
+    packed in an int64: several times cheaper than a lexsort at 100k runs."""
     known = values >= 0
-    segment, values = segment[known], values[known].astype(float)
-    order = np.lexsort((values, segment))
-    values, counts = values[order], np.bincount(segment, minlength=k)
+    segment, values = segment[known], values[known]
+    packed = np.sort((segment.astype(np.int64) << 32) | values.astype(np.int64))
+    values, counts = (packed & 0xFFFFFFFF).astype(float), np.bincount(segment, minlength=k)
+    if not len(values):
+        return np.full(k, np.nan)
     starts = np.cumsum(counts) - counts
-    lo, hi = np.minimum(starts + (counts - 1) // 2, max(len(values) - 1, 0)), np.minimum(starts + counts // 2, max(len(values) - 1, 0))
-    return np.where(counts > 0, (values[lo] + values[hi]) / 2 if len(values) else np.nan, np.nan)
+    lo, hi = np.minimum(starts + (counts - 1) // 2, len(values) - 1), np.minimum(starts + counts // 2, len(values) - 1)
+    return np.where(counts > 0, (values[lo] + values[hi]) / 2, np.nan)
 
 
 def ids(keys: list) -> tuple[np.ndarray, list]:
