@@ -288,9 +288,9 @@ def compare_cmd(
                                           directions=cmp.directions_in(plans), decision=cmp.decision_in(plans))
         rules = [render.parse_rule(r, [m.metric for m in result.metrics]) for r in fail_on or []]
         environment_notes = compare_envs.notes(store, rows, base, head, axis.value)
-        from agent_eval.read import reads
+        from agent_eval.read import reads_table
 
-        result.reading = reads.compare_context(store, rows, axis.value, base, head, model or [], tier or [], task or [])
+        result.reading = reads_table.compare_context(store, rows, axis.value, base, head, model or [], tier or [], task or [])
     except cmp.CompareError as err:
         fail(str(err))
     if format == CompareFormat.json:

@@ -170,19 +170,3 @@ def load(store: Path, models: list[str] = (), tiers: list[str] = (), say=lambda 
     index.warn_bad(Path(store), say)
     return rows, of_runs(store, [r for r in rows if r["session_position"] is None])
 
-
-def compare_context(store: Path, rows: list[dict], axis: str, base: str, head: str, models: list[str] = (), tiers: list[str] = (),
-                    tasks: list[str] = ()) -> list[str]:
-    """compare's context lines (reads_table.context) for the runs compare compared: base and head
-    named as compare takes them, the same --model/--tier/--task filters."""
-    import fnmatch
-
-    from .reads_table import context
-    from .sides import SIDES, aliases, resolve
-
-    field, name, other = SIDES[axis]
-    known = aliases(axis, {(r[field], r[name], r[other]) for r in rows})
-    b, h = resolve(known, axis, base), resolve(known, axis, head)
-    kept = [r for r in rows if r[field] in (b, h) and (not models or r["model"] in models or r["model_name"] in models)
-            and (not tiers or r["tier"] in tiers) and (not tasks or any(fnmatch.fnmatchcase(r["task"], g) for g in tasks))]
-    return context(kept, of_runs(store, kept), field, b, h)

@@ -12,13 +12,14 @@ cell's repeats alone could make it. That reading precedes success is an associat
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel
 
 from agent_eval.store.records import RETRIED
 
-from .reads import Reads
+from .reads import Reads, of_runs
 
 
 class FileReads(BaseModel):
@@ -173,3 +174,19 @@ def context(rows: list[dict], reads: Reads, field: str, base: str, head: str, mo
 
 def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "—"
+
+
+def compare_context(store: Path, rows: list[dict], axis: str, base: str, head: str, models: list[str] = (), tiers: list[str] = (),
+                    tasks: list[str] = ()) -> list[str]:
+    """compare's context lines (context above) for the runs compare compared: base and head
+    named as compare takes them, the same --model/--tier/--task filters."""
+    import fnmatch
+
+    from .sides import SIDES, aliases, resolve
+
+    field, name, other = SIDES[axis]
+    known = aliases(axis, {(r[field], r[name], r[other]) for r in rows})
+    b, h = resolve(known, axis, base), resolve(known, axis, head)
+    kept = [r for r in rows if r[field] in (b, h) and (not models or r["model"] in models or r["model_name"] in models)
+            and (not tiers or r["tier"] in tiers) and (not tasks or any(fnmatch.fnmatchcase(r["task"], g) for g in tasks))]
+    return context(kept, of_runs(store, kept), field, b, h)
