@@ -95,6 +95,8 @@ def test_the_command_prints_counts_json_csv_and_refuses_half_a_pair(tmp_path):
 def test_an_old_store_gets_its_reads_from_traces_and_steps_once(tmp_path):
     old = shutil.copytree(FIXTURE, tmp_path / "old")
     assert not any(b'"reads"' in p.read_bytes() for p in old.glob("runs/**/result.json"))  # written before reads were recorded
+    done = cli("reindex", str(old))
+    assert done.returncode == 0 and "what 2 runs read" in done.stderr, done.stderr
     rows, found = gather.load(old)
     skill = next(r for r in rows if r["tier"] == "skill")
     assert found.of(skill["folder"]) == [("skill: SKILL.md", 1, 7)]  # from the trace: the turn and the lines it showed
@@ -102,8 +104,21 @@ def test_an_old_store_gets_its_reads_from_traces_and_steps_once(tmp_path):
     assert gather.load(old)[1].of(skill["folder"]) == [("skill: SKILL.md", 1, 7)]
     (old / gather.NAME).unlink()  # and without the cache, the stored steps still say what was read
     assert gather.load(old)[1].of(skill["folder"]) == [("skill: SKILL.md", None, None)]
-    done = cli("reindex", str(old))
-    assert done.returncode == 0 and "what 0 runs read" in done.stderr  # the cache was made on the load just before
+    again = cli("reindex", str(old))
+    assert again.returncode == 0 and "what 0 runs read" in again.stderr  # the cache holds them all already
+
+
+def test_bad_stores_and_damaged_files_are_one_line_or_made_again(tmp_path):
+    missing = cli("reads", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no runs/ folder here" in missing.stderr
+    path = store(tmp_path)
+    (path / gather.NAME).write_bytes(b"not a numpy file")  # damaged: made again from the results
+    rows, found = gather.load(path)
+    assert len(found.folders) == len(rows) == 25
+    broken = next(path.glob("runs/0002*/*/clone/t0/r0-*/result.json"))
+    broken.write_text("{")
+    shown = cli("reads", str(path))
+    assert shown.returncode == 0 and "warning: skipped" in shown.stderr and "v5.2 (0002ababab) · clone — 11 runs" in shown.stdout
 
 
 def test_compare_gives_the_biggest_reading_changes_as_context_never_as_a_claim(tmp_path):
