@@ -19,6 +19,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -96,6 +97,38 @@ def main() -> None:
     for _ in range(200):
         reads.derive(str(fixture.parents[5]), fixture.relative_to(fixture.parents[5]).as_posix())
     print(f"  one old run's reads from its trace (a 3-turn pi session): {(time.perf_counter() - started) / 200 * 1000:.2f} ms")
+    view(store)
+
+
+def view(store: Path) -> None:
+    """The report's view in Chromium: from the click to the heat table drawn (reads.js loaded and counted)."""
+    from playwright.sync_api import sync_playwright
+
+    from agent_eval.read import report
+
+    out = Path(tempfile.mkdtemp(prefix="reads-report-"))
+    started = time.perf_counter()
+    report.build(store, out)
+    print(f"  report build, reads.js included: {time.perf_counter() - started:.2f} s; reads.js {(out / 'reads.js').stat().st_size / 1e3:.0f} kB")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        tab.goto((out / "index.html").as_uri())
+        tab.wait_for_selector("body[data-rendered]", timeout=120_000)
+        opened = tab.evaluate("""async () => { const started = performance.now(); document.querySelector('#tabs a[data-view=reads]').click();
+            while (!document.querySelector('#reads-table td[data-file]')) await new Promise((ok) => setTimeout(ok, 5));
+            return performance.now() - started; }""")
+        tab.click("#filters details[data-axis=tier] summary")
+        click = """async (value) => { const started = performance.now(); document.querySelector(`#filters input[data-axis=tier][value='${value}']`).click();
+            await new Promise((ok) => requestAnimationFrame(() => setTimeout(ok, 0))); return performance.now() - started; }"""
+        filtered = [tab.evaluate(click, v) for v in (0, 0, 1, 1)]
+        tab.click("#tabs a[data-view=runs]")
+        plain = [tab.evaluate(click, v) for v in (0, 0, 1, 1)]
+        print(f"  the view in Chromium: opened (reads.js loaded, table drawn) {opened:.0f} ms; a tier filter "
+              f"{', '.join(f'{x:.0f}' for x in filtered)} ms (the Runs view's, for scale: {', '.join(f'{x:.0f}' for x in plain)} ms)")
+        browser.close()
+    shutil.rmtree(out, ignore_errors=True)
 
 
 if __name__ == "__main__":
