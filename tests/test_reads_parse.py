@@ -38,6 +38,7 @@ def test_every_tool_and_place_is_read_and_named(tmp_path):
         (call("bash", command="cat missing.txt"), result("bash", "No such file", error=True)),
         (call("read", path=f"{SITE.format(v='9ab')}/minilib/__init__.py"), result("read", "def f(): ...")),
         (call("bash", command="man ls"), result("bash", "LS(1)\n")),
+        (call("bash", command="ls -h; du -h .; sed -i 's/a/b/' minilib/docs/other.md; python -m minilib -h"), result("bash", "x\n")),
     )
     assert found == [
         ("inputs: notes.txt", 1, 2, 2),  # the read tool's 2 lines, then open() in code: lines unknown there, not added
@@ -51,6 +52,7 @@ def test_every_tool_and_place_is_read_and_named(tmp_path):
         ("other: /etc/hosts", 9, None, 1),
         ("installed: minilib/__init__.py", 11, 1, 1),
         ("help: man ls", 12, 1, 1),
+        ("help: python -m minilib", 13, 1, 1),  # `ls -h`, `du -h` are no help, `sed -i` edits
     ]
 
 

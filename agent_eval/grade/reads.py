@@ -31,6 +31,7 @@ OPENED = re.compile(r"""\bopen\(\s*[rbuf]*(['"])(.+?)\1|\bPath\(\s*[rbuf]*(['"])
 HELP_CALL = re.compile(r"\bhelp\(\s*([^()\s][^()]*?)\s*\)")
 RUNS_FILE = re.compile(r"(?:^|\s)python[\d.]*\s+(?:-\S+\s+)*([^\s-][^\s;|&]*\.py)\b")
 PYTHON = re.compile(r"python[\d.]*$")
+SHORT_H_IS_NOT_HELP = {"ls", "du", "df", "free", "sort", "grep", "rg", "uniq", "cut", "ps", "head", "tail", "nl"}  # -h: human-readable, no file names…
 
 
 class Places:
@@ -113,7 +114,7 @@ def in_command(command: str, places: Places, written: dict[str, str]) -> list[tu
         program = posixpath.basename(words[0])
         if program == "cd" and len(words) > 1:
             cwd = places.absolute(words[1], cwd)
-        elif program in READERS:
+        elif program in READERS and not (program == "sed" and any(w.startswith("-i") or w == "--in-place" for w in words)):  # sed -i edits
             found += [(*places.place(path, cwd), None) for path in _reader_files(program, words[1:])]
         elif topic := _help(program, words):
             found.append(("help", topic, None))
@@ -137,7 +138,7 @@ def _help(program: str, words: list[str]) -> str | None:
     if program == "man" and len(words) > 1:
         return " ".join(["man", *words[1:]])
     for k, word in enumerate(words):
-        if word in ("--help", "-h", "-help"):
+        if word in ("--help", "-help") or (word == "-h" and program not in SHORT_H_IS_NOT_HELP):
             topic = [program] + [w for w in words[1:k] if not w.startswith("-") or (program == "python" and w == "-m")]
             return " ".join(topic)
     return None
