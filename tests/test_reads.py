@@ -136,3 +136,20 @@ def test_compare_gives_the_biggest_reading_changes_as_context_never_as_a_claim(t
     assert len(data["reading"]) == 2 and not any("read" in claim["metric"] for claim in data["headline"])
     one_tier = orjson.loads(cli("compare", str(path), "--base", "v5.2", "--head", "v5.3", "--task", "t3", "-f", "json").stdout)
     assert one_tier["reading"] == ["head: 0% of runs read library: README.md (base 100%; 0/3 vs 3/3)"]  # the filters hold
+
+
+def test_the_cache_follows_new_runs_and_runs_run_again(tmp_path):
+    path = store(tmp_path)
+    rows, found = gather.load(path)
+    assert found.of(rows[0]["folder"]) == [("library: README.md", 1, 5), ("help: wfl top", 3, None)]
+    again = orjson.loads((path / rows[0]["folder"] / "result.json").read_bytes())
+    again.update(finished_at="2026-11-24T00:00:00+00:00", reads=[{"where": "skill", "path": "SKILL.md", "turn": 2, "lines": 9}])
+    (path / rows[0]["folder"] / "result.json").write_bytes(orjson.dumps(again))
+    new = result("org/m", REVS[0], "t9", "clone", 0)
+    new.reads = [Read(where="help", path="wfl top", turn=1)]
+    write(path, [new.model_dump(mode="json")], [])
+    cli("reindex", str(path))  # the edit inside a run folder is found by the full check
+    rows, found = gather.load(path)
+    assert found.of(rows[0]["folder"]) == [("skill: SKILL.md", 2, 9)]  # its earlier reads are gone, not added to
+    assert found.of(next(r["folder"] for r in rows if r["task"] == "t9")) == [("help: wfl top", 1, None)]
+    assert len(found.run) == sum(len(found.of(r["folder"])) for r in rows if r["status"] != "infra_error") + 1  # + the infra error's own

@@ -72,6 +72,7 @@ def fill(store: Path) -> int:
 
 
 def _synced(store: Path, rows: list[dict]) -> tuple[Reads, int]:
+    """The cache with these rows' runs brought up to date (and saved), and how many were read."""
     cached = _load(store)
     done = dict(zip(cached.folders, cached.finished))
     stale = [r["folder"] for r in rows if done.get(r["folder"]) != (r["finished_at"] or "")]
@@ -79,22 +80,23 @@ def _synced(store: Path, rows: list[dict]) -> tuple[Reads, int]:
         return cached, 0
     fresh = derive_many(store, stale)
     keep = np.ones(len(cached.folders), dtype=bool)
-    keep[[cached.position[f] for f in fresh if f in cached.position]] = False
+    keep[[cached.position[f] for f in fresh if f in cached.position]] = False  # read again: their old entries go
     folders = [f for f, k in zip(cached.folders, keep) if k]
-    renumber = np.cumsum(keep) - 1
-    kept = keep[cached.run] if len(cached.run) else np.empty(0, dtype=bool)
-    names, ids = list(cached.names), {n: i for i, n in enumerate(cached.names)}
-    columns = [list(renumber[cached.run[kept]]), list(cached.file[kept]), list(cached.turn[kept]), list(cached.lines[kept])]
     finished = [d for d, k in zip(cached.finished, keep) if k]
+    names, ids = list(cached.names), {n: i for i, n in enumerate(cached.names)}
+    added: list[list[int]] = [[], [], [], []]  # run, file, turn, lines of the runs just read
     for folder, (when, found) in fresh.items():
         for name, turn, lines in orjson.loads(found):
-            for column, value in zip(columns, (len(folders), ids.setdefault(name, len(names)), turn, lines)):
-                column.append(-1 if value is None else value)
-            if len(ids) > len(names):
+            if name not in ids:
+                ids[name] = len(names)
                 names.append(name)
+            for column, value in zip(added, (len(folders), ids[name], turn, lines)):
+                column.append(-1 if value is None else value)
         folders.append(folder)
         finished.append(when)
-    made = Reads(folders, finished, names, *columns)
+    kept = keep[cached.run] if len(cached.run) else np.empty(0, dtype=bool)
+    old = [(np.cumsum(keep) - 1)[cached.run[kept]], cached.file[kept], cached.turn[kept], cached.lines[kept]]
+    made = Reads(folders, finished, names, *(np.concatenate([a, np.array(b, dtype=np.int64)]) for a, b in zip(old, added)))
     _save(store, made)
     return made, len(stale)
 
