@@ -106,6 +106,9 @@ def test_an_old_store_gets_its_reads_from_traces_and_steps_once(tmp_path):
     assert gather.load(old)[1].of(skill["folder"]) == [("skill: SKILL.md", None, None)]
     again = cli("reindex", str(old))
     assert again.returncode == 0 and "what 0 runs read" in again.stderr  # the cache holds them all already
+    shown = cli("explain", str(old), "--task", "checksum", "--tier", "skill")
+    cells = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in shown.stdout.splitlines() if line.count("│") == 3}
+    assert shown.returncode == 0 and cells["read"] == "skill: SKILL.md", shown.stdout  # explain says what each run read too
 
 
 def test_bad_stores_and_damaged_files_are_one_line_or_made_again(tmp_path):

@@ -160,6 +160,12 @@ def derive(store: str, folder: str) -> tuple[str, tuple[str, bytes]] | None:
     return folder, (result.get("finished_at") or "", orjson.dumps([(f"{w}: {p}", t, n) for w, p, t, n in found]))
 
 
+def names_of(store: Path, folder: str) -> list[str]:
+    """One run's reads by name, in the order first read (explain): read from its folder, no cache."""
+    found = derive(str(store), folder)
+    return [name for name, _, _ in orjson.loads(found[1][1])] if found else []
+
+
 def load(store: Path, models: list[str] = (), tiers: list[str] = (), say=lambda line: None) -> tuple[list[dict], Reads]:
     """The store's rows in the suites' order (only these models, by id or name, and tiers, when given)
     and their reads: what `agent-eval reads` and the report count."""
