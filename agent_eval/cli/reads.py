@@ -60,6 +60,8 @@ def reads(
             render.changes(changes, base, head, top)
         return
     groups = tables.groups(rows, found, by_model)
+    if not groups:
+        typer.echo(f"{store}: no run counts here: only harness or provider failures, or tasks run in sessions (reads counts one-shot runs)", err=True)
     if format == Format.json:
         sys.stdout.buffer.write(render.as_json(groups) + b"\n")
     elif format == Format.csv:
