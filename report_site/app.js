@@ -486,6 +486,54 @@ function sessionsView() {
     <td>${s.ci_low == null ? "— (too few tasks)" : `[${pct(s.ci_low)}, ${pct(s.ci_high)}]`}</td><td>${s.n_tasks}</td></tr>`).join("") + "</tbody>";
 }
 
+// --- where agents look: reads.js, loaded the first time the view opens ----------------------------
+
+let READS = null;
+window.reportReads = (data) => { READS = data; if (state.view === "reads") render(); };
+function readsView() {
+  if (!READS) {
+    if (!document.querySelector("script[src='reads.js']")) {
+      const script = document.createElement("script");
+      script.src = "reads.js";
+      document.head.appendChild(script);
+    }
+    $("reads-table").innerHTML = "<tbody><tr><td>loading…</td></tr></tbody>";
+    return;
+  }
+  const keep = (axis, i) => !state.keep[axis] || state.keep[axis].has(i);
+  const F = READS.files.length, total = {}, per = {};  // revision -> [runs, matched, failed]; -> counts per file (read, matched, failed)
+  for (const [m, r, t, n, ok, bad, files] of READS.groups) {
+    if (!keep("model", m) || !keep("tier", t) || !keep("revision", r)) continue;
+    const T = (total[r] ||= [0, 0, 0]);
+    T[0] += n; T[1] += ok; T[2] += bad;
+    const P = (per[r] ||= new Int32Array(F * 3));
+    for (const [k, c, cm, cf] of files) { P[k * 3] += c; P[k * 3 + 1] += cm; P[k * 3 + 2] += cf; }
+  }
+  const revs = R.dims.revision.map((_, i) => i).filter((r) => total[r]);
+  const rows = [];
+  for (let k = 0; k < F; k++) {
+    let best = 0, most = 0;
+    for (const r of revs) { most = Math.max(most, per[r][k * 3]); best = Math.max(best, per[r][k * 3] / total[r][0]); }
+    if (most) rows.push({ k, best, ranked: most >= READS.repeats });
+  }
+  rows.sort((a, b) => (b.ranked - a.ranked) || (b.best - a.best) || READS.files[a.k].localeCompare(READS.files[b.k]));
+  const cell = (r, k) => {
+    const [n, ok, bad] = total[r], [c, cm, cf] = per[r].subarray(k * 3, k * 3 + 3), share = c / n;
+    const tip = `${c}/${n} runs (${fmt(100 * share)}%) · matched ${cm}/${ok} · failed ${cf}/${bad}`;
+    return `<td data-file="${k}" data-revision="${r}" title="${tip}" style="background: rgba(9, 105, 218, ${(0.85 * share).toFixed(3)})">${c ? fmt(100 * share) + "%" : ""}</td>`;
+  };
+  $("reads-table").innerHTML = !revs.length ? "<tbody><tr><td>No runs in this selection.</td></tr></tbody>" :
+    `<thead><tr><th class="key">file · runs</th>${revs.map((r) => `<th title="${esc(R.dims.revision[r].sha)}">${esc(name.revision(r))} · ${total[r][0]}</th>`).join("")}</tr></thead><tbody>` +
+    rows.map(({ k, ranked }) => `<tr class="${ranked ? "" : "muted"}"><td class="key">${esc(READS.files[k])}</td>${revs.map((r) => cell(r, k)).join("")}</tr>`).join("") +
+    (rows.length ? "" : `<tr><td colspan="${revs.length + 1}">No run in this selection read a file or asked for help.</td></tr>`) + "</tbody>";
+  $("reads-unopened").innerHTML = revs.map((r) => {
+    const left = READS.unopened[r];
+    const what = left == null ? "not known here (the revision's tree is not in this machine's cache)" : left.length ? `${left.length}: ${left.map((f) => `<code>${esc(f)}</code>`).join(", ")}`
+      : "none: every one was opened";
+    return `<p data-revision="${r}"><b>${esc(name.revision(r))}</b> — ${what}</p>`;
+  }).join("");
+}
+
 // --- wiring -------------------------------------------------------------------------------------
 
 const timings = [];
@@ -498,6 +546,7 @@ function render() {
   if (state.view === "overview") overview(rows);
   else if (state.view === "distributions") distributions(rows);
   else if (state.view === "coverage") coverage();
+  else if (state.view === "reads") readsView();
   else if (state.view === "compare" || state.view === "sessions") {
     const view = state.view;
     viewsLoaded().then(() => { if (state.view === view) (view === "compare" ? compareView : sessionsView)(); rendered(started); });

@@ -325,7 +325,7 @@ def model_serve(
 
 
 # The commands that read a store, and those of Hugging Face Jobs, register themselves on `app`.
-from . import results as results_commands, jobs as jobs_commands, cache as cache_commands  # noqa: E402,F401  (isort: skip: the order of --help)
+from . import results as results_commands, reads as reads_commands, jobs as jobs_commands, cache as cache_commands  # noqa: E402,F401  (isort: skip: the order of --help)
 
 
 def main() -> None:

@@ -95,6 +95,10 @@ def reindex(store: StoreArg = Path("agent-eval-results")) -> None:
         db.close()
     index.warn_bad(store, lambda line: typer.echo(line, err=True))
     typer.echo(f"{store / index.NAME}: {runs} runs, {bad} unreadable (every result.json checked in {time.perf_counter() - started:.1f}s)", err=True)
+    from agent_eval.read import reads
+
+    started = time.perf_counter()
+    typer.echo(f"{store / reads.NAME}: what {reads.fill(store)} runs read, derived in {time.perf_counter() - started:.1f}s (agent-eval reads)", err=True)
 
 
 @app.command()
@@ -287,6 +291,9 @@ def compare_cmd(
             result, by_model = sequential_verdict.apply(result, in_rounds, rows, cmp.directions_in(plans), cmp.decision_in(plans)), {}
         rules = [render.parse_rule(r, [m.metric for m in result.metrics]) for r in fail_on or []]
         environment_notes = compare_envs.notes(store, rows, base, head, axis.value)
+        from agent_eval.read import reads_table
+
+        result.reading = reads_table.compare_context(store, rows, axis.value, base, head, model or [], tier or [], task or [])
     except cmp.CompareError as err:
         fail(str(err))
     if format == CompareFormat.json:

@@ -25,7 +25,18 @@ READERS = {"cat", "less", "more", "head", "tail", "sed", "nl", "bat", "view"}
 INLINE_CODE = re.compile(r"(?:^|[\s|;&(])(?:python[\d.]*|node|ruby|perl|Rscript)\b[^\n]*?(?:\s-[ce]\b|\s-(?:\s|$)|<<)|\|\s*(?:python[\d.]*|node)\b")
 
 
+class Call(BaseModel):
+    """One tool call with what came back: what reads.py needs to say which files it showed."""
+
+    tool: str
+    args: dict
+    turn: int  # the turn (successful model call, from 1) that made it
+    output: str = ""
+    error: bool = False
+
+
 class Trace(BaseModel):
+    cwd: str = ""  # the agent's working dir as pi saw it (the session header): relative paths start there
     model_calls: int = 0  # assistant messages, failed attempts included
     background_calls: int = 0  # requests pi made on its own (1.x `usage` entries: cache warming…); not in tokens
     turns: int = 0  # assistant messages that did not fail
@@ -40,6 +51,7 @@ class Trace(BaseModel):
     errors: list[str] = []
     retries: int = 0
     steps: list[Step] = []
+    calls: list[Call] = []
     model: str | None = None  # the model pi actually used (model_change)
 
 
@@ -71,9 +83,10 @@ def parse(path: Path, since: int = 0) -> Trace:
     """What the agent did; `since`: the entries before it (a session's earlier tasks) are left out."""
     trace = Trace()
     tools: Counter = Counter()
-    results: dict[str, bool] = {}
-    calls: list[tuple[str, str, str]] = []  # (id, tool, input)
+    results: dict[str, tuple[bool, str]] = {}
+    calls: list[tuple[str, str, str, dict, int]] = []  # (id, tool, input, arguments, turn)
     entries = read_entries(path)
+    trace.cwd = str(next((e.get("cwd") for e in entries if e.get("type") == "session"), "") or "")
     earlier = {e.get("id") for e in entries[:since]}
     for entry in active_branch(entries):
         if entry.get("id") in earlier:
@@ -87,11 +100,13 @@ def parse(path: Path, since: int = 0) -> Trace:
         if role == "assistant":
             _assistant(trace, message, tools, calls)
         elif role == "toolResult":
-            results[message.get("toolCallId")] = bool(message.get("isError"))
+            results[message.get("toolCallId")] = (bool(message.get("isError")), _text(message))
             if message.get("isError"):
                 trace.errors.append(f"{message.get('toolName')}: {_text(message)[:200]}")
     trace.tool_calls = dict(tools)
-    trace.steps = [Step(tool=tool, input=arg[:300], error=results.get(cid, False)) for cid, tool, arg in calls]
+    trace.steps = [Step(tool=tool, input=arg[:300], error=results.get(cid, (False,))[0]) for cid, tool, arg, _, _ in calls]
+    trace.calls = [Call(tool=tool, args=args, turn=turn, error=results.get(cid, (False, ""))[0], output=results.get(cid, (False, ""))[1])
+                   for cid, tool, _, args, turn in calls]
     return trace
 
 
@@ -134,7 +149,7 @@ def _tool_call(trace: Trace, block: dict, tools: Counter, calls: list) -> None:
         summary = str(args.get("path", ""))
     else:
         summary = orjson.dumps(args).decode()
-    calls.append((block.get("id", ""), name, summary))
+    calls.append((block.get("id", ""), name, summary, args if isinstance(args, dict) else {}, trace.turns))
 
 
 def files_in_command(command: str) -> list[str]:

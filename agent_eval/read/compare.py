@@ -71,6 +71,7 @@ class Comparison(BaseModel):
     tasks_for_10_points: int | None  # tasks needed to detect a 10-point match change (80% power)
     headline: list[Claim] = []  # exactly the claims the PR comment makes (decide.py)
     decision: dict = {}  # primary, min_effect, correction, family (how many tests the headline's error rate covers)
+    reading: list[str] = []  # the biggest changes in what agents read (reads_table.context): context, never in the headline or the gate
 
 
 # --- reading ----------------------------------------------------------------------------------------

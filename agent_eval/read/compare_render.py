@@ -93,6 +93,8 @@ def table(c: Comparison, by_model: dict[str, Comparison] | None = None) -> None:
         out.print(visible(f"flip: {f.task} ({f.cell}) {f.now}: {f.base:.0f}% → {f.head:.0f}%"))
     if len(c.flips) > FLIPS_LISTED:
         out.print(visible(more_flips(c)))
+    for line in c.reading:
+        out.print(visible(f"reading (context, not a verdict): {line}"))
     out.print(visible(f"headline: {verdicts(c)}"))
     if said := sequential_note(c):
         out.print(visible(f"sequential rounds: {said}"))
@@ -129,6 +131,8 @@ def markdown(c: Comparison, report_url: str | None = None, by_model: dict[str, C
         lines += [f"- {more_flips(c)}"] if len(c.flips) > FLIPS_LISTED else []
     if c.movers:
         lines += ["", "**Largest movers**", ""] + [f"- {m.metric} `{m.task}`: {m.base:,.0f} → {m.head:,.0f} ({m.change:+.0f}%)" for m in c.movers]
+    if c.reading:
+        lines += ["", "**Where agents looked** (context, not a verdict: `agent-eval reads` has the rest)", ""] + [f"- {line}" for line in c.reading]
     for w in warnings(c):
         lines += ["", f"> ⚠️ {w}"]
     lines += ["", f"<details><summary>How the intervals were computed</summary>\n\n{c.method}\n</details>"]
@@ -143,7 +147,8 @@ def as_json(c: Comparison) -> bytes:
     out = {"axis": c.axis, "base": c.base, "head": c.head, "n_tasks": c.n_tasks, "n_runs_base": c.n_runs_base, "n_runs_head": c.n_runs_head,
            "headline": [x.model_dump() for x in c.headline], "decision": c.decision,
            "metrics": metrics, "dropped_cells": c.dropped_cells, "flips": [f.model_dump() for f in c.flips],
-           "movers": [m.model_dump() for m in c.movers], "tasks_for_10_points": c.tasks_for_10_points, "method": c.method}
+           "movers": [m.model_dump() for m in c.movers], "tasks_for_10_points": c.tasks_for_10_points, "method": c.method,
+           "reading": c.reading}
     return orjson.dumps(out, option=orjson.OPT_INDENT_2)
 
 

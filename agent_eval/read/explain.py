@@ -15,6 +15,8 @@ from agent_eval.grade.regrade import history
 from agent_eval.store import environments
 from agent_eval.suite.text import console, visible
 
+from . import reads
+
 
 class ExplainError(Exception):
     """Bad input: one line for the user."""
@@ -37,6 +39,7 @@ class Run(BaseModel):
     environment: str | None = None  # the environment's record (store/environments.py); None: not recorded
     files: list[dict] = []  # what the agent created, changed or deleted in its working dir
     files_cut: str | None = None
+    reads: list[str] = []  # what it read, as `agent-eval reads` names it, in the order first read
 
 
 def runs(store: Path, task: str, model: str | None = None, tier: str | None = None) -> dict[tuple[str, str], list[Run]]:
@@ -63,6 +66,7 @@ def runs(store: Path, task: str, model: str | None = None, tier: str | None = No
             gradings=[*r["gradings"], {k: r.get(k) for k in ("matched", "markers", "graded")}] if r["gradings"] else [],
             environment=environments.read(Path(store), r.get("environment"), c["folder"]),
             files=r.get("files") or [], files_cut=r.get("files_cut"),
+            reads=reads.names_of(store, c["folder"]),
         ))
     return dict(groups)
 
@@ -133,7 +137,7 @@ def show(groups: dict[tuple[str, str], list[Run]], task: str) -> None:
             table.add_column(visible(f"{run.revision} r{run.repeat}"))
         verdict = lambda r: f"{r.status} · {'matched' if r.matched else 'no match' if r.matched is False else 'not scored'}"  # noqa: E731
         rows = [("result", verdict), ("answer", lambda r: r.answer.strip() or "(none)"),
-                ("markers", lambda r: ", ".join(r.markers) or "—"), ("cost", cost), ("timeline", timeline), ("files", files),
+                ("markers", lambda r: ", ".join(r.markers) or "—"), ("cost", cost), ("read", lambda r: "\n".join(r.reads) or "—"), ("timeline", timeline), ("files", files),
                 ("environment", lambda r: environment(r, found[0]))]
         if any(r.gradings for r in found):  # regraded: every grading, so a flip can be traced to its cause
             rows.insert(3, ("gradings", gradings))

@@ -308,6 +308,9 @@ def build(store: Path, out: Path, trace_base: str | None = None, say=lambda line
              "sessions": {"lines": [line.model_dump() for line in sessions.by_position(flat)] if flat else [],
                           "saved": [s.model_dump() for s in sessions.saved(flat)] if flat else []}}
     (out / "views.js").write_bytes(b"window.reportViews(" + orjson.dumps(views) + b");\n")
+    from . import reads_view  # its own file, loaded when its view opens
+
+    reads_view.write(store, out, t.dims, [r for r in (flat or index.rows(store)) if r["session_position"] is None])
     site = site_dir()
     shutil.copyfile(echarts(), out / "echarts.min.js")
     for asset in ("app.js", "style.css"):

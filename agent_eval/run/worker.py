@@ -16,7 +16,7 @@ from typing import Callable
 import git
 
 from agent_eval import __version__
-from agent_eval.grade import graders, score
+from agent_eval.grade import graders, reads, score
 from agent_eval.grade import trace as traces
 from agent_eval.store import environments
 from agent_eval.store.records import RETRIED, Cell, Result
@@ -130,7 +130,7 @@ def _run_task(
         agent_seconds=round(run.seconds, 3), turns=trace.turns, tool_calls=trace.tool_calls, tokens=None if unanswered else meter.known_tokens,
         tokens_trace=trace.tokens, requests=meter.requests, cost=trace.cost or None,
         markers=score.fired(profile.markers, trace), grading=identity.grading(profile.markers, task.grading_hash, cell.judge), errors=[e for e in [control.detail] if e] + extra + trace.errors,
-        steps=trace.steps, files=files, files_cut=cut, isolation=sandbox.isolation().name, environment=_recorded(store, env, folder),
+        steps=trace.steps, reads=reads.reads(trace, task.files, profile.name), files=files, files_cut=cut, isolation=sandbox.isolation().name, environment=_recorded(store, env, folder),
         harness_version=__version__, finished_at=now(),
         wall_seconds=round(time.perf_counter() - started, 3),
         session_position=cell.session.position if cell.session else None, trace_from=since,

@@ -120,6 +120,26 @@ class Grader(BaseModel):
     tokens: Tokens | None = None  # a judge's, never counted in the agent's
 
 
+Where = Literal["library", "installed", "skill", "inputs", "help", "other"]
+
+
+class Read(BaseModel):
+    """A file the agent read, or a help page it asked for, normalised to where it belongs (grade/reads.py):
+    the library's checkout (`library`), the installed package by its path inside site-packages
+    (`installed`), the Skill folder, the task's inputs, `help` (a pseudo-path: `wfl top` for
+    `wfl top --help`), or `other`."""
+
+    where: Where
+    path: str
+    turn: int | None = None  # the first turn that read it; None: not known (read from the steps of a run without a trace)
+    lines: int | None = None  # lines shown, over every read of it that says; None: not known
+    times: int = 1
+
+    @property
+    def name(self) -> str:
+        return f"{self.where}: {self.path}"
+
+
 class Result(BaseModel):
     cell: Cell
     status: Status
@@ -143,6 +163,7 @@ class Result(BaseModel):
     grading: str | None = None  # digest of what graded it (suite/identity.py); None: graded before gradings were recorded
     errors: list[str] = []
     steps: list[Step] = []
+    reads: list[Read] | None = None  # None: not recorded (stored before agent-eval kept it): readers derive it from the trace
     isolation: Literal["bwrap", "none"] | None = None  # how pi was (or, on a setup_error, would have been) sandboxed (sandbox.py); None: unknown
     environment: str | None = None  # digest of what its environment resolved to: <store>/envs/<digest>.txt; None: not recorded
     session_position: int | None = None  # in a session: 1 for the first task; every number above is this task's alone

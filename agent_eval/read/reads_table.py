@@ -1,0 +1,192 @@
+"""Where agents look, in numbers: per revision × tier (× model, on request), each file or help page
+with the share of runs that read it, among matched and among failed runs, the median turn of its
+first read and the median lines read; head against base sorted by the change; compare's context.
+
+Shares are of runs, counts kept beside them (12/40). A run the harness or the provider failed
+(setup_error, infra_error) is not the agent's and is left out; tasks run in sessions are another
+experiment (they read what the earlier tasks found) and are left out too. A file read by fewer runs
+than one cell's repeats (the most runs any cell of the group has) is shown but not ranked: one
+cell's repeats alone could make it. That reading precedes success is an association, never a cause.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+
+from agent_eval.store.records import RETRIED
+
+from .reads import Reads, of_runs
+
+
+class FileReads(BaseModel):
+    file: str  # "where: path" (grade/reads.py)
+    runs: int  # runs that read it
+    of: int  # runs in the group
+    matched: int  # matched runs that read it
+    of_matched: int
+    failed: int  # failed runs (answer scored, not matched) that read it
+    of_failed: int
+    first_turn: float | None  # median over the runs that read it; None: no turn known
+    lines: float | None  # median lines read, over the runs that say
+    ranked: bool  # read by at least one cell's repeats
+
+
+class Group(BaseModel):
+    revision: str
+    sha: str
+    tier: str
+    model: str | None  # None: every model together
+    runs: int
+    matched: int
+    failed: int
+    repeats: int  # the most runs of any one cell: below it a file is shown, not ranked
+    files: list[FileReads]
+
+
+class Change(BaseModel):
+    file: str
+    tier: str
+    model: str | None
+    base: int
+    base_of: int
+    head: int
+    head_of: int
+    change: float  # points: head's share minus base's
+    ranked: bool
+
+
+def counted(rows: list[dict]) -> list[dict]:
+    """The runs that are the agent's work, one-shot."""
+    return [r for r in rows if r["status"] not in RETRIED and r["session_position"] is None]
+
+
+class Tally:
+    """Per (group, file) a group's runs read: how many runs, of them matched and failed, the median
+    first turn and lines (NaN: none known). Arrays over the pairs present, counted on the cache's
+    columns: no object per read."""
+
+    def __init__(self, rows: list[dict], reads: Reads, group: np.ndarray):
+        at = reads.rows_of(rows)
+        use = at >= 0
+        at, file = at[use], reads.file[use].astype(np.int64)
+        width = max(len(reads.names), 1)
+        pairs, inverse = np.unique(group[at] * width + file, return_inverse=True)
+        self.group, self.file, k = pairs // width, pairs % width, len(pairs)
+        matched = np.array([r["matched"] is True for r in rows], dtype=bool)[at]
+        failed = np.array([r["matched"] is False for r in rows], dtype=bool)[at]
+        self.runs = np.bincount(inverse, minlength=k)
+        self.matched, self.failed = np.bincount(inverse[matched], minlength=k), np.bincount(inverse[failed], minlength=k)
+        self.turn, self.lines = _medians(inverse, reads.turn[use], k), _medians(inverse, reads.lines[use], k)
+
+
+def _medians(segment: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    """The median of the known (>= 0) values of each segment 0..k-1. One sort of (segment, value)
+    packed in an int64: several times cheaper than a lexsort at 100k runs."""
+    known = values >= 0
+    segment, values = segment[known], values[known]
+    packed = np.sort((segment.astype(np.int64) << 32) | values.astype(np.int64))
+    values, counts = (packed & 0xFFFFFFFF).astype(float), np.bincount(segment, minlength=k)
+    if not len(values):
+        return np.full(k, np.nan)
+    starts = np.cumsum(counts) - counts
+    lo, hi = np.minimum(starts + (counts - 1) // 2, len(values) - 1), np.minimum(starts + counts // 2, len(values) - 1)
+    return np.where(counts > 0, (values[lo] + values[hi]) / 2, np.nan)
+
+
+def ids(keys: list) -> tuple[np.ndarray, list]:
+    """Dense ids of keys in first-seen order, and the distinct keys."""
+    seen: dict = {}
+    return np.array([seen.setdefault(key, len(seen)) for key in keys], dtype=np.int64), list(seen)
+
+
+def groups(rows: list[dict], reads: Reads, by_model: bool = False) -> list[Group]:
+    """One group per revision × tier (× model), in the rows' order (give them in the suites' order)."""
+    rows = counted(rows)
+    group, keys = ids([(r["sha"], r["tier"], r["model_name"] if by_model else None) for r in rows])
+    tally, n = Tally(rows, reads, group), len(keys)
+    size = np.bincount(group, minlength=n)
+    matched = np.bincount(group, weights=[r["matched"] is True for r in rows], minlength=n)
+    failed = np.bincount(group, weights=[r["matched"] is False for r in rows], minlength=n)
+    cells = Counter(zip(group.tolist(), [(r["model"], r["task"], r["agent_version"]) for r in rows]))
+    repeats = [0] * n
+    for (g, _), count in cells.items():
+        repeats[g] = max(repeats[g], count)
+    files: list[list[FileReads]] = [[] for _ in keys]
+    for j in range(len(tally.group)):
+        g = int(tally.group[j])
+        files[g].append(FileReads(file=reads.names[tally.file[j]], runs=int(tally.runs[j]), of=int(size[g]), matched=int(tally.matched[j]),
+                                  of_matched=int(matched[g]), failed=int(tally.failed[j]), of_failed=int(failed[g]),
+                                  first_turn=_number(tally.turn[j]), lines=_number(tally.lines[j]), ranked=tally.runs[j] >= repeats[g]))
+    first = {}
+    for k, r in zip(group.tolist(), rows):
+        first.setdefault(k, r["revision"])
+    return [Group(revision=first[g], sha=sha, tier=tier, model=model, runs=int(size[g]), matched=int(matched[g]), failed=int(failed[g]),
+                  repeats=repeats[g], files=sorted(files[g], key=lambda x: (not x.ranked, -x.runs, x.file)))
+            for g, (sha, tier, model) in enumerate(keys)]
+
+
+def _number(x: float) -> float | None:
+    return None if np.isnan(x) else float(x)
+
+
+def diff(rows: list[dict], reads: Reads, base: str, head: str, by_model: bool = False) -> list[Change]:
+    """What head's agents read that base's did not and the reverse, per tier (× model) both ran:
+    ranked changes first, the biggest first. base and head are SHAs."""
+    found = {(g.sha, g.tier, g.model): g for g in groups([r for r in rows if r["sha"] in (base, head)], reads, by_model)}
+    changes = []
+    for (sha, tier, model), b in found.items():
+        h = found.get((head, tier, model))
+        if sha != base or h is None:
+            continue
+        before, after = {f.file: f.runs for f in b.files}, {f.file: f.runs for f in h.files}
+        repeats = max(b.repeats, h.repeats)
+        for name in dict.fromkeys([*after, *before]):
+            x, y = before.get(name, 0), after.get(name, 0)
+            changes.append(Change(file=name, tier=tier, model=model, base=x, base_of=b.runs, head=y, head_of=h.runs,
+                                  change=100 * (y / h.runs - x / b.runs), ranked=max(x, y) >= repeats))
+    changes.sort(key=lambda c: (not c.ranked, -abs(c.change), c.file))
+    return changes
+
+
+def context(rows: list[dict], reads: Reads, field: str, base: str, head: str, most: int = 3, least: float = 5.0) -> list[str]:
+    """compare's context: the biggest ranked changes in what base's and head's runs read, pooled over
+    the cells compared (`field` holds base and head: sha, model, tier, agent_version), as lines."""
+    kept = [r for r in counted(rows) if r[field] in (base, head)]
+    side = np.array([r[field] == head for r in kept], dtype=np.int64)
+    nb, nh = int((side == 0).sum()), int(side.sum())
+    if not nb or not nh:
+        return []
+    tally = Tally(kept, reads, side)
+    runs = {(int(g), int(f)): int(n) for g, f, n in zip(tally.group, tally.file, tally.runs)}
+    repeats = max(Counter((r["model"], r["sha"], r["task"], r["tier"], r["agent_version"]) for r in kept).values())
+    moved = []
+    for f in {f for _, f in runs}:
+        x, y = runs.get((0, f), 0), runs.get((1, f), 0)
+        if max(x, y) >= repeats and abs(change := 100 * (y / nh - x / nb)) >= least:
+            moved.append((change, reads.names[f], x, y))
+    moved.sort(key=lambda m: (-abs(m[0]), m[1]))
+    return [f"head: {_pct(y, nh)} of runs read {name} (base {_pct(x, nb)}; {y}/{nh} vs {x}/{nb})" for _, name, x, y in moved[:most]]
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "—"
+
+
+def compare_context(store: Path, rows: list[dict], axis: str, base: str, head: str, models: list[str] = (), tiers: list[str] = (),
+                    tasks: list[str] = ()) -> list[str]:
+    """compare's context lines (context above) for the runs compare compared: base and head
+    named as compare takes them, the same --model/--tier/--task filters."""
+    import fnmatch
+
+    from .sides import SIDES, aliases, resolve
+
+    field, name, other = SIDES[axis]
+    known = aliases(axis, {(r[field], r[name], r[other]) for r in rows})
+    b, h = resolve(known, axis, base), resolve(known, axis, head)
+    kept = [r for r in rows if r[field] in (b, h) and (not models or r["model"] in models or r["model_name"] in models)
+            and (not tiers or r["tier"] in tiers) and (not tasks or any(fnmatch.fnmatchcase(r["task"], g) for g in tasks))]
+    return context(kept, of_runs(store, kept), field, b, h)
