@@ -176,17 +176,29 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "—"
 
 
-def compare_context(store: Path, rows: list[dict], axis: str, base: str, head: str, models: list[str] = (), tiers: list[str] = (),
+def compare_context(store: Path, rows, axis: str, base: str, head: str, models: list[str] = (), tiers: list[str] = (),
                     tasks: list[str] = ()) -> list[str]:
     """compare's context lines (context above) for the runs compare compared: base and head
-    named as compare takes them, the same --model/--tier/--task filters."""
+    named as compare takes them, the same --model/--tier/--task filters. rows: the runs, as columns
+    (compare.load_rows) or flat rows."""
     import fnmatch
 
+    from .compare import as_columns, distinct
     from .sides import SIDES, aliases, resolve
 
     field, name, other = SIDES[axis]
-    known = aliases(axis, {(r[field], r[name], r[other]) for r in rows})
+    cols = as_columns(rows)
+    known = aliases(axis, set(distinct(cols, field, name, other)))
     b, h = resolve(known, axis, base), resolve(known, axis, head)
-    kept = [r for r in rows if r[field] in (b, h) and (not models or r["model"] in models or r["model_name"] in models)
-            and (not tiers or r["tier"] in tiers) and (not tasks or any(fnmatch.fnmatchcase(r["task"], g) for g in tasks))]
+    keep = cols.isin(field, [b, h])
+    if models:
+        keep &= cols.isin("model", models) | cols.isin("model_name", models)
+    if tiers:
+        keep &= cols.isin("tier", tiers)
+    if tasks:
+        keep &= cols.isin("task", [t for t in cols.values("task") if any(fnmatch.fnmatchcase(t, g) for g in tasks)])
+    kept = cols.take(keep).rows(["folder", "finished_at", "status", "session_position", "model", "sha", "task", "tier",
+                                 "agent_version", "matched", field])
+    for r in kept:  # a number column: 1.0 / 0.0 / unknown, as results.flat() says it
+        r["matched"] = None if r["matched"] is None else bool(r["matched"])
     return context(kept, of_runs(store, kept), field, b, h)

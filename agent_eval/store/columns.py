@@ -29,7 +29,7 @@ from . import index
 
 NUMBER, TEXT, NAMES = "number", "text", "names"
 SPEC: dict[str, str | tuple[str, str]] = {
-    "key": TEXT, "suite": TEXT, "model": TEXT, "model_name": TEXT, "sha": TEXT, "revision": TEXT, "ref": TEXT, "tier": TEXT, "task": TEXT,
+    "key": TEXT, "folder": TEXT, "finished_at": TEXT, "suite": TEXT, "model": TEXT, "model_name": TEXT, "sha": TEXT, "revision": TEXT, "ref": TEXT, "tier": TEXT, "task": TEXT,
     "agent": TEXT, "agent_version": TEXT, "status": TEXT, "environment": TEXT, "session": TEXT,
     "repeat": NUMBER, "matched": NUMBER, "score": NUMBER, "wall_seconds": NUMBER, "turns": NUMBER, "tool_calls": NUMBER, "tokens_new": NUMBER,
     "tokens_cached": NUMBER, "tokens_generated": NUMBER, "cost": NUMBER, "session_position": NUMBER,
@@ -86,6 +86,12 @@ class Columns:
         kept = Columns({name: a[which] for name, a in self.arrays.items()}, self.raw)
         kept._values = self._values
         return kept
+
+    def rows(self, names: list[str]) -> list[dict]:
+        """These runs as flat rows of these columns: for a reader that needs a row per run of a few
+        runs (take() them first), never for a whole store."""
+        columns = [self.text(n).tolist() if KINDS[n] == TEXT else [None if x != x else x for x in self.arrays[n].tolist()] for n in names]
+        return [dict(zip(names, values)) for values in zip(*columns)]
 
     @classmethod
     def from_rows(cls, rows: list[dict]) -> Columns:
