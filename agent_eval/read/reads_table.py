@@ -176,6 +176,14 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "—"
 
 
+def runs_of(cols) -> list[dict]:
+    """The rows the reads' tallies take, from columns: only the fields they read."""
+    runs = cols.rows(["folder", "finished_at", "status", "session_position", "model", "sha", "task", "tier", "agent_version", "matched"])
+    for r in runs:  # a number column: 1.0 / 0.0 / unknown, as results.flat() says it
+        r["matched"] = None if r["matched"] is None else bool(r["matched"])
+    return runs
+
+
 def compare_context(store: Path, rows, axis: str, base: str, head: str, models: list[str] = (), tiers: list[str] = (),
                     tasks: list[str] = ()) -> list[str]:
     """compare's context lines (context above) for the runs compare compared: base and head
@@ -197,8 +205,5 @@ def compare_context(store: Path, rows, axis: str, base: str, head: str, models: 
         keep &= cols.isin("tier", tiers)
     if tasks:
         keep &= cols.isin("task", [t for t in cols.values("task") if any(fnmatch.fnmatchcase(t, g) for g in tasks)])
-    kept = cols.take(keep).rows(["folder", "finished_at", "status", "session_position", "model", "sha", "task", "tier",
-                                 "agent_version", "matched", field])
-    for r in kept:  # a number column: 1.0 / 0.0 / unknown, as results.flat() says it
-        r["matched"] = None if r["matched"] is None else bool(r["matched"])
+    kept = runs_of(cols.take(keep))
     return context(kept, of_runs(store, kept), field, b, h)
