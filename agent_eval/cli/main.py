@@ -50,6 +50,8 @@ def run(
             from agent_eval.run import local
 
             local.record(made)
+        if not dry_run:
+            _found(made)
         return
     from agent_eval.run import local
     from agent_eval.run.estimate import estimate
@@ -69,6 +71,19 @@ def run(
         typer.echo(f"error: {outcome.not_done} of {len(made.todo)} cells are not done (harness, provider or disk "
                    "failures, above); run again to retry them", err=True)
         raise typer.Exit(1)
+    _found(made)
+
+
+def _found(made) -> None:
+    """The run's last line: what the suite's own comparison found (read/summary.py), when it names one."""
+    from agent_eval.read import summary
+
+    try:
+        said = summary.found(made)
+    except user_errors():
+        return  # a store compare cannot read is said by compare itself; the run has finished either way
+    if said:
+        say(said)
 
 
 def _rounds(made, jobs: int) -> None:

@@ -5,6 +5,7 @@ v1.1 adds a command-line interface, v1.2 adds a Skill. Fixed dates and author ke
 (and so every run key) the same on every machine.
 """
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -22,7 +23,7 @@ REVISIONS = [
 
 
 def repository() -> Path:
-    path = cache_dir() / "quickstart" / "wordcode"
+    path = cache_dir() / "quickstart" / f"wordcode-{_digest()}"  # an edit to library/ builds a new history beside the old
     if (path / ".git" / "refs" / "tags" / REVISIONS[-1][0]).is_file():
         return path
     shutil.rmtree(path, ignore_errors=True)
@@ -40,3 +41,9 @@ def repository() -> Path:
         git("commit", "-q", "-m", message)
         git("tag", tag)
     return path
+
+
+def _digest() -> str:
+    files = sorted(p for p in LIBRARY.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    content = b"".join(str(p.relative_to(LIBRARY)).encode() + b"\0" + p.read_bytes() for p in files)
+    return hashlib.sha256(content).hexdigest()[:10]
