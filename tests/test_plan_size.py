@@ -10,7 +10,7 @@ import statistics
 from agent_eval.read import compare
 from agent_eval.read.plan_size import plan_size
 from agent_eval.store.results import COLUMNS
-from agent_eval.suite.config import Decision
+from agent_eval.suite.decision import Decision
 
 DECISION = Decision(primary=["match", "tokens_new"], min_effect={"match": 10, "tokens_new": "20%"})
 BETWEEN, NOISE = 0.15, 0.4  # sd of the true match change between tasks (rate); sd of a run's log tokens

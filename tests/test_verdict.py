@@ -11,7 +11,7 @@ import random
 import pytest
 
 from agent_eval.read import compare, compare_render, decide, stats
-from agent_eval.suite.config import Decision
+from agent_eval.suite.decision import Decision
 from synthetic import simulated
 
 GATE = ["match:-5", "errors:+5", "tokens_new:+20%", "turns:+20%"]  # examples/ci/agent-eval.yml's rules

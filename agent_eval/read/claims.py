@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from agent_eval.suite.config import Decision
+from agent_eval.suite.decision import Decision
 
 from .stats import holm
 

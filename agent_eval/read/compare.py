@@ -31,7 +31,7 @@ from pydantic import BaseModel
 
 from agent_eval.store.columns import Columns
 from agent_eval.store.records import RETRIED
-from agent_eval.suite.config import Decision
+from agent_eval.suite.decision import Decision
 
 from .claims import Claim, apply
 from .paired import Metric, measure

@@ -8,7 +8,7 @@ import re
 import orjson
 from pydantic import BaseModel
 
-from agent_eval.suite.config import effect_size
+from agent_eval.suite.decision import effect_size
 from agent_eval.suite.text import console, visible
 
 from .compare import CompareError, Comparison, Metric

@@ -3,7 +3,7 @@ headline's claims made across all of them at once (claims.py says how)."""
 
 from __future__ import annotations
 
-from agent_eval.suite.config import Decision
+from agent_eval.suite.decision import Decision
 
 from .claims import apply
 from .compare import Cells, Comparison, compare, per_model, summarize, two_sides

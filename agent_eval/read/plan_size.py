@@ -25,7 +25,7 @@ from statistics import NormalDist
 import numpy as np
 from pydantic import BaseModel
 
-from agent_eval.suite.config import Decision
+from agent_eval.suite.decision import Decision
 
 from .compare import as_columns, distinct, metrics, two_sides
 from .sides import SIDES, aliases, resolve
