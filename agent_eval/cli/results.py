@@ -32,10 +32,9 @@ def results(
     Reads the store's index (index.sqlite), checked against the run folders first."""
     from agent_eval.store import index
     from agent_eval.store import results as collect
-    from agent_eval.store.store import read_plans
 
     require_store(store)
-    found = collect.in_suite_order(index.rows(store), read_plans(store, lambda line: typer.echo(line, err=True)))
+    found = collect.ordered(store, lambda line: typer.echo(line, err=True))
     index.warn_bad(store, lambda line: typer.echo(line, err=True))
     if format == Format.json:
         sys.stdout.buffer.write(collect.as_json(found) + b"\n")

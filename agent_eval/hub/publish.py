@@ -181,9 +181,8 @@ def publish_results(store: Path, dataset: str, public: bool | None, dry_run: boo
     """The table as one Parquet file plus a card, in one commit that replaces the previous data."""
     from huggingface_hub import CommitOperationAdd, HfApi
 
-    from agent_eval.store.store import read_plans
 
-    rows = results.in_suite_order(index.rows(store), read_plans(store, say))  # as `results` lists them
+    rows = results.ordered(store, say)  # as `results` lists them
     if not rows:
         raise ExportError(f"{store}: no results to publish")
     api = HfApi()

@@ -170,10 +170,9 @@ def load(store: Path, models: list[str] = (), tiers: list[str] = (), say=lambda 
     """The store's rows in the suites' order (only these models, by id or name, and tiers, when given)
     and their reads: what `agent-eval reads` and the report count."""
     from agent_eval.store import index
-    from agent_eval.store.results import in_suite_order
-    from agent_eval.store.store import read_plans
+    from agent_eval.store.results import ordered
 
-    rows = in_suite_order(index.rows(Path(store)), read_plans(Path(store), say))
+    rows = ordered(Path(store), say)
     rows = [r for r in rows if (not models or r["model"] in models or r["model_name"] in models) and (not tiers or r["tier"] in tiers)]
     index.warn_bad(Path(store), say)
     return rows, of_runs(store, [r for r in rows if r["session_position"] is None])

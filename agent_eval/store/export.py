@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import index, results
-from .store import read_plans
 
 # What each column holds: the dataset card and the README say the same.
 DOCS = {
@@ -72,7 +71,7 @@ def export(store: Path, format: str, out: Path | None) -> bytes | None:
         raise ExportError(f"--format {format}: choose one of {', '.join(FORMATS)}")
     if out is not None and out.is_dir():
         raise ExportError(f"--out {out} is a folder; give a file, e.g. --out {out / ('results.' + format)}")
-    rows = results.in_suite_order(index.rows(store), read_plans(store, lambda line: None))  # as `results` lists them
+    rows = results.ordered(store)  # as `results` lists them
     if format == "parquet":
         if out is None:
             raise ExportError("Parquet is binary: give a file with --out, e.g. --out results.parquet")
