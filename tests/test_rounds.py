@@ -117,3 +117,32 @@ def test_a_round_the_provider_failed_is_run_again_never_decided_on(tmp_path, min
         assert "round 1/3: 2 cells" in done.stderr and "decided after 1 of 3 rounds" in done.stderr
     finally:
         server.close()
+
+
+def test_a_sweep_killed_in_a_round_resumes_at_that_round(project, fake):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    tasks(project, checksum=4, api=1)
+    suite(project, 1)
+    assert project.cli("run", "suite.yaml", "--jobs", "2").returncode == 0  # round 1
+    suite(project, 2, decision=DECISION)
+    fake.extra_delay = 30.0  # round 2's model calls hang until the kill
+    seen = sum(fake.attempts.values())
+    proc = subprocess.Popen([sys.executable, "-m", "agent_eval", "run", "suite.yaml", "--until-decided", "--jobs", "2"], cwd=project.root,
+                            env=project.env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while sum(fake.attempts.values()) <= seen and time.time() < deadline:
+        time.sleep(0.2)
+    assert sequential(project)["round"] == 1  # round 1 looked at and recorded before round 2 began
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "stopped at round 2 of 2 (interrupted)" in err and sorted(c["repeat"] for c in runs(project)) == [0] * 10
+
+    fake.extra_delay = 0.0
+    done = project.cli("run", "suite.yaml", "--until-decided", "--jobs", "2")
+    assert done.returncode == 0, done.stderr
+    assert "round 2/2: 10 cells" in done.stderr and "decided after 2 of 2 rounds" in done.stderr

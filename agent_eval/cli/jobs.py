@@ -99,6 +99,8 @@ def fanout(
     watch: WatchOpt = False,
     rerun: Annotated[bool, typer.Option("--rerun", help="Submit every cell again, even those done in the bucket.")] = False,
     poll: PollOpt = 15.0,
+    until_decided: Annotated[bool, typer.Option("--until-decided", help="In rounds (with --watch): submit one round, pull it into the "
+                                                "suite's store, look, and stop once its primary metrics are decided (as `run --until-decided`).")] = False,
 ) -> None:
     """Run a suite on Hugging Face Jobs: one Job per cell, results and traces in a Storage Bucket.
 
@@ -110,14 +112,22 @@ def fanout(
 
     if not on_jobs:
         fail("fanout needs --jobs (one Hugging Face Job per cell); to run on this machine use `agent-eval run`")
+    if until_decided and (rerun or not watch):
+        fail("--until-decided looks after every round, so it needs --watch, and resumes from the runs stored, so not --rerun")
     with reported():
         store, ns = hub_session(bucket, namespace)
         made, _, _ = bucket_plan(suite, store, ns, rerun)
+        if until_decided:
+            from agent_eval.read import rounds
+
+            rounds.sides(made)
         options = job_options(made, ns, flavor, image, timeout, max_parallel, poll)
         price = jobs.hourly_price(store.api, flavor)
         print_plan(made, every_cell=False)
         if dry_run:
             return print_fanout(made, store, options, price)
+        if until_decided:
+            return _in_rounds(made, store, options)
         if not made.todo:
             return
         store.ensure()
@@ -127,6 +137,15 @@ def fanout(
         else:
             what = f"submitted {submitted} Jobs" if submitted else "nothing submitted (every cell to run has a live Job)"
             typer.echo(f"{what}; see where they are with: agent-eval status {suite} --bucket {store.id}", err=True)
+
+
+def _in_rounds(made, store, options) -> None:
+    from agent_eval.hub import rounds
+
+    ended = rounds.fanout(made, store, options, say=lambda m: typer.echo(visible(m), err=True))
+    typer.echo(f"{ended.line()}. Results in {store.uri}, pulled into {made.suite.store_path}", err=True)
+    if ended.stop in ("incomplete", "interrupted"):
+        raise typer.Exit(1 if ended.stop == "incomplete" else 130)
 
 
 def print_fanout(made, store, options, price: float) -> None:

@@ -349,8 +349,8 @@ def _pilot_sides(plans: list[dict], axis):
         if isinstance(seq := plan.get("sequential"), dict) and seq.get("base"):
             return seq["base"], seq["head"], Axis(seq["axis"])
     shas = list(dict.fromkeys(r["sha"] for p in plans for r in p["revisions"]))
-    if len(shas) != 2:
-        fail(f"the store's suites name {len(shas)} revisions: give --base and --head")
+    if len(shas) != 2 or axis != Axis.revision:
+        fail(f"the store's suites name {len(shas)} revisions: give --base and --head" + (f" (along --axis {axis.value})" if axis != Axis.revision else ""))
     return shas[0], shas[1], axis
 
 

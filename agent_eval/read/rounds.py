@@ -13,11 +13,14 @@ Here, not in run/, because it reads what it runs: the imports between stages go 
 
 from __future__ import annotations
 
+from typing import Callable
+
 import orjson
 from pydantic import BaseModel
 
 from agent_eval.run import local
 from agent_eval.run.plan import Plan, agent_versions
+from agent_eval.store.records import Cell
 from agent_eval.store.store import Store, write_atomic
 from agent_eval.suite.config import ConfigError
 
@@ -65,30 +68,45 @@ def sides(plan: Plan) -> tuple[str, str, str]:
 
 
 def run(plan: Plan, jobs: int, say) -> Rounds:
-    """Run `plan` round by round until its primary metrics are decided, shown futile, or every round is spent."""
+    """Run `plan` round by round on this machine until its primary metrics are decided, shown
+    futile, or every round is spent."""
+    store, cells = Store(plan.suite.store_path), plan.done + plan.todo
+
+    def locally(current: Plan, todo: list[Cell]) -> list[Cell] | None:
+        rest = [c for c in cells if c.key not in {t.key for t in todo}]  # the plan.json written lists every cell
+        if local.run(current.model_copy(update={"todo": todo, "done": rest}), jobs)["interrupted"]:
+            return None
+        return [c for c in todo if not store.is_done(c)]
+
+    return in_rounds(plan, say, lambda: [c for c in plan.todo if not store.is_done(c)], locally, lambda made: save(store, made))
+
+
+def in_rounds(plan: Plan, say, undone: Callable[[], list[Cell]], run_round: Callable[[Plan, list[Cell]], list[Cell] | None],
+              keep: Callable[[Plan], None]) -> Rounds:
+    """The round loop, whatever runs the cells. undone(): the plan's cells without a result that
+    counts; run_round(plan, cells): runs them (the plan with its design and looks so far, which it
+    may record), returns those still not done (None: interrupted); keep(plan): records the plan with
+    its looks where the store keeps it. Looks read the suite's local store."""
     axis, base, head = sides(plan)
     cells = plan.done + plan.todo
     total = max(c.repeat for c in cells) + 1
     design = sequential.design(total, axis, base, head)
-    store = Store(plan.suite.store_path)
     looks: list[sequential.Look] = []
     plan = plan.model_copy(update={"sequential": record(design, looks, cells)})
     for k in range(1, total + 1):
-        todo = [c for c in plan.todo if c.repeat == k - 1]
+        todo = [c for c in undone() if c.repeat == k - 1]
         for _ in range(ATTEMPTS):
-            todo = [c for c in todo if not store.is_done(c)]
             if not todo:
                 break
             say(f"round {k}/{total}: {len(todo)} cells")
-            rest = [c for c in cells if c.key not in {t.key for t in todo}]  # the plan.json written lists every cell
-            outcome = local.run(plan.model_copy(update={"todo": todo, "done": rest}), jobs)
-            if outcome["interrupted"]:
+            todo = run_round(plan, todo)
+            if todo is None:
                 return _ended(looks, "interrupted", total, cells, k - 1)
-        if left := [c for c in todo if not store.is_done(c)]:
-            return _ended(looks, "incomplete", total, cells, k - 1, len(left))
+        if todo:
+            return _ended(looks, "incomplete", total, cells, k - 1, len(todo))
         looks.append(look_at(plan, design, k, cells))
         plan.sequential = record(design, looks, cells)
-        save(store, plan)
+        keep(plan)
         say(looks[-1].line(total) + f" · {_spent(cells, k)} of {len(cells)} runs, {len(cells) - _spent(cells, k)} saved so far")
         if looks[-1].stop:
             return _ended(looks, looks[-1].stop, total, cells, k)
@@ -113,7 +131,9 @@ def record(design: sequential.Design, looks: list[sequential.Look], cells) -> di
 
 
 def save(store: Store, plan: Plan) -> None:
-    write_atomic(store.root / "suites" / plan.suite.name / "plan.json", orjson.dumps(plan.summary(), option=orjson.OPT_INDENT_2))
+    folder = store.root / "suites" / plan.suite.name
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / "plan.json", orjson.dumps(plan.summary(), option=orjson.OPT_INDENT_2))
 
 
 def _spent(cells, k: int) -> int:
