@@ -45,9 +45,10 @@ def test_a_wheel_ships_the_profiles_tasks_and_report_site(tmp_path):
 
     tasks = run("tasks", "sqlite-utils")
     assert tasks.returncode == 0, tasks.stderr
-    assert "7 tasks in " in tasks.stderr and site in tasks.stderr
+    assert "10 tasks in " in tasks.stderr and site in tasks.stderr and "verify: check.py" in tasks.stdout  # loading one checks its verifier is there
     assert {line.split()[0] for line in tasks.stdout.splitlines()} == {p.stem for p in (Path(CHECKOUT) / "tasks" / "sqlite-utils").glob("*.yaml")}
-    assert (next(venv.glob("lib/python*/site-packages/agent_eval/_shipped/tasks/sqlite-utils")) / "shop.db").stat().st_size > 0
+    shipped = next(venv.glob("lib/python*/site-packages/agent_eval/_shipped/tasks/sqlite-utils"))
+    assert (shipped / "shop.db").stat().st_size > 0 and (shipped / "sales-db/verify/check.py").is_file()
 
     # The report, built by the installed agent-eval from its own shipped report_site/, opens and draws.
     store = tmp_path / "store"

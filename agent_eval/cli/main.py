@@ -169,7 +169,9 @@ def list_tasks(
         fail(str(err))
     typer.echo(f"{len(tasks)} tasks in {folder}", err=True)
     for task in tasks:
-        expected = "(behaviour only)" if task.expected is None else f"{task.match}: {task.expected}"
+        graders = ([f"{task.match}: {task.expected}"] if task.expected is not None else []) + \
+            ([f"verify: {task.verify.script}"] if task.verify else []) + ([f"judge: {task.judge.model}"] if task.judge else [])
+        expected = " + ".join(graders) or "(behaviour only)"
         first = task.prompt.strip().splitlines()[0][:60]
         typer.echo(visible(f"{task.id:24} {','.join(task.tags) or '-':20} {expected[:34]:34} {first}"))
 
