@@ -32,9 +32,10 @@ def results(
     Reads the store's index (index.sqlite), checked against the run folders first."""
     from agent_eval.store import index
     from agent_eval.store import results as collect
+    from agent_eval.store.export import ordered
 
     require_store(store)
-    found = collect.ordered(store, lambda line: typer.echo(line, err=True))
+    found = ordered(store, lambda line: typer.echo(line, err=True))
     index.warn_bad(store, lambda line: typer.echo(line, err=True))
     if format == Format.json:
         sys.stdout.buffer.write(collect.as_json(found) + b"\n")

@@ -18,7 +18,7 @@ import orjson
 from agent_eval import __version__
 from agent_eval.read import report
 from agent_eval.store import environments, index, results
-from agent_eval.store.export import DOCS, PARQUET_FILE, ExportError, write_parquet
+from agent_eval.store.export import DOCS, PARQUET_FILE, ExportError, ordered, write_parquet
 from agent_eval.store.redact import held, redact
 
 SPACE_CARD = """---
@@ -182,7 +182,7 @@ def publish_results(store: Path, dataset: str, public: bool | None, dry_run: boo
     from huggingface_hub import CommitOperationAdd, HfApi
 
 
-    rows = results.ordered(store, say)  # as `results` lists them
+    rows = ordered(store, say)  # as `results` lists them
     if not rows:
         raise ExportError(f"{store}: no results to publish")
     api = HfApi()

@@ -170,7 +170,7 @@ def load(store: Path, models: list[str] = (), tiers: list[str] = (), say=lambda 
     """The store's rows in the suites' order (only these models, by id or name, and tiers, when given)
     and their reads: what `agent-eval reads` and the report count."""
     from agent_eval.store import index
-    from agent_eval.store.results import ordered
+    from agent_eval.store.export import ordered
 
     rows = ordered(Path(store), say)
     rows = [r for r in rows if (not models or r["model"] in models or r["model_name"] in models) and (not tiers or r["tier"] in tiers)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import index, results
+from .store import read_plans
 
 # What each column holds: the dataset card and the README say the same.
 DOCS = {
@@ -65,13 +66,19 @@ def write_parquet(rows: list[dict], out: Path) -> None:
     pq.write_table(table, out, compression="zstd")
 
 
+def ordered(store: Path, say=lambda line: None) -> list[dict]:
+    """Every current run of a store as flat rows, in the suites' order (results.in_suite_order):
+    what results, export, publish-results and reads list. `say` gets a line for each plan.json left out."""
+    return results.in_suite_order(index.rows(store), read_plans(store, say))
+
+
 def export(store: Path, format: str, out: Path | None) -> bytes | None:
     """Write the table to `out` (or return its bytes, for stdout; Parquet always needs a file)."""
     if format not in FORMATS:
         raise ExportError(f"--format {format}: choose one of {', '.join(FORMATS)}")
     if out is not None and out.is_dir():
         raise ExportError(f"--out {out} is a folder; give a file, e.g. --out {out / ('results.' + format)}")
-    rows = results.ordered(store)  # as `results` lists them
+    rows = ordered(store)  # as `results` lists them
     if format == "parquet":
         if out is None:
             raise ExportError("Parquet is binary: give a file with --out, e.g. --out results.parquet")

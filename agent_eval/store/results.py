@@ -47,15 +47,6 @@ def flat(result: dict) -> dict:
     }
 
 
-def ordered(store, say=lambda line: None) -> list[dict]:
-    """Every current run of a store as flat rows, in the suites' order (in_suite_order): what
-    results, export, publish-results and reads list. `say` gets a line for each plan.json left out."""
-    from . import index
-    from .store import read_plans
-
-    return in_suite_order(index.rows(store), read_plans(store, say))
-
-
 def in_suite_order(rows: list[dict], plans: list[dict]) -> list[dict]:
     """Rows as the suites list them: models, revisions and tiers in each plan's order (a revision
     v1.10 after v1.9, never sorted by SHA or as text), then task and repeat. What no plan names comes last."""
