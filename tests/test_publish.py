@@ -36,7 +36,7 @@ def cli(hub: HubStandIn, *args: str) -> subprocess.CompletedProcess:
 def test_publish_report_creates_a_private_static_space_with_the_built_site(hub, store, tmp_path):
     dry = cli(hub, "publish-report", str(store), "--space", "org/agent-eval-report", "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert "dry run: would upload 7 files" in dry.stderr and "private static Space org/agent-eval-report" in dry.stderr
+    assert "dry run: would upload 8 files" in dry.stderr and "private static Space org/agent-eval-report" in dry.stderr
     assert not hub.repos  # nothing was created
 
     done = cli(hub, "publish-report", str(store), "--space", "org/agent-eval-report")
@@ -44,7 +44,7 @@ def test_publish_report_creates_a_private_static_space_with_the_built_site(hub, 
     assert done.stdout.strip() == f"{hub.url}/spaces/org/agent-eval-report"
     space = hub.repos["space:org/agent-eval-report"]
     assert (space.sdk, space.private, len(space.commits)) == ("static", True, 1)
-    assert set(space.files) == {"README.md", "index.html", "app.js", "style.css", "data.js", "echarts.min.js", "details/000-0000.js"}
+    assert set(space.files) == {"README.md", "index.html", "app.js", "style.css", "data.js", "views.js", "echarts.min.js", "details/000-0000.js"}
     assert b"sdk: static" in space.files["README.md"]
     card = yaml.safe_load(space.files["README.md"].decode().split("---")[1])  # front matter the Hub can parse
     assert card["sdk"] == "static" and card["title"].startswith("agent-eval: ")
