@@ -425,3 +425,17 @@ def test_a_garbage_plan_is_skipped_with_a_warning_naming_it(small, garbage, why)
     assert "1 runs -> " in said and path.read_bytes() == garbage
     explained = cli("explain", str(small), "--task", "t0")
     assert explained.returncode == 0 and f"warning: skipped {path}: " in explained.stderr.decode()
+
+
+def test_a_folder_removed_by_hand_takes_the_rows_a_writer_added_under_it(store):
+    """Rows a writer added (update, no listing) under folders no check had listed yet: removing those
+    folders by hand is still found by the cheap check."""
+    index.rows(store)
+    added = []
+    for k in range(2):
+        new = result("org/other-model", revision(2), f"extra-{k}", "bare", 0)
+        Store(store).start(new.cell)
+        Store(store).finish(new)
+        added.append(new.cell.folder)
+    shutil.rmtree(store / Path(added[0]).parents[2])  # the whole model folder, before any reader looked
+    assert index.rows(store) == scan(store) and not {r["folder"] for r in index.rows(store)} & set(added)

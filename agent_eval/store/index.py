@@ -330,6 +330,11 @@ def update(store: Path, folders: list[str | Path]) -> None:
     try:
         with transaction(db):
             store_rows(db, store, [read(str(store), p) for p in present], [p for p in paths if p not in present])
+            if db.execute("SELECT 1 FROM folders WHERE path = 'runs'").fetchone():  # once a check has listed the store
+                # The folders above these runs, as unknown (-1): the next check lists them and from then on
+                # watches them, so a folder removed by hand later takes its rows with it.
+                above = {"/".join(p.split("/")[:k]) for p in present for k in range(2, p.count("/") + 1)}
+                db.executemany("INSERT OR IGNORE INTO folders VALUES (?, -1)", [(a,) for a in sorted(above)])
     finally:
         db.close()
 
