@@ -168,12 +168,20 @@ def names_of(store: Path, folder: str) -> list[str]:
 
 def load(store: Path, models: list[str] = (), tiers: list[str] = (), say=lambda line: None) -> tuple[list[dict], Reads]:
     """The store's rows in the suites' order (only these models, by id or name, and tiers, when given)
-    and their reads: what `agent-eval reads` and the report count."""
-    from agent_eval.store import index
-    from agent_eval.store.export import ordered
+    and their reads: what `agent-eval reads` and the report count. Rows of the few columns counting
+    needs, from the index's columns (store/columns.py): a whole flat row per run costs several times more."""
+    from agent_eval.store import columns, index
+    from agent_eval.store.results import in_suite_order
+    from agent_eval.store.store import read_plans
 
-    rows = ordered(Path(store), say)
-    rows = [r for r in rows if (not models or r["model"] in models or r["model_name"] in models) and (not tiers or r["tier"] in tiers)]
+    cols = columns.read(Path(store))
+    rows = cols.rows(ROW)
+    for row, matched in zip(rows, cols["matched"].tolist()):
+        row["matched"] = None if matched != matched else bool(matched)  # NaN: not scored
+    rows = in_suite_order([r for r in rows if (not models or r["model"] in models or r["model_name"] in models) and (not tiers or r["tier"] in tiers)],
+                          read_plans(Path(store), say))
     index.warn_bad(Path(store), say)
     return rows, of_runs(store, [r for r in rows if r["session_position"] is None])
 
+
+ROW = ["folder", "finished_at", "sha", "revision", "ref", "model", "model_name", "tier", "task", "agent_version", "status", "repeat", "session_position"]
