@@ -53,10 +53,16 @@ def _fill(ws: Workspace, cell: Cell, profile: Profile, task: Task, url: str) -> 
         _copy(profile.root / item, ws.workdir / Path(item).name)
     release = cell.revision.release
     if tier.checkout and release:  # a release has no history: its sdist's tree is the checkout
-        shutil.copytree(releases.source(release), ws.workdir / profile.name)
+        source = releases.source(release)
+        shutil.copytree(source, ws.workdir / profile.name, ignore=_left_out(source, tier.exclude))
+    elif tier.checkout and tier.exclude:
+        repo.tree_without(url, cell.revision.sha, ws.workdir / profile.name, tier.exclude)
     elif tier.checkout:
         repo.checkout(url, cell.revision.sha, ws.workdir / profile.name)
-    if tier.skill:
+    if tier.skill_dir:
+        ws.skill = ws.scratch / "skills" / Path(tier.skill_dir).name
+        shutil.copytree(profile.root / tier.skill_dir, ws.skill)
+    elif tier.skill:
         if profile.skill.dir:
             origin = profile.root / profile.skill.dir
         else:
@@ -72,6 +78,11 @@ def _fill(ws: Workspace, cell: Cell, profile: Profile, task: Task, url: str) -> 
     if hooks and hasattr(hooks, "prepare_workdir"):
         hooks.prepare_workdir(ws.workdir, cell.tier, cell.revision.sha)
     return ws
+
+
+def _left_out(source: Path, exclude: list[str]):
+    paths = {(source / item).resolve() for item in exclude}
+    return lambda folder, names: [n for n in names if (Path(folder) / n).resolve() in paths]
 
 
 def add_inputs(task: Task, workdir: Path) -> None:

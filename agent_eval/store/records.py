@@ -105,18 +105,19 @@ class FileChange(BaseModel):
 class Check(BaseModel):
     name: str
     passed: bool
+    evidence: str = ""  # why, as a judge quotes it for an expectation
 
 
 class Grader(BaseModel):
     """One grader's outcome (grade/graders.py). `error`: the grader could not grade (a verifier that
     crashed or timed out, a judge's malformed reply): the grading's fault, never the agent's miss."""
 
-    kind: Literal["answer", "verify", "judge"]
+    kind: Literal["answer", "verify", "judge", "assertions", "trigger"]
     status: Literal["passed", "failed", "error"]
     score: float | None = None  # partial credit, 0 to 1; None on error
     seconds: float = 0.0
     output: str = ""  # the tail of what it printed, the judge's reason, or why it could not grade
-    checks: list[Check] = []  # a verifier's named checks
+    checks: list[Check] = []  # a verifier's named checks, a judge's expectations, each assertion
     tokens: Tokens | None = None  # a judge's, never counted in the agent's
 
 
@@ -163,6 +164,7 @@ class Result(BaseModel):
     grading: str | None = None  # digest of what graded it (suite/identity.py); None: graded before gradings were recorded
     errors: list[str] = []
     steps: list[Step] = []
+    activated_at: int | None = None  # the turn the agent first read a SKILL.md (any tool); None: never, or not recorded
     reads: list[Read] | None = None  # None: not recorded (stored before agent-eval kept it): readers derive it from the trace
     isolation: Literal["bwrap", "none"] | None = None  # how pi was (or, on a setup_error, would have been) sandboxed (sandbox.py); None: unknown
     environment: str | None = None  # digest of what its environment resolved to: <store>/envs/<digest>.txt; None: not recorded

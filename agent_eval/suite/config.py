@@ -126,7 +126,9 @@ class Skill(Strict):
 
 class Tier(Strict):
     checkout: bool = False  # the source at the revision, checked out under <workdir>/<profile name>
+    exclude: list[str] = []  # paths of the checkout left out of it (e.g. skills/: an arm that must not see the Skill)
     skill: bool = False  # the profile's Skill passed to pi with --skill
+    skill_dir: str | None = None  # this tier's own Skill: a folder of the profile passed with --skill (an older version of it…)
     files: list[str] = []  # files or folders of the profile copied into the working dir
 
 
@@ -192,19 +194,51 @@ class Verify(Strict):
 
 
 class Judge(Strict):
-    """A judge: a model of the suite's `judges:` scores the agent's work against a rubric (run/judge.py)."""
+    """A judge: a model of the suite's `judges:` scores the agent's work against a rubric, or gives a
+    verdict with evidence on each of a list of expectations (the Agent Skills guide's), its score the
+    share of them met (run/judge.py)."""
 
     model: Name  # a name among the suite's judges
-    rubric: Annotated[str, Field(min_length=1)]
+    rubric: str | None = None
+    expectations: list[Annotated[str, Field(min_length=1)]] = []
     files: bool = False  # show the judge the text files the agent created or changed, besides its answer
     threshold: float = Field(default=0.5, ge=0, le=1)  # passed: a score at least this
 
     @field_validator("rubric")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
             raise ValueError("is empty; write what a good answer does, e.g. 'names the three columns and their types'")
-        return value.strip()
+        return value.strip() if value else value
+
+    @model_validator(mode="after")
+    def _something_to_judge(self) -> Judge:
+        if not self.rubric and not self.expectations:
+            raise ValueError("give a rubric (what a good answer does) or expectations (statements the judge checks one by one)")
+        return self
+
+
+class Assertion(Strict):
+    """A deterministic expectation (grade/assertions.py): exactly one of `contains` (text, any case),
+    `regex`, both looked for in the answer and the text files the agent left, or `tool` (the agent
+    called this pi tool: bash, read, write, edit…)."""
+
+    text: Text  # the statement as its author wrote it: the check's name in the result
+    contains: str | None = None
+    regex: str | None = None
+    tool: str | None = None
+
+    @model_validator(mode="after")
+    def _one_check(self) -> Assertion:
+        given = [k for k in ("contains", "regex", "tool") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of contains, regex or tool")
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as err:
+                raise ValueError(f"regex is not valid ({err})") from None
+        return self
 
 
 class Task(Strict):
@@ -219,6 +253,8 @@ class Task(Strict):
     network: Literal["host", "none"] = "host"  # none: the sandboxed agent reaches the metering proxy only
     verify: Verify | None = None  # a verifier of what the agent left; matched needs every grader to pass
     judge: Judge | None = None  # a model's score against a rubric
+    assertions: list[Assertion] = []  # deterministic checks of the answer, the files left and the tools called
+    trigger: bool | None = None  # a trigger query: should the agent read the Skill's SKILL.md for this prompt? graded as activation
 
     root: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
     content_hash: SkipJsonSchema[str] = Field(default="", exclude=True)  # the whole file and inputs: the run key before graders left it

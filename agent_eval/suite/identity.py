@@ -16,7 +16,8 @@ import orjson
 from .files import hash_files as files_digest
 
 # Task fields that only grade (or only select: tags, repeats): left out of the run key.
-TASK_GRADING = ("expected", "match", "verify", "judge")
+TASK_GRADING = ("expected", "match", "verify", "judge", "assertions", "trigger")
+FIRST_GRADERS = 4  # the graders every stored digest names, even when absent; later ones only when a task has them
 TASK_NOT_ACTION = (*TASK_GRADING, "tags", "repeats")
 # Profile fields that neither change the workspace nor the agent: markers grade, a description is prose.
 PROFILE_NOT_ACTION = ("markers", "description")
@@ -33,7 +34,7 @@ def task_action(task_id: str, raw: dict, inputs: list[Path], root: Path) -> str:
 
 def task_grading(raw: dict, verifier_files: list[Path], verifier_root: Path | None) -> str:
     """The task's graders as written, and the content of its verifier's folder."""
-    kept = {k: raw.get(k) for k in TASK_GRADING}
+    kept = {k: raw.get(k) for k in TASK_GRADING[:FIRST_GRADERS]} | {k: raw[k] for k in TASK_GRADING[FIRST_GRADERS:] if k in raw}
     folder = files_digest(verifier_files, verifier_root) if verifier_root else None
     return hashlib.sha256(canonical({"graders": kept, "verifier": folder})).hexdigest()
 

@@ -138,6 +138,8 @@ def load(folder: Path) -> Profile:
     if profile.skill and profile.skill.dir and not confined(folder, profile.skill.dir, path, "skill.dir").is_dir():
         raise ConfigError(f"{path}: field 'skill.dir': {profile.skill.dir} is not a folder of the profile")
     for name, tier in profile.tiers.items():
+        if tier.skill_dir and not (confined(folder, tier.skill_dir, path, f"tiers.{name}.skill_dir") / "SKILL.md").is_file():
+            raise ConfigError(f"{path}: field 'tiers.{name}.skill_dir': {tier.skill_dir} is not a folder of the profile holding a SKILL.md")
         for item in tier.files:
             if not confined(folder, item, path, f"tiers.{name}.files").exists():
                 raise ConfigError(f"{path}: field 'tiers.{name}.files': {item} not found in the profile folder")

@@ -118,6 +118,19 @@ def export(url: str, sha: str) -> Path:
     return dest
 
 
+def tree_without(url: str, sha: str, dest: Path, exclude: list[str]) -> None:
+    """The tree at `sha` minus `exclude`, as a repository of one commit: a checkout whose history
+    would hand the agent back what was left out (`git show <sha>:skills/…`)."""
+    source = export(url, sha)
+    left_out = {(source / item).resolve() for item in exclude}
+    shutil.copytree(source, dest, symlinks=True, ignore=lambda folder, names: [n for n in names if (Path(folder) / n).resolve() in left_out])
+    with git.Repo.init(dest) as repo:
+        repo.git.add("-A")
+        repo.git.commit("--quiet", "--allow-empty", "-m", f"{sha[:10]} without {', '.join(exclude)}",
+                        env={"GIT_AUTHOR_NAME": "agent-eval", "GIT_AUTHOR_EMAIL": "agent-eval@localhost",
+                             "GIT_COMMITTER_NAME": "agent-eval", "GIT_COMMITTER_EMAIL": "agent-eval@localhost"})
+
+
 def checkout(url: str, sha: str, dest: Path) -> None:
     """A real git checkout (history included) at `sha`, sharing objects with the mirror."""
     with git.Repo.clone_from(str(mirror_path(url)), dest, shared=True, no_checkout=True) as clone:
