@@ -17,11 +17,12 @@ import re
 import orjson
 
 from agent_eval.store.records import Check, Grader
-from agent_eval.suite.config import Task
+from agent_eval.suite.config import Assertion, Task
 
 from . import score as scoring
 
 TAIL = 2000  # characters of a grader's output kept in result.json
+ASSERTED_CHARS = 200_000  # of each file the agent left, looked through by assertions
 CRASH = re.compile(r"^(?!AssertionError\b)[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b", re.MULTILINE)
 
 
@@ -30,6 +31,33 @@ def answer(task: Task, text: str) -> Grader | None:
     if matched is None:
         return None
     return Grader(kind="answer", status="passed" if matched else "failed", score=float(matched))
+
+
+def assertions(task: Task, text: str, files: list[tuple[str, str]], tools: dict[str, int]) -> Grader | None:
+    """The task's deterministic checks: each passes or fails, the score is the share that passed."""
+    if not task.assertions:
+        return None
+    checks = [Check(name=a.text, passed=_holds(a, text, files, tools)) for a in task.assertions]
+    share = sum(c.passed for c in checks) / len(checks)
+    return Grader(kind="assertions", status="passed" if share == 1 else "failed", score=round(share, 4), checks=checks)
+
+
+def _holds(check: Assertion, text: str, files: list[tuple[str, str]], tools: dict[str, int]) -> bool:
+    if check.tool is not None:
+        return tools.get(check.tool, 0) > 0
+    where = [text, *(body for _, body in files)]
+    if check.contains is not None:
+        return any(check.contains.casefold() in body.casefold() for body in where)
+    return any(re.search(check.regex, body, re.MULTILINE) for body in where)
+
+
+def trigger(task: Task, activated_at: int | None) -> Grader | None:
+    """A trigger query's outcome: the agent read the Skill exactly when the query should make it."""
+    if task.trigger is None:
+        return None
+    passed = (activated_at is not None) == task.trigger
+    return Grader(kind="trigger", status="passed" if passed else "failed", score=float(passed),
+                  output=f"read SKILL.md at turn {activated_at}" if activated_at is not None else "never read SKILL.md")
 
 
 def verdict(exit_code: int | None, stdout: str, stderr: str, seconds: float, python: bool, why: str = "") -> Grader:

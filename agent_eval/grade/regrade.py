@@ -26,7 +26,9 @@ from agent_eval.store.store import now, write_atomic
 from agent_eval.suite import identity
 from agent_eval.suite.config import ModelSpec, Profile, Task
 
-from . import graders, score
+from agent_eval.store import kept
+
+from . import activation, graders, score
 from . import trace as traces
 
 HISTORY = "gradings.jsonl"  # beside a result.json: the gradings it had before, one JSON a line, oldest first
@@ -94,11 +96,13 @@ def _graders(folder: Path, result: dict, profile: Profile, tasks: dict[str, Task
     verdicts = [g for g in [graders.answer(task, trace.answer)] if g]
     if result.get("status") in RETRIED:
         return verdicts
+    if task.assertions:
+        verdicts.append(graders.assertions(task, trace.answer, kept.texts(folder, graders.ASSERTED_CHARS), trace.tool_calls))
     if task.verify:
         verdicts.append(verify(folder, result, profile, tasks) if verify else _stored(result, "verify"))
     if task.judge:
         verdicts.append(judge(folder, result, task, trace.answer) or _stored(result, "judge"))
-    return verdicts
+    return verdicts + [g for g in [graders.trigger(task, activation.first_read(trace))] if g]
 
 
 def _stored(result: dict, kind: str) -> Grader:
@@ -127,7 +131,7 @@ def _rescore(path: Path, result: dict, profile: Profile, task: Task, verdicts: l
         graded = {"at": now(), "by": f"agent-eval regrade {__version__}", "profile_hash": profile.content_hash,
                   "task_hash": task.content_hash, "expected": task.expected, "match": task.match}
         new = {**result, "matched": matched, "markers": markers, "graders": [g.model_dump() for g in verdicts], "score": credit,
-               "grading": digest, "graded": graded}
+               "grading": digest, "graded": graded, "activated_at": activation.first_read(trace)}
         write_atomic(path, orjson.dumps(new, option=orjson.OPT_INDENT_2))
     return change, True
 

@@ -147,6 +147,8 @@ def metrics(cols: Columns, directions: dict[str, str]) -> tuple[list[tuple[str, 
         ("score", "rate", "up", np.where(measured, 100.0 * cols["score"], nan)),  # graders' mean credit
         ("errors", "rate", "down", 100.0 * ~ok),
         ("silent_failures", "rate", "down", 100.0 * silent),
+        *[(name, "rate", direction, np.where(measured & (cols["trigger"] == should), 100.0 * cols["activated"], nan))
+          for name, direction, should in (("recall", "up", 1), ("false_activation", "down", 0)) if (cols["trigger"] == should).any()],
         *[(f"marker:{m}", "rate", directions.get(m, "neutral"), np.where(measured, 100.0 * marker(m), nan)) for m in markers],
         *[(c, "cost", "down", np.where(measured, cols[c], nan)) for c in COSTS],
     ]

@@ -1,5 +1,7 @@
 """Judge: a model scores the agent's work against a task's rubric — through the metering proxy, at
-temperature 0, in a fixed JSON shape ({"score": 0..1, "reason": "…"}). Its tokens are the judge's
+temperature 0, in a fixed JSON shape ({"score": 0..1, "reason": "…"}) — or gives a verdict with
+evidence on each of the task's expectations ({"expectations": [{"text", "passed", "evidence"}]}, one
+per expectation in order; the score is the share met, each verdict one of the grader's checks). Its tokens are the judge's
 (the grader's `tokens`, its requests in the run folder's judge.jsonl), never the agent's. A reply
 that is not that shape, or a request that fails, is a grading error, never the agent's miss.
 
@@ -16,24 +18,27 @@ from pathlib import Path
 import httpx
 import orjson
 
-from agent_eval.store.records import Cell, Grader
+from agent_eval.store import kept
+from agent_eval.store.records import Cell, Check, Grader
 from agent_eval.store.redact import redact
 from agent_eval.suite.config import Budgets, ModelSpec, Task
 from agent_eval.suite.identity import canonical
 
-from . import workfiles
 from .proxy import Control, Meter, Proxy, api_key, upstream
 
 CACHE = "judgements.jsonl"
 SYSTEM = ("You grade a coding agent's work against a rubric. Reply with exactly one JSON object on one line, "
           '{"score": <a number from 0 to 1>, "reason": "<one sentence>"}, and nothing else.')
+EXPECTATIONS = ("You check a coding agent's work against a list of expectations, one by one. Reply with exactly one JSON "
+                'object, {"expectations": [{"text": "<the expectation>", "passed": true or false, "evidence": "<what in the work '
+                'shows it, quoted or named>"}, …]}, one entry per expectation in the order given, and nothing else.')
 MAX_FILE_CHARS = 8000  # of each file shown to the judge
 
 
 def run(cell: Cell, task: Task, answer: str, folder: Path, proxy: Proxy, rejudge: bool = False, model: ModelSpec | None = None) -> Grader:
     model = model or cell.judge
     shown = _shown(task, answer, folder)
-    key = hashlib.sha256(canonical({"model": model.model_dump(exclude={"name"}), "rubric": task.judge.rubric, "shown": shown})).hexdigest()
+    key = hashlib.sha256(canonical({"model": model.model_dump(exclude={"name"}), "rubric": task.judge.rubric or "", "shown": shown})).hexdigest()
     cached = None if rejudge else _cached(folder, key)
     if cached is None:
         cached = _ask(model, task, shown, folder, proxy, key)
@@ -44,9 +49,11 @@ def run(cell: Cell, task: Task, answer: str, folder: Path, proxy: Proxy, rejudge
 
 
 def _shown(task: Task, answer: str, folder: Path) -> str:
-    parts = [f"## Rubric\n{task.judge.rubric}", f"## The task the agent was given\n{task.prompt}", f"## The agent's final answer\n{answer or '(none)'}"]
+    listed = "\n".join(f"{n}. {e}" for n, e in enumerate(task.judge.expectations, 1))
+    parts = [f"## Rubric\n{task.judge.rubric}" if task.judge.rubric else f"## Expectations\n{listed}",
+             f"## The task the agent was given\n{task.prompt}", f"## The agent's final answer\n{answer or '(none)'}"]
     if task.judge.files:
-        for path, text in workfiles.texts(folder, MAX_FILE_CHARS):
+        for path, text in kept.texts(folder, MAX_FILE_CHARS):
             parts.append(f"## File the agent left: {path}\n```\n{text}\n```")
     return "\n\n".join(parts)
 
@@ -66,7 +73,8 @@ def _ask(model: ModelSpec, task: Task, shown: str, folder: Path, proxy: Proxy, k
     dummy = proxy.register(meter)
     started = time.perf_counter()
     body = {"model": model.id, "temperature": 0, "stream": True, "stream_options": {"include_usage": True},
-            "max_tokens": 512, "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": shown}]}
+            "max_tokens": 512 + 160 * len(task.judge.expectations),
+            "messages": [{"role": "system", "content": EXPECTATIONS if task.judge.expectations else SYSTEM}, {"role": "user", "content": shown}]}
     try:
         with httpx.Client(timeout=httpx.Timeout(30.0, read=300.0)) as client:
             reply = client.post(f"{proxy.url}/chat/completions", json=body, headers={"Authorization": f"Bearer {dummy}"})
@@ -76,11 +84,12 @@ def _ask(model: ModelSpec, task: Task, shown: str, folder: Path, proxy: Proxy, k
     finally:
         proxy.unregister(dummy)
     try:
-        score, reason = _verdict(text)
+        checks = _checks(text, task.judge.expectations) if task.judge.expectations else []
+        score, reason = (sum(c.passed for c in checks) / len(checks), "") if checks else _verdict(text)
     except ValueError as err:
         return _error(f"the judge's reply {err}: {text[:300]!r}", started, meter)
-    return Grader(kind="judge", status="passed" if score >= task.judge.threshold else "failed", score=score, output=reason,
-                  seconds=round(time.perf_counter() - started, 3), tokens=meter.known_tokens)
+    return Grader(kind="judge", status="passed" if score >= task.judge.threshold else "failed", score=round(score, 4), output=reason,
+                  checks=checks, seconds=round(time.perf_counter() - started, 3), tokens=meter.known_tokens)
 
 
 def _content(reply: httpx.Response) -> str:
@@ -97,12 +106,27 @@ def _content(reply: httpx.Response) -> str:
     return "".join(text).strip()
 
 
-def _verdict(text: str) -> tuple[float, str]:
+def _json(text: str):
     body = text.removeprefix("```json").removeprefix("```").removesuffix("```").strip()
     try:
-        found = orjson.loads(body)
+        return orjson.loads(body)
     except orjson.JSONDecodeError:
         raise ValueError("is not one JSON object") from None
+
+
+def _checks(text: str, expectations: list[str]) -> list[Check]:
+    """One verdict per expectation, in order; the expectation's own words name it, whatever the judge echoed."""
+    found = _json(text)
+    items = found.get("expectations") if isinstance(found, dict) else None
+    if not isinstance(items, list) or len(items) != len(expectations):
+        raise ValueError(f"does not give {len(expectations)} expectations")
+    if not all(isinstance(i, dict) and isinstance(i.get("passed"), bool) for i in items):
+        raise ValueError("has an expectation without passed: true or false")
+    return [Check(name=e, passed=i["passed"], evidence=str(i.get("evidence") or "")[:500]) for e, i in zip(expectations, items)]
+
+
+def _verdict(text: str) -> tuple[float, str]:
+    found = _json(text)
     score = found.get("score") if isinstance(found, dict) else None
     if not isinstance(score, (int, float)) or isinstance(score, bool) or not 0 <= score <= 1:
         raise ValueError("has no score from 0 to 1")

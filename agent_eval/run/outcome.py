@@ -21,6 +21,8 @@ def status(run: AgentRun, stop_reason: str, trace: Trace, meter: Meter) -> tuple
     silent = meter.silent_for()
     if stop_reason == "wall_clock" and silent is not None:  # the provider's failure, not the agent's slowness
         return "infra_error", None, [f"the provider sent nothing for {silent:.0f}s, until the time budget ended; the next run tries again"]
+    if stop_reason == "activated":  # --until-activated: what the run was for is known
+        return "ok", "activated", []
     if stop_reason in ("wall_clock", "max_turns", "max_tool_calls"):
         return "timeout", stop_reason, []
     if stop_reason == "server_died":

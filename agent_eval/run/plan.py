@@ -408,7 +408,7 @@ def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier:
         "repeat": repeat,
         "profile": profile.content_hash if legacy else profile.action_hash,
         "agent": ["pi", version],
-        "budgets": suite.budgets.model_dump(),
+        "budgets": suite.budgets.model_dump(exclude=set() if suite.budgets.until_activated else {"until_activated"}),  # added later: keys without it stay
         "thinking": suite.thinking,
         "serving": serving,
     }

@@ -15,6 +15,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Callable
 
 import httpx
 import orjson
@@ -57,7 +58,8 @@ class Control:
 
 
 class Meter:
-    def __init__(self, upstream: str, key: str, log: Path, budgets: Budgets, control: Control):
+    def __init__(self, upstream: str, key: str, log: Path, budgets: Budgets, control: Control, stop_when: Callable[[], str | None] = lambda: None):
+        self.stop_when = stop_when  # asked before each request: a reason to end the run there (its activation is known)
         self.upstream = upstream.rstrip("/")
         self.key = key
         self.log = log
@@ -87,6 +89,9 @@ class Meter:
             limit = self.budgets.max_turns
             if limit is not None and self.requests > limit:
                 self.control.stop("max_turns")
+                return False
+            if reason := self.stop_when():
+                self.control.stop(reason)
                 return False
             return True
 

@@ -16,9 +16,9 @@ from typing import Callable
 import git
 
 from agent_eval import __version__
-from agent_eval.grade import graders, reads, score
+from agent_eval.grade import activation, graders, reads, score
 from agent_eval.grade import trace as traces
-from agent_eval.store import environments
+from agent_eval.store import environments, kept
 from agent_eval.store.records import RETRIED, Cell, Result
 from agent_eval.store.redact import held, redact
 from agent_eval.store.store import Store, now
@@ -106,7 +106,8 @@ def _run_task(
     folder = store.start(cell)
     session = ws.scratch / "session.jsonl"
     since = len(traces.read_entries(session))
-    meter = Meter(upstream or proxies.upstream(cell.model), proxies.api_key(cell.model), folder / "proxy.jsonl", cell.budgets, control)
+    meter = Meter(upstream or proxies.upstream(cell.model), proxies.api_key(cell.model), folder / "proxy.jsonl", cell.budgets, control,
+                  stop_when=_activated(session, since) if cell.budgets.until_activated and task.trigger is not None else lambda: None)
     run = _run_pi(cell, task, ws, env, proxy, meter, folder, sandbox.network_of(profile, cell.task))  # the suite's network: none is in the cell's task
     if control.reason == "interrupted":
         return None
@@ -118,11 +119,16 @@ def _run_task(
     trace = traces.parse(folder / "trace.jsonl", since)
     unanswered = meter.silent_for() is not None  # a request the provider never began to answer: what it cost is unknown
     status, ended_by, extra = outcome.status(run, control.reason, trace, meter)
+    activated_at = activation.first_read(trace)
     verdicts = [g for g in [graders.answer(task, trace.answer)] if g]
+    if task.assertions and status not in RETRIED:
+        verdicts.append(graders.assertions(task, trace.answer, kept.texts(folder, graders.ASSERTED_CHARS), trace.tool_calls))
     if task.verify and status not in RETRIED:
         verdicts.append(verifier.run(ws, env, task))
     if task.judge and status not in RETRIED:
         verdicts.append(judge.run(cell, task, trace.answer, folder, proxy))
+    if task.trigger is not None and status not in RETRIED:
+        verdicts.append(graders.trigger(task, activated_at))
     matched, credit = graders.combine(verdicts)
     result = Result(
         cell=cell, status=status, ended_by=ended_by, matched=matched, graders=verdicts, score=credit,
@@ -130,13 +136,19 @@ def _run_task(
         agent_seconds=round(run.seconds, 3), turns=trace.turns, tool_calls=trace.tool_calls, tokens=None if unanswered else meter.known_tokens,
         tokens_trace=trace.tokens, requests=meter.requests, cost=trace.cost or None,
         markers=score.fired(profile.markers, trace), grading=identity.grading(profile.markers, task.grading_hash, cell.judge), errors=[e for e in [control.detail] if e] + extra + trace.errors,
-        steps=trace.steps, reads=reads.reads(trace, task.files, profile.name), files=files, files_cut=cut, isolation=sandbox.isolation().name, environment=_recorded(store, env, folder),
+        steps=trace.steps, activated_at=activated_at, reads=reads.reads(trace, task.files, profile.name), files=files, files_cut=cut, isolation=sandbox.isolation().name, environment=_recorded(store, env, folder),
         harness_version=__version__, finished_at=now(),
         wall_seconds=round(time.perf_counter() - started, 3),
         session_position=cell.session.position if cell.session else None, trace_from=since,
     )
     store.finish(result, secrets)
     return result
+
+
+def _activated(session: Path, since: int) -> Callable[[], str | None]:
+    """Before each model request: has the agent read a SKILL.md yet? pi writes each tool's result to
+    its session before asking the model again, so this is what grading will find in the trace."""
+    return lambda: "activated" if activation.first_read(traces.parse(session, since)) is not None else None
 
 
 def not_a_unit(cells: list[Cell]) -> str:

@@ -17,10 +17,10 @@ import os
 import tarfile
 from pathlib import Path
 
+from agent_eval.store.kept import ARCHIVE
 from agent_eval.store.records import FileChange
 from agent_eval.store.redact import redact
 
-ARCHIVE = "workspace.tar.gz"
 MAX_BYTES = int(os.environ.get("AGENT_EVAL_KEEP_BYTES", 20 * 1024 * 1024))  # per run: the agent's files kept at most (bytes)
 
 
@@ -87,20 +87,3 @@ def tampered(inputs: list[str], source: Path, workdir: Path) -> list[str]:
     """The task's input files the agent changed or deleted: each checksummed as given and as left."""
     digest = lambda path: hashlib.sha256(path.read_bytes()).digest() if path.is_file() else None  # noqa: E731
     return [name for name in inputs if digest(workdir / name) != digest(source / name)]
-
-
-def texts(folder: Path, most: int) -> list[tuple[str, str]]:
-    """The kept files that read as UTF-8 text, each cut to `most` characters: what a judge may be shown."""
-    archive = folder / ARCHIVE
-    if not archive.is_file():
-        return []
-    found = []
-    with tarfile.open(archive, "r:gz") as tar:
-        for member in tar.getmembers():
-            if member.isfile():
-                data = tar.extractfile(member).read(most * 4)
-                if b"\0" in data:  # binary
-                    continue
-                text = data.decode("utf-8", errors="replace")
-                found.append((member.name, text if len(text) <= most else text[:most] + "…"))
-    return sorted(found)

@@ -33,6 +33,7 @@ SPEC: dict[str, str | tuple[str, str]] = {
     "agent": TEXT, "agent_version": TEXT, "status": TEXT, "environment": TEXT, "session": TEXT,
     "repeat": NUMBER, "matched": NUMBER, "score": NUMBER, "wall_seconds": NUMBER, "turns": NUMBER, "tool_calls": NUMBER, "tokens_new": NUMBER,
     "tokens_cached": NUMBER, "tokens_generated": NUMBER, "cost": NUMBER, "session_position": NUMBER,
+    "activated": NUMBER, "trigger": NUMBER,
     "markers": NAMES,
     "part": (TEXT, "substr(folder, 6, instr(substr(folder, 6), '/') - 1)"),  # runs/<part>/…: the report's detail files go by it
     "task_id": (TEXT, "(SELECT task_id FROM details WHERE details.path = runs.path)"),  # the task's text, in the tasks table

@@ -31,6 +31,8 @@ DOCS = {
     "session": "the shared session's id (every task of one session has it), or null",
     "harness_version": "the agent-eval version that ran the cell", "finished_at": "when the result was stored (UTC, ISO 8601)",
     "score": "the graders' mean partial credit, 0 to 1; null: no grader, or one could not grade",
+    "activated": "whether the agent read a Skill's SKILL.md (any tool); null: not recorded",
+    "trigger": "a trigger query's should_trigger: should the agent have read the Skill; null: not a trigger query",
 }
 FORMATS = ("parquet", "csv", "jsonl")
 PARQUET_FILE = "data/results.parquet"
@@ -46,7 +48,7 @@ def schema():
     types = {c: text for c in results.COLUMNS}
     types.update({c: whole for c in ("repeat", "turns", "tool_calls", "tokens_new", "tokens_cached", "tokens_generated", "requests", "session_position")})
     types.update({c: number for c in ("wall_seconds", "agent_seconds", "cost", "score")})
-    types.update(matched=pa.bool_(), markers=pa.list_(text))
+    types.update(matched=pa.bool_(), activated=pa.bool_(), trigger=pa.bool_(), markers=pa.list_(text))
     return pa.schema([pa.field(c, types[c], metadata={"description": DOCS[c]}) for c in results.COLUMNS])
 
 

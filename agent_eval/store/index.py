@@ -40,6 +40,7 @@ COLUMNS_NAME = "index.columns.npz"  # columns.py's cache of what the aggregating
 FORMAT = 1  # bump when flat() computes a column differently: every index is then rebuilt
 DETAIL_KEYS = ("answer", "errors", "ended_by", "requests", "markers", "steps")  # what the report's run panel shows
 TASK_KEYS = ("id", "prompt", "expected", "match", "files")  # what the report shows of a task
+BOOLEANS = ("matched", "activated", "trigger")
 QUOTED = ", ".join(f'"{c}"' for c in COLUMNS)
 # Value columns have no declared type: SQLite then keeps each value as given (10 stays 10, 10.0 stays 10.0).
 TABLES = {
@@ -373,8 +374,9 @@ def select(db: sqlite3.Connection, where: str = "", params: tuple = ()) -> list[
 def decode(values: tuple) -> dict:
     row = dict(zip(COLUMNS, values))
     row["markers"] = orjson.loads(row["markers"])
-    if row["matched"] is not None:
-        row["matched"] = bool(row["matched"])
+    for name in BOOLEANS:  # SQLite keeps a bool as 0 or 1
+        if row[name] is not None:
+            row[name] = bool(row[name])
     return row
 
 

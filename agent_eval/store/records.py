@@ -144,7 +144,7 @@ class Read(BaseModel):
 class Result(BaseModel):
     cell: Cell
     status: Status
-    ended_by: str | None = None  # which budget stopped the run: wall_clock, max_turns, max_tool_calls
+    ended_by: str | None = None  # which budget stopped the run: wall_clock, max_turns, max_tool_calls; activated: until_activated
     matched: bool | None = None  # None: behaviour-only task, or no answer to score
     answer: str = ""
     wall_seconds: float = 0.0  # the whole cell, setup included

@@ -350,6 +350,9 @@ class Budgets(Strict):
     timeout: Seconds = 600.0  # wall-clock seconds per cell
     max_turns: Count | None = Field(default=None, ge=1)  # model calls
     max_tool_calls: Count | None = Field(default=None, ge=1)
+    # A trigger query's run ends at its first read of a SKILL.md: whether the Skill was activated is
+    # then known, and the rest of the run would cost tokens for nothing. Other tasks run to the end.
+    until_activated: bool = False
 
 
 class AgentSpec(Strict):

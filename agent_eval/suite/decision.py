@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-RATE_METRICS = ("match", "score", "errors", "silent_failures")  # and marker:NAME: changes in points (score: the graders' mean credit, in %)
+# and marker:NAME: changes in points. score: the graders' mean credit, in % (a Skill's expectation pass rate);
+# recall: runs of should-trigger queries that read the Skill's SKILL.md; false_activation: of should-not-trigger ones.
+RATE_METRICS = ("match", "score", "errors", "silent_failures", "recall", "false_activation")
 COST_METRICS = ("turns", "tool_calls", "tokens_new", "tokens_cached", "tokens_generated", "wall_seconds", "cost")  # changes in %
 DEFAULT_EFFECTS: dict[str, float | str] = {"match": 5, "tokens_new": "10%"}
 

@@ -1,0 +1,26 @@
+"""The agent's files kept in a run folder (workspace.tar.gz, written by run/workfiles.py), read back
+as text: what a judge is shown and what assertions look in."""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+ARCHIVE = "workspace.tar.gz"
+
+
+def texts(folder: Path, most: int) -> list[tuple[str, str]]:
+    """The kept files that read as UTF-8 text, each cut to `most` characters, by path."""
+    archive = folder / ARCHIVE
+    if not archive.is_file():
+        return []
+    found = []
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in tar.getmembers():
+            if member.isfile():
+                data = tar.extractfile(member).read(most * 4)
+                if b"\0" in data:  # binary
+                    continue
+                text = data.decode("utf-8", errors="replace")
+                found.append((member.name, text if len(text) <= most else text[:most] + "…"))
+    return sorted(found)
