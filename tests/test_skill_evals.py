@@ -122,7 +122,8 @@ def test_bare_lists_string_ids_folders_and_other_languages(tmp_path):
     assert [c.id for c in found.cases] == ["1", "汇总 地区", "3"]
     assert found.cases[0].files == ["data/sub/notes.txt", "data/ventes.csv"]  # the folder's files, not its SKILL.md
     chinese = task_name("汇总 地区")
-    assert chinese.startswith("eval-") and len(chinese) == len("eval-") + 6 and task_name("a b/c") .startswith("eval-a-b-c-")
+    assert chinese.startswith("eval-") and len(chinese) == len("eval-") + 6 and task_name("a b/c").startswith("eval-a-b-c-")
+    assert task_name("x" * 95) == "eval-" + "x" * 95 and len(task_name("x" * 96)) == len("eval-") + 80 + 7
 
     tasks_dir = project(tmp_path)
     assert write_tasks(found, tasks_dir, judge="grader") == ["eval-1", chinese, "eval-3"]
@@ -140,6 +141,13 @@ def test_expected_output_alone_is_judged_on_a_rubric(tmp_path):
     task = load(tmp_path / "suite.yaml")[2][0]
     assert task.judge.expectations == [] and task.judge.files is True and task.judge.threshold == 0.5
     assert "A chart of sales by month." in task.judge.rubric
+
+
+def test_without_a_judge_only_the_deterministic_checks_grade(tmp_path):
+    evals = {"evals": [{"id": 1, "prompt": "p", "expected_output": "e", "expectations": ["x"], "assertions": [{"type": "tool_use", "tool": "bash"}]}]}
+    write_tasks(read_skill(skill(tmp_path, evals)), tmp_path / "tasks", judge=None)
+    task = load_tasks(tmp_path / "tasks", ["*"], tmp_path)[0]
+    assert task.judge is None and [a.tool for a in task.assertions] == ["bash"]
 
 
 def test_a_script_check_becomes_the_verifier(tmp_path):
@@ -226,6 +234,7 @@ def bad(tmp_path: Path, case: str) -> tuple[Path, Path | None]:
         "does not parse": '{"evals": [{"id": 1, "prompt": "p",}]}',
         "no prompt": {"evals": [{"id": 1, "prompt": "p"}, {"id": 2, "expectations": ["x"]}]},
         "duplicate ids": {"evals": [{"id": 1, "prompt": "p"}, {"id": "1", "prompt": "q"}]},
+        "duplicate numbered": {"evals": [{"id": 2, "prompt": "p"}, {"prompt": "q"}]},
         "missing file": {"evals": [{"id": 1, "prompt": "p", "files": ["evals/files/a.csv", "evals/files/gone.csv"]}]},
         "escaping file": {"evals": [{"id": 1, "prompt": "p", "files": ["../outside.txt"]}]},
         "bad regex": {"evals": [{"id": 1, "prompt": "p", "assertions": [{"type": "regex", "pattern": "(unclosed"}]}]},
@@ -240,6 +249,7 @@ def bad(tmp_path: Path, case: str) -> tuple[Path, Path | None]:
     ("does not parse", "evals.json: line 1 column 36", "not valid JSON"),
     ("no prompt", "evals.json: evals[1]: field 'prompt'", "missing; write the request"),
     ("duplicate ids", "evals.json: evals[1]: field 'id': 1 is", "also the id of evals[0]; give each case its own id"),
+    ("duplicate numbered", "evals.json: evals[1]: field 'id': 2 is", "also the id of evals[0] (a case without an id is numbered"),
     ("missing file", "evals.json: evals[0]: field 'files[1]'", "evals/files/gone.csv not found in the Skill folder"),
     ("escaping file", "evals.json: field 'evals[0].files[0]'", "../outside.txt leads outside"),
     ("bad regex", "evals.json: evals[0].assertions[0]: field 'pattern'", "regex is not valid"),
@@ -290,3 +300,12 @@ def test_a_failure_while_writing_leaves_the_old_folder_whole(tmp_path):
     with pytest.raises(ConfigError, match="query repeats: 0 is not a whole number"):
         write_tasks(found, target, judge="grader", query_repeats=0)
     assert tree(target) == before
+
+
+def test_multi_line_text_reads_back_as_written(tmp_path):
+    prompt = "First line\n  indented: with a colon\ntrailing spaces   \n\n# not a comment\nlast"
+    statement = "Keeps\n  the layout"
+    found = read_skill(skill(tmp_path, {"evals": [{"id": 1, "prompt": prompt, "expectations": [statement]}]}))
+    write_tasks(found, tmp_path / "tasks", judge="grader")
+    task = load_tasks(tmp_path / "tasks", ["*"], tmp_path)[0]
+    assert task.prompt == prompt and task.judge.expectations == [statement]

@@ -8,7 +8,6 @@ target and renamed into place, so a failure never leaves half of one.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import tempfile
@@ -21,13 +20,20 @@ from .files import parse
 from .skill_evals import EVALS, EvalCase, SkillEvals, TriggerQuery
 from .text import visible
 
+class Dumper(yaml.SafeDumper):
+    """Multi-line text (a prompt, a rubric) as a literal block, readable as the author wrote it."""
+
+
+Dumper.add_representer(str, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None))
+
 RUBRIC = ("The answer and the files the agent left deliver this expected output, as the Skill's author "
           "described it:\n\n{}")
 
 
-def write_tasks(skill: SkillEvals, target: Path, judge: str, query_repeats: int = 3) -> list[str]:
+def write_tasks(skill: SkillEvals, target: Path, judge: str | None, query_repeats: int = 3) -> list[str]:
     """Write the tasks folder `target` (replacing it) from `skill`; `judge` names one of the suite's
-    judges. Returns the task ids, cases first, in the files' order."""
+    judges (None: no judge, so expectations and expected outputs go ungraded). Returns the task ids,
+    cases first, in the files' order."""
     target = Path(target)
     if target.exists() and not target.is_dir():
         raise ConfigError(f"{target}: is a file, not a tasks folder; move it or choose another folder")
@@ -39,7 +45,7 @@ def write_tasks(skill: SkillEvals, target: Path, judge: str, query_repeats: int 
         for case in skill.cases:
             copy_inputs(skill.folder, build, case)
         for name, data in tasks.items():
-            text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1_000_000)
+            text = yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=1_000_000)
             (build / f"{name}.yaml").write_bytes(text.encode("utf-8"))
         replace(build, target)
     except BaseException:
@@ -48,7 +54,7 @@ def write_tasks(skill: SkillEvals, target: Path, judge: str, query_repeats: int 
     return list(tasks)
 
 
-def task_files(skill: SkillEvals, judge: str, query_repeats: int) -> dict[str, dict]:
+def task_files(skill: SkillEvals, judge: str | None, query_repeats: int) -> dict[str, dict]:
     """Each task's id -> the fields of its YAML file, each checked as the task loader will."""
     if isinstance(query_repeats, bool) or not isinstance(query_repeats, int) or query_repeats < 1:
         raise ConfigError(f"query repeats: {query_repeats!r} is not a whole number of 1 or more; give e.g. 3")
@@ -75,14 +81,14 @@ def task_name(case_id: str) -> str:
     return f"eval-{slug}-{digest}" if slug else f"eval-{digest}"
 
 
-def eval_task(case: EvalCase, judge: str) -> dict:
+def eval_task(case: EvalCase, judge: str | None) -> dict:
     data: dict = {"prompt": case.prompt}
     if case.files:
         data["files"] = list(case.files)
     data["tags"] = ["eval", f"eval:{visible(case.id)}"]
-    if case.expectations:
+    if judge is not None and case.expectations:
         data["judge"] = {"model": judge, "expectations": list(case.expectations), "files": True, "threshold": 1.0}
-    elif case.expected_output:
+    elif judge is not None and case.expected_output:
         data["judge"] = {"model": judge, "rubric": RUBRIC.format(case.expected_output), "files": True}
     if case.assertions:
         data["assertions"] = [a.model_dump(exclude_none=True) for a in case.assertions]
@@ -110,7 +116,7 @@ def copy_inputs(skill_folder: Path, build: Path, case: EvalCase) -> None:
 def replace(build: Path, target: Path) -> None:
     old = None
     if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        old = build.with_name(f"{build.name}.old")  # build's name is unique, so is this
         target.rename(old)
     build.rename(target)
     if old is not None:
