@@ -228,6 +228,11 @@ def bad(tmp_path: Path, case: str) -> tuple[Path, Path | None]:
         return folder, None
     if case == "query flag":
         return skill(tmp_path), queries(tmp_path, [{"query": "a", "should_trigger": True}, {"query": "b", "should_trigger": "yes"}])
+    if case == "symlink out of a listed folder":
+        folder = skill(tmp_path, {"evals": [{"id": 1, "prompt": "p", "files": ["evals/files"]}]}, files)
+        (tmp_path / "secret.txt").write_text("secret\n")
+        (folder / "evals/files/link.txt").symlink_to(tmp_path / "secret.txt")
+        return folder, None
     if case == "query missing":
         return skill(tmp_path), queries(tmp_path, {"queries": [{"should_trigger": True}]})
     evals = {
@@ -252,6 +257,7 @@ def bad(tmp_path: Path, case: str) -> tuple[Path, Path | None]:
     ("duplicate numbered", "evals.json: evals[1]: field 'id': 2 is", "also the id of evals[0] (a case without an id is numbered"),
     ("missing file", "evals.json: evals[0]: field 'files[1]'", "evals/files/gone.csv not found in the Skill folder"),
     ("escaping file", "evals.json: field 'evals[0].files[0]'", "../outside.txt leads outside"),
+    ("symlink out of a listed folder", "evals.json: field 'evals[0].files[0]'", "evals/files/link.txt leads outside"),
     ("bad regex", "evals.json: evals[0].assertions[0]: field 'pattern'", "regex is not valid"),
     ("missing script", "evals.json: evals[0].assertions[0]: field 'script'", "evals/nope.py is not a file in the Skill folder"),
     ("yaml input at the top", "evals.json: evals[0]: field 'files[0]'", "read as a task; move it into a folder"),
