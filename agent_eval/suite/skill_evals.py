@@ -126,7 +126,7 @@ def read_cases(folder: Path) -> tuple[list[EvalCase], list[str]]:
             where = f"{key}[{index}]"
             case, more = read_case(folder, path, item, where, len(cases) + 1)
             if case.id in seen:
-                numbered = "" if "id" in item else " (a case without an id is numbered by its place, from 1)"
+                numbered = "" if item.get("id") is not None else " (a case without an id is numbered by its place, from 1)"
                 raise ConfigError(f"{path}: {where}: field 'id': {visible(case.id)} is also the id of {seen[case.id]}{numbered}; "
                                   "give each case its own id")
             seen[case.id] = where
