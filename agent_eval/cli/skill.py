@@ -52,7 +52,7 @@ def skill_run(
     if not suite.is_file():
         fail(f"--suite {suite}: no such file; name the library's suite.yaml (its profile, models and store)")
     try:
-        name = skill_evals.skill_name(skill)
+        name = skill_evals.skill_meta(skill)[0]
         made = skill_arms.generate(skill, suite, out or suite.parent / "skill-evals" / name, old=old, queries=queries,
                                    until_activated=until_activated, query_repeats=query_repeats)
     except user_errors() as err:
