@@ -183,12 +183,17 @@ def test_the_workspace_has_the_guides_layout_and_shapes(demo, tmp_path):
 
 def test_several_models_get_a_workspace_each_and_bad_input_is_one_line(tmp_path):
     s = Suite(tmp_path / "store")
+    s.plan()
+    assert skill_workspace.write(s.root, SUITE, tmp_path / "ws") == []  # nothing run yet: nothing written
     for model in ("org/a", "org/b"):
-        s.run(case("x/y", "E", task_id="eval-x-y-1a2b3c"), "with_skill", model=model, checks=[("E", True, "seen")])
+        s.run(case("x/y", "E", task_id="eval-x-y-1a2b3c"), "with_skill", model=model, checks=[("E", True, "seen")],
+              files={"answer.md": "the agent's own", "sub/out.csv": "a,b"})
     s.plan()
     written = skill_workspace.write(s.root, SUITE, tmp_path / "ws")
     assert written == [tmp_path / "ws" / "org--a" / "iteration-1", tmp_path / "ws" / "org--b" / "iteration-1"]
-    assert (written[0] / "eval-x-y-1a2b3c" / "with_skill" / "grading.json").is_file()  # an id that is no folder name: the task's id
+    outputs = written[0] / "eval-x-y-1a2b3c" / "with_skill" / "outputs"  # an id that is no folder name: the task's id
+    assert (outputs / "answer.md").read_text() == "the agent's own" and (outputs / "answer.agent-eval.md").read_text() == "done"
+    assert (outputs / "sub" / "out.csv").read_text() == "a,b"
     with pytest.raises(SkillReadError, match="plan.json: not found"):
         skill_summary.summarize(s.root, "nope")
 

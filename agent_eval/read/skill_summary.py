@@ -2,6 +2,7 @@
 
     summarize(store: Path, suite: str) -> SkillSummary   # SkillSummary.model_dump(mode="json"): the JSON
     text(summary: SkillSummary, width: int = 120) -> str  # the terminal tables
+    SkillReadError (skill_runs.py): one line for the user, when the store has no such suite
 
 Arms are the suite's tiers (with_skill, without_skill, old_skill). Runs are read by skill_runs.load
 (setup and infra errors left out). Every rate is a share in [0, 1]; every interval is 95%, over
@@ -232,7 +233,8 @@ def text(summary: SkillSummary, width: int = 120) -> str:
 
     out = console(width)
     with out.capture() as captured:
-        out.print(f"Skill suite {visible(summary.suite)}: {summary.runs} runs" + (f" ({summary.skipped} setup/infra errors left out)" if summary.skipped else ""))
+        out.print(f"Skill suite {visible(summary.suite)}: {summary.runs} runs" + (f" ({summary.skipped} setup/infra errors left out)" if summary.skipped else "")
+                  + ("" if summary.runs else "; nothing to summarize yet"))
         for model in summary.models:
             table = Table(title=visible(model), title_justify="left", box=None)
             for column in ("arm", "pass rate (n cases)", "recall (n queries)", "false activation", "precision", "tokens", "seconds"):

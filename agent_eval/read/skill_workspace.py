@@ -1,7 +1,8 @@
 """The Agent Skills guide's workspace ("Evaluating skills"), written from a Skill suite's runs, so an
 author's viewer and habits keep working.
 
-    write(store: Path, suite: str, dest: Path) -> list[Path]   # the iteration folders it wrote
+    write(store: Path, suite: str, dest: Path) -> list[Path]   # the iteration folders it wrote; [] before any run
+                                                               # SkillReadError (one line): no such suite in the store
 
     dest/iteration-N/                  N: the next free number in dest (1 in an empty one)
       eval-<id>/<arm>/                 <id>: the case's id in evals.json (the task's id when that is no safe folder name);
