@@ -178,7 +178,28 @@ def test_the_workspace_has_the_guides_layout_and_shapes(demo, tmp_path):
     assert bench["deltas"]["with_skill-old_skill"]["recall"]["change"] == pytest.approx(0.7)
     triggers = json.loads((first / "triggers.json").read_text())
     assert {"query", "should_trigger", "triggers", "runs", "trigger_rate"} <= set(triggers[0]) and len(triggers) == 60
+    _every_file_has_the_guides_shape(first)
     assert skill_workspace.write(demo.root, SUITE, dest) == [dest / "iteration-2"]  # the next free number
+
+
+def _every_file_has_the_guides_shape(iteration: Path) -> None:
+    """Each timing.json and grading.json, field by field, as the guide writes them (extra fields of ours allowed)."""
+    runs = [p.parent for p in iteration.rglob("grading.json")]
+    assert runs and all(p.name in ("with_skill", "without_skill", "old_skill") or p.name.startswith("run-") for p in runs)
+    for run in runs:
+        assert (run / "outputs").is_dir() and (run / "timing.json").is_file()
+        timing = json.loads((run / "timing.json").read_text())
+        assert isinstance(timing["total_tokens"], int) and isinstance(timing["duration_ms"], int)
+        grading = json.loads((run / "grading.json").read_text())
+        for item in grading["expectations"]:
+            assert set(item) == {"text", "passed", "evidence"}
+            assert isinstance(item["text"], str) and isinstance(item["passed"], bool) and isinstance(item["evidence"], str)
+        summary = grading["summary"]
+        assert all(isinstance(summary[k], int) and not isinstance(summary[k], bool) for k in ("passed", "failed", "total"))
+        assert summary["passed"] + summary["failed"] == summary["total"] == len(grading["expectations"])
+        assert isinstance(summary["pass_rate"], float) and summary["pass_rate"] == pytest.approx(summary["passed"] / summary["total"])
+    bench = json.loads((iteration / "benchmark.json").read_text())["run_summary"]
+    assert all(isinstance(bench["delta"][k], (int, float)) for k in ("pass_rate", "time_seconds", "tokens"))
 
 
 def test_several_models_get_a_workspace_each_and_bad_input_is_one_line(tmp_path):

@@ -140,7 +140,7 @@ def summary_of(loaded: Loaded) -> SkillSummary:
                 deltas += [_delta(model, metric, direction, clusters[base][metric], clusters[WITH][metric], base)
                            for metric, direction in (("pass_rate", "up"), ("recall", "up"), ("false_activation", "down"))]
         queries += _queries(model, mine)
-        flags += _flags(model, [r for r in mine if r.kind == "eval"])
+        flags += _flags(model, [r for r in mine if r.kind == "eval"], arms)
     leaks = [Leak(model=r.model_name, task=r.task, repeat=r.repeat, folder=r.folder, activated_at=r.activated_at)
              for r in runs if r.arm == WITHOUT and r.activated]
     return SkillSummary(suite=loaded.suite, arms=arms, models=models, stats=stats, deltas=deltas, queries=queries, flags=flags,
@@ -158,23 +158,25 @@ def _clusters(runs: list[SkillRun]) -> dict[str, dict[str, list[float]]]:
     return out
 
 
-def _rate(values: dict[str, list[float]], ci=skill_stats.mean_ci) -> Rate | None:
+def _rate(values: dict[str, list[float]]) -> Rate | None:
     if not values:
         return None
-    value, low, high = ci([statistics.fmean(v) for v in values.values()])
+    value, low, high = skill_stats.mean_ci([statistics.fmean(v) for v in values.values()])
     return Rate(value=value, low=low, high=high, n=len(values), runs=sum(map(len, values.values())))
 
 
+def _precision(positive: dict[str, list[float]], negative: dict[str, list[float]]) -> Rate | None:
+    if not positive or not negative:
+        return None
+    value, low, high = skill_stats.precision_ci(*([statistics.fmean(v) for v in side.values()] for side in (positive, negative)))
+    return Rate(value=value, low=low, high=high, n=len(positive) + len(negative), runs=sum(map(len, [*positive.values(), *negative.values()])))
+
+
 def _arm_stats(model: str, arm: str, c: dict, runs: list[SkillRun]) -> ArmStats:
-    precision = None
-    if c["recall"] and c["false_activation"]:
-        pos, neg = ([statistics.fmean(v) for v in c[m].values()] for m in ("recall", "false_activation"))
-        value, low, high = skill_stats.precision_ci(pos, neg)
-        precision = Rate(value=value, low=low, high=high, n=len(pos) + len(neg), runs=sum(map(len, c["recall"].values())) + sum(map(len, c["false_activation"].values())))
     cases = [r for r in runs if r.kind == "eval"]
     tokens = [r.tokens for r in cases if r.tokens is not None]
     return ArmStats(model=model, arm=arm, pass_rate=_rate(c["pass_rate"]), recall=_rate(c["recall"]), false_activation=_rate(c["false_activation"]),
-                    precision=precision, tokens=statistics.fmean(tokens) if tokens else None,
+                    precision=_precision(c["recall"], c["false_activation"]), tokens=statistics.fmean(tokens) if tokens else None,
                     seconds=statistics.fmean(r.seconds for r in cases) if cases else None)
 
 
@@ -199,7 +201,7 @@ def _queries(model: str, runs: list[SkillRun]) -> list[QueryStat]:
     return sorted(out, key=lambda q: (q.query, q.arm))
 
 
-def _flags(model: str, runs: list[SkillRun]) -> list[ExpectationFlag]:
+def _flags(model: str, runs: list[SkillRun], order: list[str]) -> list[ExpectationFlag]:
     """The guide's analysis of expectations: over the arms that ran a case, one that passes in every
     run of every arm, fails in every run of every arm, or passes and fails between repeats of one arm."""
     tally: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
@@ -211,8 +213,8 @@ def _flags(model: str, runs: list[SkillRun]) -> list[ExpectationFlag]:
             counts[0] += item.passed
             counts[1] += 1
     out = []
-    for (case, text), arms in tally.items():
-        arms = dict(arms)
+    for (case, text), counted in tally.items():
+        arms = {arm: counted[arm] for arm in order if arm in counted}
         if len(arms) >= 2 and all(k == n for k, n in arms.values()):
             out.append(ExpectationFlag(model=model, case=case, text=text, flag="passes in every arm", arms=arms))
         elif len(arms) >= 2 and all(k == 0 for k, _ in arms.values()):
