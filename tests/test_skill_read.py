@@ -272,3 +272,28 @@ def test_the_paired_delta_covers_the_truth():
                               {f"q{i}": [float(rng.random() < p + 0.4) for _ in range(3)] for i, p in enumerate(base)})
         hits += m.ci_low <= 0.4 <= m.ci_high
     assert 0.925 <= hits / sims <= 0.975
+
+
+# --- end to end: a suite run by the real runner (real pi, the scripted model) --------------------------
+
+
+def test_a_real_run_of_arms_gives_the_guides_files(project, fake):
+    from fake_model import Reply, Rule
+
+    fake.rules.insert(0, Rule("WRITE THE REPORT", [Reply(tool="bash", args={"command": "mkdir -p out && echo '# top 3' > out/report.md"}),
+                                                   Reply(text="report written")]))
+    project.profile(tiers={"with_skill": {"skill": True}, "without_skill": {}})
+    project.task("eval-top-3", prompt="WRITE THE REPORT of the top 3", expected="report written", tags=["eval", "eval:top-3"])
+    project.suite(revisions=[{"ref": "main", "name": "Skill"}], tiers=["with_skill", "without_skill"], tasks=["eval-top-3"], repeats=2)
+    done = project.cli("run", "suite.yaml")
+    assert done.returncode == 0, done.stderr
+
+    summary = skill_summary.summarize(project.store, "test")
+    assert [(s.arm, s.pass_rate.value, s.pass_rate.runs) for s in summary.stats] == [("with_skill", 1.0, 2), ("without_skill", 1.0, 2)]
+    [it] = skill_workspace.write(project.store, "test", project.root / "workspace")
+    run = it / "eval-top-3" / "without_skill" / "run-2"
+    assert (run / "outputs" / "out" / "report.md").read_text() == "# top 3\n" and (run / "outputs" / "answer.md").read_text() == "report written"
+    grading = json.loads((run / "grading.json").read_text())
+    assert grading["expectations"][0]["passed"] is True and grading["summary"]["pass_rate"] == 1.0
+    assert json.loads((run / "timing.json").read_text())["total_tokens"] > 0
+    _every_file_has_the_guides_shape(it)
