@@ -128,6 +128,9 @@ def test_the_summary_says_the_known_truths(demo):
     assert deltas["without_skill", "pass_rate"].change == pytest.approx((4 + 0.75 + 2 / 3) / 6 - (5 * 0.5 + 1 / 3) / 6)
     assert deltas["without_skill", "pass_rate"].verdict == "higher" and deltas["without_skill", "pass_rate"].n == 6
     assert deltas["old_skill", "recall"].change == pytest.approx(0.7) and deltas["old_skill", "recall"].low > 0.3
+    # every query went from never to always: at least 69% of all queries would (10 of 10), the rest anything
+    everyone = deltas["without_skill", "recall"]
+    assert (everyone.change, everyone.high, everyone.verdict) == (1.0, 1.0, "higher") and everyone.low == pytest.approx(2 * 0.025 ** 0.1 - 1)
     assert deltas["old_skill", "false_activation"].change == pytest.approx(1 / 30) and deltas["old_skill", "false_activation"].n == 10
 
 

@@ -22,9 +22,7 @@ THRESHOLD = 0.5  # the guide's: a query passes at a trigger rate >= 0.5 (should 
 def mean_ci(values: list[float], level: float = 0.95) -> tuple[float | None, float | None, float | None]:
     """(mean, low, high) of per-cluster rates in [0, 1]: the mean over clusters and a Student t
     interval over them, clipped to [0, 1]. Fewer than MIN_TASKS clusters: no interval (compare's rule:
-    a t interval on so few is too unstable to print). Every cluster at 0 (or 1): the t interval has
-    no width, which would claim certainty from a handful of clusters; the exact (Clopper-Pearson)
-    bound of 0 successes in n, each cluster counted once, is used instead."""
+    a t interval on so few is too unstable to print). Every cluster agreeing: see agreeing()."""
     n = len(values)
     if not n:
         return None, None, None
@@ -33,11 +31,20 @@ def mean_ci(values: list[float], level: float = 0.95) -> tuple[float | None, flo
         return mean, None, None
     tail = (1 - level) / 2
     sd = statistics.stdev(values)
-    if sd == 0 and mean in (0.0, 1.0):
-        bound = 1 - tail ** (1 / n)
-        return (mean, 0.0, bound) if mean == 0.0 else (mean, 1 - bound, 1.0)
+    if sd == 0:
+        return mean, *agreeing(mean, n, tail, 0.0, 1.0)
     half = t_quantile(1 - tail, n - 1) * sd / math.sqrt(n)
     return mean, max(0.0, mean - half), min(1.0, mean + half)
+
+
+def agreeing(value: float, n: int, tail: float, lowest: float, highest: float) -> tuple[float, float]:
+    """The interval when all n clusters gave the same value: a t interval would have no width and
+    claim certainty from a handful of clusters. The share of all clusters that give this value is at
+    least b = tail^(1/n) (the exact Clopper-Pearson bound of n successes in n, each cluster counted
+    once); the others can give anything from `lowest` to `highest`, so the mean lies in
+    [b·value + (1-b)·lowest, b·value + (1-b)·highest]: 10 of 10 queries at 100% give [69%, 100%]."""
+    b = tail ** (1 / n)
+    return b * value + (1 - b) * lowest, b * value + (1 - b) * highest
 
 
 def precision_ci(positive: list[float], negative: list[float]) -> tuple[float | None, float | None, float | None]:
@@ -63,10 +70,15 @@ def precision_ci(positive: list[float], negative: list[float]) -> tuple[float | 
 def delta(metric: str, direction: str, base: dict[str, list[float]], head: dict[str, list[float]]) -> Metric:
     """head − base of a rate, paired by cluster (case or query) over the clusters both arms ran: each
     cluster's mean over its repeats on each side, one difference per cluster, compare's Student t
-    interval and p-value over them (paired.measure; no interval below MIN_TASKS clusters)."""
+    interval and p-value over them (paired.measure; no interval below MIN_TASKS clusters; when every
+    cluster moved by the same amount, agreeing()'s interval over differences in [-1, 1])."""
     shared = [c for c in head if c in base and base[c] and head[c]]
-    return measure(metric, "rate", direction, {c: (statistics.fmean(base[c]), statistics.fmean(head[c]), len(base[c]), len(head[c]))
-                                               for c in shared})
+    m = measure(metric, "rate", direction, {c: (statistics.fmean(base[c]), statistics.fmean(head[c]), len(base[c]), len(head[c]))
+                                            for c in shared})
+    if m.sd != 0 or m.ci_low is None:
+        return m
+    low, high = agreeing(m.change, m.n_tasks, 0.025, -1.0, 1.0)  # every cluster moved alike: no zero-width interval either
+    return m.model_copy(update={"ci_low": low, "ci_high": high, "verdict": "higher" if low > 0 else "lower" if high < 0 else "no detectable change"})
 
 
 def near_threshold(triggers: int, runs: int) -> bool:
