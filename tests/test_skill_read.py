@@ -277,6 +277,16 @@ def test_the_paired_delta_covers_the_truth():
     assert 0.925 <= hits / sims <= 0.975
 
 
+
+def test_a_delta_where_most_queries_move_all_the_way_is_covered():
+    rng, hits, sims, agreed = random.Random(5), 0, 2000, 0
+    for _ in range(sims):  # 90% of queries go from never to always firing, the others never fire: often all 10 sampled moved
+        moved = [rng.random() < 0.9 for _ in range(10)]
+        m = skill_stats.delta("recall", "up", {f"q{i}": [0.0] * 3 for i in range(10)}, {f"q{i}": [float(x)] * 3 for i, x in enumerate(moved)})
+        hits += m.ci_low <= 0.9 <= m.ci_high
+        agreed += all(moved)
+    assert agreed > 0.3 * sims and hits / sims >= 0.95
+
 # --- end to end: a suite run by the real runner (real pi, the scripted model) --------------------------
 
 
