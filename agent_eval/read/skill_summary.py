@@ -229,33 +229,39 @@ def _flags(model: str, runs: list[SkillRun], order: list[str]) -> list[Expectati
 
 def text(summary: SkillSummary, width: int = 120) -> str:
     """The summary as terminal tables: per model its arms, the deltas, the queries; then the flags and leaks."""
-    from rich.table import Table
-
     from agent_eval.suite.text import console
 
     out = console(width)
     with out.capture() as captured:
-        out.print(f"Skill suite {visible(summary.suite)}: {summary.runs} runs" + (f" ({summary.skipped} setup/infra errors left out)" if summary.skipped else "")
-                  + ("" if summary.runs else "; nothing to summarize yet"))
+        left_out = f" ({summary.skipped} setup/infra errors left out)" if summary.skipped else ""
+        out.print(f"Skill suite {visible(summary.suite)}: {summary.runs} runs{left_out}" + ("" if summary.runs else "; nothing to summarize yet"))
         for model in summary.models:
-            table = Table(title=visible(model), title_justify="left", box=None)
-            for column in ("arm", "pass rate (n cases)", "recall (n queries)", "false activation", "precision", "tokens", "seconds"):
-                table.add_column(column)
-            for s in (s for s in summary.stats if s.model == model):
-                table.add_row(s.arm, _rate_text(s.pass_rate), _rate_text(s.recall), _rate_text(s.false_activation),
-                              _rate_text(s.precision), _number(s.tokens, "{:,.0f}"), _number(s.seconds, "{:.1f}"))
-            out.print(table)
-            for d in (d for d in summary.deltas if d.model == model and d.n):
-                out.print(f"  {d.head} − {d.base}: {d.metric.replace('_', ' ')} {_points(d)} over {d.n} {'cases' if d.metric == 'pass_rate' else 'queries'}: {d.verdict}")
-            _queries_table(out, [q for q in summary.queries if q.model == model], summary.arms)
+            _model_part(out, summary, model)
         for f in summary.flags:
             counts = ", ".join(f"{arm} {k}/{n}" for arm, (k, n) in f.arms.items())
             out.print(f"{f.flag}: {visible(f.model)} · eval-{visible(f.case)} · {visible(f.text)} ({counts})")
         for leak in summary.leaks:
-            out.print(f"leak: {visible(leak.model)} · {leak.task} r{leak.repeat}: the without_skill agent read a SKILL.md at turn {leak.activated_at} ({leak.folder})")
+            out.print(f"leak: {visible(leak.model)} · {leak.task} r{leak.repeat}: the without_skill agent read a SKILL.md "
+                      f"at turn {leak.activated_at} ({leak.folder})")
         for line in summary.bad:
             out.print(f"warning: skipped {line}")
     return captured.get()
+
+
+def _model_part(out, summary: SkillSummary, model: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=visible(model), title_justify="left", box=None)
+    for column in ("arm", "pass rate (n cases)", "recall (n queries)", "false activation", "precision", "tokens", "seconds"):
+        table.add_column(column)
+    for s in (s for s in summary.stats if s.model == model):
+        table.add_row(s.arm, _rate_text(s.pass_rate), _rate_text(s.recall), _rate_text(s.false_activation),
+                      _rate_text(s.precision), _number(s.tokens, "{:,.0f}"), _number(s.seconds, "{:.1f}"))
+    out.print(table)
+    for d in (d for d in summary.deltas if d.model == model and d.n):
+        unit = "cases" if d.metric == "pass_rate" else "queries"
+        out.print(f"  {d.head} − {d.base}: {d.metric.replace('_', ' ')} {_points(d)} over {d.n} {unit}: {d.verdict}")
+    _queries_table(out, [q for q in summary.queries if q.model == model], summary.arms)
 
 
 def _queries_table(out, queries: list[QueryStat], arms: list[str]) -> None:
