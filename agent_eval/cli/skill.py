@@ -69,9 +69,14 @@ def skill_run(
 
 def _report(suite: Path, workspace: Path | None) -> None:
     from agent_eval.read import skill_summary, skill_workspace
+    from agent_eval.read.skill_runs import SkillReadError
     from agent_eval.suite.load import load_suite
 
     loaded = load_suite(suite)
-    typer.echo(skill_summary.render(skill_summary.summarize(loaded.store_path, loaded.name)))
-    if workspace is not None:
-        say(f"the guide's files: {skill_workspace.write(loaded.store_path, loaded.name, workspace)}")
+    try:
+        typer.echo(skill_summary.text(skill_summary.summarize(loaded.store_path, loaded.name)))
+        if workspace is not None:
+            written = skill_workspace.write(loaded.store_path, loaded.name, workspace)
+            say(f"the guide's files: {len(written)} written under {workspace}")
+    except SkillReadError as err:
+        fail(str(err))

@@ -98,10 +98,13 @@ def partial(stdout: str) -> tuple[float | None, list[Check]]:
 
 
 def combine(graders: list[Grader]) -> tuple[bool | None, float | None]:
-    """matched and score: every grader passed; the mean partial credit. Unknown when one could not grade."""
+    """matched and score: every grader passed; the mean partial credit. Unknown when one could not grade.
+    A trigger query's outcome counts in matched (the query passed) but not in score: score is the
+    credit for the work, and a Skill's pass rate must not mix in whether it was read."""
     if not graders or any(g.status == "error" for g in graders):
         return None, None
-    return all(g.status == "passed" for g in graders), round(sum(g.score for g in graders) / len(graders), 4)
+    credit = [g.score for g in graders if g.kind != "trigger"]
+    return all(g.status == "passed" for g in graders), round(sum(credit) / len(credit), 4) if credit else None
 
 
 def tail(stdout: str, stderr: str) -> str:
