@@ -31,6 +31,7 @@ DOCS = {
     "session": "the shared session's id (every task of one session has it), or null",
     "harness_version": "the agent-eval version that ran the cell", "finished_at": "when the result was stored (UTC, ISO 8601)",
     "score": "the graders' mean partial credit, 0 to 1; null: no grader, or one could not grade",
+    "grading": "digest of the grading the run was graded under (markers, expected answer, verifier, judge); null: stored before gradings were recorded",
 }
 FORMATS = ("parquet", "csv", "jsonl")
 PARQUET_FILE = "data/results.parquet"

@@ -20,7 +20,7 @@ COLUMNS = [
     "status", "ended_by", "matched", "wall_seconds", "agent_seconds", "turns", "tool_calls", "tokens_new",
     "tokens_cached", "tokens_generated", "requests", "cost", "markers", "agent", "agent_version", "isolation",
     "environment", "session_position", "session", "harness_version", "finished_at",
-    "score",
+    "score", "grading",
 ]
 
 
@@ -43,7 +43,7 @@ def flat(result: dict) -> dict:
         "isolation": result.get("isolation"), "environment": result.get("environment"), "session_position": result.get("session_position"),
         "session": (cell.get("session") or {}).get("id"),
         "harness_version": result.get("harness_version", ""), "finished_at": result.get("finished_at", ""),
-        "score": result.get("score"),
+        "score": result.get("score"), "grading": result.get("grading"),
     }
 
 
