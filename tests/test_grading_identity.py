@@ -12,6 +12,7 @@ import yaml
 
 import minilib
 from conftest import PROMPTS
+from agent_eval.store import index
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -118,5 +119,6 @@ def test_a_grading_edit_plans_nothing_and_regrade_brings_results_up_to_date(proj
     assert done.returncode == 0, done.stderr
     after = results(project.store)
     assert all(r["grading"] != graded[k] for k, r in after.items())
-    last = project.cli("run", "suite.yaml", "--dry-run")
+    last = project.cli("run", "suite.yaml", "--dry-run")  # counted from the index, which regrade keeps up to date
     assert "older grading" not in last.stderr and "2 done, 0 to run" in last.stderr
+    assert {row["grading"] for row in index.rows(project.store)} == {r["grading"] for r in after.values()}

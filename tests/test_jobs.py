@@ -302,3 +302,38 @@ def test_each_job_gets_only_the_key_of_its_own_model(tmp_path, minilib_repo, hub
     assert secrets == {"org-Fake-Coder-fast": {"HF_TOKEN": HF_CANARY}, "other-coder": {"MY_CRED": "my-cred-canary-0042"}}
     again = project.cli("fanout", "suite.yaml", "--jobs", "--bucket", BUCKET, env={**project.hub_env, "MY_CRED": "my-cred-canary-0042"})
     assert "nothing submitted (every cell to run has a live Job)" in again.stderr
+
+
+JUDGE_CANARY = "judge-key-canary-0077"
+
+
+def test_a_judges_key_reaches_its_job_as_a_secret_and_nowhere_else(tmp_path, minilib_repo, pi_ready, hub, hub_model):
+    from fake_model import Reply, Rule
+
+    judge = FakeModel([Rule("JUDGE-OK", [Reply(text='{{"score": 0.9, "reason": "right checksum"}}', prompt_tokens=300, completion_tokens=7)])],
+                      api_key=JUDGE_CANARY)  # answers only a request that carries the judge's own key
+    try:
+        project = make_project(tmp_path, minilib_repo, hub_model.url, hub)
+        project.task("checksum", prompt=PROMPTS["checksum"], expected=str(minilib.checksum("agent")), judge={"model": "strict", "rubric": "JUDGE-OK"})
+        model = {"id": "org/Fake-Coder:fast", "name": "Fake", "base_url": hub_model.url, "api_key_env": "HF_TOKEN"}
+        project.suite(name="suite", models=[model], revisions=["main"], tiers=["bare"],
+                      judges={"strict": {"id": "judge-model", "base_url": judge.url, "api_key_env": "JUDGE_KEY"}})
+
+        unset = jobs_cli(project, "fanout", "suite.yaml", "--jobs")
+        assert unset.returncode == 2 and unset.stderr.count("\n") == 1 and "JUDGE_KEY" in unset.stderr, unset.stderr
+        assert not hub.jobs and not hub.buckets  # nothing built, put or submitted
+
+        env = {**project.hub_env, "JUDGE_KEY": JUDGE_CANARY}
+        done = project.cli("fanout", "suite.yaml", "--jobs", "--watch", "--poll", "0.5", "--bucket", BUCKET, env=env)
+        assert done.returncode == 0, done.stderr + "\n".join(line for job in hub.jobs.values() for _, line in job.log)
+        (job,) = hub.jobs.values()
+        assert job.spec["secrets"] == {"HF_TOKEN": HF_CANARY, "JUDGE_KEY": JUDGE_CANARY}
+        assert JUDGE_CANARY not in orjson.dumps({k: v for k, v in job.spec.items() if k != "secrets"}).decode()  # not in env, labels, argv
+        assert all(JUDGE_CANARY not in line for _, line in job.log)
+        assert JUDGE_CANARY.encode() not in bucket_bytes(hub)
+        (result,) = by_key(hub.root / "buckets" / BUCKET).values()
+        verdict = result["graders"][-1]
+        assert (verdict["kind"], verdict["status"], verdict["output"]) == ("judge", "passed", "right checksum")  # the key reached the Job's judge call
+        assert verdict["tokens"] == {"new": 300, "cached": 0, "generated": 7}
+    finally:
+        judge.close()

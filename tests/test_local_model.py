@@ -186,8 +186,11 @@ def test_a_real_model_drives_pi_through_one_quickstart_cell(quickstart):
     # this asserts the plumbing, which no choice of the model can flip. Under pi 1.6's system prompt
     # the 0.5B model makes no usable tool call on the quickstart's own tasks (measured at v1.1, bare),
     # so this cell names the command outright, to give the plumbing a tool call to carry.
-    (quickstart / "tasks/wordcode/run-cli.yaml").write_text("prompt: 'Use the bash tool to run this command: wordcode encode agent'\nexpected: bihry\n")
-    path = suite(quickstart, revisions=[{"ref": "v1.1", "name": "+ CLI"}], tiers=["bare"], tasks=["run-cli"], budgets={"timeout": 150, "max_turns": 3})
+    # It also judges itself: the judge's call comes after pi, on the same server, within the cell's slot.
+    (quickstart / "tasks/wordcode/run-cli.yaml").write_text("prompt: 'Use the bash tool to run this command: wordcode encode agent'\nexpected: bihry\n"
+                                                            "judge: {model: self, rubric: 'The answer is bihry.'}\n")
+    path = suite(quickstart, revisions=[{"ref": "v1.1", "name": "+ CLI"}], tiers=["bare"], tasks=["run-cli"], budgets={"timeout": 150, "max_turns": 3},
+                 judges={"self": "local/qwen2.5-coder-0.5b"})
     done = subprocess.run([sys.executable, "-m", "agent_eval", "run", str(path)], capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stderr
     (result,) = stored(quickstart)
@@ -203,6 +206,11 @@ def test_a_real_model_drives_pi_through_one_quickstart_cell(quickstart):
         assert len(result["steps"]) == sum(e["tool_calls"] for e in answered)  # every tool call the server sent, pi parsed
     assert result["cell"]["serving"]["weights_sha256"] == serve.MODELS["qwen2.5-coder-0.5b"].sha256
     assert (quickstart / "results/suites/quickstart/server-local--qwen2.5-coder-0.5b.log").is_file()
+    assert done.stderr.count("starting local/qwen2.5-coder-0.5b") == 1  # one server, for the agent and its judge
+    (judged,) = [orjson.loads(line) for line in (run_dir / "judge.jsonl").read_bytes().splitlines()]
+    verdict = result["graders"][-1]
+    assert verdict["kind"] == "judge" and judged["status"] == 200 and verdict["tokens"]["generated"] == judged["completion_tokens"] > 0
+    assert "could not answer" not in verdict["output"]
 
     # The same cell through `agent-eval worker` (what a Job runs): it serves the model itself.
     (run_dir / "result.json").unlink()

@@ -158,7 +158,7 @@ def print_fanout(made, store, options, price: float) -> None:
     typer.echo(f"{len(made.done)} cells done in {store.uri}; {len(made.todo) - sum(map(len, submit))} have a live Job; {len(submit)} Jobs to submit", err=True)
     if submit:
         spec = jobs.job_spec(submit[0], "wheels/<version>-<source hash>/agent_eval.whl", f"{jobs.SNAPSHOTS}/<snapshot hash>", store.id, options)
-        shown = {**spec, "volumes": [v.to_dict() for v in spec["volumes"]], "secrets": sorted(jobs.secrets(submit[0][0]))}
+        shown = {**spec, "volumes": [v.to_dict() for v in spec["volumes"]], "secrets": sorted(jobs.secrets(submit[0]))}
         what = f"a session of {len(submit[0])} tasks" if submit[0][0].session else "one cell"
         typer.echo(f"the Job of {what} (secret values are never shown):\n" + orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
     ceiling = len(submit) * options.timeout / 3600 * price

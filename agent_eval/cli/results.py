@@ -369,16 +369,22 @@ def regrade(
     Every grading a result had is kept beside it, oldest first (gradings.jsonl; explain shows
     them); statuses, tokens and traces are never touched.
     """
+    from contextlib import ExitStack
+
     from agent_eval.grade import regrade as grading
-    from agent_eval.run import judge, verifier
+    from agent_eval.run import judge, serve, verifier
     from agent_eval.run.proxy import Proxy
     from agent_eval.store.records import Cell
+    from agent_eval.suite.load import load_suite
 
     require_store(store)
     try:
-        with Proxy() as proxy:
+        with Proxy() as proxy, ExitStack() as stack:
+            # An offline judge is served only once it is asked (not for a judgement in its cache), its log where `run` keeps it.
+            where = serve.OnDemand(stack, store / "suites" / load_suite(suite).name, say=lambda message: typer.echo(message, err=True))
+
             def judging(folder, result, task, answer, model):
-                return judge.run(Cell.model_validate(result["cell"]), task, answer, folder, proxy, rejudge, model)
+                return judge.run(Cell.model_validate(result["cell"]), task, answer, folder, proxy, rejudge, model, where)
 
             done = grading.regrade(store, suite, dry_run, verify=verifier.again, judge=judging)
     except user_errors() as err:

@@ -126,18 +126,22 @@ def volumes(unit: list[Cell], wheel: str, snapshot: str, bucket_id: str) -> list
     return [*(mount(c.folder, False) for c in unit), mount(snapshot, True, f"suites/{suite}/snapshot"), mount(wheel.rsplit("/", 1)[0], True)]
 
 
-def secrets(cell: Cell) -> dict[str, str]:
-    """What this cell's Job needs to reach its own model, and nothing else: not the keys of the
-    suite's other models (the agent could read them), and HF_TOKEN only for a Hub model — the
-    bucket mount is authorised when the Job is created, not by a token inside it."""
-    name = cell.model.key_env
-    if not name:
-        return {}
-    value = get_token() if name == "HF_TOKEN" else os.environ.get(name)
-    if not value:
-        how = "set HF_TOKEN or run `hf auth login`" if name == "HF_TOKEN" else f"set {name} in this shell"
-        raise JobsError(f"model {cell.model.id} needs {name}, passed to its Jobs as a secret; {how}")
-    return {name: value}
+def secrets(unit: list[Cell]) -> dict[str, str]:
+    """What this unit's Job needs to reach its own models — its agent's and its tasks' judges' —
+    and nothing else: not the keys of the suite's other models (the agent could read them), and
+    HF_TOKEN only for a Hub model — the bucket mount is authorised when the Job is created, not by
+    a token inside it. Secrets only: never the Job's environment, labels or command."""
+    found: dict[str, str] = {}
+    for role, model in [("model", unit[0].model), *(("judge", c.judge) for c in unit if c.judge)]:
+        name = model.key_env
+        if not name or name in found:
+            continue
+        value = get_token() if name == "HF_TOKEN" else os.environ.get(name)
+        if not value:
+            how = "set HF_TOKEN or run `hf auth login`" if name == "HF_TOKEN" else f"set {name} in this shell"
+            raise JobsError(f"{role} {model.id} needs {name}, passed to its Jobs as a secret; {how}")
+        found[name] = value
+    return found
 
 
 # ── talking to the Hub ──────────────────────────────────────────────────────────────────────
@@ -283,6 +287,7 @@ def launch(made: Plan, cells: list[Cell], store: BucketStore, options: Options, 
         say(f"{len(live)} cells already have a live Job: not submitted again")
     if not queue:
         return 0
+    keys = {u[0].unit: secrets(u) for u in queue}  # a key not set: said before anything is built, put or submitted
     built = harness(store, say)
     snapshot = upload(made, [c for unit in queue for c in unit], store, say)
     total, submitted, started = len(queue), 0, time.perf_counter()
@@ -295,7 +300,7 @@ def launch(made: Plan, cells: list[Cell], store: BucketStore, options: Options, 
                 jobs = jobs_of(api, made.suite.name, options.namespace)
                 continue
             batch, queue = queue[:room], queue[room:]
-            futures = {pool.submit(submit, api, job_spec(u, built, snapshot, store.id, options), secrets(u[0])): u for u in batch}
+            futures = {pool.submit(submit, api, job_spec(u, built, snapshot, store.id, options), keys[u[0].unit]): u for u in batch}
             try:
                 for future in as_completed(futures):
                     jobs[futures[future][0].unit] = future.result()

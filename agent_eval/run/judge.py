@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import time
 from pathlib import Path
+from typing import Callable
 
 import httpx
 import orjson
@@ -35,13 +36,15 @@ EXPECTATIONS = ("You check a coding agent's work against a list of expectations,
 MAX_FILE_CHARS = 8000  # of each file shown to the judge
 
 
-def run(cell: Cell, task: Task, answer: str, folder: Path, proxy: Proxy, rejudge: bool = False, model: ModelSpec | None = None) -> Grader:
+def run(cell: Cell, task: Task, answer: str, folder: Path, proxy: Proxy, rejudge: bool = False, model: ModelSpec | None = None,
+        where: Callable[[ModelSpec], str] = upstream) -> Grader:
+    """`where`: the URL the judge's requests go to (an offline judge's server), asked only when the judge is."""
     model = model or cell.judge
     shown = _shown(task, answer, folder)
     key = hashlib.sha256(canonical({"model": model.model_dump(exclude={"name"}), "rubric": task.judge.rubric or "", "shown": shown})).hexdigest()
     cached = None if rejudge else _cached(folder, key)
     if cached is None:
-        cached = _ask(model, task, shown, folder, proxy, key)
+        cached = _ask(model, task, shown, folder, proxy, key, where)
         if cached.status != "error":
             with open(folder / CACHE, "ab") as out:
                 out.write(orjson.dumps({"key": key, **cached.model_dump(mode="json")}) + b"\n")
@@ -67,9 +70,9 @@ def _cached(folder: Path, key: str) -> Grader | None:
     return None
 
 
-def _ask(model: ModelSpec, task: Task, shown: str, folder: Path, proxy: Proxy, key: str) -> Grader:
+def _ask(model: ModelSpec, task: Task, shown: str, folder: Path, proxy: Proxy, key: str, where: Callable[[ModelSpec], str]) -> Grader:
     secret = api_key(model)
-    meter = Meter(upstream(model), secret, folder / "judge.jsonl", budgets=Budgets(), control=Control())
+    meter = Meter(where(model), secret, folder / "judge.jsonl", budgets=Budgets(), control=Control())
     dummy = proxy.register(meter)
     started = time.perf_counter()
     body = {"model": model.id, "temperature": 0, "stream": True, "stream_options": {"include_usage": True},

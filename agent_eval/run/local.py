@@ -26,7 +26,7 @@ from agent_eval.store.records import RETRIED, Cell, Result
 from agent_eval.store.redact import held
 from agent_eval.store.store import Store
 from agent_eval.suite import profiles
-from agent_eval.suite.config import ConfigError
+from agent_eval.suite.config import ConfigError, ModelSpec
 
 from . import agent, prepare, scratch, serve, speed, worker
 from . import envs as build
@@ -92,7 +92,7 @@ def _run(plan: Plan, jobs: int) -> Outcome:
     store.snapshot(plan.suite, plan.profile, plan.tasks, plan.summary())
     tasks = {t.id: t for t in plan.tasks}
     controls: dict[str, Control] = {cell.key: Control() for cell in plan.todo}
-    secrets = held({m.key_env for m in plan.suite.models})  # every key this process holds, whatever the cell
+    secrets = held({m.key_env for m in [*plan.suite.models, *plan.suite.judges.values()]})  # every key this process holds, whatever the cell
     # With --rerun a cell counts as done only if it was stored after this sweep began: by another
     # sweep on this store, so that two reruns at once still run each cell once.
     since_ns = time.time_ns() if plan.rerun else None
@@ -119,14 +119,14 @@ def _run(plan: Plan, jobs: int) -> Outcome:
             first, rest = unit[0], [NOT_REACHED] * (len(unit) - 1)
             if first.revision.sha in failed:
                 return [worker.failed(first, store, "setup_error", failed[first.revision.sha], started, secrets)] + rest
-            with servers.slot(first):  # a session keeps the server's one slot, and its cache, to itself
+            with servers.slots.slot(unit):  # a session keeps the server's one slot, and its cache, to itself
                 if first.model.id in servers.dead:
                     return [worker.failed(first, store, "infra_error", servers.dead[first.model.id], started, secrets)] + rest
                 if controls[first.key].reason == "interrupted":
                     return [None] * len(unit)
                 with display.running():
                     results = worker.run_unit(unit, plan.profile, tasks, store, proxy, controls, envs.get(first.revision.sha),
-                                              servers.urls.get(first.model.id), secrets, on_stored=display.finished)
+                                              servers.urls, secrets, on_stored=display.finished, turn=servers.slots.turn)
             stopped = any(r is not None and r.status in RETRIED for r in results)
             return [NOT_REACHED if r is None and stopped else r for r in results]
 
@@ -153,25 +153,27 @@ def make_index(store: Store) -> None:
 
 
 class Servers:
-    """The offline models a plan uses: each served once for the whole sweep, one cell at a time
-    (the server has one slot). If a server dies, its running cells stop at once and the cells
-    still waiting fail fast with the reason; the rest of the sweep goes on."""
+    """The offline models a plan uses, as agent or judge: each served once for the whole sweep, one
+    unit at a time (the server has one slot: Slots). If a server dies, the cells its model runs
+    stop at once and those still waiting fail fast with the reason; the rest of the sweep goes on
+    (a dead judge's calls fail as grading errors, which regrade asks again)."""
 
     def __init__(self, plan: Plan, store: Store, stack: ExitStack, controls: dict[str, Control]):
         self.urls: dict[str, str] = {}
         self.dead: dict[str, str] = {}
-        self.slots: dict[str, threading.Semaphore] = {}
-        for model in sorted({c.model.id for c in plan.todo if c.model.is_local}):
+        agents = {c.model.id for c in plan.todo if c.model.is_local}
+        judges = {c.judge.id for c in plan.todo if c.judge and c.judge.is_local}
+        self.slots = Slots(agents | judges)
+        for model in sorted(agents | judges):
             keys = [c.key for c in plan.todo if c.model.id == model]
             log = store.root / "suites" / plan.suite.name / f"server-{model.replace('/', '--')}.log"
             console.print(f"starting {model} on 127.0.0.1 (log: {log})…")
             started = time.perf_counter()
             server = stack.enter_context(serve.ModelServer(model, log, on_exit=self._died(model, keys, controls)))
             console.print(f"{model} ready at {server.url} in {time.perf_counter() - started:.1f}s")
-            if (measured := speed.measure(server.url)) and (warning := speed.too_slow(model, measured, _longest(plan, model))):
+            if model in agents and (measured := speed.measure(server.url)) and (warning := speed.too_slow(model, measured, _longest(plan, model))):
                 console.print(warning, markup=False)
             self.urls[model] = server.url
-            self.slots[model] = threading.Semaphore(1)
 
     def _died(self, model: str, keys: list[str], controls: dict[str, Control]):
         def stop_cells(message: str) -> None:
@@ -181,8 +183,26 @@ class Servers:
                 controls[key].stop("server_died", message)
         return stop_cells
 
-    def slot(self, cell: Cell):
-        return self.slots.get(cell.model.id) or nullcontext()
+
+class Slots:
+    """Each offline model's one slot. A unit whose agent is an offline model holds its slot from
+    start to end, and its judges' slots too (their calls come after its agent's, in the unit):
+    all taken before it starts, in one order (by model id), so a unit holding a slot never waits
+    for another — two units judging each other's model cannot deadlock. A unit whose agent is
+    elsewhere holds none: each of its judge calls waits its turn on the judge's server alone."""
+
+    def __init__(self, models: set[str]):
+        self.locks = {model: threading.RLock() for model in models}  # re-entrant: a judge call in a unit that holds the slot passes
+
+    @contextmanager
+    def slot(self, unit: list[Cell]):
+        with ExitStack() as held:
+            for model in worker.offline(unit) if unit[0].model.is_local else []:
+                held.enter_context(self.locks[model.id])
+            yield
+
+    def turn(self, model: ModelSpec):
+        return self.locks[model.id] if model.is_local else nullcontext()
 
 
 def _longest(plan: Plan, model: str) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import orjson
 from pydantic import BaseModel
 
 from agent_eval import __version__
+from agent_eval.store import index
 from agent_eval.store.records import Cell, Revision, SessionRef
 from agent_eval.store.store import Store
 from agent_eval.suite import identity, local, orders, profiles, releases, repo
@@ -253,18 +255,23 @@ def snapshot_of(stored: Store, suite: Suite, profile: Profile, tasks: list[Task]
     return [(was, [old if old.action_hash == new.action_hash else new for old, new in zip(ran, tasks)])]
 
 
-def stale(stored: Store, done: list[tuple[Cell, Cell]], profile: Profile, tasks: list[Task], via_alias: set[str], judges: dict) -> int:
+def stale(stored: Store, done: list[tuple[Cell, Cell]], profile: Profile, tasks: list[Task], via_alias: set[str], judges: dict) -> int | None:
     """How many done results were graded under another grading than the current one (regrade brings
     them up to date). A result stored before gradings were recorded is current when the old formula
     over today's files found it (those files graded it), older when only an alias did."""
+    if not done:
+        return 0
     current = {t.id: identity.grading(profile.markers, t.grading_hash, judges.get(t.judge.model) if t.judge else None) for t in tasks}
+    try:
+        recorded = index.gradings(stored.root)  # the store's index: no result.json read again
+    except (sqlite3.Error, OSError, index.UnusableIndex):  # derived data that cannot be made here (a read-only store): not known
+        return None
     count = 0
     for planned, cell in done:
-        try:
-            recorded = orjson.loads((stored.run_dir(cell) / "result.json").read_bytes()).get("grading")
-        except (OSError, orjson.JSONDecodeError):
+        if cell.folder not in recorded:
             continue
-        count += (planned.key in via_alias) if recorded is None else recorded != current[cell.task.id]
+        grading = recorded[cell.folder]
+        count += (planned.key in via_alias) if grading is None else grading != current[cell.task.id]
     return count
 
 

@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import zipfile
+from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
 from typing import Callable
@@ -28,6 +29,9 @@ import httpx
 
 from agent_eval.suite.cache import cache_dir
 from agent_eval.suite.catalog import MODELS, PREFIX, Weights, known
+from agent_eval.suite.config import ModelSpec
+
+from .proxy import upstream
 
 CONTEXT = 8192
 THREADS = min(os.cpu_count() or 2, 4)
@@ -260,3 +264,22 @@ class ModelServer:
             self.proc.wait()
         except ProcessLookupError:  # it died on its own between the look and the kill
             pass
+
+
+class OnDemand:
+    """The offline models one process needs (a worker's, a regrade's), each served the first time
+    it is asked for and stopped with `stack`. Called with a model: where its requests go — its
+    server's URL, or for any other model its own endpoint."""
+
+    def __init__(self, stack: ExitStack, logs: Path, say: Callable[[str], None] = lambda message: None):
+        self.stack, self.logs, self.say = stack, logs, say
+        self.urls: dict[str, str] = {}
+
+    def __call__(self, model: ModelSpec) -> str:
+        if not model.is_local:
+            return upstream(model)
+        if model.id not in self.urls:
+            log = self.logs / f"server-{model.id.replace('/', '--')}.log"
+            self.say(f"starting {model.id} on 127.0.0.1 (log: {log})…")
+            self.urls[model.id] = self.stack.enter_context(ModelServer(model.id, log)).url
+        return self.urls[model.id]

@@ -9,9 +9,9 @@ result.json last.
 from __future__ import annotations
 
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
-from typing import Callable
+from typing import Callable, ContextManager
 
 import git
 
@@ -23,7 +23,7 @@ from agent_eval.store.records import RETRIED, Cell, Result
 from agent_eval.store.redact import held, redact
 from agent_eval.store.store import Store, now
 from agent_eval.suite import identity, profiles, releases, repo
-from agent_eval.suite.config import ConfigError, Profile, Task
+from agent_eval.suite.config import ConfigError, ModelSpec, Profile, Task
 from agent_eval.suite.load import load_task
 
 from . import agent, envs, judge, outcome, prepare, sandbox, scratch, verifier, workfiles
@@ -41,7 +41,7 @@ def failed(cell: Cell, store: Store, status: str, message: str, started: float, 
         cell=cell, status=status, errors=[message], wall_seconds=round(time.perf_counter() - started, 3),
         isolation=_isolation(), harness_version=__version__, finished_at=now(),
     )
-    store.finish(result, secrets or held({cell.model.key_env}))
+    store.finish(result, secrets or held(key_names([cell])))
     return result
 
 
@@ -56,19 +56,21 @@ def _isolation() -> str | None:
 
 def run_unit(
     cells: list[Cell], profile: Profile, tasks: dict[str, Task], store: Store, proxy: Proxy, controls: dict[str, Control],
-    env: prepare.Env | None = None, upstream: str | None = None, secrets: list[str] | None = None,
-    on_stored: Callable[[Cell, Result], None] = lambda cell, result: None,
+    env: prepare.Env | None = None, served: dict[str, str] | None = None, secrets: list[str] | None = None,
+    on_stored: Callable[[Cell, Result], None] = lambda cell, result: None, turn: Callable[[ModelSpec], ContextManager] = lambda model: nullcontext(),
 ) -> list[Result | None]:
     """Run a unit of work: one cell, or a session's cells one after another in one pi session — one
     working dir, one session file, a pi process per task (`--session` reopens it), so every task
     keeps its own budgets, timeout, proxy log and result. A result per cell, None where none was
     stored: interrupted, or never reached because an earlier task's harness, provider or machine
     failed (the session stops there; as it is not done, the next run runs it again whole).
+    `served`: the URL of each offline model (by id) its agent or judge uses, served by the caller;
     `secrets`: every value to redact from what is stored (default: what this process holds);
-    `on_stored` hears of each result as it is stored (progress, while a long session runs)."""
+    `on_stored` hears of each result as it is stored (progress, while a long session runs); `turn`:
+    held around each judge call (a shared offline judge's slot: local.Slots)."""
     started = time.perf_counter()
     first = cells[0]
-    secrets = held({first.model.key_env}) if secrets is None else secrets
+    secrets = held(key_names(cells)) if secrets is None else secrets
     url = profiles.repo_url(profile)
     try:
         env = env or envs.environment(profile, url, first.revision.sha, first.revision.release, first.resolve_at)
@@ -86,7 +88,7 @@ def run_unit(
                 _drop_torn_line(ws.scratch / "session.jsonl")
                 prepare.add_inputs(tasks[cell.task.id], ws.workdir)
                 base.update({p: v for p, v in workfiles.baseline(ws.workdir).items() if p in tasks[cell.task.id].files})
-            result = _run_task(cell, profile, tasks[cell.task.id], store, proxy, controls[cell.key], env, ws, upstream, secrets, started, base)
+            result = _run_task(cell, profile, tasks[cell.task.id], store, proxy, controls[cell.key], env, ws, served or {}, secrets, started, base, turn)
             results.append(result)
             if result is not None:
                 on_stored(cell, result)
@@ -100,13 +102,13 @@ def run_unit(
 
 def _run_task(
     cell: Cell, profile: Profile, task: Task, store: Store, proxy: Proxy, control: Control, env: prepare.Env,
-    ws: prepare.Workspace, upstream: str | None, secrets: list[str], started: float, base: dict,
+    ws: prepare.Workspace, served: dict[str, str], secrets: list[str], started: float, base: dict, turn: Callable,
 ) -> Result | None:
     """One prompt in the unit's pi session; what it did is what the session file gained meanwhile."""
     folder = store.start(cell)
     session = ws.scratch / "session.jsonl"
     since = len(traces.read_entries(session))
-    meter = Meter(upstream or proxies.upstream(cell.model), proxies.api_key(cell.model), folder / "proxy.jsonl", cell.budgets, control,
+    meter = Meter(_where(served)(cell.model), proxies.api_key(cell.model), folder / "proxy.jsonl", cell.budgets, control,
                   stop_when=_activated(session, since) if cell.budgets.until_activated and task.trigger is not None else lambda: None)
     run = _run_pi(cell, task, ws, env, proxy, meter, folder, sandbox.network_of(profile, cell.task))  # the suite's network: none is in the cell's task
     if control.reason == "interrupted":
@@ -126,7 +128,8 @@ def _run_task(
     if task.verify and status not in RETRIED:
         verdicts.append(verifier.run(ws, env, task))
     if task.judge and status not in RETRIED:
-        verdicts.append(judge.run(cell, task, trace.answer, folder, proxy))
+        with turn(cell.judge):
+            verdicts.append(judge.run(cell, task, trace.answer, folder, proxy, where=_where(served)))
     if task.trigger is not None and status not in RETRIED:
         verdicts.append(graders.trigger(task, activated_at))
     matched, credit = graders.combine(verdicts)
@@ -175,18 +178,36 @@ def run_alone(cells: list[Cell], store: Store, say=print) -> list[Result | None]
         agent.ensure_pi(cell.agent_version, say=say)
         with ExitStack() as stack:
             proxy = stack.enter_context(Proxy())
-            upstream = None
-            if cell.model.is_local:
-                from .serve import ModelServer
+            served = None
+            if local := offline(cells):
+                from .serve import OnDemand
 
                 # A worker writes only its run folder (in a Job, the only place it can write): the
-                # server's log is scratch, and its last line is in the error if the server fails.
+                # servers' logs are scratch, and a log's last line is in the error if its server fails.
                 logs = scratch.make("server")
                 stack.callback(scratch.remove, logs)
-                upstream = stack.enter_context(ModelServer(cell.model.id, logs / "server.log")).url
-            return run_unit(cells, profile, tasks, store, proxy, {c.key: Control() for c in cells}, upstream=upstream)
+                served = OnDemand(stack, logs, say)
+                for model in local:  # the agent's model and its judges', before pi starts: one server each
+                    served(model)
+            return run_unit(cells, profile, tasks, store, proxy, {c.key: Control() for c in cells}, served=served and served.urls)
     except Exception as err:
         return [failed(cell, store, "setup_error", f"{type(err).__name__}: {str(err)[:500]}", started)] + [None] * (len(cells) - 1)
+
+
+def key_names(cells: list[Cell]) -> set[str]:
+    """The variables holding the keys of a unit's models, its agent's and its judges'."""
+    return {m.key_env for c in cells for m in (c.model, c.judge) if m is not None and m.key_env}
+
+
+def offline(cells: list[Cell]) -> list[ModelSpec]:
+    """The offline models a unit of work uses, its agent's and its judges', each once, in a fixed order."""
+    found = {m.id: m for c in cells for m in (c.model, c.judge) if m is not None and m.is_local}
+    return [found[name] for name in sorted(found)]
+
+
+def _where(served: dict[str, str]) -> Callable[[ModelSpec], str]:
+    """Where a model's requests go: an offline model's server, as the caller serves it, else its endpoint."""
+    return lambda model: served[model.id] if model.is_local else proxies.upstream(model)
 
 
 def _recorded(store: Store, env: prepare.Env, folder: Path) -> str | None:

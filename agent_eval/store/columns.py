@@ -30,7 +30,7 @@ from . import index
 NUMBER, TEXT, NAMES = "number", "text", "names"
 SPEC: dict[str, str | tuple[str, str]] = {
     "key": TEXT, "folder": TEXT, "finished_at": TEXT, "suite": TEXT, "model": TEXT, "model_name": TEXT, "sha": TEXT, "revision": TEXT, "ref": TEXT, "tier": TEXT, "task": TEXT,
-    "agent": TEXT, "agent_version": TEXT, "status": TEXT, "environment": TEXT, "session": TEXT,
+    "agent": TEXT, "agent_version": TEXT, "status": TEXT, "environment": TEXT, "session": TEXT, "grading": TEXT,
     "repeat": NUMBER, "matched": NUMBER, "score": NUMBER, "wall_seconds": NUMBER, "turns": NUMBER, "tool_calls": NUMBER, "tokens_new": NUMBER,
     "tokens_cached": NUMBER, "tokens_generated": NUMBER, "cost": NUMBER, "session_position": NUMBER,
     "activated": NUMBER, "trigger": NUMBER,

@@ -33,6 +33,7 @@ DOCS = {
     "score": "the graders' mean partial credit, 0 to 1; null: no grader, or one could not grade",
     "activated": "whether the agent read a Skill's SKILL.md (any tool); null: not recorded",
     "trigger": "a trigger query's should_trigger: should the agent have read the Skill; null: not a trigger query",
+    "grading": "digest of the grading the run was graded under (markers, expected answer, verifier, judge); null: stored before gradings were recorded",
 }
 FORMATS = ("parquet", "csv", "jsonl")
 PARQUET_FILE = "data/results.parquet"

@@ -343,6 +343,14 @@ def update(store: Path, folders: list[str | Path]) -> None:
 # --- what readers get --------------------------------------------------------------------------
 
 
+def gradings(store: Path) -> dict[str, str | None]:
+    """{run folder: the grading digest its result was graded under (None: stored before gradings
+    were recorded)} of every indexed result, superseded ones too: planning counts the stale ones
+    from this, never opening a result.json it has not read before."""
+    with checked(store) as db:
+        return dict(db.execute("SELECT path, grading FROM runs"))
+
+
 def rows(store: Path) -> list[dict]:
     """Every readable result of the store as flat rows (results.COLUMNS), in folder order."""
     with checked(store) as db:

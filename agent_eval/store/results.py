@@ -20,7 +20,7 @@ COLUMNS = [
     "status", "ended_by", "matched", "wall_seconds", "agent_seconds", "turns", "tool_calls", "tokens_new",
     "tokens_cached", "tokens_generated", "requests", "cost", "markers", "agent", "agent_version", "isolation",
     "environment", "session_position", "session", "harness_version", "finished_at",
-    "score", "activated", "trigger",
+    "score", "activated", "trigger", "grading",
 ]
 
 
@@ -45,7 +45,7 @@ def flat(result: dict) -> dict:
         "harness_version": result.get("harness_version", ""), "finished_at": result.get("finished_at", ""),
         "score": result.get("score"),
         "activated": None if "activated_at" not in result else result["activated_at"] is not None,
-        "trigger": cell["task"].get("trigger"),
+        "trigger": cell["task"].get("trigger"), "grading": result.get("grading"),
     }
 
 

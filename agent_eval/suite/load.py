@@ -44,16 +44,15 @@ def load(suite_path: Path) -> tuple[Suite, Profile, list[Task]]:
 
 
 def check_judges(suite: Suite, tasks: list[Task], tasks_dir: Path) -> None:
-    """A task's judge names one of the suite's judges; the offline models serve the agent, not judges (yet)."""
+    """A task's judge names one of the suite's judges; an offline judge is one agent-eval can serve."""
     for name, model in suite.judges.items():
-        if model.is_local:
-            raise ConfigError(f"{suite.path}: field 'judges.{name}.id': {model.id} is an offline model, which cannot judge yet; "
-                              "give an endpoint (id with base_url and api_key_env) or a Hub model")
+        if model.is_local and model.id.removeprefix(PREFIX) not in MODELS:
+            raise ConfigError(f"{suite.path}: field 'judges.{name}.id': unknown local model '{model.id}'; known: {known()}")
     for task in tasks:
         if task.judge and task.judge.model not in suite.judges:
-            known = ", ".join(suite.judges) or "none"
+            names = ", ".join(suite.judges) or "none"
             raise ConfigError(f"{tasks_dir / f'{task.id}.yaml'}: field 'judge.model': no judge '{task.judge.model}' in {suite.path} "
-                              f"(its judges: {known}); add it under judges: or name one of them")
+                              f"(its judges: {names}); add it under judges: or name one of them")
 
 
 def check_local_paths(profile: Profile) -> None:
