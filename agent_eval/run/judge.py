@@ -30,9 +30,11 @@ from .proxy import Control, Meter, Proxy, api_key, upstream
 CACHE = "judgements.jsonl"
 SYSTEM = ("You grade a coding agent's work against a rubric. Reply with exactly one JSON object on one line, "
           '{"score": <a number from 0 to 1>, "reason": "<one sentence>"}, and nothing else.')
+# Evidence before the verdict: a model writes its fields in order, and a verdict written after the
+# evidence agrees with it (a small judge otherwise passes "the answer is 10, not 255").
 EXPECTATIONS = ("You check a coding agent's work against a list of expectations, one by one. Reply with exactly one JSON "
-                'object, {"expectations": [{"text": "<the expectation>", "passed": true or false, "evidence": "<what in the work '
-                'shows it, quoted or named>"}, …]}, one entry per expectation in the order given, and nothing else.')
+                'object, {"expectations": [{"text": "<the expectation>", "evidence": "<what in the work shows whether it holds, '
+                'quoted or named>", "passed": true or false}, …]}, one entry per expectation in the order given, and nothing else.')
 MAX_FILE_CHARS = 8000  # of each file shown to the judge
 
 
