@@ -59,9 +59,18 @@ def skill(project, fake) -> Path:
 
 
 def test_a_skill_runs_in_three_arms_and_compares_on_its_three_metrics(project, skill, fake):
-    done = project.cli("skill", "run", str(skill), "--suite", "suite.yaml", "--old", "HEAD~1", "--until-activated", "--query-repeats", "2")
+    done = project.cli("skill", "run", str(skill), "--suite", "suite.yaml", "--old", "HEAD~1", "--until-activated", "--query-repeats", "2",
+                       "--workspace", "ws")
     assert done.returncode == 0, done.stderr
     assert "arms: without_skill, with_skill, old_skill" in done.stderr
+    assert "recall" in done.stdout and "false activation" in done.stdout.replace("_", " "), done.stdout  # the Skill's summary
+    grading = orjson.loads((project.root / "ws/iteration-1/eval-1/with_skill/grading.json").read_bytes())
+    assert {"text": "The answer gives the checksum", "passed": True, "evidence": "it printed the checksum"} in grading["expectations"]
+    assert {"text": "tool 'bash'", "passed": True, "evidence": "bash: 1 call"} in grading["expectations"]
+    assert set(grading["summary"]) >= {"passed", "failed", "total", "pass_rate"}
+    assert set(orjson.loads((project.root / "ws/iteration-1/eval-1/with_skill/timing.json").read_bytes())) >= {"total_tokens", "duration_ms"}
+    summary = orjson.loads((project.root / "ws/iteration-1/benchmark.json").read_bytes())["run_summary"]
+    assert {"with_skill", "without_skill", "old_skill", "delta"} <= set(summary) and set(summary["with_skill"]) >= {"pass_rate", "time_seconds", "tokens"}
     generated = project.root / "skill-evals" / "minilib"
     assert "Notes." in (generated / "profiles/minilib/skills/old_skill/minilib/SKILL.md").read_text()
     assert not (generated / "profiles/minilib/skills/with_skill/minilib/evals").exists()  # the agent never sees the expected outputs

@@ -54,7 +54,8 @@ def test_assertions_look_in_the_answer_the_files_left_and_the_tools_called():
         {"text": "says the total", "contains": "TOTAL: 42"}, {"text": "a CSV with a header", "regex": r"^name,score$"},
         {"text": "used the CLI", "tool": "bash"}, {"text": "edited a file", "tool": "edit"}])
     outcome = graders.assertions(task, "the total: 42", [("out.csv", "name,score\nann,3\n")], {"bash": 2})
-    assert [c.passed for c in outcome.checks] == [True, True, True, False]
+    assert [(c.passed, c.evidence) for c in outcome.checks] == [
+        (True, "found in the answer"), (True, "found in out.csv"), (True, "bash: 2 calls"), (False, "edit never called (called: bash)")]
     assert (outcome.kind, outcome.status, outcome.score) == ("assertions", "failed", 0.75)
 
 

@@ -34,21 +34,21 @@ def answer(task: Task, text: str) -> Grader | None:
 
 
 def assertions(task: Task, text: str, files: list[tuple[str, str]], tools: dict[str, int]) -> Grader | None:
-    """The task's deterministic checks: each passes or fails, the score is the share that passed."""
+    """The task's deterministic checks: each passes or fails, with where it looked; the score is the share that passed."""
     if not task.assertions:
         return None
-    checks = [Check(name=a.text, passed=_holds(a, text, files, tools)) for a in task.assertions]
+    checks = [Check(name=a.text, passed=passed, evidence=evidence) for a in task.assertions for passed, evidence in [_holds(a, text, files, tools)]]
     share = sum(c.passed for c in checks) / len(checks)
     return Grader(kind="assertions", status="passed" if share == 1 else "failed", score=round(share, 4), checks=checks)
 
 
-def _holds(check: Assertion, text: str, files: list[tuple[str, str]], tools: dict[str, int]) -> bool:
+def _holds(check: Assertion, text: str, files: list[tuple[str, str]], tools: dict[str, int]) -> tuple[bool, str]:
     if check.tool is not None:
-        return tools.get(check.tool, 0) > 0
-    where = [text, *(body for _, body in files)]
-    if check.contains is not None:
-        return any(check.contains.casefold() in body.casefold() for body in where)
-    return any(re.search(check.regex, body, re.MULTILINE) for body in where)
+        calls = tools.get(check.tool, 0)
+        return calls > 0, f"{check.tool}: {calls} call{'s' * (calls != 1)}" if calls else f"{check.tool} never called (called: {', '.join(sorted(tools)) or 'no tool'})"
+    found = lambda body: check.contains.casefold() in body.casefold() if check.contains is not None else re.search(check.regex, body, re.MULTILINE)  # noqa: E731
+    where = [name for name, body in [("the answer", text), *files] if found(body)]
+    return bool(where), f"found in {', '.join(where[:3])}" if where else f"not in the answer nor in the {len(files)} text files left"
 
 
 def trigger(task: Task, activated_at: int | None) -> Grader | None:
