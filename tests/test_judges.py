@@ -171,3 +171,26 @@ def test_the_offline_model_judges_through_its_own_server_in_run_regrade_and_a_wo
     assert worker.returncode == 0, worker.stderr
     assert len(judged()) == 1  # a fresh run of the cell: its run folder begun anew
     asked_locally(results(project)["j-local"]["graders"][1], judged())
+
+
+def test_ctrl_c_while_the_judge_answers_stops_at_once_and_stores_nothing(judged, fake):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    fake.rules.insert(0, Rule("JUDGE-OK", [Reply(text='{{"score": 1, "reason": "fine"}}', stall=60)]))  # starts its reply, then hangs
+    judged.suite(revisions=[{"ref": "main", "name": "Skill"}], tiers=["bare"], tasks=["j-ok"],
+                 judges={"strict": {"id": "judge-model", "base_url": fake.url, "api_key_env": "FAKE_MODEL_KEY"}})
+    proc = subprocess.Popen([sys.executable, "-m", "agent_eval", "run", "suite.yaml"], cwd=judged.root, env=judged.env(),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not any(b"## Rubric" in b for b in fake.bodies) and time.time() < deadline:  # the judge was asked
+        time.sleep(0.1)
+    time.sleep(1.0)  # its reply began, and stalls
+    stopped = time.time()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "1 interrupted" in err, err
+    assert time.time() - stopped < 10  # not the judge's 60 s stall, nor its 300 s read timeout
+    assert not list(judged.store.glob("runs/**/result.json")) and not list(judged.store.glob("runs/**/judgements.jsonl"))

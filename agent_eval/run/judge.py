@@ -12,6 +12,7 @@ unless asked to ask again (`--rejudge`)."""
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -39,15 +40,16 @@ MAX_FILE_CHARS = 8000  # of each file shown to the judge
 
 
 def run(cell: Cell, task: Task, answer: str, folder: Path, proxy: Proxy, rejudge: bool = False, model: ModelSpec | None = None,
-        where: Callable[[ModelSpec], str] = upstream) -> Grader:
-    """`where`: the URL the judge's requests go to (an offline judge's server), asked only when the judge is."""
+        where: Callable[[ModelSpec], str] = upstream, stop: threading.Event | None = None) -> Grader | None:
+    """`where`: the URL the judge's requests go to (an offline judge's server), asked only when the judge is.
+    None: `stop` was set (Ctrl-C) while the judge was answering; nothing is kept."""
     model = model or cell.judge
     shown = _shown(task, answer, folder)
     key = hashlib.sha256(canonical({"model": model.model_dump(exclude={"name"}), "rubric": task.judge.rubric or "", "shown": shown})).hexdigest()
     cached = None if rejudge else _cached(folder, key)
     if cached is None:
-        cached = _ask(model, task, shown, folder, proxy, key, where)
-        if cached.status != "error":
+        cached = _ask(model, task, shown, folder, proxy, key, where, stop or threading.Event())
+        if cached is not None and cached.status != "error":
             with open(folder / CACHE, "ab") as out:
                 out.write(orjson.dumps({"key": key, **cached.model_dump(mode="json")}) + b"\n")
     return cached
@@ -72,7 +74,8 @@ def _cached(folder: Path, key: str) -> Grader | None:
     return None
 
 
-def _ask(model: ModelSpec, task: Task, shown: str, folder: Path, proxy: Proxy, key: str, where: Callable[[ModelSpec], str]) -> Grader:
+def _ask(model: ModelSpec, task: Task, shown: str, folder: Path, proxy: Proxy, key: str, where: Callable[[ModelSpec], str],
+         stop: threading.Event) -> Grader | None:
     secret = api_key(model)
     meter = Meter(where(model), secret, folder / "judge.jsonl", budgets=Budgets(), control=Control())
     dummy = proxy.register(meter)
@@ -81,8 +84,9 @@ def _ask(model: ModelSpec, task: Task, shown: str, folder: Path, proxy: Proxy, k
             "max_tokens": 512 + 160 * len(task.judge.expectations),
             "messages": [{"role": "system", "content": EXPECTATIONS if task.judge.expectations else SYSTEM}, {"role": "user", "content": shown}]}
     try:
-        with httpx.Client(timeout=httpx.Timeout(30.0, read=300.0)) as client:
-            reply = client.post(f"{proxy.url}/chat/completions", json=body, headers={"Authorization": f"Bearer {dummy}"})
+        reply = _post(f"{proxy.url}/chat/completions", body, dummy, stop)
+        if reply is None:
+            return None
         text = _content(reply)
     except (httpx.HTTPError, ValueError) as err:
         return _error(f"the judge could not answer: {redact(str(err).encode(), [secret]).decode()[:300]}", started, meter)
@@ -95,6 +99,28 @@ def _ask(model: ModelSpec, task: Task, shown: str, folder: Path, proxy: Proxy, k
         return _error(f"the judge's reply {err}: {text[:300]!r}", started, meter)
     return Grader(kind="judge", status="passed" if score >= task.judge.threshold else "failed", score=round(score, 4), output=reason,
                   checks=checks, seconds=round(time.perf_counter() - started, 3), tokens=meter.known_tokens)
+
+
+def _post(url: str, body: dict, dummy: str, stop: threading.Event) -> httpx.Response | None:
+    """The judge's reply, or None as soon as `stop` is set: a provider that stalls must not hold Ctrl-C
+    for the read timeout, so the request runs in a thread of its own, left behind when stopped."""
+    done: dict = {}
+
+    def ask() -> None:
+        try:
+            with httpx.Client(timeout=httpx.Timeout(30.0, read=300.0)) as client:
+                done["reply"] = client.post(url, json=body, headers={"Authorization": f"Bearer {dummy}"})
+        except httpx.HTTPError as err:
+            done["error"] = err
+
+    thread = threading.Thread(target=ask, daemon=True)
+    thread.start()
+    while thread.is_alive():
+        if stop.wait(0.2):
+            return None
+    if "error" in done:
+        raise done["error"]
+    return done["reply"]
 
 
 def _content(reply: httpx.Response) -> str:

@@ -46,6 +46,7 @@ class Control:
 
     def __init__(self):
         self.event = threading.Event()
+        self.interrupted = threading.Event()  # set by Ctrl-C even after pi exited: grading the cell (its judge) stops too
         self.reason: str | None = None
         self.detail = ""
         self._lock = threading.Lock()
@@ -54,6 +55,8 @@ class Control:
         with self._lock:
             if self.reason is None:
                 self.reason, self.detail = reason, detail
+        if reason == "interrupted":
+            self.interrupted.set()
         self.event.set()
 
 

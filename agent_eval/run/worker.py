@@ -129,7 +129,10 @@ def _run_task(
         verdicts.append(verifier.run(ws, env, task))
     if task.judge and status not in RETRIED:
         with turn(cell.judge):
-            verdicts.append(judge.run(cell, task, trace.answer, folder, proxy, where=_where(served)))
+            judged = judge.run(cell, task, trace.answer, folder, proxy, where=_where(served), stop=control.interrupted)
+        if judged is None:  # Ctrl-C while the judge answered: the cell is not done, the next run does it again
+            return None
+        verdicts.append(judged)
     if task.trigger is not None and status not in RETRIED:
         verdicts.append(graders.trigger(task, activated_at))
     matched, credit = graders.combine(verdicts)
