@@ -112,3 +112,18 @@ def test_bad_eval_files_are_one_line_exit_2_and_nothing_is_stored(project, skill
 def test_an_old_revision_without_the_skill_is_one_line(project, skill):
     done = project.cli("skill", "run", str(skill), "--suite", "suite.yaml", "--old", "no-such-ref")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--old no-such-ref" in done.stderr, done.stderr
+
+
+def test_the_arms_copies_of_the_skill_leave_its_eval_files_out(bare_project, tmp_path):
+    from agent_eval.suite import skill_arms
+
+    folder = tmp_path / "minilib"
+    (folder / "evals").mkdir(parents=True)
+    (folder / "SKILL.md").write_text(NEW)
+    (folder / "reference.md").write_text("more")
+    (folder / "evals" / "evals.json").write_text(json.dumps(CASES))
+    (folder / "triggers.json").write_text(json.dumps(QUERIES))  # a query set beside SKILL.md, not under evals/
+    made = skill_arms.generate(folder, bare_project.root / "suite.yaml", tmp_path / "out", queries=folder / "triggers.json")
+    given = tmp_path / "out/profiles/minilib/skills/with_skill/minilib"
+    assert sorted(p.name for p in given.iterdir()) == ["SKILL.md", "reference.md"] and made.arms == ["without_skill", "with_skill"]
+    assert len(list((tmp_path / "out/tasks/minilib").glob("query-*.yaml"))) == 8

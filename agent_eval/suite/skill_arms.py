@@ -44,14 +44,17 @@ def generate(skill: Path, suite_path: Path, out: Path, *, old: str | None = None
     suite = load_suite(suite_path)  # its tasks are not ours: the generated suite's are the Skill's
     profile = profiles.load(profiles.find(suite.profile, suite.path.parent, suite.path))
     skill = skill.resolve()
-    evals = skill_evals.read_skill(skill, queries or query_set(skill))  # checks every file before anything is written
+    given = queries or query_set(skill)
+    evals = skill_evals.read_skill(skill, given)  # checks every file before anything is written
     name = evals.name
+    inside = given is not None and given.resolve().is_relative_to(skill)  # a query set in the Skill's folder: the agent must not read it either
+    hidden = (*LEFT_OUT, given.resolve().relative_to(skill).parts[0]) if inside else LEFT_OUT
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
         shutil.copytree(profile.root, staging / "profiles" / profile.name, ignore=shutil.ignore_patterns("__pycache__"))
-        arms = _skills(staging / "profiles" / profile.name / "skills", skill, name, old)
+        arms = _skills(staging / "profiles" / profile.name / "skills", skill, name, old, hidden)
         _profile_yaml(staging / "profiles" / profile.name, profile.root, name, arms)
         judges = suite.judges or {JUDGE: suite.models[0]}
         skill_tasks.write_tasks(evals, staging / "tasks" / profile.name, judge=next(iter(judges)), query_repeats=query_repeats)
@@ -71,26 +74,26 @@ def query_set(skill: Path) -> Path | None:
     return preferred if preferred in found else found[0] if len(found) == 1 else None
 
 
-def _skills(folder: Path, skill: Path, name: str, old: str | None) -> list[str]:
-    """Each arm's copy of the Skill under the profile's skills/; the arms there are."""
-    shutil.copytree(skill, folder / "with_skill" / name, ignore=_left_out(skill))
+def _skills(folder: Path, skill: Path, name: str, old: str | None, hidden: tuple[str, ...]) -> list[str]:
+    """Each arm's copy of the Skill under the profile's skills/, without `hidden` (its eval files); the arms there are."""
+    shutil.copytree(skill, folder / "with_skill" / name, ignore=_left_out(skill, hidden))
     if old is None:
         return ["without_skill", "with_skill"]
     older = Path(old)
     if older.is_dir():
         if not (older / "SKILL.md").is_file():
             raise ConfigError(f"--old {old}: no SKILL.md in this folder; give the older Skill's folder or a git revision")
-        shutil.copytree(older.resolve(), folder / "old_skill" / name, ignore=_left_out(older.resolve()))
+        shutil.copytree(older.resolve(), folder / "old_skill" / name, ignore=_left_out(older.resolve(), hidden))
     else:
-        _from_git(skill, old, folder / "old_skill" / name)
+        _from_git(skill, old, folder / "old_skill" / name, hidden)
     return list(ARMS)
 
 
-def _left_out(root: Path):
-    return lambda where, names: [n for n in names if Path(where) == root and n in LEFT_OUT]
+def _left_out(root: Path, hidden: tuple[str, ...]):
+    return lambda where, names: [n for n in names if Path(where) == root and n in hidden]
 
 
-def _from_git(skill: Path, ref: str, dest: Path) -> None:
+def _from_git(skill: Path, ref: str, dest: Path, hidden: tuple[str, ...]) -> None:
     """The Skill folder as the repository it is in had it at `ref`."""
     try:
         repo = git.Repo(skill, search_parent_directories=True)
@@ -106,7 +109,7 @@ def _from_git(skill: Path, ref: str, dest: Path) -> None:
     extracted = dest.with_name(dest.name + ".git")
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         unpack.extract_tar(tar, extracted)
-    shutil.copytree(extracted / inside, dest, ignore=_left_out(extracted / inside))
+    shutil.copytree(extracted / inside, dest, ignore=_left_out(extracted / inside, hidden))
     shutil.rmtree(extracted)
     if not (dest / "SKILL.md").is_file():
         raise ConfigError(f"--old {ref}: {inside} has no SKILL.md at {ref}; give a revision that has the Skill")
