@@ -73,7 +73,7 @@ def test_verifiers_pass_fail_give_partial_credit_and_errors_stay_out_of_match(ve
 
     (partial,) = found["v-partial"]["graders"]
     assert partial["status"] == "failed" and partial["score"] == 0.5 and found["v-partial"]["score"] == 0.5
-    assert partial["checks"] == [{"name": "exists", "passed": True}, {"name": "is 43", "passed": False}]
+    assert partial["checks"] == [{"name": "exists", "passed": True, "evidence": ""}, {"name": "is 43", "passed": False, "evidence": ""}]
 
     for name, why in (("v-sleep", "ran past its timeout of 2 s"), ("v-crash", "the verifier crashed: NameError")):
         (error,) = found[name]["graders"]
