@@ -85,6 +85,9 @@ def test_a_skill_runs_in_three_arms_and_compares_on_its_three_metrics(project, s
 
     again = project.cli("skill", "run", str(skill), "--suite", "suite.yaml", "--old", "HEAD~1", "--until-activated", "--query-repeats", "2")
     assert again.returncode == 0 and "0 to run" in again.stderr, again.stderr  # the same files: the same run keys, nothing run twice
+    (skill / "SKILL.md").write_text(NEW + "More examples below.\n")
+    edited = project.cli("skill", "run", str(skill), "--suite", "suite.yaml", "--old", "HEAD~1", "--until-activated", "--query-repeats", "2")
+    assert edited.returncode == 0 and "36 done, 18 to run" in edited.stderr, edited.stderr  # only with_skill's cells: the other arms stand
 
     compared = project.cli("compare", "--axis", "tier", "--base", "old_skill", "--head", "with_skill", "--format", "json")
     assert compared.returncode == 0, compared.stderr

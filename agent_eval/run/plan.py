@@ -421,6 +421,8 @@ def cell(suite: Suite, profile: Profile, model, rev: Revision, task: Task, tier:
     }
     if suite.network == "none":  # not in the task's file, so not in its content hash
         what["network"] = "none"
+    if tier in profile.tier_skills and not legacy:  # the tier's own Skill: only its cells change when it is edited
+        what["skill"] = profile.tier_skills[tier]
     if profile.local:  # a suite with no local package keeps the run keys it had before they counted
         what["local"] = profile.local
     if session:

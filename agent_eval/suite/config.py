@@ -146,6 +146,7 @@ class Profile(Strict):
     root: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
     content_hash: SkipJsonSchema[str] = Field(default="", exclude=True)
     action_hash: SkipJsonSchema[str] = Field(default="", exclude=True)  # identity.py: the run key's part
+    tier_skills: SkipJsonSchema[dict[str, str]] = Field(default={}, exclude=True)  # identity.py: a tier's own Skill, in its cells' keys
     # Set by the plan: each local path among install.packages, as written -> the digest of its content.
     local: SkipJsonSchema[dict[str, str]] = Field(default={}, exclude=True)
 

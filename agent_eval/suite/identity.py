@@ -39,11 +39,19 @@ def task_grading(raw: dict, verifier_files: list[Path], verifier_root: Path | No
     return hashlib.sha256(canonical({"graders": kept, "verifier": folder})).hexdigest()
 
 
-def profile_action(raw: dict, files: list[Path], folder: Path) -> str:
-    """The profile as written minus its markers and description, and every other file of its folder."""
+def profile_action(raw: dict, files: list[Path], folder: Path, own: list[Path] = ()) -> str:
+    """The profile as written minus its markers and description, and every other file of its folder
+    but those of a tier's own Skill (`own`: they count in that tier's cells alone, tier_skills)."""
     kept = {k: v for k, v in raw.items() if k not in PROFILE_NOT_ACTION}
-    others = [f for f in files if f != folder / "profile.yaml"]
+    others = [f for f in files if f != folder / "profile.yaml" and not any(f.is_relative_to(d) for d in own)]
     return hashlib.sha256(canonical({"profile": kept, "files": files_digest(others, folder)})).hexdigest()
+
+
+def tier_skills(tiers: dict, files: list[Path], folder: Path) -> dict[str, str]:
+    """Each tier with a Skill of its own (skill_dir) -> the digest of that folder: editing the Skill
+    re-runs that tier's cells, never the other arms' (the runs without it stay valid)."""
+    return {name: files_digest([f for f in files if f.is_relative_to(folder / tier.skill_dir)], folder)
+            for name, tier in tiers.items() if tier.skill_dir}
 
 
 def grading(markers: list, task_grading_hash: str, judge=None) -> str:

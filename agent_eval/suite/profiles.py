@@ -144,7 +144,9 @@ def load(folder: Path) -> Profile:
             if not confined(folder, item, path, f"tiers.{name}.files").exists():
                 raise ConfigError(f"{path}: field 'tiers.{name}.files': {item} not found in the profile folder")
     files = check_tree(folder, path)
-    return profile.model_copy(update={"content_hash": hash_files(files, folder), "action_hash": identity.profile_action(raw, files, folder)})
+    own = [folder / t.skill_dir for t in profile.tiers.values() if t.skill_dir]
+    return profile.model_copy(update={"content_hash": hash_files(files, folder), "action_hash": identity.profile_action(raw, files, folder, own),
+                                      "tier_skills": identity.tier_skills(profile.tiers, files, folder)})
 
 
 @functools.cache
