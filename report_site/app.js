@@ -398,9 +398,40 @@ async function openRun(i) {
     ${fmt(col.wall[i], 1)} s · ${col.turns[i]} turns · ${d.requests} model requests${R.meta.trace_base ? ` · <a href="${esc(trace)}">trace (pi session)</a>` : ""}</p>
     ${others.length ? `<p id="elsewhere">the same task at ${others.join(", ")} · <code>agent-eval explain --task ${esc(name.task(col.task[i]))}</code> shows them side by side</p>` : ""}
     <p>answer:</p><pre>${esc(d.answer) || "(none)"}</pre>
+    ${graded(d)}${agentFiles(d)}
     ${d.markers.length ? `<p>markers:</p><ul>${d.markers.map((m) => `<li><b>${esc(m.name)}</b> <code>${esc(m.excerpt)}</code></li>`).join("")}</ul>` : ""}
     <p>timeline (${d.steps.length} tool calls):</p><ol>${d.steps.map((s) => `<li class="${s.error ? "error" : ""}"><b>${esc(s.tool)}</b>${s.error ? ' <span class="bad">error</span>' : ""}<pre>${esc(s.input)}</pre></li>`).join("")}</ol>
     ${d.errors.length ? `<p>errors:</p>${d.errors.map((e) => `<pre class="bad">${esc(e)}</pre>`).join("")}` : ""}`;
+}
+
+// What graded the run: each grader's outcome, score and output tail, and its checks (a verifier's
+// named checks, a judge's verdict with evidence on each expectation, each assertion).
+const OUTCOME = { passed: "good", failed: "bad", error: "bad" };
+function graded(d) {
+  const graders = d.graders || [];
+  if (!graders.length) return "";
+  const items = graders.map((g) => `<li class="grader" data-kind="${esc(g.kind)}"><b>${esc(g.kind)}</b> <span class="outcome ${OUTCOME[g.status]}">${esc(g.status)}</span>
+    ${g.score == null ? "" : ` · score ${fmt(g.score, 2)}`}${g.seconds ? ` · ${fmt(g.seconds, 1)} s` : ""}${g.tokens ? ` · judge tokens ${fmt(g.tokens.new + g.tokens.cached)} in, ${fmt(g.tokens.generated)} out` : ""}
+    ${(g.checks || []).length ? `<ul class="checks">${g.checks.map((c) => `<li class="check ${c.passed ? "good" : "bad"}">${c.passed ? "✓" : "✗"} <span class="name">${esc(c.name)}</span>${c.evidence
+      ? ` — <q class="evidence">${esc(c.evidence)}</q>` : ""}</li>`).join("")}</ul>` : ""}
+    ${g.output ? `<pre class="output">${esc(g.output)}</pre>` : ""}</li>`).join("");
+  const tampered = (d.tampered || []).length ? `<p class="bad" id="tampered">tampered: the agent changed or deleted ${d.tampered.map((f) => `<code>${esc(f)}</code>`).join(", ")}</p>` : "";
+  return `<p>graded${d.score == null ? "" : ` · score ${fmt(d.score, 2)}`} (matched when every grader passed):</p><ul id="graders">${items}</ul>${tampered}`;
+}
+
+// The files the agent left: the listing, and the text of the kept text files (report.py states the caps).
+const CHANGE = { created: "+", changed: "~", deleted: "−" };
+function agentFiles(d) {
+  const files = d.files || [];
+  if (!files.length) return "";
+  const texts = d.texts || {};
+  const rows = files.map((f) => `<tr data-path="${esc(f.path)}"><td class="key">${CHANGE[f.change] || ""} ${esc(f.change)}</td><td class="key"><code>${esc(f.path)}</code></td>
+    <td>${f.change === "deleted" ? "—" : fmt(f.size) + " B"}</td><td>${f.kept === false ? "not kept" : ""}</td></tr>`).join("");
+  const more = d.files_total > files.length ? `<p class="muted">… and ${fmt(d.files_total - files.length)} more (result.json lists them all)</p>` : "";
+  const shown = Object.entries(texts).map(([path, text]) => `<details class="file-text" data-path="${esc(path)}"><summary><code>${esc(path)}</code></summary><pre>${esc(text)}</pre></details>`).join("");
+  return `<p>the agent's files (${fmt(d.files_total || files.length)}):</p><table id="files"><tbody>${rows}</tbody></table>${more}
+    ${d.files_cut ? `<p class="muted">${esc(d.files_cut)}</p>` : ""}${d.texts_error ? `<p class="bad">${esc(d.texts_error)}</p>` : ""}
+    ${shown ? `<p class="muted">text of the kept text files (each cut at 4,000 characters, 8,000 in all per run; the whole files are in the run folder's workspace.tar.gz):</p>${shown}` : ""}`;
 }
 
 // --- compare: numbers computed by agent_eval.compare at build time, only drawn here ---------------------

@@ -3,8 +3,8 @@
 The site is report_site/ rendered with jinja2 plus four kinds of data written with orjson:
 data.js (every run as dictionary-encoded columns: small, and one pass computes any aggregate),
 views.js (what only the Compare and Sessions views show, loaded when one of them first opens),
-details/PPP-NNNN.js (each run's answer, errors, markers and tool timeline, 1,000 runs a file, loaded
-only when a run is opened) and echarts.min.js, copied from its npm package so nothing loads from a CDN at view time.
+details/PPP-NNNN.js (each run's answer, errors, markers, tool timeline, graders and the agent's files
+with their text within store/index.py's caps, 1,000 runs a file, loaded only when a run is opened) and echarts.min.js, copied from its npm package so nothing loads from a CDN at view time.
 Scripts, not JSON: a page opened from file:// may not fetch() its neighbours, but it may load them.
 
 aggregate() below is the same arithmetic the page does; the tests hold the two to each other.

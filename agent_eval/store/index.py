@@ -24,6 +24,7 @@ import gc
 import hashlib
 import os
 import sqlite3
+import tarfile
 import threading
 import time
 import zlib
@@ -32,13 +33,17 @@ from pathlib import Path
 
 import orjson
 
+from . import kept
 from .folders import RACY_NS, look, result_stat
 from .results import COLUMNS, flat
 
 NAME = "index.sqlite"
 COLUMNS_NAME = "index.columns.npz"  # columns.py's cache of what the aggregating readers need, derived from the index
 FORMAT = 1  # bump when flat() computes a column differently: every index is then rebuilt
-DETAIL_KEYS = ("answer", "errors", "ended_by", "requests", "markers", "steps")  # what the report's run panel shows
+DETAIL_KEYS = ("answer", "errors", "ended_by", "requests", "markers", "steps", "graders", "score", "tampered", "files_cut")  # what the report's run panel shows
+# Of the agent's files, the run panel shows the first FILES_LISTED of the listing and the text of the
+# kept text files, FILE_CHARS of each and RUN_CHARS in all: a report of 100k runs stays a size to ship.
+FILES_LISTED, FILE_CHARS, RUN_CHARS = 200, 4_000, 8_000
 TASK_KEYS = ("id", "prompt", "expected", "match", "files")  # what the report shows of a task
 BOOLEANS = ("matched", "activated", "trigger")
 QUOTED = ", ".join(f'"{c}"' for c in COLUMNS)
@@ -58,7 +63,7 @@ CELL_COLUMNS = ", ".join(f'"{c}"' for c in IDENTITY)
 SAME_CELL = " AND ".join(f'"{c}" IS ?' for c in IDENTITY)
 INDEXES = [f"CREATE INDEX runs_cell ON runs ({CELL_COLUMNS})"]
 # PRAGMA user_version: an index made for other tables or another FORMAT is rebuilt from the run folders.
-VERSION = int.from_bytes(hashlib.blake2b(repr((FORMAT, TABLES, INDEXES, IDENTITY, DETAIL_KEYS, TASK_KEYS)).encode(), digest_size=4).digest(), "big") >> 1
+VERSION = int.from_bytes(hashlib.blake2b(repr((FORMAT, TABLES, INDEXES, IDENTITY, DETAIL_KEYS, TASK_KEYS, FILES_LISTED, FILE_CHARS, RUN_CHARS)).encode(), digest_size=4).digest(), "big") >> 1
 
 
 # --- the database ------------------------------------------------------------------------------
@@ -149,7 +154,7 @@ def read(store: str, path: str) -> tuple:
     try:
         result = orjson.loads(data)
         row = flat(result)
-        detail = {"folder": row["folder"], **{key: result.get(key) for key in DETAIL_KEYS}}  # as lenient as flat()
+        detail = {"folder": row["folder"], **{key: result.get(key) for key in DETAIL_KEYS}, **files_shown(Path(store) / path, result)}  # as lenient as flat()
         task = {k: result["cell"]["task"].get(k) for k in TASK_KEYS}
         values = [orjson.dumps(row[c]).decode() if c == "markers" else row[c] for c in COLUMNS]
         odd = next((c for c, v in zip(COLUMNS, values) if not isinstance(v, (str, int, float, type(None)))), None)
@@ -160,6 +165,20 @@ def read(store: str, path: str) -> tuple:
     info = orjson.dumps(task)
     task_id = hashlib.blake2b(info, digest_size=8).hexdigest()
     return ("row", path, st.st_size, st.st_mtime_ns, *values, task_id, zlib.compress(orjson.dumps(detail), 1), info)
+
+
+def files_shown(folder: Path, result: dict) -> dict:
+    """The agent's files as the run panel shows them: the listing (cut), and the kept text files' text."""
+    files = result.get("files") or []
+    if not files:
+        return {}
+    shown = {"files": files[:FILES_LISTED], "files_total": len(files), "texts": {}}
+    if any(f.get("kept", True) and f.get("change") != "deleted" for f in files):
+        try:
+            shown["texts"] = kept.excerpts(folder, FILE_CHARS, RUN_CHARS)
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as err:  # the listing stands; the panel says why no text
+            shown["texts_error"] = f"{kept.ARCHIVE} could not be read: {err}"
+    return shown
 
 
 def reason(err: Exception) -> str:

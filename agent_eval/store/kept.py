@@ -24,3 +24,15 @@ def texts(folder: Path, most: int) -> list[tuple[str, str]]:
                 text = data.decode("utf-8", errors="replace")
                 found.append((member.name, text if len(text) <= most else text[:most] + "…"))
     return sorted(found)
+
+
+def excerpts(folder: Path, per_file: int, per_run: int) -> dict[str, str]:
+    """What a reader shows of the kept text files: each cut to `per_file` characters, and no more than
+    `per_run` in all (files past it, by path, are listed without their text)."""
+    shown, left = {}, per_run
+    for path, text in texts(folder, per_file):
+        if left <= 0:
+            break
+        shown[path] = text if len(text) <= left else text[:left] + "…"
+        left -= len(text)
+    return shown
