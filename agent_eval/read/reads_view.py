@@ -10,37 +10,38 @@ has it (the tree pip installed from), else said to be unknown.
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import orjson
 import yaml
 
+from agent_eval.store.columns import Columns
 from agent_eval.suite.cache import cache_dir
 
 from . import reads as gather
-from .reads_table import Tally, ids, counted
+from .reads_table import Tally, counted, first_seen, most_per_cell
 
 DOCS = (".md", ".rst", ".txt", ".ipynb")
 
 
-def write(store: Path, out: Path, dims: dict[str, list[dict]], rows: list[dict]) -> None:
-    """reads.js for the page, from the report's dimensions (their order is the page's) and its one-shot rows."""
-    data = build(store, dims, rows)
+def write(store: Path, out: Path, dims: dict[str, list[dict]], cols: Columns) -> None:
+    """reads.js for the page, from the report's dimensions (their order is the page's) and its one-shot runs' columns."""
+    data = build(store, dims, cols)
     (out / "reads.js").write_bytes(b"window.reportReads(" + orjson.dumps(data) + b");\n")
 
 
-def build(store: Path, dims: dict[str, list[dict]], rows: list[dict]) -> dict:
-    index = {"model": {d["id"]: i for i, d in enumerate(dims["model"])}, "revision": {d["sha"]: i for i, d in enumerate(dims["revision"])},
-             "tier": {d["name"]: i for i, d in enumerate(dims["tier"])}}
-    runs = counted(rows)
+def build(store: Path, dims: dict[str, list[dict]], cols: Columns) -> dict:
+    runs = counted(cols)
     found = gather.of_runs(store, runs)
-    group, keys = ids([(index["model"][r["model"]], index["revision"][r["sha"]], index["tier"][r["tier"]]) for r in runs])
-    tally, n = Tally(runs, found, group), len(keys)
+    at = [_dim(runs, column, {d[key]: i for i, d in enumerate(dims[axis])}) for axis, column, key in
+          (("model", "model", "id"), ("revision", "sha", "sha"), ("tier", "tier", "name"))]
+    group, first = first_seen((at[0] * len(dims["revision"]) + at[1]) * len(dims["tier"]) + at[2])
+    tally, n = Tally(runs, found, group), len(first)
     size = np.bincount(group, minlength=n).tolist()
-    matched = np.bincount(group, weights=[r["matched"] is True for r in runs], minlength=n).astype(int).tolist()
-    failed = np.bincount(group, weights=[r["matched"] is False for r in runs], minlength=n).astype(int).tolist()
+    matched = np.bincount(group[runs["matched"] == 1], minlength=n).tolist()
+    failed = np.bincount(group[runs["matched"] == 0], minlength=n).tolist()
+    keys = [tuple(int(a[f]) for a in at) for f in first.tolist()]
     used = sorted(set(tally.file.tolist()))  # the page's file ids: only names these runs read
     renumber = {f: k for k, f in enumerate(used)}
     files: list[list] = [[] for _ in keys]
@@ -48,13 +49,18 @@ def build(store: Path, dims: dict[str, list[dict]], rows: list[dict]) -> dict:
     for g, f, c, m, x in zip(tally.group.tolist(), tally.file.tolist(), tally.runs.tolist(), tally.matched.tolist(), tally.failed.tolist()):
         files[g].append([renumber[f], c, m, x])
         read_at.setdefault(keys[g][1], set()).add(found.names[f])
-    cells = Counter((r["model"], r["sha"], r["task"], r["tier"], r["agent_version"]) for r in runs)
+    repeats = most_per_cell(runs, np.zeros(len(runs), dtype=np.int64), 1, ("model", "sha", "task", "tier", "agent_version"))
     return {
-        "files": [found.names[f] for f in used], "repeats": max(cells.values(), default=0),
+        "files": [found.names[f] for f in used], "repeats": int(repeats.max(initial=0)),
         # [model, revision, tier, runs, matched, failed, [[file, read by, of them matched, of them failed]…]]
         "groups": [[*key, size[g], matched[g], failed[g], files[g]] for g, key in enumerate(keys)],
         "unopened": {str(i): unopened(store, d["sha"], read_at.get(i, set())) for i, d in enumerate(dims["revision"])},
     }
+
+
+def _dim(cols: Columns, column: str, place: dict[str, int]) -> np.ndarray:
+    """Each run's place in the page's dimension of this column (-1: a value only runs left out have)."""
+    return np.array([place.get(v, -1) for v in cols.values(column)], dtype=np.int64)[cols[column]]
 
 
 def unopened(store: Path, sha: str, read: set[str]) -> list[str] | None:

@@ -310,9 +310,7 @@ def build(store: Path, out: Path, trace_base: str | None = None, say=lambda line
     (out / "views.js").write_bytes(b"window.reportViews(" + orjson.dumps(views) + b");\n")
     from . import reads_view  # its own file, loaded when its view opens
 
-    from .reads_table import runs_of
-
-    reads_view.write(store, out, t.dims, runs_of(cols))
+    reads_view.write(store, out, t.dims, cols)
     site = site_dir()
     shutil.copyfile(echarts(), out / "echarts.min.js")
     for asset in ("app.js", "style.css"):
