@@ -527,10 +527,11 @@ function readsView() {
     rows.map(({ k, ranked }) => `<tr class="${ranked ? "" : "muted"}"><td class="key">${esc(READS.files[k])}</td>${revs.map((r) => cell(r, k)).join("")}</tr>`).join("") +
     (rows.length ? "" : `<tr><td colspan="${revs.length + 1}">No run in this selection read a file or asked for help.</td></tr>`) + "</tbody>";
   $("reads-unopened").innerHTML = revs.map((r) => {
-    const left = READS.unopened[r];
-    const what = left == null ? "not known here (the revision's tree is not in this machine's cache)" : left.length ? `${left.length}: ${left.map((f) => `<code>${esc(f)}</code>`).join(", ")}`
-      : "none: every one was opened";
-    return `<p data-revision="${r}"><b>${esc(name.revision(r))}</b> — ${what}</p>`;
+    const { files, from, unknown } = READS.unopened[r];
+    const listed = files.length ? `${files.length}: ${files.map((f) => `<code>${esc(f)}</code>`).join(", ")}` : unknown == null ? "none: every one was opened" : "";
+    const source = from.length ? ` <span class="muted">(listed from ${from.map(esc).join(" and ")})</span>` : "";
+    const why = unknown == null ? "" : `${listed ? "; " : ""}the library's docs are not known here: ${esc(unknown)}`;
+    return `<p data-revision="${r}"><b>${esc(name.revision(r))}</b> — ${listed}${listed ? source : ""}${why}</p>`;
   }).join("");
 }
 

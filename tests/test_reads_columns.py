@@ -2,7 +2,8 @@
 row per run: every format, --by-model, --model/--tier, --base/--head and the report's reads.js, on
 a store whose plan order is not text order, with revisions and tiers no plan names, provider and
 harness failures, a task run in a session, unscored runs and two agent versions. The expected files
-in fixtures/reads-columns were written by the row-per-run code (commit 15791d4) from this very store."""
+in fixtures/reads-columns were written by the row-per-run code (commit 15791d4) from this very store;
+reads.js's list of unopened files has changed since, deliberately (read/unopened.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 
 from agent_eval.read import report
@@ -81,7 +83,12 @@ def test_the_reports_data_is_what_counting_rows_wrote(store, tmp_path, monkeypat
     (tmp_path / "cache" / "echarts").symlink_to(Path(os.environ["AGENT_EVAL_CACHE"]) / "echarts")  # installed once for every test
     monkeypatch.setenv("AGENT_EVAL_CACHE", str(tmp_path / "cache"))  # no revision's tree here: unopened files are unknown
     report.build(store, tmp_path / "site")
-    assert (tmp_path / "site" / "reads.js").read_bytes() == (EXPECTED / "reads.js").read_bytes()
+    made, expected = ((path / "reads.js").read_bytes().removeprefix(b"window.reportReads(").removesuffix(b");\n") for path in (tmp_path / "site", EXPECTED))
+    made, expected = orjson.loads(made), orjson.loads(expected)
+    assert made.pop("unopened") == {str(k): {"files": [], "from": [], "unknown": "this machine's cache has no tree of it, and no profile the store "
+                                             "keeps names its repository"} for k in range(4)}
+    assert expected.pop("unopened") == dict.fromkeys(map(str, range(4)))  # then: None, unknown without a reason
+    assert orjson.dumps(made) == orjson.dumps(expected)
 
 
 def test_the_suites_order_on_columns_is_the_rows_order(store):
