@@ -362,7 +362,7 @@ function runs(rows) {
 // Per-run details live in details/PPP-NNNN.js (part PPP of the store, 1,000 runs a file), loaded
 // the first time a run of that file is opened.
 const detailFiles = new Map();
-window.reportDetails = (name, chunk) => detailFiles.get(name)?.resolve(chunk);
+window.reportDetails = (name, chunk, reads) => detailFiles.get(name)?.resolve({ chunk, reads });
 function detailsOf(i) {
   const starts = R.meta.details_starts, per = R.meta.details_per_file;
   let part = 0;
@@ -377,7 +377,17 @@ function detailsOf(i) {
     script.src = `details/${name}.js`;
     document.head.appendChild(script);
   }
-  return detailFiles.get(name).promise.then((chunk) => chunk[local % per]);
+  return detailFiles.get(name).promise.then(({ chunk, reads }) => ({ ...chunk[local % per], reads: readsOf(reads, local % per) }));
+}
+
+// One run's reads from its details file's columns (reads_view.PerRun): "where: path" names, -1 unknown.
+function readsOf(r, k) {
+  const out = [];
+  for (let e = r.at[k]; e < r.at[k + 1]; e++) {
+    const file = r.names[r.file[e]], cut = file.indexOf(": ");
+    out.push({ where: file.slice(0, cut), path: file.slice(cut + 2), turn: r.turn[e] < 0 ? null : r.turn[e], lines: r.lines[e] < 0 ? null : r.lines[e] });
+  }
+  return out;
 }
 
 // The same task, model, tier and repeat at every other revision: what explain shows side by side.
@@ -399,8 +409,16 @@ async function openRun(i) {
     ${others.length ? `<p id="elsewhere">the same task at ${others.join(", ")} · <code>agent-eval explain --task ${esc(name.task(col.task[i]))}</code> shows them side by side</p>` : ""}
     <p>answer:</p><pre>${esc(d.answer) || "(none)"}</pre>
     ${d.markers.length ? `<p>markers:</p><ul>${d.markers.map((m) => `<li><b>${esc(m.name)}</b> <code>${esc(m.excerpt)}</code></li>`).join("")}</ul>` : ""}
+    ${readsTable(d.reads)}
     <p>timeline (${d.steps.length} tool calls):</p><ol>${d.steps.map((s) => `<li class="${s.error ? "error" : ""}"><b>${esc(s.tool)}</b>${s.error ? ' <span class="bad">error</span>' : ""}<pre>${esc(s.input)}</pre></li>`).join("")}</ol>
     ${d.errors.length ? `<p>errors:</p>${d.errors.map((e) => `<pre class="bad">${esc(e)}</pre>`).join("")}` : ""}`;
+}
+
+function readsTable(reads) {
+  if (!reads.length) return "<p>read: no file opened, no help asked for</p>";
+  const cell = (v) => `<td>${v == null ? "—" : v}</td>`;
+  return `<p>read (${reads.length}, in the order first read; as <code>agent-eval reads</code> names them):</p><table id="run-reads"><thead><tr><th class="key">where</th>
+    <th class="key">path</th><th>turn</th><th>lines</th></tr></thead><tbody>${reads.map((x) => `<tr><td class="key">${esc(x.where)}</td><td class="key">${esc(x.path)}</td>${cell(x.turn)}${cell(x.lines)}</tr>`).join("")}</tbody></table>`;
 }
 
 // --- compare: numbers computed by agent_eval.compare at build time, only drawn here ---------------------

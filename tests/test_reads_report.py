@@ -4,6 +4,7 @@ shares and the matched/failed split are exact, the model filter holds, and unope
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from agent_eval.read import report
 from agent_eval.read.unopened import Profiles, unopened
 from agent_eval.suite.repo import mirror_path
 from synthetic import result, write
-from test_reads import REVS, store
+from test_reads import FIXTURE, REVS, store
 from test_report_views import CHROMIUM
 
 
@@ -127,3 +128,32 @@ def test_unopened_docs_come_from_the_git_mirror_or_the_repository_else_say_why(t
     (tmp_path / "cache/src" / f"release-{digest[:16]}/docs").mkdir(parents=True)
     (tmp_path / "cache/src" / f"release-{digest[:16]}/docs/index.rst").write_text("x\n")
     assert unopened(digest, set(), remote)["files"] == ["library: docs/index.rst"]
+
+
+def test_the_run_panel_lists_what_the_run_read(built, tmp_path, monkeypatch):
+    old = shutil.copytree(FIXTURE, tmp_path / "old")  # written before reads were recorded: derived from its traces
+    report.build(old, tmp_path / "old-report")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors = []
+        page.on("pageerror", lambda err: errors.append(str(err)))
+
+        def panel(site: Path, model: str, revision: str, tier: str, task: str, repeat: str) -> list[list[str]]:
+            page.goto((site / "index.html").as_uri() + "#view=runs")
+            page.wait_for_selector("#runs tbody tr")
+            row = page.evaluate("""(want) => [...document.querySelectorAll('#runs tbody tr')].findIndex((tr) =>
+                [0, 1, 2, 3, 4].every((k) => tr.cells[k].textContent === want[k]))""", [model, revision, tier, task, repeat])
+            assert row >= 0
+            page.click(f"#runs tbody tr:nth-child({row + 1})")
+            page.wait_for_function("(h) => document.querySelector('#run h3')?.textContent === h", arg=f"{task} · {model} · {revision} · {tier} · r{repeat}")
+            return page.eval_on_selector_all("#run-reads tr", "trs => trs.map(tr => [...tr.cells].map(c => c.textContent))")
+
+        assert panel(built, "org/m", "v5.2", "clone", "t0", "1") == [["where", "path", "turn", "lines"], ["library", "README.md", "1", "5"],
+                                                                     ["help", "wfl top", "3", "—"]]
+        assert panel(built, "org/m", "v5.3", "clone", "t1", "0") == [["where", "path", "turn", "lines"], ["library", "docs/cli.md", "2", "10"]]
+        assert panel(built, "org/n", "v5.3", "clone", "t1", "2") == [] and "read: no file opened, no help asked for" in page.text_content("#run")
+        rows = panel(tmp_path / "old-report", "Fake", "Skill", "skill", "checksum", "0")
+        assert rows == [["where", "path", "turn", "lines"], ["skill", "SKILL.md", "1", "7"]]  # from the trace: its turn and the lines shown
+        assert errors == []
+        browser.close()

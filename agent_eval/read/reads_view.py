@@ -16,20 +16,20 @@ import orjson
 
 from agent_eval.store.columns import Columns
 
-from . import reads as gather
+from .reads import Reads
 from .reads_table import Tally, counted, first_seen, most_per_cell
 from .unopened import Profiles, unopened
 
 
-def write(store: Path, out: Path, dims: dict[str, list[dict]], cols: Columns) -> None:
-    """reads.js for the page, from the report's dimensions (their order is the page's) and its one-shot runs' columns."""
-    data = build(store, dims, cols)
+def write(store: Path, out: Path, dims: dict[str, list[dict]], cols: Columns, found: Reads) -> None:
+    """reads.js for the page, from the report's dimensions (their order is the page's), its one-shot
+    runs' columns and their reads (reads.of_runs)."""
+    data = build(store, dims, cols, found)
     (out / "reads.js").write_bytes(b"window.reportReads(" + orjson.dumps(data) + b");\n")
 
 
-def build(store: Path, dims: dict[str, list[dict]], cols: Columns) -> dict:
+def build(store: Path, dims: dict[str, list[dict]], cols: Columns, found: Reads) -> dict:
     runs = counted(cols)
-    found = gather.of_runs(store, runs)
     at = [_dim(runs, column, {d[key]: i for i, d in enumerate(dims[axis])}) for axis, column, key in
           (("model", "model", "id"), ("revision", "sha", "sha"), ("tier", "tier", "name"))]
     group, first = first_seen((at[0] * len(dims["revision"]) + at[1]) * len(dims["tier"]) + at[2])
@@ -58,3 +58,25 @@ def build(store: Path, dims: dict[str, list[dict]], cols: Columns) -> dict:
 def _dim(cols: Columns, column: str, place: dict[str, int]) -> np.ndarray:
     """Each run's place in the page's dimension of this column (-1: a value only runs left out have)."""
     return np.array([place.get(v, -1) for v in cols.values(column)], dtype=np.int64)[cols[column]]
+
+
+class PerRun:
+    """Each run's reads for the report's run panel, a details file's runs at a time, as columns: the
+    names that file's reads use, once; per read its name, first turn and lines (-1: not known); and
+    where each run's reads start (`at`), each run's in the order first read. No object per read."""
+
+    def __init__(self, found: Reads, cols: Columns):
+        self.found = found
+        self.order = np.argsort(found.run, kind="stable")
+        count = np.bincount(found.run, minlength=len(found.folders) + 1)
+        place = found.places(cols)[cols["folder"]]  # each run's place in the cache; len(folders): not there
+        self.count, self.start = count[place], (np.cumsum(count) - count)[place]
+
+    def chunk(self, first: int, end: int) -> bytes:
+        """The reads of runs first..end-1 (of the columns), as JSON."""
+        n = self.count[first:end]
+        at = np.concatenate([[0], np.cumsum(n)])
+        entries = self.order[np.repeat(self.start[first:end] - at[:-1], n) + np.arange(at[-1])]
+        used, file = np.unique(self.found.file[entries], return_inverse=True)
+        return orjson.dumps({"names": [self.found.names[f] for f in used.tolist()], "at": at.tolist(), "file": file.reshape(-1).tolist(),
+                             "turn": self.found.turn[entries].tolist(), "lines": self.found.lines[entries].tolist()})
