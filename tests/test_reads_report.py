@@ -157,3 +157,30 @@ def test_the_run_panel_lists_what_the_run_read(built, tmp_path, monkeypatch):
         assert rows == [["where", "path", "turn", "lines"], ["skill", "SKILL.md", "1", "7"]]  # from the trace: its turn and the lines shown
         assert errors == []
         browser.close()
+
+
+def test_the_treemap_shows_one_revisions_files_by_where_they_belong(built):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors = []
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type in ("error", "warning") else None)
+        page.goto((built / "index.html").as_uri() + "#view=reads")
+        tree = """() => { const chart = window.agentEval.charts["reads-tree"]; if (!chart) return null;
+            const leaves = (nodes, path) => nodes.flatMap((n) => n.children ? leaves(n.children, [...path, n.name]) : [[[...path, n.name].join("/"), n.value, n.ranked]]);
+            const series = chart.getOption().series[0]; return [series.name, leaves(series.data, [])]; }"""
+
+        def shown(name: str):
+            page.wait_for_function(f"(({tree})() || [])[0] === {name!r}")
+            return page.evaluate(tree)[1]
+
+        assert shown("v5.3") == [["library/docs/cli.md", 9, True]]  # the last revision first: 9 of its 24 runs read docs/cli.md
+        page.select_option("#reads-rev", "0")
+        assert shown("v5.2") == [["library/README.md", 12, True], ["help/wfl top", 2, False]]  # the help page: under a cell's repeats
+        assert "tree=0" in page.evaluate("location.hash")  # the choice is in the URL, like every other
+        tip = page.evaluate("""() => window.agentEval.charts["reads-tree"].getOption().tooltip[0].formatter({ data: { file: "library: README.md",
+            value: 12, split: [4, 8], ranked: true }, treePathInfo: [], value: 12 })""")
+        assert tip == "library: README.md<br>12/12 runs (100%) · matched 4/4 · failed 8/8"
+        assert errors == []
+        browser.close()
