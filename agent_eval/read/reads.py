@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +40,12 @@ class Reads:
     def __init__(self, folders: list[str], finished: list[str], names: list[str], run, file, turn, lines):
         self.folders, self.finished, self.names = folders, finished, names
         self.run, self.file, self.turn, self.lines = (np.asarray(a, dtype=np.int32) for a in (run, file, turn, lines))
-        self.position = {f: i for i, f in enumerate(folders)}
         self._places: tuple[list, np.ndarray] | None = None  # the last folder dictionary placed, and where its folders are
+
+    @cached_property
+    def position(self) -> dict[str, int]:
+        """Each folder's place here: made only when a lookup needs it (a cache in the index's order does not)."""
+        return {f: i for i, f in enumerate(self.folders)}
 
     def of(self, folder: str) -> list[tuple[str, int | None, int | None]]:
         """One run's reads as (name, first turn, lines), in the order first read."""
@@ -123,8 +128,25 @@ def _synced(store: Path, cols: Columns) -> tuple[Reads, int]:
     kept = keep[cached.run] if len(cached.run) else np.empty(0, dtype=bool)
     old = [(np.cumsum(keep) - 1)[cached.run[kept]], cached.file[kept], cached.turn[kept], cached.lines[kept]]
     made = Reads(folders, finished, names, *(np.concatenate([a, np.array(b, dtype=np.int64)]) for a, b in zip(old, added)))
+    made = _aligned(made, cols)
     _save(store, made)
     return made, len(todo)
+
+
+def _aligned(reads: Reads, cols: Columns) -> Reads:
+    """The cache in the index's folder order, runs the index no longer has (superseded, deleted) left
+    out: a cache holding every run of the index then finds them all without a lookup per run
+    (Reads.places). Paid once per update, when runs were just read anyway."""
+    index = {f: k for k, f in enumerate(cols.values("folder"))}
+    at = np.array([index.get(f, -1) for f in reads.folders], dtype=np.int64)
+    order = np.flatnonzero(at >= 0)
+    order = order[np.argsort(at[order], kind="stable")]
+    renumber = np.full(len(reads.folders) + 1, -1, dtype=np.int64)
+    renumber[order] = np.arange(len(order))
+    entries = np.flatnonzero(renumber[reads.run] >= 0) if len(reads.run) else np.empty(0, dtype=np.int64)
+    entries = entries[np.argsort(renumber[reads.run[entries]], kind="stable")]  # a run's entries stay in the order first read
+    return Reads([reads.folders[i] for i in order], [reads.finished[i] for i in order], reads.names,
+                 renumber[reads.run[entries]], reads.file[entries], reads.turn[entries], reads.lines[entries])
 
 
 def _load(store: Path) -> Reads:
@@ -194,8 +216,8 @@ def names_of(store: Path, folder: str) -> list[str]:
 
 def load(store: Path, models: list[str] = (), tiers: list[str] = (), say=lambda line: None) -> tuple[Columns, Reads]:
     """The store's runs as columns (store/columns.py) in the suites' order, only these models (by id
-    or name) and tiers when given, and the reads of their one-shot runs: what `agent-eval reads`
-    counts. Never a row per run: at 100k runs that alone costs more than the counting."""
+    or name) and tiers when given, and their reads: what `agent-eval reads` counts. Never a row per
+    run: at 100k runs that alone costs more than the counting."""
     from agent_eval.store import columns, index
     from agent_eval.store.results import suite_order
     from agent_eval.store.store import read_plans
@@ -209,4 +231,4 @@ def load(store: Path, models: list[str] = (), tiers: list[str] = (), say=lambda 
     cols = cols.take(keep)
     cols = cols.take(suite_order(cols, read_plans(Path(store), say)))
     index.warn_bad(Path(store), say)
-    return cols, of_runs(store, cols.take(np.isnan(cols["session_position"])))
+    return cols, of_runs(store, cols)  # sessions' runs too, though not counted: the cache then holds every run, in order
