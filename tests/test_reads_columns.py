@@ -98,3 +98,12 @@ def test_the_suites_order_on_columns_is_the_rows_order(store):
     expected = [r["folder"] for r in in_suite_order(rows, plans)]
     assert np.array(cols.text("folder"))[suite_order(cols, plans)].tolist() == expected
     assert [r["revision"] for r in in_suite_order(rows, plans)][:1] == ["v5.10"]  # the plan's order, not the text's
+
+
+def test_the_reads_cache_holds_every_run_in_the_index_order(store):
+    from agent_eval.read import reads as gather
+
+    cols, found = gather.load(store)
+    assert found.folders == cols.values("folder")  # so the columns find each run's reads without a lookup per run
+    session = cols.rows(["folder", "session_position"])
+    assert [found.of(r["folder"]) for r in session if r["session_position"] == 2] == [[("library: docs/session-only.md", None, None)]]
