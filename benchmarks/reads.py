@@ -7,6 +7,7 @@ reads from its trace costs. Warm page cache (dropping it would disturb others on
     python benchmarks/reads.py [--runs 100000] [--repeat 3]
 
 Target (issue 31): `reads` within compare's (< 1.5 s cold, < 0.3 s warm at 100k runs: issue 26).
+The process is cold each time (a new Python); the page cache stays warm.
 The store is generated once under ~/.cache/agent-eval-bench/reads-<runs>.
 """
 
@@ -86,18 +87,40 @@ def main() -> None:
     for label, args in cases.items():
         print(f"  {label}: {spread([timed(*args) for _ in range(options.repeat)])}", flush=True)
     from agent_eval.read import reads, reads_table
-    from agent_eval.store import index
+    from agent_eval.store import columns
 
-    rows = [r for r in index.rows(store) if r["sha"] in (synthetic.revision(2).sha, synthetic.revision(13).sha)]
+    cols = columns.read(store)
+    cols = cols.take(cols.isin("sha", [synthetic.revision(2).sha, synthetic.revision(13).sha]))
     started = time.perf_counter()
-    reads_table.context(rows, reads.of_runs(store, rows), "sha", synthetic.revision(2).sha, synthetic.revision(13).sha)
-    print(f"  compare's reading context alone ({len(rows)} runs): {time.perf_counter() - started:.2f} s")
+    reads_table.context(cols, reads.of_runs(store, cols), "sha", synthetic.revision(2).sha, synthetic.revision(13).sha)
+    print(f"  compare's reading context alone ({len(cols)} runs): {time.perf_counter() - started:.2f} s")
+    inside(store)
     fixture = next((HERE.parent / "tests/fixtures/store-pi-0.73.1").glob("runs/*/*/skill/*/*"))
     started = time.perf_counter()
     for _ in range(200):
         reads.derive(str(fixture.parents[5]), fixture.relative_to(fixture.parents[5]).as_posix())
     print(f"  one old run's reads from its trace (a 3-turn pi session): {(time.perf_counter() - started) / 200 * 1000:.2f} ms")
     view(store)
+
+
+def inside(store: Path) -> None:
+    """Where `reads` spends its time in one process, imports done: the index's columns, the suites'
+    order, the reads cache checked against the runs, the counting."""
+    from agent_eval.read import reads, reads_table
+    from agent_eval.store import columns
+    from agent_eval.store.results import suite_order
+    from agent_eval.store.store import read_plans
+
+    def step(label, work):
+        started = time.perf_counter()
+        out = work()
+        print(f"    {label}: {time.perf_counter() - started:.3f} s")
+        return out
+
+    cols = step("columns (index checked)", lambda: columns.read(store))
+    order = step("the suites' order", lambda: suite_order(cols, read_plans(store, print)))
+    found = step("reads.npz, checked against the runs", lambda: reads.of_runs(store, cols))
+    step("counting (groups, every revision × tier)", lambda: reads_table.groups(cols.take(order), found))
 
 
 def view(store: Path) -> None:

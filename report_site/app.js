@@ -32,7 +32,7 @@ const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<
 
 // --- state, in the URL ---------------------------------------------------------------------------
 
-const state = { view: "overview", by: ["revision", "tier"], keep: {}, shared: new Set(), page: 0, pair: 0 };
+const state = { view: "overview", by: ["revision", "tier"], keep: {}, shared: new Set(), page: 0, pair: 0, tree: null };
 
 function readHash() {
   const p = new URLSearchParams(location.hash.slice(1));
@@ -41,6 +41,7 @@ function readHash() {
   state.shared = new Set((p.get("shared") || "").split(",").filter((a) => a === "model" || a === "revision"));
   state.page = Number(p.get("page") || 0);
   state.pair = Number(p.get("pair") || 0);
+  state.tree = p.has("tree") ? Number(p.get("tree")) : null;  // the revision the Where agents look treemap shows
   for (const axis of AXES) state.keep[axis] = p.has(axis) ? new Set(p.get(axis).split(",").filter(Boolean).map(Number)) : null;
 }
 
@@ -49,6 +50,7 @@ function writeHash() {
   if (state.shared.size) p.set("shared", [...state.shared].join(","));
   if (state.page) p.set("page", state.page);
   if (state.pair) p.set("pair", state.pair);
+  if (state.tree != null) p.set("tree", state.tree);
   for (const axis of AXES) if (state.keep[axis]) p.set(axis, [...state.keep[axis]].join(","));
   history.replaceState(null, "", "#" + p.toString());
 }
@@ -362,7 +364,7 @@ function runs(rows) {
 // Per-run details live in details/PPP-NNNN.js (part PPP of the store, 1,000 runs a file), loaded
 // the first time a run of that file is opened.
 const detailFiles = new Map();
-window.reportDetails = (name, chunk) => detailFiles.get(name)?.resolve(chunk);
+window.reportDetails = (name, chunk, reads) => detailFiles.get(name)?.resolve({ chunk, reads });
 function detailsOf(i) {
   const starts = R.meta.details_starts, per = R.meta.details_per_file;
   let part = 0;
@@ -377,7 +379,17 @@ function detailsOf(i) {
     script.src = `details/${name}.js`;
     document.head.appendChild(script);
   }
-  return detailFiles.get(name).promise.then((chunk) => chunk[local % per]);
+  return detailFiles.get(name).promise.then(({ chunk, reads }) => ({ ...chunk[local % per], reads: readsOf(reads, local % per) }));
+}
+
+// One run's reads from its details file's columns (reads_view.PerRun): "where: path" names, -1 unknown.
+function readsOf(r, k) {
+  const out = [];
+  for (let e = r.at[k]; e < r.at[k + 1]; e++) {
+    const file = r.names[r.file[e]], cut = file.indexOf(": ");
+    out.push({ where: file.slice(0, cut), path: file.slice(cut + 2), turn: r.turn[e] < 0 ? null : r.turn[e], lines: r.lines[e] < 0 ? null : r.lines[e] });
+  }
+  return out;
 }
 
 // The same task, model, tier and repeat at every other revision: what explain shows side by side.
@@ -400,6 +412,7 @@ async function openRun(i) {
     <p>answer:</p><pre>${esc(d.answer) || "(none)"}</pre>
     ${graded(d)}${agentFiles(d)}
     ${d.markers.length ? `<p>markers:</p><ul>${d.markers.map((m) => `<li><b>${esc(m.name)}</b> <code>${esc(m.excerpt)}</code></li>`).join("")}</ul>` : ""}
+    ${readsTable(d.reads)}
     <p>timeline (${d.steps.length} tool calls):</p><ol>${d.steps.map((s) => `<li class="${s.error ? "error" : ""}"><b>${esc(s.tool)}</b>${s.error ? ' <span class="bad">error</span>' : ""}<pre>${esc(s.input)}</pre></li>`).join("")}</ol>
     ${d.errors.length ? `<p>errors:</p>${d.errors.map((e) => `<pre class="bad">${esc(e)}</pre>`).join("")}` : ""}`;
 }
@@ -432,6 +445,13 @@ function agentFiles(d) {
   return `<p>the agent's files (${fmt(d.files_total || files.length)}):</p><table id="files"><tbody>${rows}</tbody></table>${more}
     ${d.files_cut ? `<p class="muted">${esc(d.files_cut)}</p>` : ""}${d.texts_error ? `<p class="bad">${esc(d.texts_error)}</p>` : ""}
     ${shown ? `<p class="muted">text of the kept text files (each cut at 4,000 characters, 8,000 in all per run; the whole files are in the run folder's workspace.tar.gz):</p>${shown}` : ""}`;
+}
+
+function readsTable(reads) {
+  if (!reads.length) return "<p>read: no file opened, no help asked for</p>";
+  const cell = (v) => `<td>${v == null ? "—" : v}</td>`;
+  return `<p>read (${reads.length}, in the order first read; as <code>agent-eval reads</code> names them):</p><table id="run-reads"><thead><tr><th class="key">where</th>
+    <th class="key">path</th><th>turn</th><th>lines</th></tr></thead><tbody>${reads.map((x) => `<tr><td class="key">${esc(x.where)}</td><td class="key">${esc(x.path)}</td>${cell(x.turn)}${cell(x.lines)}</tr>`).join("")}</tbody></table>`;
 }
 
 // --- compare: numbers computed by agent_eval.compare at build time, only drawn here ---------------------
@@ -557,12 +577,49 @@ function readsView() {
     `<thead><tr><th class="key">file · runs</th>${revs.map((r) => `<th title="${esc(R.dims.revision[r].sha)}">${esc(name.revision(r))} · ${total[r][0]}</th>`).join("")}</tr></thead><tbody>` +
     rows.map(({ k, ranked }) => `<tr class="${ranked ? "" : "muted"}"><td class="key">${esc(READS.files[k])}</td>${revs.map((r) => cell(r, k)).join("")}</tr>`).join("") +
     (rows.length ? "" : `<tr><td colspan="${revs.length + 1}">No run in this selection read a file or asked for help.</td></tr>`) + "</tbody>";
+  if (revs.length) readsTree(revs, total, per);
+  else { $("reads-rev").innerHTML = ""; draw("reads-tree", () => ({ series: [] })); }
   $("reads-unopened").innerHTML = revs.map((r) => {
-    const left = READS.unopened[r];
-    const what = left == null ? "not known here (the revision's tree is not in this machine's cache)" : left.length ? `${left.length}: ${left.map((f) => `<code>${esc(f)}</code>`).join(", ")}`
-      : "none: every one was opened";
-    return `<p data-revision="${r}"><b>${esc(name.revision(r))}</b> — ${what}</p>`;
+    const { files, from, unknown } = READS.unopened[r];
+    const listed = files.length ? `${files.length}: ${files.map((f) => `<code>${esc(f)}</code>`).join(", ")}` : unknown == null ? "none: every one was opened" : "";
+    const source = from.length ? ` <span class="muted">(listed from ${from.map(esc).join(" and ")})</span>` : "";
+    const why = unknown == null ? "" : `${listed ? "; " : ""}the library's docs are not known here: ${esc(unknown)}`;
+    return `<p data-revision="${r}"><b>${esc(name.revision(r))}</b> — ${listed}${listed ? source : ""}${why}</p>`;
   }).join("");
+}
+
+// The files one revision's runs read as a tree (where they belong, then their folders): a tile's area
+// is the runs that read the file, its colour their share of the revision's runs, as in the table.
+function readsTree(revs, total, per) {
+  const r = revs.includes(state.tree) ? state.tree : revs[revs.length - 1];
+  $("reads-rev").innerHTML = revs.map((x) => `<option value="${x}"${x === r ? " selected" : ""}>${esc(name.revision(x))}</option>`).join("");
+  const [n, ok, bad] = total[r], P = per[r], root = { children: [], at: new Map() };
+  for (let k = 0; k < READS.files.length; k++) {
+    const c = P[k * 3];
+    if (!c) continue;
+    const file = READS.files[k], cut = file.indexOf(": ");
+    const parts = [file.slice(0, cut), ...file.slice(cut + 2).split("/").filter(Boolean)];
+    let node = root;
+    for (const part of parts.slice(0, -1)) {
+      if (!node.at.has(part)) { const child = { name: part, children: [], at: new Map() }; node.at.set(part, child); node.children.push(child); }
+      node = node.at.get(part);
+    }
+    node.children.push({ name: parts[parts.length - 1], value: c, file, split: [P[k * 3 + 1], P[k * 3 + 2]], ranked: c >= READS.repeats,
+      itemStyle: { color: `rgba(9, 105, 218, ${(0.12 + 0.85 * c / n).toFixed(3)})` } });
+  }
+  const plain = (node) => (node.children ? { name: node.name, children: node.children.map(plain) } : node);
+  const tip = (p) => {
+    const d = p.data;
+    if (!d.file) return `${esc(p.treePathInfo.slice(1).map((x) => x.name).join("/"))}: ${p.value} reads of the files under it (a run reading two counts twice)`;
+    return `${esc(d.file)}<br>${d.value}/${n} runs (${fmt(100 * d.value / n)}%) · matched ${d.split[0]}/${ok} · failed ${d.split[1]}/${bad}` +
+      (d.ranked ? "" : "<br>read by fewer runs than one cell's repeats: not ranked");
+  };
+  draw("reads-tree", () => ({
+    animation: false, tooltip: { formatter: tip },
+    series: [{ type: "treemap", name: name.revision(r), data: root.children.map(plain), top: 10, bottom: 30, left: 6, right: 6, roam: false,
+      label: { color: "#1f2328", overflow: "truncate" }, upperLabel: { show: true, height: 18, color: "#1f2328" }, breadcrumb: { bottom: 4 },
+      levels: [{ itemStyle: { borderColor: "#d0d7de", borderWidth: 2, gapWidth: 2 } }, { itemStyle: { borderColor: "#eaeef2", borderWidth: 2, gapWidth: 1 } }] }],
+  }));
 }
 
 // --- wiring -------------------------------------------------------------------------------------
@@ -611,6 +668,7 @@ function wire() {
   $("prev").addEventListener("click", () => { state.page = Math.max(0, state.page - 1); render(); });
   $("next").addEventListener("click", () => { state.page += 1; render(); });
   $("cmp-pair").addEventListener("change", (e) => { state.pair = Number(e.target.value); render(); });
+  $("reads-rev").addEventListener("change", (e) => { state.tree = Number(e.target.value); render(); });
   $("runs").addEventListener("click", (e) => { const tr = e.target.closest("tr[data-row]"); if (tr) openRun(Number(tr.dataset.row)); });
   $("run").addEventListener("click", (e) => { const a = e.target.closest("a[data-open]"); if (a) { e.preventDefault(); openRun(Number(a.dataset.open)); } });
   window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));

@@ -50,8 +50,8 @@ def store(tmp_path: Path) -> Path:
 
 
 def test_shares_split_and_ranking_are_exact(tmp_path):
-    rows, found = gather.load(store(tmp_path))
-    by = {(g.revision, g.tier): g for g in tables.groups(rows, found)}
+    cols, found = gather.load(store(tmp_path))
+    by = {(g.revision, g.tier): g for g in tables.groups(cols, found)}
     assert set(by) == {("v5.2", "clone"), ("v5.3", "clone")}  # the one bare run was the provider's failure: not the agent's work
     old = by["v5.2", "clone"]
     assert (old.runs, old.matched, old.failed, old.repeats) == (12, 4, 8, 3)
@@ -64,11 +64,11 @@ def test_shares_split_and_ranking_are_exact(tmp_path):
 
 
 def test_head_against_base_is_sorted_by_the_change(tmp_path):
-    rows, found = gather.load(store(tmp_path))
-    changes = tables.diff(rows, found, REVS[0].sha, REVS[1].sha)
+    cols, found = gather.load(store(tmp_path))
+    changes = tables.diff(cols, found, REVS[0].sha, REVS[1].sha)
     assert [(c.file, c.base, c.head, round(c.change), c.ranked) for c in changes] == [
         ("library: README.md", 12, 0, -100, True), ("library: docs/cli.md", 0, 9, 75, True), ("help: wfl top", 2, 0, -17, False)]
-    lines = tables.context(rows, found, "sha", REVS[0].sha, REVS[1].sha)
+    lines = tables.context(cols, found, "sha", REVS[0].sha, REVS[1].sha)
     assert lines == ["head: 0% of runs read library: README.md (base 100%; 0/12 vs 12/12)",
                      "head: 75% of runs read library: docs/cli.md (base 0%; 9/12 vs 0/12)"]  # the unranked help page is no context
 
@@ -97,8 +97,8 @@ def test_an_old_store_gets_its_reads_from_traces_and_steps_once(tmp_path):
     assert not any(b'"reads"' in p.read_bytes() for p in old.glob("runs/**/result.json"))  # written before reads were recorded
     done = cli("reindex", str(old))
     assert done.returncode == 0 and "what 2 runs read" in done.stderr, done.stderr
-    rows, found = gather.load(old)
-    skill = next(r for r in rows if r["tier"] == "skill")
+    cols, found = gather.load(old)
+    skill = next(r for r in cols.rows(["folder", "tier"]) if r["tier"] == "skill")
     assert found.of(skill["folder"]) == [("skill: SKILL.md", 1, 7)]  # from the trace: the turn and the lines it showed
     (old / skill["folder"] / "trace.jsonl").unlink()  # gone: the cache keeps what it read
     assert gather.load(old)[1].of(skill["folder"]) == [("skill: SKILL.md", 1, 7)]
@@ -116,8 +116,8 @@ def test_bad_stores_and_damaged_files_are_one_line_or_made_again(tmp_path):
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no runs/ folder here" in missing.stderr
     path = store(tmp_path)
     (path / gather.NAME).write_bytes(b"not a numpy file")  # damaged: made again from the results
-    rows, found = gather.load(path)
-    assert len(found.folders) == len(rows) == 25
+    cols, found = gather.load(path)
+    assert len(found.folders) == len(cols) == 25
     broken = next(path.glob("runs/0002*/*/clone/t0/r0-*/result.json"))
     broken.write_text("{")
     shown = cli("reads", str(path))
@@ -143,7 +143,8 @@ def test_compare_gives_the_biggest_reading_changes_as_context_never_as_a_claim(t
 
 def test_the_cache_follows_new_runs_and_runs_run_again(tmp_path):
     path = store(tmp_path)
-    rows, found = gather.load(path)
+    cols, found = gather.load(path)
+    rows = cols.rows(["folder", "task", "status"])
     assert found.of(rows[0]["folder"]) == [("library: README.md", 1, 5), ("help: wfl top", 3, None)]
     again = orjson.loads((path / rows[0]["folder"] / "result.json").read_bytes())
     again.update(finished_at="2026-11-24T00:00:00+00:00", reads=[{"where": "skill", "path": "SKILL.md", "turn": 2, "lines": 9}])
@@ -152,7 +153,8 @@ def test_the_cache_follows_new_runs_and_runs_run_again(tmp_path):
     new.reads = [Read(where="help", path="wfl top", turn=1)]
     write(path, [new.model_dump(mode="json")], [])
     cli("reindex", str(path))  # the edit inside a run folder is found by the full check
-    rows, found = gather.load(path)
+    cols, found = gather.load(path)
+    rows = cols.rows(["folder", "task", "status"])
     assert found.of(rows[0]["folder"]) == [("skill: SKILL.md", 2, 9)]  # its earlier reads are gone, not added to
     assert found.of(next(r["folder"] for r in rows if r["task"] == "t9")) == [("help: wfl top", 1, None)]
     assert len(found.run) == sum(len(found.of(r["folder"])) for r in rows if r["status"] != "infra_error") + 1  # + the infra error's own

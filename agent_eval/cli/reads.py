@@ -35,23 +35,24 @@ def reads(
     from agent_eval.read import reads as gather
     from agent_eval.read import reads_render as render
     from agent_eval.read import reads_table as tables
+    from agent_eval.read.compare import distinct
     from agent_eval.read.sides import CompareError, aliases, resolve
 
     require_store(store)
     if (base is None) != (head is None):
         fail("--base and --head go together: give both (e.g. --base v1.0 --head main), or neither for every revision")
-    rows, found = gather.load(store, model or [], tier or [], lambda line: typer.echo(line, err=True))
-    if not rows:
+    cols, found = gather.load(store, model or [], tier or [], lambda line: typer.echo(line, err=True))
+    if not len(cols):
         fail(f"{store}: no results{' for these --model/--tier filters' if model or tier else ''}; run a suite first (agent-eval run suite.yaml)")
     if base is not None:
-        known = aliases("revision", {(r["sha"], r["revision"], r["ref"]) for r in rows})
+        known = aliases("revision", set(distinct(cols, "sha", "revision", "ref")))
         try:
             b, h = resolve(known, "revision", base), resolve(known, "revision", head)
         except CompareError as err:
             fail(str(err))
         if b == h:
             fail(f"--base {base!r} and --head {head!r} name the same revision: give two different ones")
-        changes = tables.diff(rows, found, b, h, by_model)
+        changes = tables.diff(cols, found, b, h, by_model)
         if format == Format.json:
             sys.stdout.buffer.write(render.changes_json(changes) + b"\n")
         elif format == Format.csv:
@@ -59,7 +60,7 @@ def reads(
         else:
             render.changes(changes, base, head, top)
         return
-    groups = tables.groups(rows, found, by_model)
+    groups = tables.groups(cols, found, by_model)
     if not groups:
         typer.echo(f"{store}: no run counts here: only harness or provider failures, or tasks run in sessions (reads counts one-shot runs)", err=True)
     if format == Format.json:

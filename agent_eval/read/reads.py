@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ import orjson
 
 from agent_eval.grade import reads as reading
 from agent_eval.grade import trace as traces
+from agent_eval.store.columns import Columns
 from agent_eval.store.records import Step
 from agent_eval.store.store import write_atomic
 
@@ -38,47 +40,76 @@ class Reads:
     def __init__(self, folders: list[str], finished: list[str], names: list[str], run, file, turn, lines):
         self.folders, self.finished, self.names = folders, finished, names
         self.run, self.file, self.turn, self.lines = (np.asarray(a, dtype=np.int32) for a in (run, file, turn, lines))
-        self.position = {f: i for i, f in enumerate(folders)}
+        self._places: tuple[list, np.ndarray] | None = None  # the last folder dictionary placed, and where its folders are
+
+    @cached_property
+    def position(self) -> dict[str, int]:
+        """Each folder's place here: made only when a lookup needs it (a cache in the index's order does not)."""
+        return {f: i for i, f in enumerate(self.folders)}
 
     def of(self, folder: str) -> list[tuple[str, int | None, int | None]]:
         """One run's reads as (name, first turn, lines), in the order first read."""
         at = np.flatnonzero(self.run == self.position[folder]) if folder in self.position else []
         return [(self.names[self.file[i]], _known(self.turn[i]), _known(self.lines[i])) for i in at]
 
-    def rows_of(self, rows: list[dict]) -> np.ndarray:
-        """For each entry, the position in `rows` of the run that read it; -1 when that run is not among them."""
+    def at(self, cols: Columns) -> np.ndarray:
+        """For each entry, the position in `cols` of the run that read it; -1 when that run is not among them."""
         where = np.full(len(self.folders) + 1, -1, dtype=np.int64)
-        at = [self.position.get(r["folder"], len(self.folders)) for r in rows]
-        where[at] = np.arange(len(rows))
+        where[self.places(cols)[cols["folder"]]] = np.arange(len(cols))
         where[-1] = -1
         return where[self.run] if len(self.run) else np.empty(0, dtype=np.int64)
+
+    def places(self, cols: Columns) -> np.ndarray:
+        """For each of the columns' folder values, its position here; len(folders) when not here.
+        Columns taken from the same columns share one dictionary: it is placed once."""
+        values = cols.values("folder")
+        if self._places is None or self._places[0] is not values:
+            if values == self.folders:  # the cache made in the index's order, as it mostly is: one C comparison
+                at = np.arange(len(values), dtype=np.int64)
+            else:
+                at = np.array([self.position.get(f, len(self.folders)) for f in values], dtype=np.int64)
+            self._places = (values, at)
+        return self._places[1]
 
 
 def _known(x) -> int | None:
     return None if x < 0 else int(x)
 
 
-def of_runs(store: Path, rows: list[dict]) -> Reads:
-    """The reads of these rows' runs (results.flat rows; others the cache holds may come along),
-    from the cache, read for the runs it lacks."""
-    return _synced(Path(store), rows)[0]
+def of_runs(store: Path, cols: Columns) -> Reads:
+    """The reads of these runs (store/columns.py; others the cache holds may come along), from the
+    cache, read for the runs it lacks."""
+    return _synced(Path(store), cols)[0]
 
 
 def fill(store: Path) -> int:
     """Read every run the cache lacks (agent-eval reindex): how many were read."""
-    from agent_eval.store import index
+    from agent_eval.store import columns
 
-    return _synced(Path(store), index.rows(Path(store)))[1]
+    return _synced(Path(store), columns.read(Path(store)))[1]
 
 
-def _synced(store: Path, rows: list[dict]) -> tuple[Reads, int]:
-    """The cache with these rows' runs brought up to date (and saved), and how many were read."""
+def stale(cached: Reads, cols: Columns) -> list[str]:
+    """The folders of the runs the cache lacks, or holds from an earlier result: compared on the
+    columns' codes, no string per run."""
+    if not len(cols):
+        return []
+    finished = cols.values("finished_at")
+    code = {w or "": k for k, w in enumerate(finished)}  # a result without finished_at is cached as ""
+    known = np.array([code.get(w, -1) for w in cached.finished] + [-2], dtype=np.int64)  # -2: not cached at all
+    when = np.array([code[w or ""] for w in finished], dtype=np.int64)[cols["finished_at"]]
+    old = known[cached.places(cols)[cols["folder"]]] != when
+    folders = cols.values("folder")
+    return [folders[k] for k in cols["folder"][old].tolist()]
+
+
+def _synced(store: Path, cols: Columns) -> tuple[Reads, int]:
+    """The cache with these runs brought up to date (and saved), and how many were read."""
     cached = _load(store)
-    done = dict(zip(cached.folders, cached.finished))
-    stale = [r["folder"] for r in rows if done.get(r["folder"]) != (r["finished_at"] or "")]
-    if not stale:
+    todo = stale(cached, cols)
+    if not todo:
         return cached, 0
-    fresh = derive_many(store, stale)
+    fresh = derive_many(store, todo)
     keep = np.ones(len(cached.folders), dtype=bool)
     keep[[cached.position[f] for f in fresh if f in cached.position]] = False  # read again: their old entries go
     folders = [f for f, k in zip(cached.folders, keep) if k]
@@ -97,8 +128,25 @@ def _synced(store: Path, rows: list[dict]) -> tuple[Reads, int]:
     kept = keep[cached.run] if len(cached.run) else np.empty(0, dtype=bool)
     old = [(np.cumsum(keep) - 1)[cached.run[kept]], cached.file[kept], cached.turn[kept], cached.lines[kept]]
     made = Reads(folders, finished, names, *(np.concatenate([a, np.array(b, dtype=np.int64)]) for a, b in zip(old, added)))
+    made = _aligned(made, cols)
     _save(store, made)
-    return made, len(stale)
+    return made, len(todo)
+
+
+def _aligned(reads: Reads, cols: Columns) -> Reads:
+    """The cache in the index's folder order, runs the index no longer has (superseded, deleted) left
+    out: a cache holding every run of the index then finds them all without a lookup per run
+    (Reads.places). Paid once per update, when runs were just read anyway."""
+    index = {f: k for k, f in enumerate(cols.values("folder"))}
+    at = np.array([index.get(f, -1) for f in reads.folders], dtype=np.int64)
+    order = np.flatnonzero(at >= 0)
+    order = order[np.argsort(at[order], kind="stable")]
+    renumber = np.full(len(reads.folders) + 1, -1, dtype=np.int64)
+    renumber[order] = np.arange(len(order))
+    entries = np.flatnonzero(renumber[reads.run] >= 0) if len(reads.run) else np.empty(0, dtype=np.int64)
+    entries = entries[np.argsort(renumber[reads.run[entries]], kind="stable")]  # a run's entries stay in the order first read
+    return Reads([reads.folders[i] for i in order], [reads.finished[i] for i in order], reads.names,
+                 renumber[reads.run[entries]], reads.file[entries], reads.turn[entries], reads.lines[entries])
 
 
 def _load(store: Path) -> Reads:
@@ -166,22 +214,21 @@ def names_of(store: Path, folder: str) -> list[str]:
     return [name for name, _, _ in orjson.loads(found[1][1])] if found else []
 
 
-def load(store: Path, models: list[str] = (), tiers: list[str] = (), say=lambda line: None) -> tuple[list[dict], Reads]:
-    """The store's rows in the suites' order (only these models, by id or name, and tiers, when given)
-    and their reads: what `agent-eval reads` and the report count. Rows of the few columns counting
-    needs, from the index's columns (store/columns.py): a whole flat row per run costs several times more."""
+def load(store: Path, models: list[str] = (), tiers: list[str] = (), say=lambda line: None) -> tuple[Columns, Reads]:
+    """The store's runs as columns (store/columns.py) in the suites' order, only these models (by id
+    or name) and tiers when given, and their reads: what `agent-eval reads` counts. Never a row per
+    run: at 100k runs that alone costs more than the counting."""
     from agent_eval.store import columns, index
-    from agent_eval.store.results import in_suite_order
+    from agent_eval.store.results import suite_order
     from agent_eval.store.store import read_plans
 
     cols = columns.read(Path(store))
-    rows = cols.rows(ROW)
-    for row, matched in zip(rows, cols["matched"].tolist()):
-        row["matched"] = None if matched != matched else bool(matched)  # NaN: not scored
-    rows = in_suite_order([r for r in rows if (not models or r["model"] in models or r["model_name"] in models) and (not tiers or r["tier"] in tiers)],
-                          read_plans(Path(store), say))
+    keep = np.ones(len(cols), dtype=bool)
+    if models:
+        keep &= cols.isin("model", models) | cols.isin("model_name", models)
+    if tiers:
+        keep &= cols.isin("tier", tiers)
+    cols = cols.take(keep)
+    cols = cols.take(suite_order(cols, read_plans(Path(store), say)))
     index.warn_bad(Path(store), say)
-    return rows, of_runs(store, [r for r in rows if r["session_position"] is None])
-
-
-ROW = ["folder", "finished_at", "sha", "revision", "ref", "model", "model_name", "tier", "task", "agent_version", "status", "repeat", "session_position"]
+    return cols, of_runs(store, cols)  # sessions' runs too, though not counted: the cache then holds every run, in order

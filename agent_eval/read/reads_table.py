@@ -11,12 +11,12 @@ cell's repeats alone could make it. That reading precedes success is an associat
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel
 
+from agent_eval.store.columns import Columns
 from agent_eval.store.records import RETRIED
 
 from .reads import Reads, of_runs
@@ -59,25 +59,25 @@ class Change(BaseModel):
     ranked: bool
 
 
-def counted(rows: list[dict]) -> list[dict]:
+def counted(cols: Columns) -> Columns:
     """The runs that are the agent's work, one-shot."""
-    return [r for r in rows if r["status"] not in RETRIED and r["session_position"] is None]
+    return cols.take(~cols.isin("status", RETRIED) & np.isnan(cols["session_position"]))
 
 
 class Tally:
     """Per (group, file) a group's runs read: how many runs, of them matched and failed, the median
     first turn and lines (NaN: none known). Arrays over the pairs present, counted on the cache's
-    columns: no object per read."""
+    columns: no object per read. group: each run's group."""
 
-    def __init__(self, rows: list[dict], reads: Reads, group: np.ndarray):
-        at = reads.rows_of(rows)
+    def __init__(self, cols: Columns, reads: Reads, group: np.ndarray):
+        at = reads.at(cols)
         use = at >= 0
         at, file = at[use], reads.file[use].astype(np.int64)
         width = max(len(reads.names), 1)
         pairs, inverse = np.unique(group[at] * width + file, return_inverse=True)
+        inverse = inverse.reshape(-1)
         self.group, self.file, k = pairs // width, pairs % width, len(pairs)
-        matched = np.array([r["matched"] is True for r in rows], dtype=bool)[at]
-        failed = np.array([r["matched"] is False for r in rows], dtype=bool)[at]
+        matched, failed = (cols["matched"] == 1)[at], (cols["matched"] == 0)[at]
         self.runs = np.bincount(inverse, minlength=k)
         self.matched, self.failed = np.bincount(inverse[matched], minlength=k), np.bincount(inverse[failed], minlength=k)
         self.turn, self.lines = _medians(inverse, reads.turn[use], k), _medians(inverse, reads.lines[use], k)
@@ -97,46 +97,50 @@ def _medians(segment: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
     return np.where(counts > 0, (values[lo] + values[hi]) / 2, np.nan)
 
 
-def ids(keys: list) -> tuple[np.ndarray, list]:
-    """Dense ids of keys in first-seen order, and the distinct keys."""
-    seen: dict = {}
-    return np.array([seen.setdefault(key, len(seen)) for key in keys], dtype=np.int64), list(seen)
+def first_seen(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense ids of the runs' keys numbered in the order the runs first have them, and each id's first run."""
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(len(first))
+    return rank[inverse.reshape(-1)], np.sort(first)
 
 
-def groups(rows: list[dict], reads: Reads, by_model: bool = False) -> list[Group]:
-    """One group per revision × tier (× model), in the rows' order (give them in the suites' order)."""
-    rows = counted(rows)
-    group, keys = ids([(r["sha"], r["tier"], r["model_name"] if by_model else None) for r in rows])
-    tally, n = Tally(rows, reads, group), len(keys)
+def most_per_cell(cols: Columns, group: np.ndarray, n: int, cell: tuple[str, ...] = ("model", "task", "agent_version")) -> np.ndarray:
+    """Per group, the most runs any one cell of it has: its repeats."""
+    cells, counts = np.unique(group * (len(cols) + 1) + cols.combined(*cell), return_counts=True)
+    most = np.zeros(n, dtype=np.int64)
+    np.maximum.at(most, cells // (len(cols) + 1), counts)
+    return most
+
+
+def groups(cols: Columns, reads: Reads, by_model: bool = False) -> list[Group]:
+    """One group per revision × tier (× model), in the runs' order (give them in the suites' order)."""
+    cols = counted(cols)
+    group, first = first_seen(cols.combined("sha", "tier", *(["model_name"] if by_model else [])))
+    tally, n = Tally(cols, reads, group), len(first)
     size = np.bincount(group, minlength=n)
-    matched = np.bincount(group, weights=[r["matched"] is True for r in rows], minlength=n)
-    failed = np.bincount(group, weights=[r["matched"] is False for r in rows], minlength=n)
-    cells = Counter(zip(group.tolist(), [(r["model"], r["task"], r["agent_version"]) for r in rows]))
-    repeats = [0] * n
-    for (g, _), count in cells.items():
-        repeats[g] = max(repeats[g], count)
-    files: list[list[FileReads]] = [[] for _ in keys]
+    matched, failed = np.bincount(group[cols["matched"] == 1], minlength=n), np.bincount(group[cols["matched"] == 0], minlength=n)
+    repeats = most_per_cell(cols, group, n).tolist()
+    files: list[list[FileReads]] = [[] for _ in range(n)]
     for j in range(len(tally.group)):
         g = int(tally.group[j])
         files[g].append(FileReads(file=reads.names[tally.file[j]], runs=int(tally.runs[j]), of=int(size[g]), matched=int(tally.matched[j]),
                                   of_matched=int(matched[g]), failed=int(tally.failed[j]), of_failed=int(failed[g]),
                                   first_turn=_number(tally.turn[j]), lines=_number(tally.lines[j]), ranked=tally.runs[j] >= repeats[g]))
-    first = {}
-    for k, r in zip(group.tolist(), rows):
-        first.setdefault(k, r["revision"])
-    return [Group(revision=first[g], sha=sha, tier=tier, model=model, runs=int(size[g]), matched=int(matched[g]), failed=int(failed[g]),
-                  repeats=repeats[g], files=sorted(files[g], key=lambda x: (not x.ranked, -x.runs, x.file)))
-            for g, (sha, tier, model) in enumerate(keys)]
+    value = {name: [cols.values(name)[c] for c in cols[name][first].tolist()] for name in ("revision", "sha", "tier", "model_name")}
+    return [Group(revision=value["revision"][g], sha=value["sha"][g], tier=value["tier"][g], model=value["model_name"][g] if by_model else None,
+                  runs=int(size[g]), matched=int(matched[g]), failed=int(failed[g]), repeats=repeats[g],
+                  files=sorted(files[g], key=lambda x: (not x.ranked, -x.runs, x.file))) for g in range(n)]
 
 
 def _number(x: float) -> float | None:
     return None if np.isnan(x) else float(x)
 
 
-def diff(rows: list[dict], reads: Reads, base: str, head: str, by_model: bool = False) -> list[Change]:
+def diff(cols: Columns, reads: Reads, base: str, head: str, by_model: bool = False) -> list[Change]:
     """What head's agents read that base's did not and the reverse, per tier (× model) both ran:
     ranked changes first, the biggest first. base and head are SHAs."""
-    found = {(g.sha, g.tier, g.model): g for g in groups([r for r in rows if r["sha"] in (base, head)], reads, by_model)}
+    found = {(g.sha, g.tier, g.model): g for g in groups(cols.take(cols.isin("sha", [base, head])), reads, by_model)}
     changes = []
     for (sha, tier, model), b in found.items():
         h = found.get((head, tier, model))
@@ -152,17 +156,18 @@ def diff(rows: list[dict], reads: Reads, base: str, head: str, by_model: bool = 
     return changes
 
 
-def context(rows: list[dict], reads: Reads, field: str, base: str, head: str, most: int = 3, least: float = 5.0) -> list[str]:
+def context(cols: Columns, reads: Reads, field: str, base: str, head: str, most: int = 3, least: float = 5.0) -> list[str]:
     """compare's context: the biggest ranked changes in what base's and head's runs read, pooled over
     the cells compared (`field` holds base and head: sha, model, tier, agent_version), as lines."""
-    kept = [r for r in counted(rows) if r[field] in (base, head)]
-    side = np.array([r[field] == head for r in kept], dtype=np.int64)
+    kept = counted(cols)
+    kept = kept.take(kept.isin(field, [base, head]))
+    side = kept.isin(field, [head]).astype(np.int64)
     nb, nh = int((side == 0).sum()), int(side.sum())
     if not nb or not nh:
         return []
     tally = Tally(kept, reads, side)
     runs = {(int(g), int(f)): int(n) for g, f, n in zip(tally.group, tally.file, tally.runs)}
-    repeats = max(Counter((r["model"], r["sha"], r["task"], r["tier"], r["agent_version"]) for r in kept).values())
+    repeats = int(most_per_cell(kept, np.zeros(len(kept), dtype=np.int64), 1, ("model", "sha", "task", "tier", "agent_version"))[0])
     moved = []
     for f in {f for _, f in runs}:
         x, y = runs.get((0, f), 0), runs.get((1, f), 0)
@@ -174,14 +179,6 @@ def context(rows: list[dict], reads: Reads, field: str, base: str, head: str, mo
 
 def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "—"
-
-
-def runs_of(cols) -> list[dict]:
-    """The rows the reads' tallies take, from columns: only the fields they read."""
-    runs = cols.rows(["folder", "finished_at", "status", "session_position", "model", "sha", "task", "tier", "agent_version", "matched"])
-    for r in runs:  # a number column: 1.0 / 0.0 / unknown, as results.flat() says it
-        r["matched"] = None if r["matched"] is None else bool(r["matched"])
-    return runs
 
 
 def compare_context(store: Path, rows, axis: str, base: str, head: str, models: list[str] = (), tiers: list[str] = (),
@@ -205,5 +202,5 @@ def compare_context(store: Path, rows, axis: str, base: str, head: str, models: 
         keep &= cols.isin("tier", tiers)
     if tasks:
         keep &= cols.isin("task", [t for t in cols.values("task") if any(fnmatch.fnmatchcase(t, g) for g in tasks)])
-    kept = runs_of(cols.take(keep))
+    kept = cols.take(keep)
     return context(kept, of_runs(store, kept), field, b, h)

@@ -1,10 +1,11 @@
 """Report: every result of a store as one static, client-side site — no server, works from file://.
 
-The site is report_site/ rendered with jinja2 plus four kinds of data written with orjson:
+The site is report_site/ rendered with jinja2 plus five kinds of data written with orjson:
 data.js (every run as dictionary-encoded columns: small, and one pass computes any aggregate),
 views.js (what only the Compare and Sessions views show, loaded when one of them first opens),
-details/PPP-NNNN.js (each run's answer, errors, markers, tool timeline, graders and the agent's files
-with their text within store/index.py's caps, 1,000 runs a file, loaded only when a run is opened) and echarts.min.js, copied from its npm package so nothing loads from a CDN at view time.
+details/PPP-NNNN.js (each run's answer, errors, markers, tool timeline, what it read, its graders and
+the agent's files with their text within store/index.py's caps, 1,000 runs a file, loaded only when a run is opened),
+reads.js (the Where agents look view's counts) and echarts.min.js, copied from its npm package so nothing loads from a CDN at view time.
 Scripts, not JSON: a page opened from file:// may not fetch() its neighbours, but it may load them.
 
 aggregate() below is the same arithmetic the page does; the tests hold the two to each other.
@@ -232,11 +233,9 @@ def summary(t: Table, rows: list[int]) -> dict:
 # --- build ---------------------------------------------------------------------------------------
 
 
-def collect(store: Path, details_dir: Path) -> tuple[Columns, Columns, dict[str, dict], dict[str, dict], list[int]]:
+def collect(store: Path) -> tuple[Columns, Columns, dict[str, dict], dict[str, dict], list[bytes]]:
     """Every run's columns (sessions' too) and the one-shot runs', from the store's index (never
-    100k result.json files), what each task and marker looks like, and each one-shot run's details
-    written 1,000 a file per revision folder; `starts` is the first run of each folder, for the page
-    to find a run's details file."""
+    100k result.json files), what each task and marker looks like, and each one-shot run's details."""
     with columns.snapshot(store, whole=True) as db:
         every = columns.load(db, store)
         one_shot = np.isnan(every["session_position"])  # a session's tasks are another experiment: the Sessions view reads them
@@ -252,14 +251,21 @@ def collect(store: Path, details_dir: Path) -> tuple[Columns, Columns, dict[str,
         if fired[:, k].any():  # only the first run with each marker is parsed
             hit = next(h for h in orjson.loads(details[int(fired[:, k].argmax())])["markers"] if h["name"] == names[k])
             markers[names[k]] = DIM_INFO["marker"](hit)
+    return every, cols, tasks, markers, details
+
+
+def write_details(details_dir: Path, cols: Columns, details: list[bytes], reads) -> list[int]:
+    """Each one-shot run's details, and what it read (reads_view.PerRun), 1,000 runs a file per
+    revision folder; the first run of each folder, for the page to find a run's details file."""
     part = cols["part"]
     starts = np.flatnonzero(np.r_[True, part[1:] != part[:-1]]).tolist() if len(cols) else []
     for n, (first, end) in enumerate(zip(starts, [*starts[1:], len(cols)])):
         for c in range(first, end, DETAILS_PER_FILE):
             name = f"{n:03d}-{(c - first) // DETAILS_PER_FILE:04d}"
-            chunk = b"[" + b",".join(details[c : min(c + DETAILS_PER_FILE, end)]) + b"]"  # orjson's own compact form
-            (details_dir / f"{name}.js").write_bytes(b'window.reportDetails("' + name.encode() + b'",' + chunk + b");\n")
-    return every, cols, tasks, markers, starts
+            last = min(c + DETAILS_PER_FILE, end)
+            chunk = b"[" + b",".join(details[c:last]) + b"]"  # orjson's own compact form
+            (details_dir / f"{name}.js").write_bytes(b'window.reportDetails("' + name.encode() + b'",' + chunk + b"," + reads.chunk(c, last) + b");\n")
+    return starts
 
 
 def site_dir() -> Path:
@@ -292,7 +298,11 @@ def build(store: Path, out: Path, trace_base: str | None = None, say=lambda line
         trace_base = _relative(store, out)
     shutil.rmtree(out / "details", ignore_errors=True)
     (out / "details").mkdir(parents=True)
-    every, cols, tasks, markers, starts = collect(store, out / "details")
+    every, cols, tasks, markers, details = collect(store)
+    from . import reads, reads_view  # what each run read: the run panel lists it, its own view counts it
+
+    found = reads.of_runs(store, cols)
+    starts = write_details(out / "details", cols, details, reads_view.PerRun(found, cols))
     plans = read_plans(store, say)
     t = tabled(cols, tasks, markers, plans)
     meta = {**t.meta, "expected": expected_grid(t), "trace_base": trace_base, "details_per_file": DETAILS_PER_FILE, "details_starts": starts}
@@ -308,11 +318,7 @@ def build(store: Path, out: Path, trace_base: str | None = None, say=lambda line
              "sessions": {"lines": [line.model_dump() for line in sessions.by_position(flat)] if flat else [],
                           "saved": [s.model_dump() for s in sessions.saved(flat)] if flat else []}}
     (out / "views.js").write_bytes(b"window.reportViews(" + orjson.dumps(views) + b");\n")
-    from . import reads_view  # its own file, loaded when its view opens
-
-    from .reads_table import runs_of
-
-    reads_view.write(store, out, t.dims, runs_of(cols))
+    reads_view.write(store, out, t.dims, cols, found)  # its own file, loaded when its view opens
     site = site_dir()
     shutil.copyfile(echarts(), out / "echarts.min.js")
     for asset in ("app.js", "style.css"):

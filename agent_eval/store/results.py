@@ -52,14 +52,42 @@ def flat(result: dict) -> dict:
 def in_suite_order(rows: list[dict], plans: list[dict]) -> list[dict]:
     """Rows as the suites list them: models, revisions and tiers in each plan's order (a revision
     v1.10 after v1.9, never sorted by SHA or as text), then task and repeat. What no plan names comes last."""
+    order = _planned(plans)
+    last = len(order)
+    return sorted(rows, key=lambda r: (order.get(("model", r["model"]), last), order.get(("sha", r["sha"]), last), r["revision"],
+                                      order.get(("tier", r["tier"]), last), r["tier"], r["task"], r["repeat"], r["session_position"] or 0))
+
+
+def suite_order(cols, plans: list[dict]):
+    """The positions of the runs of `cols` (store/columns.py) in in_suite_order's order, found on the
+    columns' codes (one lexsort, stable like sorted()): no row per run."""
+    import numpy as np
+
+    order = _planned(plans)
+    last = len(order)
+
+    def planned(axis: str, name: str) -> np.ndarray:
+        return np.array([order.get((axis, v), last) for v in cols.values(name)], dtype=np.int64)[cols[name]]
+
+    def as_text(name: str) -> np.ndarray:  # each value's place among the column's values sorted as Python sorts them
+        values = cols.values(name)
+        rank = np.empty(len(values), dtype=np.int64)
+        rank[sorted(range(len(values)), key=values.__getitem__)] = np.arange(len(values))
+        return rank[cols[name]]
+
+    keys = [planned("model", "model"), planned("sha", "sha"), as_text("revision"), planned("tier", "tier"), as_text("tier"), as_text("task"),
+            cols["repeat"], np.nan_to_num(cols["session_position"], nan=0.0)]
+    return np.lexsort(keys[::-1])  # lexsort's last key is the first compared
+
+
+def _planned(plans: list[dict]) -> dict[tuple[str, str], int]:
+    """Each model, revision (by SHA) and tier the plans name, numbered in their order."""
     order: dict[tuple[str, str], int] = {}
     for plan in plans:
         for axis, values in (("model", [m["id"] for m in plan["models"]]), ("sha", [r["sha"] for r in plan["revisions"]]), ("tier", plan["tiers"])):
             for value in values:
                 order.setdefault((axis, value), len(order))
-    last = len(order)
-    return sorted(rows, key=lambda r: (order.get(("model", r["model"]), last), order.get(("sha", r["sha"]), last), r["revision"],
-                                      order.get(("tier", r["tier"]), last), r["tier"], r["task"], r["repeat"], r["session_position"] or 0))
+    return order
 
 
 def as_json(rows: list[dict]) -> bytes:
