@@ -59,7 +59,7 @@ def test_the_run_details_carry_the_graders_and_the_files_text_within_the_caps(tm
     store, graded = graded_store(tmp_path)
     report.build(store, store / "report")
     text = (store / "report" / "details" / "000-0000.js").read_text()
-    chunk = orjson.loads(text[text.index(",") + 1 : text.rindex(")")])
+    chunk, _ = orjson.loads("[" + text[text.index(",") + 1 : text.rindex(")")] + "]")  # the runs, and their reads
     detail = next(d for d in chunk if d.get("graders"))
     assert [g["kind"] for g in detail["graders"]] == ["answer", "verify", "judge", "assertions", "trigger"]
     assert detail["files_total"] == 6 and detail["tampered"] == ["data.csv"]
