@@ -10,7 +10,8 @@ from pathlib import Path
 
 import orjson
 
-from agent_eval.suite.config import Budgets, ModelSpec, Task
+from agent_eval.suite.config import Budgets, ModelSpec
+from agent_eval.suite.task import Task
 from agent_eval.store.records import Cell, MarkerHit, Result, Revision, Step, Tokens
 
 

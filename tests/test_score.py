@@ -9,7 +9,8 @@ import pytest
 from agent_eval.grade import score
 from agent_eval.run import outcome
 from agent_eval.run.agent import AgentRun
-from agent_eval.suite.config import Budgets, Marker, Task
+from agent_eval.suite.config import Budgets, Marker
+from agent_eval.suite.task import Task
 from agent_eval.run.proxy import Control, Meter
 from agent_eval.grade.trace import Trace
 

@@ -16,7 +16,8 @@ from agent_eval.read.skill_runs import SkillReadError
 from agent_eval.run import workfiles
 from agent_eval.store.records import Cell, Check, Grader, Result, Revision, Tokens
 from agent_eval.store.store import Store
-from agent_eval.suite.config import Assertion, Budgets, Judge, ModelSpec, Task
+from agent_eval.suite.config import Budgets, ModelSpec
+from agent_eval.suite.task import Assertion, Judge, Task
 
 SUITE = "skill-demo"
 REV = Revision(ref="main", name="main", sha="c0ffee" * 6 + "abcd")

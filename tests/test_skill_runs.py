@@ -13,7 +13,7 @@ import pytest
 
 from agent_eval.grade import activation, graders
 from agent_eval.grade.trace import Call, Trace
-from agent_eval.suite.config import Task
+from agent_eval.suite.task import Task
 from fake_model import Reply, Rule
 
 SKILL = "---\nname: minilib\ndescription: Checksums of text with the minilib command. Use for any checksum question.\n---\n# minilib\nRun `minilib checksum TEXT`.\n"

@@ -152,9 +152,9 @@ def schema(kind: Annotated[Schema, typer.Argument(help="Which file.")] = Schema.
     """Print the JSON Schema of a file format (for editor completion)."""
     import orjson
 
-    from agent_eval.suite import config
+    from agent_eval.suite import config, task
 
-    model = {"suite": config.Suite, "profile": config.Profile, "task": config.Task}[kind.value]
+    model = {"suite": config.Suite, "profile": config.Profile, "task": task.Task}[kind.value]
     sys.stdout.buffer.write(orjson.dumps(model.model_json_schema(), option=orjson.OPT_INDENT_2) + b"\n")
 
 

@@ -17,7 +17,7 @@ import re
 import orjson
 
 from agent_eval.store.records import Check, Grader
-from agent_eval.suite.config import Assertion, Task
+from agent_eval.suite.task import Assertion, Task
 
 from . import score as scoring
 

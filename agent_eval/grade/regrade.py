@@ -24,7 +24,8 @@ from agent_eval import __version__
 from agent_eval.store.records import RETRIED, Grader
 from agent_eval.store.store import now, write_atomic
 from agent_eval.suite import identity
-from agent_eval.suite.config import ModelSpec, Profile, Task
+from agent_eval.suite.config import ModelSpec, Profile
+from agent_eval.suite.task import Task
 
 from agent_eval.store import kept
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 from agent_eval.store.records import MarkerHit
-from agent_eval.suite.config import Marker, Task
+from agent_eval.suite.config import Marker
+from agent_eval.suite.task import Task
 
 from .trace import Trace
 

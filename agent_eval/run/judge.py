@@ -23,7 +23,8 @@ import orjson
 from agent_eval.store import kept
 from agent_eval.store.records import Cell, Check, Grader
 from agent_eval.store.redact import redact
-from agent_eval.suite.config import Budgets, ModelSpec, Task
+from agent_eval.suite.config import Budgets, ModelSpec
+from agent_eval.suite.task import Task
 from agent_eval.suite.identity import canonical
 
 from .proxy import Control, Meter, Proxy, api_key, upstream

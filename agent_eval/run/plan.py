@@ -24,7 +24,8 @@ from agent_eval.store.records import Cell, Revision, SessionRef
 from agent_eval.store.store import Store
 from agent_eval.suite import identity, local, orders, profiles, releases, repo
 from agent_eval.suite.catalog import PI_VERSION
-from agent_eval.suite.config import ConfigError, Profile, Suite, Task
+from agent_eval.suite.config import ConfigError, Profile, Suite
+from agent_eval.suite.task import Task
 from agent_eval.suite.load import load, load_task
 
 from . import sandbox, serve

@@ -10,7 +10,8 @@ from pydantic import BaseModel
 
 from agent_eval.store.records import Cell
 from agent_eval.suite import profiles, releases, repo
-from agent_eval.suite.config import Profile, Task
+from agent_eval.suite.config import Profile
+from agent_eval.suite.task import Task
 
 from . import scratch
 

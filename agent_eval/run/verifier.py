@@ -15,7 +15,8 @@ from pathlib import Path
 from agent_eval.grade import graders
 from agent_eval.store.records import Cell, FileChange, Grader
 from agent_eval.suite import profiles
-from agent_eval.suite.config import Profile, Task
+from agent_eval.suite.config import Profile
+from agent_eval.suite.task import Task
 
 from . import envs, prepare, sandbox, scratch, workfiles
 from .prepare import Env, Workspace

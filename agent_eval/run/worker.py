@@ -23,7 +23,8 @@ from agent_eval.store.records import RETRIED, Cell, Result
 from agent_eval.store.redact import held, redact
 from agent_eval.store.store import Store, now
 from agent_eval.suite import identity, profiles, releases, repo
-from agent_eval.suite.config import ConfigError, ModelSpec, Profile, Task
+from agent_eval.suite.config import ConfigError, ModelSpec, Profile
+from agent_eval.suite.task import Task
 from agent_eval.suite.load import load_task
 
 from . import agent, envs, judge, outcome, prepare, sandbox, scratch, verifier, workfiles

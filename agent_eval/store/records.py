@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, computed_field
 
-from agent_eval.suite.config import Budgets, ModelSpec, Task
+from agent_eval.suite.config import Budgets, ModelSpec
+from agent_eval.suite.task import Task
 from agent_eval.suite.releases import Release
 
 Status = Literal["ok", "agent_error", "timeout", "setup_error", "silent_failure", "infra_error"]

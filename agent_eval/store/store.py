@@ -21,7 +21,8 @@ from pathlib import Path
 import orjson
 from pydantic import ValidationError
 
-from agent_eval.suite.config import Profile, Suite, Task
+from agent_eval.suite.config import Profile, Suite
+from agent_eval.suite.task import Task
 
 from .records import RETRIED, Cell, PlanFile, Result
 from .redact import redact

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from . import identity, local, profiles
 from .catalog import MODELS, PI_PACKAGES, PREFIX, known
-from .config import NAME, NAME_RULE, ConfigError, Profile, Suite, Task
+from .config import NAME, NAME_RULE, ConfigError, Profile, Suite
+from .task import Task
 from .files import MAX_INPUT_BYTES, check_tree, confined, hash_files, parse, read_yaml
 
 

@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .config import NAME, NAME_RULE, Assertion, ConfigError, Verify
+from .config import NAME, NAME_RULE, ConfigError
+from .task import Assertion, Verify
 from .files import MAX_YAML_BYTES, confined
 from .text import visible
 

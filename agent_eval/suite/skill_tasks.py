@@ -15,7 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from .config import NAME, ConfigError, Task
+from .config import NAME, ConfigError
+from .task import Task
 from .files import parse
 from .skill_evals import EVALS, EvalCase, SkillEvals, TriggerQuery
 from .text import visible
