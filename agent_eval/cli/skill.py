@@ -77,6 +77,6 @@ def _report(suite: Path, workspace: Path | None) -> None:
         typer.echo(skill_summary.text(skill_summary.summarize(loaded.store_path, loaded.name)))
         if workspace is not None:
             written = skill_workspace.write(loaded.store_path, loaded.name, workspace)
-            say(f"the guide's files: {len(written)} written under {workspace}")
+            say(f"the guide's files: {', '.join(map(str, written)) or 'none (no run to write)'}")
     except SkillReadError as err:
         fail(str(err))
