@@ -4,6 +4,7 @@ package installed): the scripted model's rules and keys, and a project folder li
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from fake_model import Reply, Rule
 # Every test suite resolves as of one fixed time, so the environments the cache keeps serve them all
 # (a suite's default, the time it is first planned, would build them anew for each test's store).
 RESOLVE_AT = "2026-11-01T00:00:00Z"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 MODEL_KEY = "canary-model-key-5f2c9a"  # must never land in a stored file
 HF_CANARY = "hf_canary_token_81d3e0aa"
 
@@ -93,3 +95,14 @@ class Project:
 
     def stored_bytes(self) -> bytes:
         return b"".join(p.read_bytes() for p in self.store.rglob("*") if p.is_file())
+
+
+def chromium_page(playwright):
+    """Headless Chromium and a page whose `errors` collects every page error and console error or
+    warning (a report must show none): (browser, page)."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.errors = []
+    page.on("pageerror", lambda err: page.errors.append(f"page error: {err}"))
+    page.on("console", lambda msg: page.errors.append(f"console {msg.type}: {msg.text}") if msg.type in ("error", "warning") else None)
+    return browser, page

@@ -15,9 +15,9 @@ from playwright.sync_api import sync_playwright
 from agent_eval.read import report
 from agent_eval.read.unopened import Profiles, unopened
 from agent_eval.suite.repo import mirror_path
+from kit import CHROMIUM, chromium_page
 from synthetic import result, write
 from test_reads import FIXTURE, REVS, store
-from test_report_views import CHROMIUM
 
 
 @pytest.fixture
@@ -48,11 +48,8 @@ def test_the_view_loads_its_data_when_opened_and_counts_exactly(built):
                                      "from": ["the revision's tree in this machine's cache"], "unknown": None}
     assert data["unopened"]["0"]["files"] == [] and "no tree of it, and no profile the store keeps names its repository" in data["unopened"]["0"]["unknown"]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        errors = []
-        page.on("pageerror", lambda err: errors.append(str(err)))
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type in ("error", "warning") else None)
+        browser, page = chromium_page(p)
+        errors = page.errors
         page.goto((built / "index.html").as_uri())
         page.wait_for_selector("body[data-rendered]")
         loaded = "[...document.scripts].map((s) => s.getAttribute('src'))"  # file:// pages keep no resource timings
@@ -161,11 +158,8 @@ def test_the_run_panel_lists_what_the_run_read(built, tmp_path, monkeypatch):
 
 def test_the_treemap_shows_one_revisions_files_by_where_they_belong(built):
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        errors = []
-        page.on("pageerror", lambda err: errors.append(str(err)))
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type in ("error", "warning") else None)
+        browser, page = chromium_page(p)
+        errors = page.errors
         page.goto((built / "index.html").as_uri() + "#view=reads")
         tree = """() => { const chart = window.agentEval.charts["reads-tree"]; if (!chart) return null;
             const leaves = (nodes, path) => nodes.flatMap((n) => n.children ? leaves(n.children, [...path, n.name]) : [[[...path, n.name].join("/"), n.value, n.ranked]]);

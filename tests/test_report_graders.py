@@ -4,7 +4,6 @@ run's other details (details/*.js) only when the run is opened; checked in real 
 from __future__ import annotations
 
 import io
-import shutil
 import tarfile
 from pathlib import Path
 
@@ -15,10 +14,10 @@ from playwright.sync_api import sync_playwright
 from agent_eval.read import report
 from agent_eval.store import index, kept
 from agent_eval.store.records import Cell, Check, FileChange, Grader, Tokens
+from kit import CHROMIUM, chromium_page
 from synthetic import plan, result, revision, write
 
 DETAILS_LOADED = "document.querySelectorAll('script[src^=\"details/\"]').length"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCRIPT = "import csv\nprint('rows', sum(1 for _ in csv.reader(open('data.csv'))))\n"
 
 
@@ -84,11 +83,7 @@ def page(tmp_path_factory):
     store, _ = graded_store(tmp_path_factory.mktemp("graded"))
     report.build(store, store / "report")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-        tab.errors = []
-        tab.on("pageerror", lambda err: tab.errors.append(f"page error: {err}"))
-        tab.on("console", lambda msg: tab.errors.append(f"console {msg.type}: {msg.text}") if msg.type in ("error", "warning") else None)
+        browser, tab = chromium_page(p)
         tab.goto((store / "report" / "index.html").as_uri() + "#view=runs")
         tab.wait_for_selector("body[data-rendered]")
         tab.details_at_load = tab.evaluate(DETAILS_LOADED)

@@ -3,16 +3,15 @@ error, and axis labels are all there and on the canvas, whatever the length of t
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
 from agent_eval.read import report
+from kit import CHROMIUM, chromium_page
 from synthetic import plan, result, revision, write
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 MODELS = [
     "huggingface-organisation/Qwen2.5-Coder-32B-Instruct-GGUF-Q4_K_M-with-a-really-long-fine-tune-suffix-v2",
     "meta-llama/Llama-3.3-70B-Instruct", "deepseek-ai/DeepSeek-V3-0324", "local/qwen2.5-coder-1.5b",
@@ -44,11 +43,7 @@ def tab(tmp_path_factory):
     store = write(tmp_path_factory.mktemp("views") / "store", results, [plan("s", MODELS, revs, TASKS, TIERS, 1)])
     report.build(store, store / "report")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.errors = []
-        page.on("pageerror", lambda err: page.errors.append(f"page error: {err}"))
-        page.on("console", lambda msg: page.errors.append(f"console {msg.type}: {msg.text}") if msg.type in ("error", "warning") else None)
+        browser, page = chromium_page(p)
         page.goto((store / "report" / "index.html").as_uri())
         page.wait_for_selector("body[data-rendered]")
         yield page
