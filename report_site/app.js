@@ -441,7 +441,9 @@ function agentFiles(d) {
   const rows = files.map((f) => `<tr data-path="${esc(f.path)}"><td class="key">${CHANGE[f.change] || ""} ${esc(f.change)}</td><td class="key"><code>${esc(f.path)}</code></td>
     <td>${f.change === "deleted" ? "—" : fmt(f.size) + " B"}</td><td>${f.kept === false ? "not kept" : ""}</td></tr>`).join("");
   const more = d.files_total > files.length ? `<p class="muted">… and ${fmt(d.files_total - files.length)} more (result.json lists them all)</p>` : "";
-  const shown = Object.entries(texts).map(([path, text]) => `<details class="file-text" data-path="${esc(path)}"><summary><code>${esc(path)}</code></summary><pre>${esc(text)}</pre></details>`).join("");
+  const diffs = new Set(d.diffs || []);
+  const shown = Object.entries(texts).map(([path, text]) => `<details class="file-text" data-path="${esc(path)}"><summary><code>${esc(path)}</code>${diffs.has(path)
+    ? " (a diff against the task's input)" : ""}</summary><pre>${esc(text)}</pre></details>`).join("");
   return `<p>the agent's files (${fmt(d.files_total || files.length)}):</p><table id="files"><tbody>${rows}</tbody></table>${more}
     ${d.files_cut ? `<p class="muted">${esc(d.files_cut)}</p>` : ""}${d.texts_error ? `<p class="bad">${esc(d.texts_error)}</p>` : ""}
     ${shown ? `<p class="muted">text of the kept text files (each cut at 4,000 characters, 8,000 in all per run; the whole files are in the run folder's workspace.tar.gz):</p>${shown}` : ""}`;

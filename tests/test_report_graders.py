@@ -70,6 +70,21 @@ def test_the_run_details_carry_the_graders_and_the_files_text_within_the_caps(tm
     assert "graders" not in (store / "report" / "data.js").read_text()  # the first load never carries them
 
 
+def test_a_changed_task_input_is_shown_as_a_diff_against_the_suites_copy(tmp_path):
+    store, graded = graded_store(tmp_path)
+    folder = store / Cell.model_validate(graded["cell"]).folder
+    archive(folder, {"data.csv": b"a,b\n1,2\n3,4\n"})
+    graded["cell"]["task"]["files"] = ["data.csv"]
+    original = store / "suites" / graded["cell"]["suite"] / "snapshot" / "tasks" / "data.csv"
+    original.parent.mkdir(parents=True, exist_ok=True)
+    original.write_text("a,b\n1,2\n")
+    shown = index.files_shown(folder, graded)
+    assert shown["diffs"] == ["data.csv"] and "--- task input data.csv" in shown["texts"]["data.csv"]
+    assert [line for line in shown["texts"]["data.csv"].splitlines() if line.startswith(("+", "-")) and line[1:2] not in "+-"] == ["+3,4"]
+    graded["cell"]["task"]["files"] = []  # a file the agent made from nothing: shown whole
+    assert index.files_shown(folder, graded)["texts"]["data.csv"] == "a,b\n1,2\n3,4\n"
+
+
 def test_a_damaged_archive_keeps_the_listing_and_says_why_there_is_no_text(tmp_path):
     store, graded = graded_store(tmp_path)
     (store / Cell.model_validate(graded["cell"]).folder / kept.ARCHIVE).write_bytes(b"not a gzip")

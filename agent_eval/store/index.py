@@ -176,6 +176,9 @@ def files_shown(folder: Path, result: dict) -> dict:
     if any(f.get("kept", True) and f.get("change") != "deleted" for f in files):
         try:
             shown["texts"] = kept.excerpts(folder, FILE_CHARS, RUN_CHARS)
+            inputs = set(result["cell"]["task"].get("files") or [])
+            originals = folder.parents[5] / "suites" / result["cell"]["suite"] / "snapshot" / "tasks"  # runs/<sha>/<model>/<tier>/<task>/<run>
+            shown["diffs"] = kept.diffed(shown["texts"], [f["path"] for f in files if f.get("change") == "changed" and f["path"] in inputs], originals)
         except (tarfile.TarError, OSError, EOFError, zlib.error) as err:  # the listing stands; the panel says why no text
             shown["texts_error"] = f"{kept.ARCHIVE} could not be read: {err}"
     return shown

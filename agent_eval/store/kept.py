@@ -3,6 +3,7 @@ as text: what a judge is shown and what assertions look in."""
 
 from __future__ import annotations
 
+import difflib
 import tarfile
 from pathlib import Path
 
@@ -36,3 +37,20 @@ def excerpts(folder: Path, per_file: int, per_run: int) -> dict[str, str]:
         shown[path] = text if len(text) <= left else text[:left] + "…"
         left -= len(text)
     return shown
+
+
+def diffed(texts: dict[str, str], changed: list[str], originals: Path) -> list[str]:
+    """Each changed file that was a task input (a copy beside the task in `originals`, the suite's
+    snapshot) shown as a unified diff against it rather than whole: `texts` is updated in place; the
+    paths shown so."""
+    done = []
+    for path in changed:
+        original = originals / path
+        if path in texts and original.is_file() and not texts[path].endswith("…"):  # a cut text would diff as deletions
+            try:
+                before = original.read_text(encoding="utf-8").splitlines(keepends=True)
+            except (UnicodeDecodeError, OSError):
+                continue
+            texts[path] = "".join(difflib.unified_diff(before, texts[path].splitlines(keepends=True), f"task input {path}", f"left by the agent {path}"))
+            done.append(path)
+    return done
