@@ -130,3 +130,11 @@ def test_the_arms_copies_of_the_skill_leave_its_eval_files_out(bare_project, tmp
     given = tmp_path / "out/profiles/minilib/skills/with_skill/minilib"
     assert sorted(p.name for p in given.iterdir()) == ["SKILL.md", "reference.md"] and made.arms == ["without_skill", "with_skill"]
     assert len(list((tmp_path / "out/tasks/minilib").glob("query-*.yaml"))) == 8
+
+
+def test_a_suite_the_runner_refuses_is_its_one_line_and_no_summary(project, skill):
+    project.suite(models=["local/no-such-model"], revisions=[{"ref": "main", "name": "Skill"}])
+    done = project.cli("skill", "run", str(skill), "--suite", "suite.yaml")
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error")]
+    assert done.returncode == 2 and len(errors) == 1 and "unknown local model" in errors[0], done.stderr
+    assert done.stdout == "" and not project.store.exists()

@@ -62,9 +62,12 @@ def skill_run(
     say(f"the Skill's suite: {made.suite} (arms: {', '.join(made.arms)})")
     try:
         run_suite(made.suite, dry_run=dry_run, jobs=jobs, rerun=False, store=None, until_decided=False)
-    finally:
-        if not dry_run:
+    except typer.Exit as ended:
+        if ended.exit_code == 1:  # some cells not done (said above): what is done is still worth reading
             _report(made.suite, workspace)
+        raise
+    if not dry_run:
+        _report(made.suite, workspace)
 
 
 def _report(suite: Path, workspace: Path | None) -> None:
