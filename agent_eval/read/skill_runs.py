@@ -2,9 +2,9 @@
 
     load(store: Path, suite: str) -> Loaded    # every counted run of the suite, one SkillRun each
 
-A suite's runs are those its plan.json lists (`cells`), read from their result.json files: a Skill
-suite has a few hundred, and each one's checks (an expectation's verdict and evidence) are wanted,
-which the index does not hold. Runs the harness or the provider failed (setup_error, infra_error)
+A suite's runs are those its plan.json lists (`cells`), found through the store's index and read from
+their result.json files: a Skill suite has a few hundred, and each one's checks (an expectation's
+verdict and evidence) are wanted, which the index does not hold. Runs the harness or the provider failed (setup_error, infra_error)
 are not the agent's work: they are counted in `skipped`, never read as a miss.
 
 A task is an eval case when tagged "eval" (its original id from the tag "eval:<id>"), a trigger
@@ -19,6 +19,7 @@ from typing import Literal
 import orjson
 from pydantic import BaseModel
 
+from agent_eval.store import index
 from agent_eval.store.records import RETRIED, Result
 from agent_eval.store.store import BadRecord, read_result
 
@@ -80,20 +81,23 @@ def load(store: Path, suite: str) -> Loaded:
     except (OSError, orjson.JSONDecodeError) as err:
         raise SkillReadError(f"{plan_path}: cannot be read ({err}); run the suite again to write it") from None
     keys = set(plan.get("cells") or [])
-    runs, skipped, bad = [], 0, []
-    for sha in dict.fromkeys(r["sha"][:10] for r in plan.get("revisions", [])):
-        for path in sorted(root.glob(f"runs/{sha}/*/*/*/*/result.json")):
-            try:
-                result = read_result(path)
-            except BadRecord as err:
-                bad.append(str(err))
-                continue
-            if result.cell.suite != suite or (keys and result.cell.key not in keys):
-                continue
-            if result.status in RETRIED:
-                skipped += 1
-                continue
-            runs.append(as_run(result))
+    with index.checked(root) as db:  # the suite's run folders, without opening every result.json of its revisions
+        folders = [row["folder"] for row in index.select(db, '"suite" = ?', (suite,))]
+    parts = tuple(f"runs/{r['sha'][:10]}/" for r in plan.get("revisions", []))
+    bad = [f"{root / path / 'result.json'}: {why}" for path, why in index.bad(root) if path.startswith(parts)]
+    runs, skipped = [], 0
+    for folder in folders:
+        try:
+            result = read_result(root / folder / "result.json")
+        except BadRecord as err:
+            bad.append(str(err))
+            continue
+        if keys and result.cell.key not in keys:
+            continue
+        if result.status in RETRIED:
+            skipped += 1
+            continue
+        runs.append(as_run(result))
     return Loaded(suite=suite, runs=runs, skipped=skipped, bad=bad)
 
 

@@ -107,17 +107,9 @@ def skill_meta(folder: Path) -> tuple[str, str]:
 
 def read_cases(folder: Path) -> tuple[list[EvalCase], list[str]]:
     path = folder / EVALS
-    data = read_json(path)
-    unread: list[str] = []
-    if isinstance(data, list):
-        lists = [("", data)]
-    elif isinstance(data, dict):
-        lists = [(key, data[key]) for key in CASE_LISTS if key in data]
-        if not lists:
-            raise ConfigError(f"{path}: field 'evals': not found; put the cases in a list under \"evals\" (the guide's shape)")
-        unread += [f"field '{k}'" for k in data if k not in CASE_LISTS and k != "skill_name"]
-    else:
-        raise ConfigError(f"{path}: expected an object with \"evals\": [cases] (or a list of cases), got {type(data).__name__}")
+    lists, unread = named_lists(path, CASE_LISTS, ("skill_name",),
+                                missing="field 'evals': not found; put the cases in a list under \"evals\" (the guide's shape)",
+                                shape="an object with \"evals\": [cases] (or a list of cases)")
     cases: list[EvalCase] = []
     seen: dict[str, str] = {}
     for key, items in lists:
@@ -268,21 +260,26 @@ def inputs(folder: Path, path: Path, given: Any, where: str) -> tuple[list[str],
     return found, unread
 
 
+def named_lists(path: Path, names: tuple[str, ...], known: tuple[str, ...], missing: str, shape: str) -> tuple[list[tuple[str, Any]], list[str]]:
+    """A JSON file's items: the file itself when it is a list, else every list under one of `names`
+    (each with its name, for errors); and its other fields (but `known`), as left unread."""
+    data = read_json(path)
+    if isinstance(data, list):
+        return [("", data)], []
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected {shape}, got {type(data).__name__}")
+    lists = [(key, data[key]) for key in names if key in data]
+    if not lists:
+        raise ConfigError(f"{path}: {missing}")
+    return lists, [f"field '{k}'" for k in data if k not in names and k not in known]
+
+
 def read_queries(path: Path) -> tuple[list[TriggerQuery], list[str]]:
     """A trigger query set: a list of {query, should_trigger}, bare or under queries / cases /
     train + validation; `prompt` and `should_fire` are read as query and should_trigger."""
-    data = read_json(path)
-    unread: list[str] = []
-    if isinstance(data, list):
-        lists = [("", data)]
-    elif isinstance(data, dict):
-        lists = [(key, data[key]) for key in QUERY_LISTS if key in data]
-        if not lists:
-            raise ConfigError(f"{path}: field 'queries': not found; give a list of {{\"query\", \"should_trigger\"}} "
-                              "(bare, or under \"queries\")")
-        unread += [f"field '{k}'" for k in data if k not in QUERY_LISTS]
-    else:
-        raise ConfigError(f"{path}: expected a list of {{\"query\", \"should_trigger\"}}, got {type(data).__name__}")
+    lists, unread = named_lists(path, QUERY_LISTS, (),
+                                missing="field 'queries': not found; give a list of {\"query\", \"should_trigger\"} (bare, or under \"queries\")",
+                                shape="a list of {\"query\", \"should_trigger\"}")
     queries = []
     for key, items in lists:
         if not isinstance(items, list):
