@@ -13,17 +13,42 @@ malformed JSON line, or a Python verifier that died of an exception other than A
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Callable
 
 import orjson
 
-from agent_eval.store.records import Check, Grader
+from agent_eval.store import kept
+from agent_eval.store.records import RETRIED, Check, Grader
 from agent_eval.suite.task import Assertion, Task
 
+from . import activation
 from . import score as scoring
+from .trace import Trace
 
 TAIL = 2000  # characters of a grader's output kept in result.json
 ASSERTED_CHARS = 200_000  # of each file the agent left, looked through by assertions
 CRASH = re.compile(r"^(?!AssertionError\b)[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b", re.MULTILINE)
+
+
+def every(task: Task, trace: Trace, status: str, folder: Path, verify: Callable[[], Grader],
+          judge: Callable[[], Grader | None]) -> list[Grader] | None:
+    """Every grader the task declares, in one order — the answer, assertions, the verifier, the judge,
+    a trigger query's activation — so a run and a regrade grade alike. `verify` and `judge` run them
+    (the run stage's doing, or a stored outcome); a judge's None (Ctrl-C while it answered) is None:
+    nothing graded. A run the harness or the provider failed is graded on its answer alone."""
+    verdicts = [g for g in [answer(task, trace.answer)] if g]
+    if status in RETRIED:
+        return verdicts
+    if task.assertions:
+        verdicts.append(assertions(task, trace.answer, kept.texts(folder, ASSERTED_CHARS), trace.tool_calls))
+    if task.verify:
+        verdicts.append(verify())
+    if task.judge:
+        if (judged := judge()) is None:
+            return None
+        verdicts.append(judged)
+    return verdicts + [g for g in [trigger(task, activation.first_read(trace))] if g]
 
 
 def answer(task: Task, text: str) -> Grader | None:

@@ -21,13 +21,11 @@ import orjson
 from pydantic import BaseModel
 
 from agent_eval import __version__
-from agent_eval.store.records import RETRIED, Grader
+from agent_eval.store.records import Grader
 from agent_eval.store.store import now, write_atomic
 from agent_eval.suite import identity
 from agent_eval.suite.config import ModelSpec, Profile
 from agent_eval.suite.task import Task
-
-from agent_eval.store import kept
 
 from . import activation, graders, score
 from . import trace as traces
@@ -94,16 +92,9 @@ def _graders(folder: Path, result: dict, profile: Profile, tasks: dict[str, Task
     """Every grader's outcome as the task's graders are now: the answer from the trace, the verifier
     run again, the judge asked (or its cache read) — or, without those, as stored."""
     trace = traces.parse(folder / "trace.jsonl", result.get("trace_from", 0))  # a session's task: its own entries
-    verdicts = [g for g in [graders.answer(task, trace.answer)] if g]
-    if result.get("status") in RETRIED:
-        return verdicts
-    if task.assertions:
-        verdicts.append(graders.assertions(task, trace.answer, kept.texts(folder, graders.ASSERTED_CHARS), trace.tool_calls))
-    if task.verify:
-        verdicts.append(verify(folder, result, profile, tasks) if verify else _stored(result, "verify"))
-    if task.judge:
-        verdicts.append(judge(folder, result, task, trace.answer) or _stored(result, "judge"))
-    return verdicts + [g for g in [graders.trigger(task, activation.first_read(trace))] if g]
+    return graders.every(task, trace, result.get("status"), folder,
+                         verify=lambda: verify(folder, result, profile, tasks) if verify else _stored(result, "verify"),
+                         judge=lambda: judge(folder, result, task, trace.answer) or _stored(result, "judge"))
 
 
 def _stored(result: dict, kind: str) -> Grader:

@@ -18,8 +18,8 @@ import git
 from agent_eval import __version__
 from agent_eval.grade import activation, graders, reads, score
 from agent_eval.grade import trace as traces
-from agent_eval.store import environments, kept
-from agent_eval.store.records import RETRIED, Cell, Result
+from agent_eval.store import environments
+from agent_eval.store.records import RETRIED, Cell, Grader, Result
 from agent_eval.store.redact import held, redact
 from agent_eval.store.store import Store, now
 from agent_eval.suite import identity, profiles, releases, repo
@@ -123,19 +123,14 @@ def _run_task(
     unanswered = meter.silent_for() is not None  # a request the provider never began to answer: what it cost is unknown
     status, ended_by, extra = outcome.status(run, control.reason, trace, meter)
     activated_at = activation.first_read(trace)
-    verdicts = [g for g in [graders.answer(task, trace.answer)] if g]
-    if task.assertions and status not in RETRIED:
-        verdicts.append(graders.assertions(task, trace.answer, kept.texts(folder, graders.ASSERTED_CHARS), trace.tool_calls))
-    if task.verify and status not in RETRIED:
-        verdicts.append(verifier.run(ws, env, task))
-    if task.judge and status not in RETRIED:
+
+    def judged() -> Grader | None:
         with turn(cell.judge):
-            judged = judge.run(cell, task, trace.answer, folder, proxy, where=_where(served), stop=control.interrupted)
-        if judged is None:  # Ctrl-C while the judge answered: the cell is not done, the next run does it again
-            return None
-        verdicts.append(judged)
-    if task.trigger is not None and status not in RETRIED:
-        verdicts.append(graders.trigger(task, activated_at))
+            return judge.run(cell, task, trace.answer, folder, proxy, where=_where(served), stop=control.interrupted)
+
+    verdicts = graders.every(task, trace, status, folder, verify=lambda: verifier.run(ws, env, task), judge=judged)
+    if verdicts is None:  # Ctrl-C while the judge answered: the cell is not done, the next run does it again
+        return None
     matched, credit = graders.combine(verdicts)
     result = Result(
         cell=cell, status=status, ended_by=ended_by, matched=matched, graders=verdicts, score=credit,
