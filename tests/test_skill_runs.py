@@ -123,7 +123,7 @@ def test_skill_arms_activation_until_activated_expectations_and_compare(skill_pr
 
 def test_a_tier_can_leave_the_skill_out_of_its_checkout_and_its_history(project, fake):
     project.profile(tiers={"clean": {"checkout": True, "exclude": ["skills"]}})
-    fake.rules.insert(0, Rule("LOOK", [Reply(tool="bash", args={"command": "ls minilib; ls minilib/skills; git -C minilib log --oneline | wc -l; "
+    fake.rules.insert(0, Rule("LOOK", [Reply(tool="bash", args={"command": "ls minilib; ls minilib/skills 2>&1; git -C minilib log --oneline | wc -l; "
                                                                             "git -C minilib log --all -p | grep -c SKILL.md; true"}),
                                        Reply(text="seen: {last_tool_output}")]))
     project.task("look", prompt="LOOK around")

@@ -121,6 +121,9 @@ SETTINGS = {
     "compaction": {"enabled": False}, "quietStartup": True, "cacheWarming": "off",
     "defaultProjectTrust": "never", "enableInstallTelemetry": False,
 }
+# pi retries a failed model request 3 times, 2 s, 4 s, 8 s apart. A test of provider faults waits
+# that out on every cell; it sets a shorter first delay here (what is retried does not change).
+RETRY_MS = os.environ.get("AGENT_EVAL_PI_RETRY_MS")
 
 
 class AgentRun(BaseModel):
@@ -206,4 +209,5 @@ def _terminate(proc: subprocess.Popen) -> None:
 def write_config(home: Path, model: ModelSpec, proxy_url: str, dummy_key: str) -> None:
     agent_dir = home / ".pi" / "agent"
     (agent_dir / "models.json").write_bytes(orjson.dumps(models_json(model, proxy_url, dummy_key)))
-    (agent_dir / "settings.json").write_bytes(orjson.dumps(SETTINGS))
+    settings = {**SETTINGS, "retry": {"baseDelayMs": int(RETRY_MS)}} if RETRY_MS else SETTINGS
+    (agent_dir / "settings.json").write_bytes(orjson.dumps(settings))
