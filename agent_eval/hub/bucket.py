@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from huggingface_hub import HfApi
+if TYPE_CHECKING:  # the Hub client costs a quarter second to import: `report STORE` only needs PREFIX
+    from huggingface_hub import HfApi
 
 PREFIX = "hf://buckets/"
 
@@ -38,6 +40,8 @@ def check_id(bucket_id: str) -> str:
 
 class BucketStore:
     def __init__(self, bucket_id: str, api: HfApi | None = None):
+        from huggingface_hub import HfApi
+
         self.id = check_id(bucket_id)
         self.api = api or HfApi()
 

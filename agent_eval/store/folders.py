@@ -12,10 +12,7 @@ folder we stat: the full look (agent-eval reindex) stats every result.json and f
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-THREADS = 4  # stat() waits on the disk: a few at once beat one on a cold cache; more (measured: 16) lose to the GIL
 
 TASK_DEPTH = 4  # runs/<sha>/<model>/<tier>/<task>: run folders are the level below
 RACY_NS = 2_000_000_000  # a folder changed this recently may change again within the same mtime tick
@@ -34,34 +31,28 @@ class Look:
 
 def look(store: Path, known: dict[str, int], full: bool) -> Look:
     """Stat the known folders (all of them, every run's result.json too, when `full`), and list
-    again those whose mtime moved, descending into new folders."""
+    again those whose mtime moved, descending into new folders. In one thread: at 100k runs four
+    threads took 0.27 s warm and 0.46 s cold where one takes 0.11 s and 0.42 s (2 cores, SSD)."""
     found = Look()
-    with ThreadPoolExecutor(THREADS) as pool:
-        if full or not known:
-            level = ["runs"]
-        else:
-            stamps = _fan(pool, lambda part: [s for parent, names in part for s in _mtimes(store, parent, names)], _by_parent(known))
-            level = [p for p, m in stamps if m != known[p]]
-        while level:
-            listed = _fan(pool, lambda part: [(p, *_list(store, p)) for p in part], level)
-            level = []
-            for path, mtime, subfolders in listed:
-                if mtime is None:
-                    found.gone.append(path)
-                    continue
-                found.folders[path] = mtime
-                if path.count("/") == TASK_DEPTH:
-                    found.task_folders.append(path)
-                    found.runs.update((s, None) for s in subfolders)
-                else:  # known subfolders were stat'ed on their own; new ones are walked
-                    level += [s for s in subfolders if full or s not in known]
-        found.runs.update(_fan(pool, lambda part: [(p, result_stat(store, p)) for p in part], list(found.runs)))
+    if full or not known:
+        level = ["runs"]
+    else:
+        level = [p for parent, names in _by_parent(known) for p, m in _mtimes(store, parent, names) if m != known[p]]
+    while level:
+        listed = [(p, *_list(store, p)) for p in level]
+        level = []
+        for path, mtime, subfolders in listed:
+            if mtime is None:
+                found.gone.append(path)
+                continue
+            found.folders[path] = mtime
+            if path.count("/") == TASK_DEPTH:
+                found.task_folders.append(path)
+                found.runs.update((s, None) for s in subfolders)
+            else:  # known subfolders were stat'ed on their own; new ones are walked
+                level += [s for s in subfolders if full or s not in known]
+    found.runs.update((p, result_stat(store, p)) for p in list(found.runs))
     return found
-
-
-def _fan(pool: ThreadPoolExecutor, work, items: list) -> list:
-    size = max(1, len(items) // (THREADS * 4))
-    return [x for part in pool.map(work, [items[i : i + size] for i in range(0, len(items), size)]) for x in part]
 
 
 def _mtime(store: Path, path: str) -> int | None:
