@@ -362,9 +362,10 @@ function runs(rows) {
 }
 
 // Per-run details live in details/PPP-NNNN.js (part PPP of the store, 1,000 runs a file), loaded
-// the first time a run of that file is opened.
+// the first time a run of that file is opened. Each run's details are one zlib stream, as the
+// store's index keeps them (base64 of them all, and where each starts): inflated when opened.
 const detailFiles = new Map();
-window.reportDetails = (name, chunk, reads) => detailFiles.get(name)?.resolve({ chunk, reads });
+window.reportDetails = (name, packed, reads) => detailFiles.get(name)?.resolve({ packed, reads });
 function detailsOf(i) {
   const starts = R.meta.details_starts, per = R.meta.details_per_file;
   let part = 0;
@@ -379,7 +380,13 @@ function detailsOf(i) {
     script.src = `details/${name}.js`;
     document.head.appendChild(script);
   }
-  return detailFiles.get(name).promise.then(({ chunk, reads }) => ({ ...chunk[local % per], reads: readsOf(reads, local % per) }));
+  return detailFiles.get(name).promise.then(async ({ packed, reads }) => ({ ...(await inflated(packed, local % per)), reads: readsOf(reads, local % per) }));
+}
+
+async function inflated(packed, k) {
+  packed.bytes ??= Uint8Array.from(atob(packed.z), (c) => c.charCodeAt(0));
+  const run = new Blob([packed.bytes.subarray(packed.at[k], packed.at[k + 1])]);
+  return JSON.parse(await new Response(run.stream().pipeThrough(new DecompressionStream("deflate"))).text());
 }
 
 // One run's reads from its details file's columns (reads_view.PerRun): "where: path" names, -1 unknown.

@@ -106,3 +106,17 @@ def chromium_page(playwright):
     page.on("pageerror", lambda err: page.errors.append(f"page error: {err}"))
     page.on("console", lambda msg: page.errors.append(f"console {msg.type}: {msg.text}") if msg.type in ("error", "warning") else None)
     return browser, page
+
+
+def report_details(path: Path) -> tuple[list[dict], dict]:
+    """A report's details/PPP-NNNN.js, read as the page reads it: each run's details (one zlib
+    stream a run, base64 of them all) and the file's reads columns."""
+    import base64
+    import zlib
+
+    import orjson
+
+    text = path.read_bytes()
+    packed, reads = orjson.loads(b"[" + text[text.index(b",") + 1 : text.rindex(b")")] + b"]")
+    streams, at = base64.b64decode(packed["z"]), packed["at"]
+    return [orjson.loads(zlib.decompress(streams[a:b])) for a, b in zip(at, at[1:])], reads

@@ -25,6 +25,7 @@ from agent_eval.store.results import as_json, flat, in_suite_order
 from agent_eval.store.records import Result
 from agent_eval.store.store import Store, read_plans, write_atomic
 from conftest import HF_CANARY
+from kit import report_details
 from synthetic import plan, result, revision, sweep, write
 
 
@@ -266,7 +267,7 @@ def test_the_report_from_the_index_equals_the_report_of_the_records(store, tmp_p
     from_records = report.table(records, read_plans(store, print))
     built = report.build(store, tmp_path / "site")
     assert built.dims == from_records.dims and built.cols == from_records.cols
-    details, _ = orjson.loads(b"[" + (tmp_path / "site" / "details" / "000-0000.js").read_bytes().split(b",", 1)[1].rsplit(b")", 1)[0] + b"]")  # and the runs' reads
+    details, _ = report_details(tmp_path / "site" / "details" / "000-0000.js")  # and the runs' reads
     first = next(r for r in records if r["cell"]["folder"] == details[0]["folder"])
     assert details[0] == {"folder": first["cell"]["folder"], **{k: first[k] for k in index.DETAIL_KEYS}}
 

@@ -7,14 +7,13 @@ import io
 import tarfile
 from pathlib import Path
 
-import orjson
 import pytest
 from playwright.sync_api import sync_playwright
 
 from agent_eval.read import report
 from agent_eval.store import index, kept
 from agent_eval.store.records import Cell, Check, FileChange, Grader, Tokens
-from kit import CHROMIUM, chromium_page
+from kit import CHROMIUM, chromium_page, report_details
 from synthetic import plan, result, revision, write
 
 DETAILS_LOADED = "document.querySelectorAll('script[src^=\"details/\"]').length"
@@ -57,8 +56,7 @@ def graded_store(root: Path) -> tuple[Path, dict]:
 def test_the_run_details_carry_the_graders_and_the_files_text_within_the_caps(tmp_path):
     store, graded = graded_store(tmp_path)
     report.build(store, store / "report")
-    text = (store / "report" / "details" / "000-0000.js").read_text()
-    chunk, _ = orjson.loads("[" + text[text.index(",") + 1 : text.rindex(")")] + "]")  # the runs, and their reads
+    chunk, _ = report_details(store / "report" / "details" / "000-0000.js")  # the runs, and their reads
     detail = next(d for d in chunk if d.get("graders"))
     assert [g["kind"] for g in detail["graders"]] == ["answer", "verify", "judge", "assertions", "trigger"]
     assert detail["files_total"] == 6 and detail["tampered"] == ["data.csv"]

@@ -14,6 +14,7 @@ aggregate() below is the same arithmetic the page does; the tests hold the two t
 from __future__ import annotations
 
 import base64
+import itertools
 import math
 import os
 import shutil
@@ -240,7 +241,7 @@ def collect(store: Path) -> tuple[Columns, Columns, dict[str, dict], dict[str, d
         every = columns.load(db, store)
         one_shot = np.isnan(every["session_position"])  # a session's tasks are another experiment: the Sessions view reads them
         query = f"SELECT path, detail FROM runs JOIN details USING (path) WHERE {index.CURRENT}"
-        details = [zlib.decompress(d) for (_, d), keep in zip(index.in_folder_order(db.execute(query).fetchall()), one_shot.tolist()) if keep]
+        details = [d for (_, d), keep in zip(index.in_folder_order(db.execute(query).fetchall()), one_shot.tolist()) if keep]
         task_info = dict(db.execute("SELECT id, info FROM tasks"))
     tasks = {every.values("task")[every["task"][i]]: orjson.loads(task_info[every.values("task_id")[every["task_id"][i]]])
              for i in firsts(every, "task")}  # each task as the first run of it says
@@ -249,22 +250,26 @@ def collect(store: Path) -> tuple[Columns, Columns, dict[str, dict], dict[str, d
     markers = {}
     for k in range(len(names)):
         if fired[:, k].any():  # only the first run with each marker is parsed
-            hit = next(h for h in orjson.loads(details[int(fired[:, k].argmax())])["markers"] if h["name"] == names[k])
+            hit = next(h for h in orjson.loads(zlib.decompress(details[int(fired[:, k].argmax())]))["markers"] if h["name"] == names[k])
             markers[names[k]] = DIM_INFO["marker"](hit)
     return every, cols, tasks, markers, details
 
 
 def write_details(details_dir: Path, cols: Columns, details: list[bytes], reads) -> list[int]:
     """Each one-shot run's details, and what it read (reads_view.PerRun), 1,000 runs a file per
-    revision folder; the first run of each folder, for the page to find a run's details file."""
+    revision folder; the first run of each folder, for the page to find a run's details file.
+    The details go as the index keeps them, one zlib stream a run (base64, with where each starts):
+    the page inflates the run it opens (DecompressionStream), so a build at 100k runs does not
+    inflate 66 MB it would write back out (0.45 s), and the site is 40% smaller."""
     part = cols["part"]
     starts = np.flatnonzero(np.r_[True, part[1:] != part[:-1]]).tolist() if len(cols) else []
     for n, (first, end) in enumerate(zip(starts, [*starts[1:], len(cols)])):
         for c in range(first, end, DETAILS_PER_FILE):
             name = f"{n:03d}-{(c - first) // DETAILS_PER_FILE:04d}"
             last = min(c + DETAILS_PER_FILE, end)
-            chunk = b"[" + b",".join(details[c:last]) + b"]"  # orjson's own compact form
-            (details_dir / f"{name}.js").write_bytes(b'window.reportDetails("' + name.encode() + b'",' + chunk + b"," + reads.chunk(c, last) + b");\n")
+            streams = details[c:last]
+            packed = orjson.dumps({"z": base64.b64encode(b"".join(streams)).decode(), "at": [0, *itertools.accumulate(map(len, streams))]})
+            (details_dir / f"{name}.js").write_bytes(b'window.reportDetails("' + name.encode() + b'",' + packed + b"," + reads.chunk(c, last) + b");\n")
     return starts
 
 
