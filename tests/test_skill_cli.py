@@ -125,8 +125,8 @@ def test_the_arms_copies_of_the_skill_leave_its_eval_files_out(bare_project, tmp
     (folder / "SKILL.md").write_text(NEW)
     (folder / "reference.md").write_text("more")
     (folder / "evals" / "evals.json").write_text(json.dumps(CASES))
-    (folder / "triggers.json").write_text(json.dumps(QUERIES))  # a query set beside SKILL.md, not under evals/
-    made = skill_arms.generate(folder, bare_project.root / "suite.yaml", tmp_path / "out", queries=folder / "triggers.json")
+    (folder / "trigger_queries.json").write_text(json.dumps(QUERIES))  # a query set beside SKILL.md, not under evals/: found unnamed
+    made = skill_arms.generate(folder, bare_project.root / "suite.yaml", tmp_path / "out")
     given = tmp_path / "out/profiles/minilib/skills/with_skill/minilib"
     assert sorted(p.name for p in given.iterdir()) == ["SKILL.md", "reference.md"] and made.arms == ["without_skill", "with_skill"]
     assert len(list((tmp_path / "out/tasks/minilib").glob("query-*.yaml"))) == 8

@@ -25,7 +25,7 @@ def skill_run(
     old: Annotated[Optional[str], typer.Option(help="The Skill's previous version, run as the old_skill arm: a git revision of the "
                                                     "repository the Skill folder is in (HEAD~1, v1.0, a SHA), or a folder.")] = None,
     queries: Annotated[Optional[Path], typer.Option(help="The trigger query set ([{query, should_trigger}]); default: "
-                                                         "evals/eval_queries.json or another *queries*.json under evals/.")] = None,
+                                                         "eval_queries.json or the one *queries*.json under evals/, else beside SKILL.md.")] = None,
     query_repeats: Annotated[int, typer.Option(min=1, help="Runs of each trigger query (the guide: 3 or more).")] = 3,
     until_activated: Annotated[bool, typer.Option("--until-activated", help="End a trigger query's run at its first read of "
                                                   "SKILL.md (or its answer): activation is then known, the rest would cost for nothing.")] = False,

@@ -68,10 +68,15 @@ def generate(skill: Path, suite_path: Path, out: Path, *, old: str | None = None
 
 
 def query_set(skill: Path) -> Path | None:
-    """The trigger query set when none is named: evals/eval_queries.json, else the one evals/*queries*.json."""
-    found = sorted(p for p in (skill / "evals").glob("*quer*.json") if p.is_file()) if (skill / "evals").is_dir() else []
-    preferred = skill / "evals" / "eval_queries.json"
-    return preferred if preferred in found else found[0] if len(found) == 1 else None
+    """The trigger query set when none is named: eval_queries.json, else the one *quer*.json, under
+    evals/ and then beside SKILL.md (authors keep it in either place)."""
+    for folder in (skill / "evals", skill):
+        found = sorted(p for p in folder.glob("*quer*.json") if p.is_file()) if folder.is_dir() else []
+        if folder / "eval_queries.json" in found:
+            return folder / "eval_queries.json"
+        if len(found) == 1:
+            return found[0]
+    return None
 
 
 def _skills(folder: Path, skill: Path, name: str, old: str | None, hidden: tuple[str, ...]) -> list[str]:
