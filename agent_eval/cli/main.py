@@ -260,7 +260,7 @@ def model_serve(
 
 
 # The commands that read a store, and those of Hugging Face Jobs, register themselves on `app`.
-from . import results as results_commands, reads as reads_commands, skill as skill_commands, jobs as jobs_commands, cache as cache_commands  # noqa: E402,F401  (isort: skip: the order of --help)
+from . import results as results_commands, compare as compare_commands, reads as reads_commands, skill as skill_commands, jobs as jobs_commands, cache as cache_commands  # noqa: E402,F401  (isort: skip: the order of --help)
 
 
 def main() -> None:
