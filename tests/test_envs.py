@@ -55,12 +55,12 @@ def fixed_project(root: Path, minilib_repo: Path, **install) -> Path:
 
 
 def test_a_suite_without_local_packages_keeps_its_run_keys(tmp_path, minilib_repo):
-    from agent_eval.run import plan
+    from agent_eval.run import cells, plan
 
     made = plan.make(fixed_project(tmp_path, minilib_repo))
     assert sorted(c.key for c in made.todo) == ACTION_KEYS
     applicable = {(tier, rev.sha): True for tier in made.suite.tiers for rev in made.revisions}
-    legacy = plan.one_shot_cells(made.suite, made.profile, made.tasks, made.revisions, applicable, legacy=True)
+    legacy = cells.one_shot_cells(made.suite, made.profile, made.tasks, made.revisions, applicable, legacy=True)
     assert sorted(c.key for c in legacy) == GOLDEN_KEYS
 
 

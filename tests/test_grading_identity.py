@@ -18,7 +18,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def test_the_old_formula_reproduces_the_keys_of_stores_written_before():
-    from agent_eval.run import plan
+    from agent_eval.run import cells
     from agent_eval.store.records import Cell
     from agent_eval.suite import profiles
     from agent_eval.suite.load import load_suite, load_task
@@ -31,8 +31,8 @@ def test_the_old_formula_reproduces_the_keys_of_stores_written_before():
             stored = Cell.model_validate_json(path.read_bytes())
             task = load_task(snapshot / "tasks" / f"{stored.task.id}.yaml")
             args = (suite, profile, stored.model, stored.revision, task, stored.tier, stored.repeat, stored.agent_version)
-            assert plan.cell(*args, legacy=True).key == stored.key
-            assert plan.cell(*args).key != stored.key  # the new key leaves the graders out
+            assert cells.cell(*args, legacy=True).key == stored.key
+            assert cells.cell(*args).key != stored.key  # the new key leaves the graders out
             checked += 1
     assert checked == 6
 

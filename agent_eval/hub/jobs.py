@@ -32,7 +32,8 @@ from huggingface_hub.errors import HfHubHTTPError
 from pydantic import BaseModel
 
 from agent_eval import __version__
-from agent_eval.run.plan import Plan, units
+from agent_eval.run.cells import units
+from agent_eval.run.plan import Plan
 from agent_eval.store.records import Cell
 from agent_eval.store.store import Store
 from agent_eval.suite.text import visible

@@ -19,7 +19,8 @@ import orjson
 from pydantic import BaseModel
 
 from agent_eval.run import local
-from agent_eval.run.plan import Plan, agent_versions
+from agent_eval.run.cells import agent_versions
+from agent_eval.run.plan import Plan
 from agent_eval.store.records import Cell
 from agent_eval.store.store import Store, write_atomic
 from agent_eval.suite.config import ConfigError

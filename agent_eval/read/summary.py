@@ -11,7 +11,8 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from agent_eval.run.plan import Plan, agent_versions
+from agent_eval.run.cells import agent_versions
+from agent_eval.run.plan import Plan
 
 from . import compare as cmp
 from . import decide
