@@ -20,7 +20,6 @@ from __future__ import annotations
 import fnmatch
 import math
 import sys
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -33,6 +32,7 @@ from agent_eval.store.columns import Columns
 from agent_eval.store.records import RETRIED
 from agent_eval.suite.decision import Decision
 
+from .arrays import first_had, numbered, sort_ranks
 from .claims import Claim, apply
 from .paired import Metric, measure
 from .sides import SIDES, Aliases, CompareError, aliases, resolve, side_name
@@ -174,42 +174,44 @@ class Cells:
     counts: np.ndarray  # cells × metrics: how many runs count
     runs: np.ndarray  # cells: how many runs
     names: dict[tuple[str, str], tuple[str, str]]  # (axis, key) -> (display name, other name: a revision's ref), as first seen
+    ranks: np.ndarray  # cells × 5: each key's values as their rank among the values sorted, so codes sort as the keys do
     aliases: dict[str, Aliases] = field(default_factory=dict)  # axis -> key -> every name it is stored under
     groups: dict[int, dict[str, list[int]]] = field(default_factory=dict)  # per axis: value -> its cells, made once
-    rests: dict[int, list[tuple]] = field(default_factory=dict)  # per axis: each cell's other coordinates, made once
+    rests: dict[int, np.ndarray] = field(default_factory=dict)  # per axis: each cell's other coordinates as one code, made once
 
-    def rest(self, at: int) -> list[tuple]:
-        """Each cell's key without the axis at position `at`: what pairs it with a cell of the other side."""
+    def rest(self, at: int) -> np.ndarray:
+        """Each cell's key without the axis at position `at`, as one code that sorts as those keys do:
+        what pairs it with a cell of the other side. Codes, not tuples: 18 pairs of 33k cells in a report."""
         if at not in self.rests:
-            self.rests[at] = [k[:at] + k[at + 1:] for k in self.keys]
+            code = np.zeros(len(self.keys), dtype=np.int64)
+            for j in range(self.ranks.shape[1]):
+                if j != at:  # ranked again after each column, so the code never overflows
+                    code = np.unique(code * (int(self.ranks[:, j].max(initial=0)) + 1) + self.ranks[:, j], return_inverse=True)[1].reshape(-1)
+            self.rests[at] = code
         return self.rests[at]
+
+    def rest_key(self, i: int, at: int) -> tuple:
+        """Cell i's key without the axis at position `at`: what rest() codes."""
+        return self.keys[i][:at] + self.keys[i][at + 1:]
 
     def grouped(self, at: int) -> dict[str, list[int]]:
         """The cells (their positions) by their value on the axis at position `at` of a cell key."""
         if at not in self.groups:
-            by: dict[str, list[int]] = defaultdict(list)
-            for i, k in enumerate(self.keys):
-                by[k[at]].append(i)
-            self.groups[at] = dict(by)
+            column = self.ranks[:, at]
+            order = np.argsort(column, kind="stable")
+            parts = sorted(np.split(order, np.flatnonzero(np.diff(column[order])) + 1) if len(order) else [], key=lambda p: p[0])
+            self.groups[at] = {self.keys[p[0]][at]: p.tolist() for p in parts}  # in the order cells first have each value
         return self.groups[at]
 
 
 def summarize(rows: list[dict] | Columns, directions: dict[str, str] | None = None) -> Cells:
     cols = as_columns(rows)
     table, values = metrics(cols, directions or {})
-    _, first, cell = np.unique(cols.combined("model", "sha", "task", "tier", "agent_version"), return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")  # cells numbered as runs first have them
-    rank = np.empty(len(order), dtype=np.intp)
-    rank[order] = np.arange(len(order))
-    cell, first, n = rank[cell.reshape(-1)], first[order], len(order)
-    at = {c: list(map(cols.values(c).__getitem__, cols[c][first].tolist())) for c in  # each column's value at each cell's first run
-          ("model", "model_name", "sha", "revision", "ref", "task", "tier", "agent", "agent_version")}
-    keys = list(zip(at["model"], at["sha"], at["task"], at["tier"], at["agent_version"]))
-    # Each axis value named as the first run of the last cell that has it (a dict keeps the last value given).
-    names = {(axis, key): pair for axis, keys_, pairs in (
-        ("model", at["model"], zip(at["model_name"], at["model"])), ("revision", at["sha"], zip(at["revision"], at["ref"])),
-        ("tier", at["tier"], zip(at["tier"], at["tier"])), ("task", at["task"], zip(at["task"], at["task"])),
-        ("agent", at["agent_version"], zip(at["agent"], at["agent_version"]))) for key, pair in dict(zip(keys_, pairs)).items()}
+    cell, first = numbered(cols.combined(*KEY))  # cells numbered as runs first have them; each cell's first run
+    n = len(first)
+    keys = list(zip(*[map(cols.values(c).__getitem__, cols[c][first].tolist()) for c in KEY]))
+    ranks = np.column_stack([sort_ranks(cols.values(c))[cols[c][first]] for c in KEY]).reshape(n, len(KEY))
+    names = _names(cols, first)
     names.update({("agent", v): side_name("agent", v, *names["agent", v]) for a, v in list(names) if a == "agent"})
     stored = distinct(cols, "sha", "revision", "ref", "model", "model_name")
     counted = ~np.isnan(values)
@@ -219,10 +221,33 @@ def summarize(rows: list[dict] | Columns, directions: dict[str, str] | None = No
     known = {axis: {k: set(pair) for (a, k), pair in names.items() if a == axis} for axis in SIDES}
     known["revision"] = aliases("revision", ((sha, name, ref) for sha, name, ref, _, _ in stored))  # one SHA may have a name per suite
     known["model"] = aliases("model", ((model, name, model) for _, _, _, model, name in stored))
-    return Cells(metrics=table, keys=keys, sums=sums, counts=counts, runs=np.bincount(cell, minlength=n), names=names, aliases=known)
+    return Cells(metrics=table, keys=keys, sums=sums, counts=counts, runs=np.bincount(cell, minlength=n), names=names, ranks=ranks,
+                 aliases=known)
+
+
+KEY = ("model", "sha", "task", "tier", "agent_version")  # a cell's key: CELL's columns
+NAMED = (("model", "model", "model_name", "model"), ("revision", "sha", "revision", "ref"), ("tier", "tier", "tier", "tier"),
+         ("task", "task", "task", "task"), ("agent", "agent_version", "agent", "agent_version"))  # axis, its key, its name, other name
+
+
+def _names(cols: Columns, first: np.ndarray) -> dict[tuple[str, str], tuple[str, str]]:
+    """Each axis value's (name, other name) as the first run of the last cell that has it, the values
+    in the order cells first have them (`first`: each cell's first run)."""
+    names = {}
+    for axis, key, name, other in NAMED:
+        code, distinct = cols[key][first], cols.values(key)
+        last = np.full(len(distinct), -1)
+        np.maximum.at(last, code, np.arange(len(code)))
+        for k in first_had(code, len(distinct)).tolist():
+            run = first[last[k]]
+            names[axis, distinct[k]] = (cols.values(name)[cols[name][run]], cols.values(other)[cols[other][run]])
+    return names
+
+
 
 
 CELL = ("model", "revision", "task", "tier", "agent")  # a cell key's order; agent: the agent's version
+TASK = CELL.index("task")
 
 
 def two_sides(rows: list[dict] | Columns, axis: str, base: str, head: str) -> Columns:
@@ -272,24 +297,24 @@ def compare(rows: list[dict] | Columns | Cells, base: str, head: str, axis: str 
     if b == h:
         raise CompareError(f"--base {base!r} and --head {head!r} name the same {axis}: compare two different ones")
     rest = cells.rest(at)
-    sides = {side: {rest[i]: i for i in groups[value]} for side, value in (("base", b), ("head", h))}
+    base, head = np.array(groups[b], dtype=np.intp), np.array(groups[h], dtype=np.intp)
+    _, in_base, in_head = np.intersect1d(rest[base], rest[head], assume_unique=True, return_indices=True)  # in the keys' order
     one_agent = sum(a == "agent" for a, _ in cells.names) == 1  # then labels need not say it
     others = [a for a in CELL if a != axis]
-    shared = sorted(sides["base"].keys() & sides["head"].keys())
     label = lambda k, skip=(): " · ".join(cells.names[a, v][0] for a, v in zip(others, k, strict=True)  # noqa: E731
                                           if a not in skip and not (a == "agent" and one_agent))
-    dropped = [f"{label(k)} ({side} only)" for side, other in (("base", "head"), ("head", "base"))
-               for k in sorted(sides[side].keys() - sides[other].keys())]
-    if not shared:
+    dropped = [f"{label(cells.rest_key(i, at))} ({side} only)" for side, mine, theirs in (("base", base, head), ("head", head, base))
+               for i in _only(rest, mine, theirs)]
+    if not len(in_base):
         raise CompareError(f"base and head ran no cell in common ({len(dropped)} cells on one side only): run the same tasks, models and tiers on both")
-    pairs = Pairs(cells, [sides["base"][k] for k in shared], [sides["head"][k] for k in shared], [k[others.index("task")] for k in shared])
+    pairs = Pairs(cells, base[in_base], head[in_head])
     computed = {name: (kind, direction, per_task(pairs, i)) for i, (name, kind, direction) in enumerate(cells.metrics)}
     found = [measure(name, *c) for name, c in computed.items()]
     match = found[0]
     return apply(Comparison(
-        axis=axis, base=_display(cells, axis, b), head=_display(cells, axis, h), n_tasks=len(set(pairs.tasks)),
+        axis=axis, base=_display(cells, axis, b), head=_display(cells, axis, h), n_tasks=len(pairs.names),
         n_runs_base=int(cells.runs[pairs.base].sum()), n_runs_head=int(cells.runs[pairs.head].sum()), metrics=found,
-        dropped_cells=dropped, flips=_flips(shared, pairs, lambda k: label(k, skip=("task",)), most_flips), n_flips=len(pairs.flipped),
+        dropped_cells=dropped, flips=_flips(pairs, lambda i: label(cells.rest_key(i, at), skip=("task",)), most_flips), n_flips=len(pairs.flipped),
         movers=_movers(computed), method=METHOD,
         tasks_for_10_points=tasks_needed(match.sd, 10.0) if match.sd else None,
     ), {}, decision or Decision())
@@ -318,22 +343,28 @@ METHOD = ("Pairs within (model, task, tier, agent version) — the axis compared
           "(a silent failure is a miss in match and spent what it spent); unknown tokens and costs are skipped.")
 
 
+def _only(rest: np.ndarray, mine: np.ndarray, theirs: np.ndarray) -> list[int]:
+    """The cells of one side that the other lacks, in the order of their keys."""
+    alone = mine[~np.isin(rest[mine], rest[theirs])]
+    return alone[np.argsort(rest[alone])].tolist()
+
+
 def _display(cells: Cells, axis: str, key: str) -> str:
     name = cells.names[axis, key][0]
     return f"{name} ({key[:10]})" if axis == "revision" else name
 
 
 class Pairs:
-    """The cells base and head share, side by side: each side's means (sum / count) per metric."""
+    """The cells base and head share, side by side: each side's means (sum / count) per metric; each
+    pair's task as its place in `names`, the tasks in the order the pairs first have them."""
 
-    def __init__(self, cells: Cells, base: list[int], head: list[int], tasks: list[str]):
-        self.base, self.head, self.tasks = np.array(base, dtype=np.intp), np.array(head, dtype=np.intp), tasks
+    def __init__(self, cells: Cells, base: np.ndarray, head: np.ndarray):
+        self.base, self.head = base, head
         self.nx, self.ny = cells.counts[self.base], cells.counts[self.head]
         with np.errstate(divide="ignore", invalid="ignore"):  # no runs counted: NaN, left out below
             self.x, self.y = cells.sums[self.base] / self.nx, cells.sums[self.head] / self.ny
-        order: dict[str, int] = {}
-        self.task = np.array([order.setdefault(t, len(order)) for t in tasks], dtype=np.intp)
-        self.names = list(order)
+        self.task, first = numbered(cells.ranks[base, TASK])
+        self.names = [cells.keys[i][TASK] for i in base[first].tolist()]
         x, y, counted = self.x[:, 0], self.y[:, 0], (self.nx[:, 0] > 0) & (self.ny[:, 0] > 0)
         self.flipped = np.flatnonzero(counted & ((x > 50) != (y > 50)))  # the cells whose match rate crossed 50% either way
 
@@ -344,16 +375,19 @@ def per_task(pairs: Pairs, i: int) -> dict[str, tuple[float, float, int, int]]:
     x, y, nx, ny = pairs.x[:, i], pairs.y[:, i], pairs.nx[:, i], pairs.ny[:, i]
     use = (nx > 0) & (ny > 0)
     task, n = pairs.task[use], len(pairs.names)
-    total = lambda v: np.bincount(task, weights=v[use], minlength=n).tolist()  # noqa: E731  (in cell order, like a running sum)
-    cells, sx, sy, snx, sny = np.bincount(task, minlength=n).tolist(), total(x), total(y), total(nx), total(ny)
-    first = dict.fromkeys(task.tolist())
-    return {pairs.names[t]: (sx[t] / cells[t], sy[t] / cells[t], int(snx[t]), int(sny[t])) for t in first}
+    order = first_had(task, n)
+    total = lambda v: np.bincount(task, weights=v[use], minlength=n)[order]  # noqa: E731  (in cell order, like a running sum)
+    cells = np.bincount(task, minlength=n)[order]
+    means = lambda v: (total(v) / cells).tolist()  # noqa: E731
+    runs = lambda v: total(v).astype(np.int64).tolist()  # noqa: E731
+    return dict(zip([pairs.names[t] for t in order.tolist()], zip(means(x), means(y), runs(nx), runs(ny), strict=True), strict=True))
 
 
-def _flips(shared: list[tuple], pairs: Pairs, label, most: int | None) -> list[Flip]:
-    """Cells whose majority verdict on match (metric 0) changed: fixed (missed → matched) or broken."""
+def _flips(pairs: Pairs, label, most: int | None) -> list[Flip]:
+    """Cells whose majority verdict on match (metric 0) changed: fixed (missed → matched) or broken.
+    `label`: a base cell's position -> its other coordinates, as the flip names them."""
     x, y = pairs.x[:, 0], pairs.y[:, 0]
-    return [Flip.model_construct(task=pairs.tasks[j], cell=label(shared[j]), base=float(x[j]), head=float(y[j]), now="fixed" if y[j] > 50 else "broken")
+    return [Flip.model_construct(task=pairs.names[pairs.task[j]], cell=label(int(pairs.base[j])), base=float(x[j]), head=float(y[j]), now="fixed" if y[j] > 50 else "broken")
             for j in pairs.flipped[:most].tolist()]  # model_construct: made here from checked values, 1000s per pair in a report
 
 

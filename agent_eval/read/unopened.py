@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from agent_eval.suite.cache import cache_dir
+from agent_eval.suite.cache import cache_dir, mirror_path
 
 DOCS = (".md", ".rst", ".txt", ".ipynb")
 SHA = re.compile(r"[0-9a-f]{40}")
@@ -55,8 +55,6 @@ def files(sha: str, repos: list[str]) -> tuple[list[str] | None, str]:
             return sorted(p.as_posix() for p in found if ".git" not in p.parts), "the revision's tree in this machine's cache"
     if not SHA.fullmatch(sha):
         return None, "a release's source is not unpacked in this machine's cache (its clone tier, run here, unpacks it)"
-    from agent_eval.suite.repo import mirror_path  # GitPython comes with it: only when a tree is not in the cache
-
     lacking = []
     for url in repos:  # the cache's mirror of it, or the repository itself when it is a folder here
         for place, name in ((mirror_path(url), f"the git mirror of {url}"), (Path(url), url)):

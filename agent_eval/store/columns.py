@@ -75,12 +75,14 @@ class Columns:
 
     def combined(self, *names: str) -> np.ndarray:
         """One code per run for the combination of these text columns' values (equal codes: equal
-        values in every one), made a column at a time so it never overflows."""
-        key = np.zeros(self.size, dtype=np.int64)
+        values in every one): its rank among the combinations present, ordered as the codes are."""
+        key, span = np.zeros(self.size, dtype=np.int64), 1
         for name in names:
-            _, key = np.unique(key * len(self.values(name)) + self.arrays[name], return_inverse=True)
-            key = key.reshape(-1).astype(np.int64)
-        return key
+            size = len(self.values(name))
+            if span * size > DENSE:  # ranked so far, so that the key never overflows
+                key, span = _ranked(key, span)
+            key, span = key * size + self.arrays[name], span * size
+        return _ranked(key, span)[0]
 
     def take(self, which: np.ndarray) -> Columns:
         """These runs (a mask or positions), with the same dictionaries."""
@@ -99,6 +101,19 @@ class Columns:
         """From flat rows (results.COLUMNS): for tests and callers without a store."""
         return encode({name: [r[name] for r in rows] for name in SPEC if name in rows[0]} if rows else
                       {name: [] for name in SPEC})
+
+
+DENSE = 1 << 22  # a key below this ranks by counting (no sort of 100k runs per column)
+
+
+def _ranked(key: np.ndarray, span: int) -> tuple[np.ndarray, int]:
+    """Each key's rank among the distinct keys (all below `span`), and how many there are."""
+    if span > DENSE:
+        _, ranks = np.unique(key, return_inverse=True)
+        return ranks.reshape(-1).astype(np.int64), int(ranks.max(initial=-1)) + 1
+    seen = np.bincount(key, minlength=span) > 0
+    rank = np.cumsum(seen) - 1
+    return rank[key].astype(np.int64), int(seen.sum())
 
 
 def encode(raw: dict[str, list]) -> Columns:

@@ -20,6 +20,7 @@ or parsed is kept in the `bad` table with the reason, for the readers to name.
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import os
@@ -441,6 +442,17 @@ class bulk:
     def __exit__(self, *_):
         if self.was:
             gc.enable()
+
+
+def in_bulk(function):
+    """`function`, run inside bulk(): for a reader that makes a store's worth of objects."""
+
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        with bulk():
+            return function(*args, **kwargs)
+
+    return run
 
 
 UNREADABLE = "SELECT path, reason FROM bad ORDER BY path"

@@ -4,7 +4,9 @@ model's weights; and the lock that keeps two processes from building the same th
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,6 +15,13 @@ def cache_dir() -> Path:
     """Where git mirrors, revision environments and the pinned pi live; shared by every suite."""
     root = os.environ.get("AGENT_EVAL_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "agent-eval"
     return Path(root)
+
+
+def mirror_path(url: str) -> Path:
+    """The cache's bare git mirror of `url`. Here, not beside the git code in repo.py: the report
+    looks for mirrors, and importing GitPython for that cost it 40 ms and more."""
+    name = re.sub(r"[^A-Za-z0-9]+", "-", url).strip("-")[-40:]
+    return cache_dir() / "repos" / f"{name}-{hashlib.sha256(url.encode()).hexdigest()[:8]}"
 
 
 @contextmanager

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import difflib
-import hashlib
 import io
-import re
 import shutil
 import tarfile
 from contextlib import contextmanager
@@ -14,16 +12,11 @@ from pathlib import Path
 import git
 
 from . import unpack
-from .cache import cache_dir, locked
+from .cache import cache_dir, locked, mirror_path
 
 
 class RepoError(Exception):
     """The repository or a ref cannot be used. One line, says what to do."""
-
-
-def mirror_path(url: str) -> Path:
-    name = re.sub(r"[^A-Za-z0-9]+", "-", url).strip("-")[-40:]
-    return cache_dir() / "repos" / f"{name}-{hashlib.sha256(url.encode()).hexdigest()[:8]}"
 
 
 @contextmanager
