@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from agent_eval.read import report
-from agent_eval.store import index, kept
+from agent_eval.store import entry, kept
 from agent_eval.store.records import Cell, Check, FileChange, Grader, Tokens
 from kit import CHROMIUM, chromium_page, report_details
 from synthetic import plan, result, revision, write
@@ -62,8 +62,8 @@ def test_the_run_details_carry_the_graders_and_the_files_text_within_the_caps(tm
     assert detail["files_total"] == 6 and detail["tampered"] == ["data.csv"]
     texts = detail["texts"]
     assert "blob.bin" not in texts and texts["count.py"] == SCRIPT  # binary files: listed, never shown
-    assert texts["big.txt"] == "x" * index.FILE_CHARS + "…"  # each file cut at FILE_CHARS
-    assert sum(len(t) for t in texts.values()) <= index.RUN_CHARS + 2  # and the run at RUN_CHARS (two cut marks)
+    assert texts["big.txt"] == "x" * entry.FILE_CHARS + "…"  # each file cut at FILE_CHARS
+    assert sum(len(t) for t in texts.values()) <= entry.RUN_CHARS + 2  # and the run at RUN_CHARS (two cut marks)
     assert list(texts) == ["big.txt", "count.py", "data.csv"][: len(texts)] and len(texts) >= 2
     assert "graders" not in (store / "report" / "data.js").read_text()  # the first load never carries them
 
@@ -76,17 +76,17 @@ def test_a_changed_task_input_is_shown_as_a_diff_against_the_suites_copy(tmp_pat
     original = store / "suites" / graded["cell"]["suite"] / "snapshot" / "tasks" / "data.csv"
     original.parent.mkdir(parents=True, exist_ok=True)
     original.write_text("a,b\n1,2\n")
-    shown = index.files_shown(folder, graded)
+    shown = entry.files_shown(folder, graded)
     assert shown["diffs"] == ["data.csv"] and "--- task input data.csv" in shown["texts"]["data.csv"]
     assert [line for line in shown["texts"]["data.csv"].splitlines() if line.startswith(("+", "-")) and line[1:2] not in "+-"] == ["+3,4"]
     graded["cell"]["task"]["files"] = []  # a file the agent made from nothing: shown whole
-    assert index.files_shown(folder, graded)["texts"]["data.csv"] == "a,b\n1,2\n3,4\n"
+    assert entry.files_shown(folder, graded)["texts"]["data.csv"] == "a,b\n1,2\n3,4\n"
 
 
 def test_a_damaged_archive_keeps_the_listing_and_says_why_there_is_no_text(tmp_path):
     store, graded = graded_store(tmp_path)
     (store / Cell.model_validate(graded["cell"]).folder / kept.ARCHIVE).write_bytes(b"not a gzip")
-    shown = index.files_shown(store / Cell.model_validate(graded["cell"]).folder, graded)
+    shown = entry.files_shown(store / Cell.model_validate(graded["cell"]).folder, graded)
     assert shown["files_total"] == 6 and shown["texts"] == {} and "could not be read" in shown["texts_error"]
 
 
