@@ -25,9 +25,11 @@ for (const [k, packed] of Object.entries(R.cols)) col[k] = decode(packed);
 const N = col.status.length;
 // The metrics as doubles, whatever width they came in: a loop over any of them then sees one array
 // type, which V8 optimizes at once (at 100k runs, mixed types cost tens of ms in the first sorts).
+// All are whole numbers, wall time in centiseconds: metricAt() gives what is shown, in seconds.
 const METRICS = ["wall", "new", "cached", "generated", "turns", "tools"];
 for (const m of METRICS) col[m] = new Float64Array(col[m]);
-for (let i = 0; i < N; i++) col.wall[i] /= 100;
+const PER_UNIT = { wall: 100 };
+const metricAt = (metric, i) => col[metric][i] / (PER_UNIT[metric] || 1);
 const MARKERS = R.dims.marker;
 const name = {
   model: (i) => R.dims.model[i].name,
@@ -74,8 +76,9 @@ function selectRows(shared = state.shared) {
   }
   let rows = new Int32Array(N);
   let n = 0;
-  for (let i = 0; i < N; i++) {
-    if (allow.model[col.model[i]] && allow.revision[col.revision[i]] && allow.task[col.task[i]] && allow.tier[col.tier[i]] && allow.agent[col.agent[i]]) rows[n++] = i;
+  for (let i = 0; i < N; i++) {  // without a branch: the same machine code serves any filter (no deoptimization when one first drops runs)
+    rows[n] = i;
+    n += allow.model[col.model[i]] & allow.revision[col.revision[i]] & allow.task[col.task[i]] & allow.tier[col.tier[i]] & allow.agent[col.agent[i]];
   }
   rows = rows.subarray(0, n);
   if (!shared.size) return rows;
@@ -95,21 +98,19 @@ function selectRows(shared = state.shared) {
 
 // The measured runs (setup and infra errors left out) with a known value of one metric, in ascending
 // order, computed once: then every median of every group is one linear pass (a group's values arrive
-// already sorted), never a sort per group or per click. The values are whole numbers (wall time in
-// centiseconds), so a radix sort by 16-bit digits orders them in a pass or two, not a comparison sort.
-const SCALE = { wall: 100 };
+// already sorted), never a sort per group or per click. The values are whole numbers, so a radix sort
+// by 16-bit digits orders them in a pass or two, not a comparison sort.
 const orders = {};
 function order(metric) {
   if (!orders[metric]) {
-    const scale = SCALE[metric] || 1, values = col[metric];
+    const values = col[metric];
     const low = new Uint32Array(N), high = new Uint32Array(N);  // each key's two 32-bit halves: exact below 2^53
     let rows = new Int32Array(N), n = 0, top = 0;
     for (let i = 0; i < N; i++) {
       if (Number.isNaN(values[i]) || notMeasured(col.status[i])) continue;  // NaN: e.g. tokens a provider did not report
-      const key = Math.round(values[i] * scale);
-      low[i] = key;
-      high[i] = key / 2 ** 32;
-      top = Math.max(top, key);
+      low[i] = values[i];
+      high[i] = values[i] / 2 ** 32;
+      top = Math.max(top, values[i]);
       rows[n++] = i;
     }
     rows = rows.subarray(0, n);
@@ -154,15 +155,15 @@ function groupRows(rows, by) {
 // A group's values arrive in order, so its median is where the pass reaches its middle; the pass
 // stops once every group has had its median.
 function medians(g, metric) {
-  const values = col[metric], count = knownCounts(g, metric);
+  const count = knownCounts(g, metric);
   const seen = new Int32Array(g.G), lo = new Float64Array(g.G), out = new Float64Array(g.G).fill(NaN), ord = order(metric);
   let left = count.reduce((groups, n) => groups + (n > 0), 0);
   for (let r = 0; r < ord.length && left; r++) {
     const i = ord[r], k = g.group[i];
     if (k < 0) continue;
     const at = seen[k]++, n = count[k];
-    if (at === (n - 1) >> 1) lo[k] = values[i];
-    if (at === n >> 1) { out[k] = (lo[k] + values[i]) / 2; left--; }
+    if (at === (n - 1) >> 1) lo[k] = metricAt(metric, i);
+    if (at === n >> 1) { out[k] = (lo[k] + metricAt(metric, i)) / 2; left--; }
   }
   return (k) => (Number.isNaN(out[k]) ? null : out[k]);
 }
@@ -266,10 +267,19 @@ function categoryLabels(id, count, { share = 1, rotate = 0, min = 40 } = {}) {
   return { interval: 0, rotate, width: fit, overflow: "truncate", formatter: (v) => elide(v, Math.floor(fit / 8)) };
 }
 
-// One formatter per number of digits: toLocaleString builds a new one at every call (~20 µs each).
+// en-US numbers exactly as Intl.NumberFormat writes them (thousands by commas, half away from zero
+// on the double's shortest decimal form), by hand for plain numbers: a page's first Intl formatter
+// costs ~20 ms (ICU loads) before the first table can show. Exponent forms (1e-7) go to Intl.
 const formats = [];
-const fmt = (v, digits = 0) => (v == null || Number.isNaN(v) ? "—"
-  : (formats[digits] ??= new Intl.NumberFormat("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })).format(Number(v)));
+function fmt(value, digits = 0) {
+  if (value == null || Number.isNaN(value)) return "—";
+  const v = Number(value), text = String(Math.abs(v));
+  if (!/^[0-9.]+$/.test(text)) return (formats[digits] ??= new Intl.NumberFormat("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })).format(v);
+  const [whole, frac = ""] = text.split(".");
+  const units = BigInt(whole + frac.slice(0, digits).padEnd(digits, "0")) + (frac.charCodeAt(digits) >= 53 ? 1n : 0n);  // 53: "5"
+  const shown = units.toString().padStart(digits + 1, "0"), cut = shown.length - digits;
+  return (v < 0 || Object.is(v, -0) ? "-" : "") + shown.slice(0, cut).replace(/\B(?=(\d{3})+$)/g, ",") + (digits ? "." + shown.slice(cut) : "");
+}
 
 function header() {
   const revs = R.dims.revision.map((r) => `<b>${esc(r.name)}</b> <span title="${esc(r.sha)}">${esc(r.sha.slice(0, 10))}</span>`).join(", ");
@@ -392,7 +402,7 @@ function distributions(rows) {
 function points(rows, tiers, metric) {
   const series = tiers.map((t) => ({ type: "scatter", name: name.tier(t), large: true, largeThreshold: 2000, symbolSize: 3, data: [] }));
   const at = new Map(tiers.map((t, k) => [t, series[k].data]));
-  for (const i of rows) at.get(col.tier[i]).push([col.revision[i] + (((i * 2654435761) % 1000) / 1000 - 0.5) * 0.6, col[metric][i]]);
+  for (const i of rows) at.get(col.tier[i]).push([col.revision[i] + (((i * 2654435761) % 1000) / 1000 - 0.5) * 0.6, metricAt(metric, i)]);
   return series;
 }
 
@@ -434,7 +444,7 @@ function runs(rows) {
     const marks = MARKERS.filter((_, k) => (col.markers[i] >> k) & 1).map((x) => x.name).join(" ");
     return `<tr data-row="${i}"><td class="key">${esc(name.model(col.model[i]))}</td><td class="key">${esc(name.revision(col.revision[i]))}</td><td class="key">${esc(name.tier(col.tier[i]))}</td>
       <td class="key">${esc(name.task(col.task[i]))}</td><td>${col.repeat[i]}</td><td class="${s ? "bad" : ""}">${STATUSES[s]}</td>
-      <td class="${m === 1 ? "good" : m === 0 ? "bad" : ""}">${m === 2 ? "—" : m ? "yes" : "no"}</td><td>${fmt(col.wall[i], 1)}</td><td>${col.turns[i]}</td>
+      <td class="${m === 1 ? "good" : m === 0 ? "bad" : ""}">${m === 2 ? "—" : m ? "yes" : "no"}</td><td>${fmt(metricAt("wall", i), 1)}</td><td>${col.turns[i]}</td>
       <td>${col.tools[i]}</td><td>${fmt(col.new[i])}</td><td>${fmt(col.generated[i])}</td><td class="key">${esc(marks)}</td></tr>`;
   }).join("") + "</tbody>";
   $("tasks").innerHTML = R.dims.task.map((t) => `<div class="task"><b>${esc(t.id)}</b> — ${t.expected == null ? "behaviour only" : `${esc(t.match)}: <code>${esc(t.expected)}</code>`}
@@ -494,7 +504,7 @@ async function openRun(i) {
   const trace = R.meta.trace_base + d.folder + "/trace.jsonl";
   $("run").innerHTML = `<h3>${esc(name.task(col.task[i]))} · ${esc(name.model(col.model[i]))} · ${esc(name.revision(col.revision[i]))} · ${esc(name.tier(col.tier[i]))} · r${col.repeat[i]}</h3>
     <p>status <b class="${col.status[i] ? "bad" : ""}">${STATUSES[col.status[i]]}</b>${d.ended_by ? ` (ended by ${esc(d.ended_by)})` : ""} ·
-    ${fmt(col.wall[i], 1)} s · ${col.turns[i]} turns · ${d.requests} model requests${R.meta.trace_base ? ` · <a href="${esc(trace)}">trace (pi session)</a>` : ""}</p>
+    ${fmt(metricAt("wall", i), 1)} s · ${col.turns[i]} turns · ${d.requests} model requests${R.meta.trace_base ? ` · <a href="${esc(trace)}">trace (pi session)</a>` : ""}</p>
     ${others.length ? `<p id="elsewhere">the same task at ${others.join(", ")} · <code>agent-eval explain --task ${esc(name.task(col.task[i]))}</code> shows them side by side</p>` : ""}
     <p>answer:</p><pre>${esc(d.answer) || "(none)"}</pre>
     ${graded(d)}${agentFiles(d)}
