@@ -273,11 +273,12 @@ function categoryLabels(id, count, { share = 1, rotate = 0, min = 40 } = {}) {
 const formats = [];
 function fmt(value, digits = 0) {
   if (value == null || Number.isNaN(value)) return "—";
-  const v = Number(value), text = String(Math.abs(v));
-  if (!/^[0-9.]+$/.test(text)) return (formats[digits] ??= new Intl.NumberFormat("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })).format(v);
-  const [whole, frac = ""] = text.split(".");
-  const units = BigInt(whole + frac.slice(0, digits).padEnd(digits, "0")) + (frac.charCodeAt(digits) >= 53 ? 1n : 0n);  // 53: "5"
-  const shown = units.toString().padStart(digits + 1, "0"), cut = shown.length - digits;
+  const v = Number(value), text = String(Math.abs(v)), [whole, frac = ""] = text.split(".");
+  const units = Number(whole + frac.slice(0, digits).padEnd(digits, "0")) + (frac.charCodeAt(digits) >= 53 ? 1 : 0);  // 53: "5"
+  if (!/^[0-9.]+$/.test(text) || !Number.isSafeInteger(units)) {
+    return (formats[digits] ??= new Intl.NumberFormat("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })).format(v);
+  }
+  const shown = String(units).padStart(digits + 1, "0"), cut = shown.length - digits;
   return (v < 0 || Object.is(v, -0) ? "-" : "") + shown.slice(0, cut).replace(/\B(?=(\d{3})+$)/g, ",") + (digits ? "." + shown.slice(cut) : "");
 }
 
