@@ -346,6 +346,7 @@ function bars(id, title, grouping, values, unit) {
 
 // A value made the first time it is asked for: what two charts share is computed once, if at all.
 const lazy = (make) => { let made; return () => (made ??= make()); };
+const whenIdle = (work) => (window.requestIdleCallback ? requestIdleCallback(work) : setTimeout(work));
 
 let chartsFor = "";
 function overview(rows) {
@@ -354,11 +355,15 @@ function overview(rows) {
   if (selection === chartsFor) return;  // only the table's grouping changed: the charts stand
   chartsFor = selection;
   const revTier = lazy(() => groupRows(rows, ["revision", "tier"]));
-  bars("chart-time", "Median time per revision, by tier", revTier, () => medians(revTier(), "wall"), "s");
-  bars("chart-tokens", "Median new tokens per revision, by tier", revTier, () => medians(revTier(), "new"), "tokens");
+  const times = lazy(() => medians(revTier(), "wall")), tokens = lazy(() => medians(revTier(), "new"));
+  bars("chart-time", "Median time per revision, by tier", revTier, times, "s");
+  bars("chart-tokens", "Median new tokens per revision, by tier", revTier, tokens, "tokens");
   const modelTier = lazy(() => groupRows(rows, ["model", "tier"]));
   const byModelTier = lazy(() => summaries(modelTier()));
   bars("chart-match", "Match % across models, by tier", modelTier, () => (k) => byModelTier()(k).match, "%");
+  // The bar charts' numbers are made once the page is idle, after the table is on screen: a chart
+  // scrolled into view then draws at once, and the next click finds the code that makes them warm.
+  whenIdle(() => [times, tokens, byModelTier].forEach((made) => made()));
   draw("chart-markers", () => {
     const g = modelTier(), summary = byModelTier();
     return {
