@@ -480,7 +480,7 @@ function detailsOf(i) {
 }
 
 async function inflated(packed, k) {
-  packed.bytes ??= Uint8Array.from(atob(packed.z), (c) => c.charCodeAt(0));
+  packed.bytes ??= base64Bytes(packed.z);
   const run = new Blob([packed.bytes.subarray(packed.at[k], packed.at[k + 1])]);
   return JSON.parse(await new Response(run.stream().pipeThrough(new DecompressionStream("deflate"))).text());
 }
