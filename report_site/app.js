@@ -93,7 +93,9 @@ function selectRows(shared = state.shared) {
     for (const i of rows) { seen[col[axis][i] * T + col.task[i]] = 1; present[col[axis][i]] = 1; }
     for (let g = 0; g < G; g++) if (present[g]) for (let t = 0; t < T; t++) if (!seen[g * T + t]) keepTask[t] = 0;
   }
-  return rows.filter((i) => keepTask[col.task[i]]);
+  let kept = 0;  // in place, as above: no callback per run
+  for (let r = 0; r < rows.length; r++) { rows[kept] = rows[r]; kept += keepTask[col.task[rows[r]]]; }
+  return rows.subarray(0, kept);
 }
 
 // The measured runs (setup and infra errors left out) with a known value of one metric, in ascending
