@@ -4,7 +4,8 @@ headless Chromium, for synthetic stores of 1k, 10k and 100k runs (4 models × 12
     python benchmarks/report.py [--runs 1000 10000 100000] [--repeat 3]
 
 Targets at 100k runs: build < 5 s, data.js < 15 MB, first content < 0.5 s (it never waits for
-views.js, which only the Compare and Sessions views need), every filter or toggle < 50 ms; each page
+views.js, which only the Compare and Sessions views need, nor for echarts.min.js, loaded when a chart
+is first on screen: here, the Coverage tab), every filter or toggle < 50 ms; each page
 figure is min / median / max of --repeat page loads. Needs only the package and playwright installed.
 Stores are generated once under ~/.cache/agent-eval-bench/report-<runs> and reused.
 """

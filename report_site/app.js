@@ -9,16 +9,27 @@ const STATUSES = ["ok", "agent_error", "timeout", "setup_error", "silent_failure
 // setup_error (3) and infra_error (5): the harness or the provider failed, not the agent.
 const notMeasured = (s) => s === 3 || s === 5;
 // Columns arrive as [typed array type, base64]; wall time in centiseconds, unknown cost as NaN.
+// Uint8Array.fromBase64 decodes natively, an order of magnitude faster than a loop over atob's string.
 function decode([type, b64]) {
+  return new globalThis[type + "Array"](base64Bytes(b64).buffer);
+}
+function base64Bytes(b64) {
+  if (Uint8Array.fromBase64) return Uint8Array.fromBase64(b64);
   const bin = atob(b64);
   const bytes = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return new globalThis[type + "Array"](bytes.buffer);
+  return bytes;
 }
 const col = {};
 for (const [k, packed] of Object.entries(R.cols)) col[k] = decode(packed);
-col.wall = Float64Array.from(col.wall, (centis) => centis / 100);
 const N = col.status.length;
+// The metrics as doubles, whatever width they came in: a loop over any of them then sees one array
+// type, which V8 optimizes at once (at 100k runs, mixed types cost tens of ms in the first sorts).
+// All are whole numbers, wall time in centiseconds: metricAt() gives what is shown, in seconds.
+const METRICS = ["wall", "new", "cached", "generated", "turns", "tools"];
+for (const m of METRICS) col[m] = new Float64Array(col[m]);
+const PER_UNIT = { wall: 100 };
+const metricAt = (metric, i) => col[metric][i] / (PER_UNIT[metric] || 1);
 const MARKERS = R.dims.marker;
 const name = {
   model: (i) => R.dims.model[i].name,
@@ -65,8 +76,9 @@ function selectRows(shared = state.shared) {
   }
   let rows = new Int32Array(N);
   let n = 0;
-  for (let i = 0; i < N; i++) {
-    if (allow.model[col.model[i]] && allow.revision[col.revision[i]] && allow.task[col.task[i]] && allow.tier[col.tier[i]] && allow.agent[col.agent[i]]) rows[n++] = i;
+  for (let i = 0; i < N; i++) {  // without a branch: the same machine code serves any filter (no deoptimization when one first drops runs)
+    rows[n] = i;
+    n += allow.model[col.model[i]] & allow.revision[col.revision[i]] & allow.task[col.task[i]] & allow.tier[col.tier[i]] & allow.agent[col.agent[i]];
   }
   rows = rows.subarray(0, n);
   if (!shared.size) return rows;
@@ -81,25 +93,42 @@ function selectRows(shared = state.shared) {
     for (const i of rows) { seen[col[axis][i] * T + col.task[i]] = 1; present[col[axis][i]] = 1; }
     for (let g = 0; g < G; g++) if (present[g]) for (let t = 0; t < T; t++) if (!seen[g * T + t]) keepTask[t] = 0;
   }
-  return rows.filter((i) => keepTask[col.task[i]]);
+  let kept = 0;  // in place, as above: no callback per run
+  for (let r = 0; r < rows.length; r++) { rows[kept] = rows[r]; kept += keepTask[col.task[rows[r]]]; }
+  return rows.subarray(0, kept);
 }
 
-// Runs of one metric in ascending order, computed once: then every median of every group is one
-// linear pass (a group's values arrive already sorted), never a sort per group or per click.
-// Keys pack value and row index into one float so the native numeric sort needs no comparator.
-const SCALE = { wall: 100 };
-const ROW_BITS = 2 ** 21;
+// The measured runs (setup and infra errors left out) with a known value of one metric, in ascending
+// order, computed once: then every median of every group is one linear pass (a group's values arrive
+// already sorted), never a sort per group or per click. The values are whole numbers, so a radix sort
+// by 16-bit digits orders them in a pass or two, not a comparison sort.
 const orders = {};
 function order(metric) {
   if (!orders[metric]) {
-    const all = new Float64Array(N);
-    const scale = SCALE[metric] || 1, values = col[metric];
-    let n = 0;  // unknown values (NaN: e.g. tokens a provider did not report) are in no order
-    for (let i = 0; i < N; i++) if (!Number.isNaN(values[i])) all[n++] = Math.round(values[i] * scale) * ROW_BITS + i;
-    const keys = all.subarray(0, n).sort();
-    orders[metric] = Int32Array.from(keys, (k) => k % ROW_BITS);
+    const values = col[metric];
+    const low = new Uint32Array(N), high = new Uint32Array(N);  // each key's two 32-bit halves: exact below 2^53
+    let rows = new Int32Array(N), n = 0, top = 0;
+    for (let i = 0; i < N; i++) {
+      if (Number.isNaN(values[i]) || notMeasured(col.status[i])) continue;  // NaN: e.g. tokens a provider did not report
+      low[i] = values[i];
+      high[i] = values[i] / 2 ** 32;
+      top = Math.max(top, values[i]);
+      rows[n++] = i;
+    }
+    rows = rows.subarray(0, n);
+    for (let bits = 0; bits === 0 || top >= 2 ** bits; bits += 16) rows = byDigit(rows, bits < 32 ? low : high, bits % 32);
+    orders[metric] = rows;
   }
   return orders[metric];
+}
+
+// One pass of the radix sort: the rows, stably ordered by the 16-bit digit of their keys at `shift`.
+function byDigit(rows, keys, shift) {
+  const starts = new Int32Array(65537), out = new Int32Array(rows.length);
+  for (let r = 0; r < rows.length; r++) starts[((keys[rows[r]] >>> shift) & 0xffff) + 1]++;
+  for (let d = 0; d < 65536; d++) starts[d + 1] += starts[d];
+  for (let r = 0; r < rows.length; r++) { const i = rows[r]; out[starts[(keys[i] >>> shift) & 0xffff]++] = i; }
+  return out;
 }
 
 // Groups of the selected rows by some axes, as dense ids in typed arrays: group[i] is row i's group
@@ -108,7 +137,7 @@ function groupRows(rows, by) {
   const sizes = by.map((a) => R.dims[a].length);
   const G = sizes.reduce((x, y) => x * y, 1);
   const group = new Int32Array(N).fill(-1);
-  const n = new Int32Array(G);
+  const n = new Int32Array(G), measured = new Int32Array(G);
   const cols = by.map((a) => col[a]);
   for (let r = 0; r < rows.length; r++) {
     const i = rows[r];
@@ -116,27 +145,41 @@ function groupRows(rows, by) {
     for (let a = 0; a < cols.length; a++) k = k * sizes[a] + cols[a][i];
     group[i] = k;
     n[k]++;
+    if (!notMeasured(col.status[i])) measured[k]++;
   }
   const present = [];
   for (let k = 0; k < G; k++) if (n[k]) present.push(k);
   const ids = (k) => { const out = new Array(by.length); for (let a = by.length - 1; a >= 0; a--) { out[a] = k % sizes[a]; k = Math.floor(k / sizes[a]); } return out; };
-  return { by, rows, group, n, G, present, ids };
+  return { by, rows, group, n, measured, G, present, ids };
 }
 
 // Medians of `metric` for every group at once; setup errors (the harness's failures) are left out.
+// A group's values arrive in order, so its median is where the pass reaches its middle; the pass
+// stops once every group has had its median.
 function medians(g, metric) {
-  const count = new Int32Array(g.G), values = col[metric];
-  for (let r = 0; r < g.rows.length; r++) { const i = g.rows[r]; if (!notMeasured(col.status[i]) && !Number.isNaN(values[i])) count[g.group[i]]++; }
-  const seen = new Int32Array(g.G), lo = new Float64Array(g.G), out = new Float64Array(g.G).fill(NaN);
-  const ord = order(metric);
-  for (let r = 0; r < ord.length; r++) {
+  const count = knownCounts(g, metric);
+  const seen = new Int32Array(g.G), lo = new Float64Array(g.G), out = new Float64Array(g.G).fill(NaN), ord = order(metric);
+  let left = count.reduce((groups, n) => groups + (n > 0), 0);
+  for (let r = 0; r < ord.length && left; r++) {
     const i = ord[r], k = g.group[i];
-    if (k < 0 || notMeasured(col.status[i])) continue;
+    if (k < 0) continue;
     const at = seen[k]++, n = count[k];
-    if (at === (n - 1) >> 1) lo[k] = values[i];
-    if (at === n >> 1) out[k] = (lo[k] + values[i]) / 2;
+    if (at === (n - 1) >> 1) lo[k] = metricAt(metric, i);
+    if (at === n >> 1) { out[k] = (lo[k] + metricAt(metric, i)) / 2; left--; }
   }
   return (k) => (Number.isNaN(out[k]) ? null : out[k]);
+}
+
+// How many measured runs of each group have a known value of `metric`. Only a column sent as Float64
+// can hold unknown values (NaN: tokens a provider did not report); any other needs no pass.
+function knownCounts(g, metric) {
+  const count = Int32Array.from(g.measured), values = col[metric];
+  if (R.cols[metric][0] !== "Float64") return count;
+  for (let r = 0; r < g.rows.length; r++) {
+    const i = g.rows[r];
+    if (Number.isNaN(values[i]) && !notMeasured(col.status[i])) count[g.group[i]]--;
+  }
+  return count;
 }
 
 const pct = (part, whole) => (whole ? Math.round((1000 * part) / whole) / 10 : null);
@@ -166,17 +209,22 @@ const charts = {};
 const TITLE = { left: "center", top: 6, textStyle: { fontSize: 13 } };
 
 // A chart is drawn only while it is on screen: one scrolled into view is drawn then, from the latest
-// data. So a filter click pays for the charts a person can see, not for every chart of the page.
+// data (its option is a function, so even the chart's numbers are computed only then). So a filter
+// click pays for the charts a person can see, not for every chart of the page.
 const pending = new Map();
 const onScreen = new Set();
 const watcher = new IntersectionObserver((entries) => {
   for (const e of entries) {
     if (!e.isIntersecting) { onScreen.delete(e.target.id); continue; }
     onScreen.add(e.target.id);
-    if (pending.has(e.target.id)) { const option = pending.get(e.target.id); pending.delete(e.target.id); paint(e.target.id, option); }
+    paintPending(e.target.id);
   }
 });
 for (const el of document.querySelectorAll(".chart")) watcher.observe(el);
+
+function paintPending(id) {
+  if (pending.has(id)) { const option = pending.get(id); pending.delete(id); paint(id, option); }
+}
 
 function instance(id) {
   if (!charts[id]) charts[id] = echarts.init($(id), null, { renderer: "canvas" });
@@ -184,8 +232,22 @@ function instance(id) {
 }
 
 function paint(id, option) {
+  if (!window.echarts) { pending.set(id, option); loadCharts(); return; }
   instance(id).setOption(option(), true);
   paintedAt = performance.now();
+}
+
+// echarts.min.js (1 MB) is loaded the first time a chart is on screen, like views.js: the summary
+// table at the top of a large report needs none of it, and parsing it first delayed the table by
+// 35 to 150 ms. The charts that came on screen meanwhile are drawn once it is there.
+let chartsLoading = false;
+function loadCharts() {
+  if (chartsLoading) return;
+  chartsLoading = true;
+  const script = document.createElement("script");
+  script.src = "echarts.min.js";
+  script.onload = () => onScreen.forEach(paintPending);
+  document.head.appendChild(script);
 }
 
 let paintedAt = 0;
@@ -207,7 +269,20 @@ function categoryLabels(id, count, { share = 1, rotate = 0, min = 40 } = {}) {
   return { interval: 0, rotate, width: fit, overflow: "truncate", formatter: (v) => elide(v, Math.floor(fit / 8)) };
 }
 
-const fmt = (v, digits = 0) => (v == null || Number.isNaN(v) ? "—" : Number(v).toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+// en-US numbers exactly as Intl.NumberFormat writes them (thousands by commas, half away from zero
+// on the double's shortest decimal form), by hand for plain numbers: a page's first Intl formatter
+// costs ~20 ms (ICU loads) before the first table can show. Exponent forms (1e-7) go to Intl.
+const formats = [];
+function fmt(value, digits = 0) {
+  if (value == null || Number.isNaN(value)) return "—";
+  const v = Number(value), text = String(Math.abs(v)), [whole, frac = ""] = text.split(".");
+  const units = Number(whole + frac.slice(0, digits).padEnd(digits, "0")) + (frac.charCodeAt(digits) >= 53 ? 1 : 0);  // 53: "5"
+  if (!/^[0-9.]+$/.test(text) || !Number.isSafeInteger(units)) {
+    return (formats[digits] ??= new Intl.NumberFormat("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })).format(v);
+  }
+  const shown = String(units).padStart(digits + 1, "0"), cut = shown.length - digits;
+  return (v < 0 || Object.is(v, -0) ? "-" : "") + shown.slice(0, cut).replace(/\B(?=(\d{3})+$)/g, ",") + (digits ? "." + shown.slice(cut) : "");
+}
 
 function header() {
   const revs = R.dims.revision.map((r) => `<b>${esc(r.name)}</b> <span title="${esc(r.sha)}">${esc(r.sha.slice(0, 10))}</span>`).join(", ");
@@ -239,7 +314,6 @@ function syncControls() {
   for (const v of document.querySelectorAll(".view")) v.classList.toggle("on", v.id === "view-" + state.view);
 }
 
-const METRICS = ["wall", "new", "cached", "generated", "turns", "tools"];
 function summaryTable(rows) {
   const head = [...state.by, "runs", "match %", "median s", "new tok", "cached tok", "generated tok", "turns", "tool calls", "errors %", "silent %", "cost",
     ...MARKERS.map((m) => m.name + " %")];
@@ -255,18 +329,26 @@ function summaryTable(rows) {
   $("summary").innerHTML = `<thead><tr>${head.map((h, k) => `<th class="${k < state.by.length ? "key" : ""}">${esc(h)}</th>`).join("")}</tr></thead><tbody>${body.join("")}</tbody>`;
 }
 
-function bars(id, title, g, value, unit) {
-  // One bar per (x, series) group of a two-axis grouping; categories keep the dims' order.
-  const [xAxis, seriesAxis] = g.by;
-  const xs = [...new Set(g.present.map((k) => g.ids(k)[0]))];
-  const ss = [...new Set(g.present.map((k) => g.ids(k)[1]))].sort((a, b) => a - b);
-  const size = R.dims[seriesAxis].length;
-  draw(id, () => ({
-    animation: false, title: { text: title, ...TITLE }, tooltip: { trigger: "axis" }, legend: { top: 28 }, grid: { top: 66, bottom: 10, left: 10, right: 16, ...FIT },
-    xAxis: { type: "category", data: xs.map(name[xAxis]), axisLabel: categoryLabels(id, xs.length, { rotate: xs.length > 6 ? 30 : 0 }) }, yAxis: { type: "value", name: unit },
-    series: ss.map((s) => ({ type: "bar", name: name[seriesAxis](s), data: xs.map((x) => (g.n[x * size + s] ? value(x * size + s) : null)) })),
-  }));
+// One bar per (x, series) group of a two-axis grouping; categories keep the dims' order. The grouping
+// and each group's bar (`values()` gives a function of the group) are computed when the chart is drawn.
+function bars(id, title, grouping, values, unit) {
+  draw(id, () => {
+    const g = grouping(), value = values();
+    const [xAxis, seriesAxis] = g.by;
+    const xs = [...new Set(g.present.map((k) => g.ids(k)[0]))];
+    const ss = [...new Set(g.present.map((k) => g.ids(k)[1]))].sort((a, b) => a - b);
+    const size = R.dims[seriesAxis].length;
+    return {
+      animation: false, title: { text: title, ...TITLE }, tooltip: { trigger: "axis" }, legend: { top: 28 }, grid: { top: 66, bottom: 10, left: 10, right: 16, ...FIT },
+      xAxis: { type: "category", data: xs.map(name[xAxis]), axisLabel: categoryLabels(id, xs.length, { rotate: xs.length > 6 ? 30 : 0 }) }, yAxis: { type: "value", name: unit },
+      series: ss.map((s) => ({ type: "bar", name: name[seriesAxis](s), data: xs.map((x) => (g.n[x * size + s] ? value(x * size + s) : null)) })),
+    };
+  });
 }
+
+// A value made the first time it is asked for: what two charts share is computed once, if at all.
+const lazy = (make) => { let made; return () => (made ??= make()); };
+const whenIdle = (work) => (window.requestIdleCallback ? requestIdleCallback(work) : setTimeout(work));
 
 let chartsFor = "";
 function overview(rows) {
@@ -274,18 +356,29 @@ function overview(rows) {
   const selection = JSON.stringify([state.keep, [...state.shared]], (k, v) => (v instanceof Set ? [...v] : v));
   if (selection === chartsFor) return;  // only the table's grouping changed: the charts stand
   chartsFor = selection;
-  const revTier = groupRows(rows, ["revision", "tier"]);
-  bars("chart-time", "Median time per revision, by tier", revTier, medians(revTier, "wall"), "s");
-  bars("chart-tokens", "Median new tokens per revision, by tier", revTier, medians(revTier, "new"), "tokens");
-  const modelTier = groupRows(rows, ["model", "tier"]);
-  const byModelTier = summaries(modelTier);
-  bars("chart-match", "Match % across models, by tier", modelTier, (k) => byModelTier(k).match, "%");
-  draw("chart-markers", () => ({
-    animation: false, title: { text: "Marker adoption by tier, across models", ...TITLE }, tooltip: { trigger: "axis" }, legend: { top: 28 },
-    grid: { top: 66, bottom: 10, left: 10, right: 16, ...FIT }, yAxis: { type: "value", name: "% of runs", max: 100 },
-    xAxis: { type: "category", data: modelTier.present.map((k) => modelTier.ids(k)).map(([m, t]) => `${name.model(m)} · ${name.tier(t)}`), axisLabel: categoryLabels("chart-markers", modelTier.present.length, { rotate: 30 }) },
-    series: MARKERS.map((m, j) => ({ type: "bar", name: m.name, data: modelTier.present.map((k) => byModelTier(k).markers[j]) })),
-  }));
+  const revTier = lazy(() => groupRows(rows, ["revision", "tier"]));
+  const times = lazy(() => medians(revTier(), "wall")), tokens = lazy(() => medians(revTier(), "new"));
+  bars("chart-time", "Median time per revision, by tier", revTier, times, "s");
+  bars("chart-tokens", "Median new tokens per revision, by tier", revTier, tokens, "tokens");
+  const modelTier = lazy(() => groupRows(rows, ["model", "tier"]));
+  const byModelTier = lazy(() => summaries(modelTier()));
+  bars("chart-match", "Match % across models, by tier", modelTier, () => (k) => byModelTier()(k).match, "%");
+  // The bar charts' numbers are made once the page is idle, after the table is on screen: a chart
+  // scrolled into view then draws at once, and the next click finds the code that makes them warm.
+  whenIdle(() => [times, tokens, byModelTier].forEach((made) => made()));
+  draw("chart-markers", () => {
+    const g = modelTier(), summary = byModelTier();
+    return {
+      animation: false, title: { text: "Marker adoption by tier, across models", ...TITLE }, tooltip: { trigger: "axis" }, legend: { top: 28 },
+      grid: { top: 66, bottom: 10, left: 10, right: 16, ...FIT }, yAxis: { type: "value", name: "% of runs", max: 100 },
+      xAxis: { type: "category", data: g.present.map((k) => g.ids(k)).map(([m, t]) => `${name.model(m)} · ${name.tier(t)}`), axisLabel: categoryLabels("chart-markers", g.present.length, { rotate: 30 }) },
+      series: MARKERS.map((m, j) => ({ type: "bar", name: m.name, data: g.present.map((k) => summary(k).markers[j]) })),
+    };
+  });
+  draw("chart-tasks", () => taskChart(rows));
+}
+
+function taskChart(rows) {
   const cells = groupRows(rows, ["task", "tier", "revision"]);
   const byCell = summaries(cells);
   const nRev = R.dims.revision.length;
@@ -293,27 +386,32 @@ function overview(rows) {
   const revs = [...new Set(cells.present.map((k) => k % nRev))].sort((a, b) => a - b);
   const yAt = new Map(ys.map((taskTier, y) => [taskTier, y])), xAt = new Map(revs.map((r, x) => [r, x]));
   const nTier = R.dims.tier.length;
-  draw("chart-tasks", () => ({
+  return {
     animation: false, title: { text: "Match % per task · tier, across revisions", ...TITLE }, tooltip: {},
     grid: { top: 40, bottom: 10, left: 10, right: 90, ...FIT }, visualMap: { min: 0, max: 100, right: 10, top: "middle", calculable: true },
     xAxis: { type: "category", data: revs.map(name.revision), axisLabel: categoryLabels("chart-tasks", revs.length, { share: 0.6 }) },
     yAxis: { type: "category", data: ys.map((tt) => `${name.task(Math.floor(tt / nTier))} · ${name.tier(tt % nTier)}`), axisLabel: { width: 260, overflow: "truncate" } },
     series: [{ type: "heatmap", label: { show: cells.present.length < 400 }, data: cells.present.map((k) => [xAt.get(k % nRev), yAt.get(Math.floor(k / nRev)), byCell(k).match]) }],
-  }));
+  };
 }
 
 function distributions(rows) {
-  const tiers = [...new Set(Array.from(rows, (i) => col.tier[i]))].sort((a, b) => a - b);
+  const tiers = lazy(() => [...new Set(Array.from(rows, (i) => col.tier[i]))].sort((a, b) => a - b));
   for (const [metric, title] of [["wall", "Elapsed seconds"], ["new", "New tokens"], ["cached", "Cached tokens"], ["generated", "Generated tokens"]]) {
-    const series = tiers.map((t) => ({ type: "scatter", name: name.tier(t), large: true, largeThreshold: 2000, symbolSize: 3, data: [] }));
-    const at = new Map(tiers.map((t, k) => [t, series[k].data]));
-    for (const i of rows) at.get(col.tier[i]).push([col.revision[i] + (((i * 2654435761) % 1000) / 1000 - 0.5) * 0.6, col[metric][i]]);
     draw("dist-" + metric, () => ({
       animation: false, title: { text: title + " — every run", ...TITLE }, legend: { top: 28 }, tooltip: {}, grid: { top: 66, bottom: 40, left: 70, right: 16 },
       xAxis: { type: "value", min: -0.5, max: R.dims.revision.length - 0.5, interval: 1, axisLabel: { formatter: (v) => R.dims.revision[Math.round(v)]?.name ?? "" } },
-      yAxis: { type: "value", scale: true }, series,
+      yAxis: { type: "value", scale: true }, series: points(rows, tiers(), metric),
     }));
   }
+}
+
+// Every run a point, a series per tier; x is its revision, jittered by its row so it stays put.
+function points(rows, tiers, metric) {
+  const series = tiers.map((t) => ({ type: "scatter", name: name.tier(t), large: true, largeThreshold: 2000, symbolSize: 3, data: [] }));
+  const at = new Map(tiers.map((t, k) => [t, series[k].data]));
+  for (const i of rows) at.get(col.tier[i]).push([col.revision[i] + (((i * 2654435761) % 1000) / 1000 - 0.5) * 0.6, metricAt(metric, i)]);
+  return series;
 }
 
 // What the suites asked for: a dense array over (model, task, revision, tier), like the grouping below.
@@ -354,7 +452,7 @@ function runs(rows) {
     const marks = MARKERS.filter((_, k) => (col.markers[i] >> k) & 1).map((x) => x.name).join(" ");
     return `<tr data-row="${i}"><td class="key">${esc(name.model(col.model[i]))}</td><td class="key">${esc(name.revision(col.revision[i]))}</td><td class="key">${esc(name.tier(col.tier[i]))}</td>
       <td class="key">${esc(name.task(col.task[i]))}</td><td>${col.repeat[i]}</td><td class="${s ? "bad" : ""}">${STATUSES[s]}</td>
-      <td class="${m === 1 ? "good" : m === 0 ? "bad" : ""}">${m === 2 ? "—" : m ? "yes" : "no"}</td><td>${fmt(col.wall[i], 1)}</td><td>${col.turns[i]}</td>
+      <td class="${m === 1 ? "good" : m === 0 ? "bad" : ""}">${m === 2 ? "—" : m ? "yes" : "no"}</td><td>${fmt(metricAt("wall", i), 1)}</td><td>${col.turns[i]}</td>
       <td>${col.tools[i]}</td><td>${fmt(col.new[i])}</td><td>${fmt(col.generated[i])}</td><td class="key">${esc(marks)}</td></tr>`;
   }).join("") + "</tbody>";
   $("tasks").innerHTML = R.dims.task.map((t) => `<div class="task"><b>${esc(t.id)}</b> — ${t.expected == null ? "behaviour only" : `${esc(t.match)}: <code>${esc(t.expected)}</code>`}
@@ -384,7 +482,7 @@ function detailsOf(i) {
 }
 
 async function inflated(packed, k) {
-  packed.bytes ??= Uint8Array.from(atob(packed.z), (c) => c.charCodeAt(0));
+  packed.bytes ??= base64Bytes(packed.z);
   const run = new Blob([packed.bytes.subarray(packed.at[k], packed.at[k + 1])]);
   return JSON.parse(await new Response(run.stream().pipeThrough(new DecompressionStream("deflate"))).text());
 }
@@ -414,7 +512,7 @@ async function openRun(i) {
   const trace = R.meta.trace_base + d.folder + "/trace.jsonl";
   $("run").innerHTML = `<h3>${esc(name.task(col.task[i]))} · ${esc(name.model(col.model[i]))} · ${esc(name.revision(col.revision[i]))} · ${esc(name.tier(col.tier[i]))} · r${col.repeat[i]}</h3>
     <p>status <b class="${col.status[i] ? "bad" : ""}">${STATUSES[col.status[i]]}</b>${d.ended_by ? ` (ended by ${esc(d.ended_by)})` : ""} ·
-    ${fmt(col.wall[i], 1)} s · ${col.turns[i]} turns · ${d.requests} model requests${R.meta.trace_base ? ` · <a href="${esc(trace)}">trace (pi session)</a>` : ""}</p>
+    ${fmt(metricAt("wall", i), 1)} s · ${col.turns[i]} turns · ${d.requests} model requests${R.meta.trace_base ? ` · <a href="${esc(trace)}">trace (pi session)</a>` : ""}</p>
     ${others.length ? `<p id="elsewhere">the same task at ${others.join(", ")} · <code>agent-eval explain --task ${esc(name.task(col.task[i]))}</code> shows them side by side</p>` : ""}
     <p>answer:</p><pre>${esc(d.answer) || "(none)"}</pre>
     ${graded(d)}${agentFiles(d)}

@@ -162,7 +162,7 @@ def test_runs_open_their_details_and_trace_and_coverage_shows_gaps(page):
     assert trace.startswith("../runs/") and trace.endswith("/trace.jsonl")
 
     tab.click("#tabs a[data-view=coverage]")
-    drawn = "echarts.getInstanceByDom(document.getElementById('chart-coverage'))?.getOption()?.series?.[0]?.data"
+    drawn = "window.echarts?.getInstanceByDom(document.getElementById('chart-coverage'))?.getOption()?.series?.[0]?.data"
     tab.wait_for_function(f"({drawn} || []).length > 0")  # charts are drawn once on screen
     coverage = tab.evaluate(f"{drawn}.map(d => d.text)")
     assert sorted(coverage) == sorted(["2/2", "1/2", "1/2", "1/2", "0/2", "1/2", "0/2", "2/2", "0/2", "0/2", "0/2", "0/2"])

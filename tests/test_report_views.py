@@ -54,7 +54,7 @@ def open_view(tab, view: str) -> None:
     tab.click(f"#tabs a[data-view={view}]")
     for chart in VIEWS[view]:
         tab.locator(f"#{chart}").scroll_into_view_if_needed()  # charts are drawn once on screen
-        tab.wait_for_function(f"echarts.getInstanceByDom(document.getElementById('{chart}'))?.getOption()?.series?.length > 0")
+        tab.wait_for_function(f"window.echarts?.getInstanceByDom(document.getElementById('{chart}'))?.getOption()?.series?.length > 0")
 
 
 @pytest.mark.parametrize("view", list(VIEWS))
