@@ -15,6 +15,7 @@ import yaml
 from conftest import HF_CANARY as TOKEN
 from hub_standin import HubStandIn
 from synthetic import plan, result, revision, write
+from agent_eval.read import report
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def cli(hub: HubStandIn, *args: str) -> subprocess.CompletedProcess:
 def test_publish_report_creates_a_private_static_space_with_the_built_site(hub, store, tmp_path):
     dry = cli(hub, "publish-report", str(store), "--space", "org/agent-eval-report", "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert "dry run: would upload 9 files" in dry.stderr and "private static Space org/agent-eval-report" in dry.stderr
+    assert f"dry run: would upload {8 + len(report.SCRIPTS)} files" in dry.stderr and "private static Space org/agent-eval-report" in dry.stderr
     assert not hub.repos  # nothing was created
 
     done = cli(hub, "publish-report", str(store), "--space", "org/agent-eval-report")
@@ -44,13 +45,13 @@ def test_publish_report_creates_a_private_static_space_with_the_built_site(hub, 
     assert done.stdout.strip() == f"{hub.url}/spaces/org/agent-eval-report"
     space = hub.repos["space:org/agent-eval-report"]
     assert (space.sdk, space.private, len(space.commits)) == ("static", True, 1)
-    assert set(space.files) == {"README.md", "index.html", "app.js", "style.css", "data.js", "echarts.min.js", "details/000-0000.js", "reads.js", "views.js"}
+    assert set(space.files) == {"README.md", "index.html", *report.SCRIPTS, "style.css", "data.js", "echarts.min.js", "details/000-0000.js", "reads.js", "views.js"}
     assert b"sdk: static" in space.files["README.md"]
     card = yaml.safe_load(space.files["README.md"].decode().split("---")[1])  # front matter the Hub can parse
     assert card["sdk"] == "static" and card["title"].startswith("agent-eval: ")
     local = tmp_path / "local-site"
     assert cli(hub, "report", str(store), "--out", str(local)).returncode == 0
-    for name in ("app.js", "style.css", "echarts.min.js", "details/000-0000.js"):
+    for name in (*report.SCRIPTS, "style.css", "echarts.min.js", "details/000-0000.js"):
         assert space.files[name] == (local / name).read_bytes()
     published = orjson.loads(space.files["data.js"].removeprefix(b"window.REPORT=").rstrip(b";\n"))
     assert published["meta"]["trace_base"] == "" and published["meta"]["runs"] == 3

@@ -85,7 +85,7 @@ def site(tmp_path) -> tuple[Path, report.Table]:
 
 def test_build_writes_a_self_contained_site(site):
     out, built = site
-    assert {p.name for p in out.iterdir()} == {"index.html", "app.js", "style.css", "data.js", "views.js", "echarts.min.js", "details", "reads.js"}
+    assert {p.name for p in out.iterdir()} == {"index.html", *report.SCRIPTS, "style.css", "data.js", "views.js", "echarts.min.js", "details", "reads.js"}
     assert (out / "echarts.min.js").stat().st_size > 500_000  # the real library, shipped: no CDN at view time
     html = (out / "index.html").read_text()
     assert "http://" not in html and "https://" not in html

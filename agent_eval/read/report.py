@@ -49,6 +49,8 @@ ERROR_STATUSES = {"agent_error", "timeout", "setup_error", "infra_error"}
 AXES = ["model", "revision", "task", "tier", "agent"]  # agent: the agent's version, an axis when a suite names several
 DETAILS_PER_FILE = 1000
 ECHARTS_VERSION = "6.1.0"
+# The page's scripts (report_site/), in the order it loads them: app.js last, it calls the others.
+SCRIPTS = ("runs.js", "charts.js", "run.js", "later_views.js", "app.js")
 
 
 @dataclass
@@ -330,10 +332,10 @@ def build(store: Path, out: Path, trace_base: str | None = None, say=lambda line
     reads_view.write(store, out, t.dims, cols, found)  # its own file, loaded when its view opens
     site = site_dir()
     shutil.copyfile(echarts(), out / "echarts.min.js")
-    for asset in ("app.js", "style.css"):
+    for asset in (*SCRIPTS, "style.css"):
         (out / asset).write_text(site.joinpath(asset).read_text())
     page = jinja2.Template(site.joinpath("index.html").read_text(), autoescape=True)
-    (out / "index.html").write_text(page.render(meta=t.meta, version=__version__))
+    (out / "index.html").write_text(page.render(meta=t.meta, version=__version__, scripts=SCRIPTS))
     return t
 
 
