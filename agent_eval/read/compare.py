@@ -204,6 +204,12 @@ class Cells:
         return self.groups[at]
 
 
+CELL = ("model", "revision", "task", "tier", "agent")  # a cell key's order; agent: the agent's version
+COLUMNS_OF = {**SIDES, "task": ("task", "task", "task")}  # each axis: the columns of its key, name and other name
+KEY = tuple(COLUMNS_OF[axis][0] for axis in CELL)  # a cell's key, as columns
+TASK = CELL.index("task")
+
+
 def summarize(rows: list[dict] | Columns, directions: dict[str, str] | None = None) -> Cells:
     cols = as_columns(rows)
     table, values = metrics(cols, directions or {})
@@ -225,29 +231,19 @@ def summarize(rows: list[dict] | Columns, directions: dict[str, str] | None = No
                  aliases=known)
 
 
-KEY = ("model", "sha", "task", "tier", "agent_version")  # a cell's key: CELL's columns
-NAMED = (("model", "model", "model_name", "model"), ("revision", "sha", "revision", "ref"), ("tier", "tier", "tier", "tier"),
-         ("task", "task", "task", "task"), ("agent", "agent_version", "agent", "agent_version"))  # axis, its key, its name, other name
-
-
 def _names(cols: Columns, first: np.ndarray) -> dict[tuple[str, str], tuple[str, str]]:
     """Each axis value's (name, other name) as the first run of the last cell that has it, the values
     in the order cells first have them (`first`: each cell's first run)."""
     names = {}
-    for axis, key, name, other in NAMED:
-        code, distinct = cols[key][first], cols.values(key)
-        last = np.full(len(distinct), -1)
+    for axis in CELL:
+        key, name, other = COLUMNS_OF[axis]
+        code, values = cols[key][first], cols.values(key)
+        last = np.full(len(values), -1)
         np.maximum.at(last, code, np.arange(len(code)))
-        for k in first_had(code, len(distinct)).tolist():
+        for k in first_had(code, len(values)).tolist():
             run = first[last[k]]
-            names[axis, distinct[k]] = (cols.values(name)[cols[name][run]], cols.values(other)[cols[other][run]])
+            names[axis, values[k]] = (cols.values(name)[cols[name][run]], cols.values(other)[cols[other][run]])
     return names
-
-
-
-
-CELL = ("model", "revision", "task", "tier", "agent")  # a cell key's order; agent: the agent's version
-TASK = CELL.index("task")
 
 
 def two_sides(rows: list[dict] | Columns, axis: str, base: str, head: str) -> Columns:

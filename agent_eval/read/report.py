@@ -300,7 +300,7 @@ def echarts() -> Path:
     return bundle
 
 
-@index.in_bulk  # a million objects, none in a cycle: the collector walked them 300 times (0.1 s at 100k runs)
+@index.bulk()  # a million objects, none in a cycle: the collector walked them 300 times (0.1 s at 100k runs)
 def build(store: Path, out: Path, trace_base: str | None = None, say=lambda line: None) -> Table:
     """Write the site into `out`. Trace links point at `trace_base` + run folder (default: the store,
     relative to `out`, so a report inside the store links the real trace files; "": no links).

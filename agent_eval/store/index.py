@@ -20,7 +20,6 @@ or parsed is kept in the `bad` table with the reason, for the readers to name.
 
 from __future__ import annotations
 
-import functools
 import gc
 import hashlib
 import os
@@ -357,28 +356,17 @@ def prefetch(store: Path) -> None:
                          kwargs={"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "check": False}).start()
 
 
-class bulk:
+@contextmanager
+def bulk():
     """The cyclic garbage collector off while 100k rows (3M objects, none in a cycle) are made: it
-    would otherwise walk them again and again as they pile up."""
-
-    def __enter__(self):
-        self.was = gc.isenabled()
-        gc.disable()
-
-    def __exit__(self, *_):
-        if self.was:
+    would otherwise walk them again and again as they pile up. Also a decorator: @bulk()."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
             gc.enable()
-
-
-def in_bulk(function):
-    """`function`, run inside bulk(): for a reader that makes a store's worth of objects."""
-
-    @functools.wraps(function)
-    def run(*args, **kwargs):
-        with bulk():
-            return function(*args, **kwargs)
-
-    return run
 
 
 UNREADABLE = "SELECT path, reason FROM bad ORDER BY path"
