@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from .stats import POWER, t_quantile, t_two_sided
+from .stats import POWER, sd, t_quantile, t_two_sided
 
 MIN_TASKS = 5  # below this a t interval on tasks is too unstable to print as if it were sure
 
@@ -58,15 +58,15 @@ def measure(name: str, kind: str, direction: str, tasks: dict[str, tuple]) -> Me
     base, head = _columns(kind, xs, ys, mean)
     if n < 2:
         return Metric(**common, **{**empty, "change": _shown(mean, kind)}, base=base, head=head, verdict="unreliable")
-    sd = statistics.stdev(diffs)
-    se, reliable = sd / math.sqrt(n), n >= MIN_TASKS
+    spread = sd(diffs)
+    se, reliable = spread / math.sqrt(n), n >= MIN_TASKS
     half, mde = t_quantile(0.975, n - 1) * se, (t_quantile(0.975, n - 1) + t_quantile(POWER, n - 1)) * se
     p = (0.0 if mean else 1.0) if se == 0 else t_two_sided(mean / se, n - 1)
     low, high = mean - half, mean + half
     verdict = "unreliable" if not reliable else _verdict(low, high)
     return Metric(**common, base=base, head=head, change=_shown(mean, kind), ci_low=_shown(low, kind) if reliable else None,
-                  ci_high=_shown(high, kind) if reliable else None, verdict=verdict, sd=sd, p=p if reliable else None,
-                  mde=_shown(mde, kind) if sd > 0 else None, mde_down=_shown(-mde, kind) if sd > 0 else None)
+                  ci_high=_shown(high, kind) if reliable else None, verdict=verdict, sd=spread, p=p if reliable else None,
+                  mde=_shown(mde, kind) if spread > 0 else None, mde_down=_shown(-mde, kind) if spread > 0 else None)
 
 
 def _columns(kind: str, xs: list[float], ys: list[float], mean: float) -> tuple[float, float]:

@@ -35,12 +35,15 @@ SPEC: dict[str, str | tuple[str, str]] = {
     "tokens_cached": NUMBER, "tokens_generated": NUMBER, "cost": NUMBER, "session_position": NUMBER,
     "activated": NUMBER, "trigger": NUMBER,
     "markers": NAMES,
+    "profile": TEXT, "ended_by": TEXT, "isolation": TEXT, "harness_version": TEXT, "agent_seconds": NUMBER, "requests": NUMBER,
+    "marker_list": (TEXT, '"markers"'),  # each run's markers as listed, in order: the rows' markers (the matrix has no order)
     "part": (TEXT, "substr(folder, 6, instr(substr(folder, 6), '/') - 1)"),  # runs/<part>/…: the report's detail files go by it
     "task_id": (TEXT, "(SELECT task_id FROM details WHERE details.path = runs.path)"),  # the task's text, in the tasks table
 }
 KINDS = {name: spec if isinstance(spec, str) else spec[0] for name, spec in SPEC.items()}
 SQL = {name: f'"{name}"' if isinstance(spec, str) else spec[1] for name, spec in SPEC.items()}
-FORMAT = hashlib.blake2b(repr((1, SPEC)).encode(), digest_size=6).hexdigest()  # another SPEC: every cache is remade
+FORMAT = hashlib.blake2b(repr((2, SPEC)).encode(), digest_size=6).hexdigest()  # another SPEC: every cache is remade
+INT = ".int"  # beside each number column: which runs held an int (10, not 10.0), so that rows give back exactly what was stored
 
 
 class Columns:
@@ -91,16 +94,44 @@ class Columns:
         return kept
 
     def rows(self, names: list[str]) -> list[dict]:
-        """These runs as flat rows of these columns: for a reader that needs a row per run of a few
-        runs (take() them first), never for a whole store."""
-        columns = [self.text(n).tolist() if KINDS[n] == TEXT else [None if x != x else x for x in self.arrays[n].tolist()] for n in names]
-        return [dict(zip(names, values)) for values in zip(*columns)]
+        """These runs as flat rows of these columns, each value as the index holds it (10 stays 10,
+        10.0 stays 10.0, a boolean a bool, markers a list in their order). Made column by column:
+        each distinct string is shared among the rows, not made again for each run."""
+        with index.bulk():
+            columns = [self.listed(name) for name in names]
+            return [dict(zip(names, values)) for values in zip(*columns)]
+
+    def listed(self, name: str) -> list:
+        """One column as a list of Python values, one per run."""
+        if name == "markers":  # each distinct list parsed once; copied, so that changing one run's changes no other's
+            distinct = [orjson.loads(v) for v in self.values("marker_list")]
+            return [list(distinct[k]) for k in self.arrays["marker_list"].tolist()]
+        if KINDS[name] == TEXT:
+            return self.text(name).tolist()
+        values, known = self.arrays[name], ~np.isnan(self.arrays[name])
+        out = values.astype(object)
+        if name in index.BOOLEANS:
+            out[known] = (values[known] == 1).tolist()
+        else:
+            ints = known & self.arrays[name + INT]
+            out[ints] = values[ints].astype(np.int64).tolist()
+        out[~known] = None
+        return out.tolist()
 
     @classmethod
     def from_rows(cls, rows: list[dict]) -> Columns:
         """From flat rows (results.COLUMNS): for tests and callers without a store."""
-        return encode({name: [r[name] for r in rows] for name in SPEC if name in rows[0]} if rows else
-                      {name: [] for name in SPEC})
+        raw = {name: [r[name] for r in rows] for name in SPEC if name in rows[0]} if rows else {name: [] for name in SPEC}
+        if rows and "markers" in rows[0]:
+            raw["marker_list"] = [orjson.dumps(r["markers"]).decode() for r in rows]
+        return encode(raw)
+
+
+def _coded(values: list) -> tuple[np.ndarray, list]:
+    """Each value's code, and the distinct values in the order runs first have them."""
+    code: dict = {}
+    codes = [code.setdefault(v, len(code)) for v in values]
+    return np.array(codes, dtype=np.int32).reshape(len(codes)), list(code)
 
 
 DENSE = 1 << 22  # a key below this ranks by counting (no sort of 100k runs per column)
@@ -123,20 +154,19 @@ def encode(raw: dict[str, list]) -> Columns:
         kind = KINDS[name]
         if kind == NUMBER:
             arrays[name] = np.array(values, dtype=np.float64).reshape(len(values))  # None becomes NaN
+            arrays[name + INT] = np.fromiter(map(type, values), dtype=object, count=len(values)) == int
         elif kind == TEXT:
-            distinct = list(dict.fromkeys(values))
-            code = {v: k for k, v in enumerate(distinct)}
-            arrays[name] = np.fromiter((code[v] for v in values), dtype=np.int32, count=len(values))
+            arrays[name], distinct = _coded(values)
             texts[name] = orjson.dumps(distinct)
-        else:
-            lists = [orjson.loads(v) if isinstance(v, (str, bytes)) else v for v in values]
-            names = list(dict.fromkeys(n for names in lists for n in names))
+        else:  # each distinct list parsed once, and given its row of the matrix
+            codes, distinct = _coded([v if isinstance(v, (str, bytes)) else orjson.dumps(v) for v in values])
+            lists = [orjson.loads(v) for v in distinct]
+            names = list(dict.fromkeys(n for listed in lists for n in listed))  # in the order runs first have them
             at = {n: k for k, n in enumerate(names)}
             matrix = np.zeros((len(lists), len(names)), dtype=np.uint8)
-            for i, names_ in enumerate(lists):
-                for n in names_:
-                    matrix[i, at[n]] = 1
-            arrays[name], texts[name] = matrix, orjson.dumps(names)
+            for i, listed in enumerate(lists):
+                matrix[i, [at[n] for n in listed]] = 1
+            arrays[name], texts[name] = matrix[codes], orjson.dumps(names)
     return Columns(arrays, texts)
 
 
@@ -192,17 +222,19 @@ def _cached(path: Path, stamp: str) -> Columns | None:
         with np.load(path, allow_pickle=False) as saved:
             if bytes(saved["stamp"]).decode() != stamp:
                 return None
-            arrays = {name: saved[name] for name in SPEC}
+            arrays = {name: saved[name].astype(np.int32) if KINDS[name] == TEXT else saved[name] for name in SPEC}
+            size = len(arrays["status"])
+            arrays |= {name + INT: np.unpackbits(saved[name + INT], count=size).astype(bool) for name in SPEC if KINDS[name] == NUMBER}
             raw = {name: bytes(saved[name + ".values"]) for name in SPEC if KINDS[name] != NUMBER}
     except (OSError, KeyError, ValueError):  # none yet, or damaged: made again
         return None
-    return Columns({name: a.astype(np.int32) if KINDS[name] == TEXT else a for name, a in arrays.items()}, raw)
+    return Columns(arrays, raw)
 
 
 def _save(path: Path, stamp: str, cols: Columns) -> None:
     """Written whole then renamed in: a reader sees the old cache or the new one, never half of one.
     A store the reader may not write to (a read-only mount) is read without a cache."""
-    arrays = {name: _narrow(a) if KINDS[name] == TEXT else a for name, a in cols.arrays.items()}
+    arrays = {name: _narrow(a) if KINDS.get(name) == TEXT else np.packbits(a) if name.endswith(INT) else a for name, a in cols.arrays.items()}
     values = {name + ".values": np.frombuffer(raw, dtype=np.uint8) for name, raw in cols.raw.items()}
     part = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import index, results
+from . import columns, index, results
 from .store import read_plans
 
 # What each column holds: the dataset card and the README say the same.
@@ -72,7 +72,8 @@ def write_parquet(rows: list[dict], out: Path) -> None:
 def ordered(store: Path, say=lambda line: None) -> list[dict]:
     """Every current run of a store as flat rows, in the suites' order (results.in_suite_order):
     what results, export, publish-results and reads list. `say` gets a line for each plan.json left out."""
-    return results.in_suite_order(index.rows(store), read_plans(store, say))
+    cols = columns.read(store)
+    return cols.take(results.suite_order(cols, read_plans(store, say))).rows(list(results.COLUMNS))
 
 
 def export(store: Path, format: str, out: Path | None) -> bytes | None:
