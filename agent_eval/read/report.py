@@ -35,7 +35,7 @@ from agent_eval import __version__
 from agent_eval.store import columns, index
 from agent_eval.store.columns import Columns
 from agent_eval.store.records import RETRIED
-from agent_eval.store.results import flat
+from agent_eval.store.results import COLUMNS as RESULT_COLUMNS, flat
 from agent_eval.store.store import read_plans
 from agent_eval.suite.cache import cache_dir, locked
 from agent_eval.suite.profiles import shipped_root
@@ -320,7 +320,7 @@ def build(store: Path, out: Path, trace_base: str | None = None, say=lambda line
     from . import sessions
     from .compare_render import for_report  # the Compare view shows compare's own numbers, the Sessions view sessions'
 
-    flat = index.rows(store) if len(cols) < len(every) else []  # any sessions at all: only then a row per run
+    flat = every.rows(list(RESULT_COLUMNS)) if len(cols) < len(every) else []  # any sessions at all: only then a row per run
     data = {"dims": t.dims, "cols": encode(t.cols), "meta": meta}
     (out / "data.js").write_bytes(b"window.REPORT=" + orjson.dumps(data) + b";\n")
     # What only the Compare and Sessions views show, apart: the page loads it when one of them opens,
