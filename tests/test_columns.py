@@ -88,3 +88,19 @@ def test_rows_made_from_the_columns_are_the_stored_rows_exactly(store):
     assert {type(r["wall_seconds"]) for r in made} == {int, float} and {type(r["matched"]) for r in made} <= {bool, type(None)}
     row["markers"].append("changed")
     assert all(r["markers"] != ["zz", "cli", "zz", "changed"] for r in index.rows(store) if r is not row)
+
+
+def test_a_number_column_holding_text_leaves_its_run_out_named_not_every_reader_down(store):
+    """A hand-edited "turns": "many" would stop the columns (and with them results, report and
+    compare) with a traceback; it is an unreadable result instead, named with its field."""
+    import orjson
+
+    from agent_eval.store.results import NUMBERS
+
+    assert {name for name, kind in columns.KINDS.items() if kind == columns.NUMBER} == set(NUMBERS)
+    edited = next(store.glob("runs/*/*/*/*/*/result.json"))
+    data = orjson.loads(edited.read_bytes())
+    data["turns"] = "many"
+    edited.write_bytes(orjson.dumps(data))
+    assert len(index.rows(store)) == 431 and len(columns.read(store)) == 431
+    assert [why.split(" (")[1] for _, why in index.bad(store)] == ["field turns is str, not a number)"]

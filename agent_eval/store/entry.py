@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 
 from . import kept
-from .results import COLUMNS, flat
+from .results import COLUMNS, NUMBERS, flat
 
 DETAIL_KEYS = ("answer", "errors", "ended_by", "requests", "markers", "steps", "graders", "score", "tampered", "files_cut")  # what the report's run panel shows
 # Of the agent's files, the run panel shows the first FILES_LISTED of the listing and the text of the
@@ -38,9 +38,9 @@ def read(store: str, path: str) -> tuple:
         detail = {"folder": row["folder"], **{key: result.get(key) for key in DETAIL_KEYS}, **files_shown(Path(store) / path, result)}  # as lenient as flat()
         task = {k: result["cell"]["task"].get(k) for k in TASK_KEYS}
         values = [orjson.dumps(row[c]).decode() if c == "markers" else row[c] for c in COLUMNS]
-        odd = next((c for c, v in zip(COLUMNS, values) if not isinstance(v, (str, int, float, type(None)))), None)
+        odd = next((c for c, v in zip(COLUMNS, values) if not isinstance(v, (int, float, type(None)) if c in NUMBERS else (str, int, float, type(None)))), None)
         if odd:
-            raise TypeError(f"field {odd} is {type(row[odd]).__name__}, not a number or a string")
+            raise TypeError(f"field {odd} is {type(row[odd]).__name__}, not a number{'' if odd in NUMBERS else ' or a string'}")
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as err:
         return ("bad", path, st.st_size, st.st_mtime_ns, reason(err))
     info = orjson.dumps(task)

@@ -38,7 +38,7 @@ from .results import COLUMNS
 
 NAME = "index.sqlite"
 COLUMNS_NAME = "index.columns.npz"  # columns.py's cache of what the aggregating readers need, derived from the index
-FORMAT = 1  # bump when flat() computes a column differently: every index is then rebuilt
+FORMAT = 2  # bump when flat() computes a column differently, or entry.read takes other values: every index is then rebuilt
 BOOLEANS = ("matched", "activated", "trigger")
 QUOTED = ", ".join(f'"{c}"' for c in COLUMNS)
 # Value columns have no declared type: SQLite then keeps each value as given (10 stays 10, 10.0 stays 10.0).

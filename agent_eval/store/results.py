@@ -22,6 +22,8 @@ COLUMNS = [
     "environment", "session_position", "session", "harness_version", "finished_at",
     "score", "activated", "trigger", "grading",
 ]
+NUMBERS = ("repeat", "matched", "wall_seconds", "agent_seconds", "turns", "tool_calls", "tokens_new", "tokens_cached",
+           "tokens_generated", "requests", "cost", "session_position", "score", "activated", "trigger")  # the rest are text
 
 
 def flat(result: dict) -> dict:
