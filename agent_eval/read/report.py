@@ -320,14 +320,14 @@ def build(store: Path, out: Path, trace_base: str | None = None, say=lambda line
     from . import sessions
     from .compare_render import for_report  # the Compare view shows compare's own numbers, the Sessions view sessions'
 
-    flat = every.rows(list(RESULT_COLUMNS)) if len(cols) < len(every) else []  # any sessions at all: only then a row per run
+    flat = every.take(sessioned(every)).rows(list(RESULT_COLUMNS))  # a row per run only for the runs the Sessions view reads
     data = {"dims": t.dims, "cols": encode(t.cols), "meta": meta}
     (out / "data.js").write_bytes(b"window.REPORT=" + orjson.dumps(data) + b";\n")
     # What only the Compare and Sessions views show, apart: the page loads it when one of them opens,
     # so its first content never waits for it (at 100k runs it would add half a megabyte and more).
     views = {"compare": for_report(plans, cols),
-             "sessions": {"lines": [line.model_dump() for line in sessions.by_position(flat)] if flat else [],
-                          "saved": [s.model_dump() for s in sessions.saved(flat)] if flat else []}}
+             "sessions": {"lines": [line.model_dump() for line in sessions.by_position(flat)],
+                          "saved": [s.model_dump() for s in sessions.saved(flat)]}}
     (out / "views.js").write_bytes(b"window.reportViews(" + orjson.dumps(views) + b");\n")
     reads_view.write(store, out, t.dims, cols, found)  # its own file, loaded when its view opens
     site = site_dir()
@@ -337,6 +337,13 @@ def build(store: Path, out: Path, trace_base: str | None = None, say=lambda line
     page = jinja2.Template(site.joinpath("index.html").read_text(), autoescape=True)
     (out / "index.html").write_text(page.render(meta=t.meta, version=__version__, scripts=SCRIPTS))
     return t
+
+
+def sessioned(every: Columns) -> np.ndarray:
+    """The runs of each (model, pi version, revision, tier) some session ran in, one-shot runs of
+    them too: all that the Sessions view (sessions.by_position, sessions.saved) looks at."""
+    group = every.combined("model_name", "agent_version", "revision", "sha", "tier")
+    return np.isin(group, group[~np.isnan(every["session_position"])])
 
 
 # Each column as the narrowest typed array that holds it exactly, base64: a browser reads one long
