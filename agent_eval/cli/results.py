@@ -55,10 +55,10 @@ def sessions_cmd(
     import orjson
 
     from agent_eval.read import sessions
-    from agent_eval.store import index
+    from agent_eval.store import columns, index
 
     require_store(store)
-    rows = index.rows(store)
+    rows = sessions.rows_of(columns.read(store))
     lines, savings = sessions.by_position(rows), sessions.saved(rows)
     index.warn_bad(store, lambda line: typer.echo(line, err=True))
     if format == Format.json:

@@ -35,7 +35,7 @@ from agent_eval import __version__
 from agent_eval.store import columns, index
 from agent_eval.store.columns import Columns
 from agent_eval.store.records import RETRIED
-from agent_eval.store.results import COLUMNS as RESULT_COLUMNS, flat
+from agent_eval.store.results import flat
 from agent_eval.store.store import read_plans
 from agent_eval.suite.cache import cache_dir, locked
 from agent_eval.suite.profiles import shipped_root
@@ -320,7 +320,7 @@ def build(store: Path, out: Path, trace_base: str | None = None, say=lambda line
     from . import sessions
     from .compare_render import for_report  # the Compare view shows compare's own numbers, the Sessions view sessions'
 
-    flat = every.take(sessioned(every)).rows(list(RESULT_COLUMNS))  # a row per run only for the runs the Sessions view reads
+    flat = sessions.rows_of(every)  # a row per run only for the runs the Sessions view reads
     data = {"dims": t.dims, "cols": encode(t.cols), "meta": meta}
     (out / "data.js").write_bytes(b"window.REPORT=" + orjson.dumps(data) + b";\n")
     # What only the Compare and Sessions views show, apart: the page loads it when one of them opens,
@@ -337,13 +337,6 @@ def build(store: Path, out: Path, trace_base: str | None = None, say=lambda line
     page = jinja2.Template(site.joinpath("index.html").read_text(), autoescape=True)
     (out / "index.html").write_text(page.render(meta=t.meta, version=__version__, scripts=SCRIPTS))
     return t
-
-
-def sessioned(every: Columns) -> np.ndarray:
-    """The runs of each (model, pi version, revision, tier) some session ran in, one-shot runs of
-    them too: all that the Sessions view (sessions.by_position, sessions.saved) looks at."""
-    group = every.combined("model_name", "agent_version", "revision", "sha", "tier")
-    return np.isin(group, group[~np.isnan(every["session_position"])])
 
 
 # Each column as the narrowest typed array that holds it exactly, base64: a browser reads one long

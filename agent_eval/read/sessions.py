@@ -24,9 +24,12 @@ import math
 import statistics
 from collections import defaultdict
 
+import numpy as np
 from pydantic import BaseModel
 
+from agent_eval.store.columns import Columns
 from agent_eval.store.records import RETRIED
+from agent_eval.store.results import COLUMNS
 from agent_eval.suite.text import console, visible
 
 from .paired import MIN_TASKS
@@ -45,6 +48,13 @@ class Line(BaseModel):
     sessions: int  # 0 for one-shot
     matched: float | None  # % of the runs with an expected answer; None: none had one
     medians: dict[str, float | None]
+
+
+def rows_of(cols: Columns) -> list[dict]:
+    """Flat rows of the runs the lines and savings below read: every run of each (model, pi version,
+    revision, tier) some session ran in, one-shot runs of them too. None for a store of one-shot runs."""
+    group = cols.combined("model_name", "agent_version", "revision", "sha", "tier")
+    return cols.take(np.isin(group, group[~np.isnan(cols["session_position"])])).rows(COLUMNS)
 
 
 def by_position(rows: list[dict]) -> list[Line]:
