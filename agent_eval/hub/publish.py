@@ -17,7 +17,7 @@ import orjson
 
 from agent_eval import __version__
 from agent_eval.read import report
-from agent_eval.store import environments, index, results
+from agent_eval.store import columns, environments, results
 from agent_eval.store.export import DOCS, PARQUET_FILE, ExportError, ordered, write_parquet
 from agent_eval.store.redact import held, redact
 
@@ -88,7 +88,7 @@ def publish_report(store: Path, space: str, public: bool | None, dry_run: bool, 
     with tempfile.TemporaryDirectory(prefix="agent-eval-report-") as tmp:
         site = Path(tmp)
         built = report.build(store, site, trace_base=trace_base, say=say)
-        suites = sorted({row["suite"] for row in index.rows(store)})  # the suites with runs, not every plan.json
+        suites = sorted(columns.read(store).values("suite"))  # the suites with runs, not every plan.json
         (site / "README.md").write_text(SPACE_CARD.format(title_json=orjson.dumps(space_title(suites)).decode(), suites=", ".join(suites) or "a store",
                                                           runs=built.size, version=built.meta["harness_version"]))
         files = sorted(p for p in site.rglob("*") if p.is_file())
