@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from . import index
+from . import index, schema
 
 NUMBER, TEXT, NAMES = "number", "text", "names"
 SPEC: dict[str, str | tuple[str, str]] = {
-    "key": TEXT, "folder": TEXT, "finished_at": TEXT, "suite": TEXT, "model": TEXT, "model_name": TEXT, "sha": TEXT, "revision": TEXT, "ref": TEXT, "tier": TEXT, "task": TEXT,
+    "key": TEXT, "folder": (TEXT, schema.FOLDER), "finished_at": TEXT, "suite": TEXT, "model": TEXT, "model_name": TEXT, "sha": TEXT, "revision": TEXT, "ref": TEXT, "tier": TEXT, "task": TEXT,
     "agent": TEXT, "agent_version": TEXT, "status": TEXT, "environment": TEXT, "session": TEXT, "grading": TEXT,
     "repeat": NUMBER, "matched": NUMBER, "score": NUMBER, "wall_seconds": NUMBER, "turns": NUMBER, "tool_calls": NUMBER, "tokens_new": NUMBER,
     "tokens_cached": NUMBER, "tokens_generated": NUMBER, "cost": NUMBER, "session_position": NUMBER,
@@ -37,8 +37,8 @@ SPEC: dict[str, str | tuple[str, str]] = {
     "markers": NAMES,
     "profile": TEXT, "ended_by": TEXT, "isolation": TEXT, "harness_version": TEXT, "agent_seconds": NUMBER, "requests": NUMBER,
     "marker_list": (TEXT, '"markers"'),  # each run's markers as listed, in order: the rows' markers (the matrix has no order)
-    "part": (TEXT, "substr(folder, 6, instr(substr(folder, 6), '/') - 1)"),  # runs/<part>/…: the report's detail files go by it
-    "task_id": (TEXT, "(SELECT task_id FROM details WHERE details.path = runs.path)"),  # the task's text, in the tasks table
+    "part": (TEXT, f"substr({schema.FOLDER}, 6, instr(substr({schema.FOLDER}, 6), '/') - 1)"),  # runs/<part>/…: the report's detail files go by it
+    "task_id": (TEXT, "(SELECT task_id FROM run_details WHERE run_details.id = runs.id)"),  # the task's text, in the tasks table
 }
 KINDS = {name: spec if isinstance(spec, str) else spec[0] for name, spec in SPEC.items()}
 SQL = {name: f'"{name}"' if isinstance(spec, str) else spec[1] for name, spec in SPEC.items()}

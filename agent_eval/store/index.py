@@ -21,7 +21,6 @@ or parsed is kept in the `bad` table with the reason, for the readers to name.
 from __future__ import annotations
 
 import gc
-import hashlib
 import os
 import sqlite3
 import subprocess
@@ -32,32 +31,14 @@ from pathlib import Path
 
 import orjson
 
-from .entry import DETAIL_KEYS, FILE_CHARS, FILES_LISTED, RUN_CHARS, TASK_KEYS, read, read_many
+from .entry import DETAIL_KEYS, read, read_many  # noqa: F401 (DETAIL_KEYS: what the index keeps of a run's details)
 from .folders import RACY_NS, look, result_stat
 from .results import COLUMNS
+from .schema import CELL_COLUMNS, IDENTITY, INSERT_RUN, QUOTED, SAME_CELL, VERSION, cell_of, create, run_row
 
 NAME = "index.sqlite"
 COLUMNS_NAME = "index.columns.npz"  # columns.py's cache of what the aggregating readers need, derived from the index
-FORMAT = 2  # bump when flat() computes a column differently, or entry.read takes other values: every index is then rebuilt
 BOOLEANS = ("matched", "activated", "trigger")
-QUOTED = ", ".join(f'"{c}"' for c in COLUMNS)
-# Value columns have no declared type: SQLite then keeps each value as given (10 stays 10, 10.0 stays 10.0).
-TABLES = {
-    "runs": f"path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, {QUOTED}",
-    "details": "path TEXT PRIMARY KEY, task_id TEXT, detail BLOB",  # apart: `runs` stays small to scan
-    "tasks": "id TEXT PRIMARY KEY, info BLOB",
-    "bad": "path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, reason TEXT",
-    "folders": "path TEXT PRIMARY KEY, mtime_ns INTEGER",  # runs/ down to the task folders, as last listed
-    "pending": "path TEXT PRIMARY KEY",  # run folders last seen without a result.json: stat'ed at every check
-    "superseded": "path TEXT PRIMARY KEY, newer TEXT",  # runs of a cell that has a newer run under another key
-    "generation": "made TEXT, n INTEGER",  # one row: this index's identity and a count every write bumps (columns.py's cache stamp)
-}
-IDENTITY = ("suite", "model", "sha", "task", "tier", "agent_version", "repeat", "session")  # one cell of one suite, whatever its key
-CELL_COLUMNS = ", ".join(f'"{c}"' for c in IDENTITY)
-SAME_CELL = " AND ".join(f'"{c}" IS ?' for c in IDENTITY)
-INDEXES = [f"CREATE INDEX runs_cell ON runs ({CELL_COLUMNS})"]
-# PRAGMA user_version: an index made for other tables or another FORMAT is rebuilt from the run folders.
-VERSION = int.from_bytes(hashlib.blake2b(repr((FORMAT, TABLES, INDEXES, IDENTITY, DETAIL_KEYS, TASK_KEYS, FILES_LISTED, FILE_CHARS, RUN_CHARS)).encode(), digest_size=4).digest(), "big") >> 1
 
 
 # --- the database ------------------------------------------------------------------------------
@@ -102,19 +83,26 @@ def _open(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode=WAL")
         if db.execute("PRAGMA user_version").fetchone()[0] != VERSION:
             with transaction(db):  # asked again under the lock: another process may have just made it
-                if db.execute("PRAGMA user_version").fetchone()[0] != VERSION:
-                    for table, columns in TABLES.items():
-                        db.execute(f"DROP TABLE IF EXISTS {table}")
-                        db.execute(f"CREATE TABLE {table} ({columns})")
-                    for statement in INDEXES:
-                        db.execute(statement)
+                made = db.execute("PRAGMA user_version").fetchone()[0] != VERSION
+                if made:
+                    create(db)
                     db.execute("INSERT INTO generation VALUES (?, 0)", (os.urandom(8).hex(),))
-                    db.execute(f"PRAGMA user_version={VERSION}")
+            if made:
+                shrink(db)
         db.execute("PRAGMA synchronous=NORMAL")  # with WAL: never corrupt, at worst the last commit is lost
         return db
     except sqlite3.DatabaseError:
         db.close()
         raise
+
+
+def shrink(db: sqlite3.Connection) -> None:
+    """The pages an older index used, free once its tables are dropped, given back: else its file
+    would keep its old size for good. Left for the next rebuild when another process is writing."""
+    try:
+        db.execute("VACUUM")
+    except sqlite3.OperationalError:
+        pass
 
 
 class transaction:
@@ -138,15 +126,12 @@ def generation(db: sqlite3.Connection) -> str:
 
 # --- writing rows ------------------------------------------------------------------------------
 
-INSERT_RUN = f"INSERT OR REPLACE INTO runs (path, size, mtime_ns, {QUOTED}) VALUES ({', '.join('?' * (len(COLUMNS) + 3))})"
-
-
 def store_rows(db: sqlite3.Connection, store: Path, read_rows: list[tuple], gone: list[str]) -> None:
     """Write what was read (rows and bad files) and forget run folders whose result.json is gone.
     Each file is looked at again here, under the write lock: one another process changed since we
     read it is left to that process (its own update) or to the next check, never overwritten with
     old news. Called inside a transaction; the cells touched are then sorted into newest and superseded."""
-    touched = set()
+    touched, ids = set(), {}
     for path in gone:
         if not os.path.exists(f"{store}/{path}/result.json"):
             touched |= cells_under(db, path)
@@ -156,7 +141,7 @@ def store_rows(db: sqlite3.Connection, store: Path, read_rows: list[tuple], gone
         db.execute("DELETE FROM pending WHERE path = ?", (path,))
         touched |= cells_under(db, path)  # what it was, if it changed cell
         if kind == "row":
-            db.execute(INSERT_RUN, (path, size, mtime_ns, *rest[:-3]))
+            ids[path] = db.execute(INSERT_RUN, run_row(path, size, mtime_ns, rest[:-3])).lastrowid
             db.execute("DELETE FROM bad WHERE path = ?", (path,))
             touched.add(tuple(rest[COLUMNS.index(c)] for c in IDENTITY))
         else:
@@ -164,7 +149,7 @@ def store_rows(db: sqlite3.Connection, store: Path, read_rows: list[tuple], gone
             db.execute("INSERT INTO bad VALUES (?, ?, ?, ?)", (path, size, mtime_ns, *rest))
     for kind, path, _, _, *rest in fresh:  # a second pass keeps `runs` in pages of its own: cheap to read cold
         if kind == "row":
-            db.execute("INSERT OR REPLACE INTO details VALUES (?, ?, ?)", (path, rest[-3], rest[-2]))
+            db.execute("INSERT OR REPLACE INTO run_details VALUES (?, ?, ?)", (ids[path], rest[-3], rest[-2]))
             db.execute("INSERT OR IGNORE INTO tasks VALUES (?, ?)", (rest[-3], rest[-1]))
     supersede(db, touched)
 
@@ -195,17 +180,18 @@ def supersede(db: sqlite3.Connection, cells: set[tuple]) -> None:
                        (PARTITION BY {CELL_COLUMNS} ORDER BY finished_at DESC, path DESC) AS newest FROM runs) WHERE path != newest""")
         return
     for cell in cells:
-        paths = [p for (p,) in db.execute(f"SELECT path FROM runs WHERE {SAME_CELL} ORDER BY finished_at DESC, path DESC", cell)]
+        paths = [p for (p,) in db.execute(f"SELECT path FROM runs WHERE {SAME_CELL} ORDER BY finished_at DESC, path DESC", (cell_of(cell), *cell))]
         db.executemany("DELETE FROM superseded WHERE path = ?", [(p,) for p in paths])
         db.executemany("INSERT INTO superseded VALUES (?, ?)", [(p, paths[0]) for p in paths[1:]])
 
 
 def forget(db: sqlite3.Connection, path: str, below: bool = False) -> None:
     """Drop a run folder's rows, or with `below` everything under a folder that is gone."""
-    for table in ("runs", "details", "bad", "pending", "folders", "superseded"):
-        db.execute(f"DELETE FROM {table} WHERE path = ?", (path,))
-        if below:
-            db.execute(f"DELETE FROM {table} WHERE path > ? AND path < ?", (path + "/", path + "0"))  # '0' follows '/'
+    spans = [("path = ?", (path,))] + ([("path > ? AND path < ?", (path + "/", path + "0"))] if below else [])  # '0' follows '/'
+    for where, params in spans:
+        db.execute(f"DELETE FROM run_details WHERE id IN (SELECT id FROM runs WHERE {where})", params)
+        for table in ("runs", "bad", "pending", "folders", "superseded"):
+            db.execute(f"DELETE FROM {table} WHERE {where}", params)
 
 
 def known_runs(db: sqlite3.Connection, folder: str) -> dict[str, tuple[int, int]]:
