@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agent_eval.store import environments, index
+from agent_eval.store import environments, index, schema
 from agent_eval.store.columns import Columns
 
 from .sides import SIDES, aliases, resolve
@@ -58,7 +58,7 @@ def _folder(store: Path, sha: str, digest: str | None) -> str | None:
         return None
     db = index.connect(store)
     try:
-        found = db.execute(f"SELECT path FROM runs WHERE sha = ? AND environment = ? AND {index.CURRENT} "
+        found = db.execute(f"SELECT path FROM runs WHERE {schema.READ['sha']} = ? AND environment = ? AND {index.CURRENT} "
                            "ORDER BY path DESC LIMIT 1", (sha, digest)).fetchone()
     finally:
         db.close()

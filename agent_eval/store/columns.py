@@ -29,7 +29,7 @@ from . import index, schema
 
 NUMBER, TEXT, NAMES = "number", "text", "names"
 SPEC: dict[str, str | tuple[str, str]] = {
-    "key": TEXT, "folder": (TEXT, schema.FOLDER), "finished_at": TEXT, "suite": TEXT, "model": TEXT, "model_name": TEXT, "sha": TEXT, "revision": TEXT, "ref": TEXT, "tier": TEXT, "task": TEXT,
+    "key": TEXT, "folder": TEXT, "finished_at": TEXT, "suite": TEXT, "model": TEXT, "model_name": TEXT, "sha": TEXT, "revision": TEXT, "ref": TEXT, "tier": TEXT, "task": TEXT,
     "agent": TEXT, "agent_version": TEXT, "status": TEXT, "environment": TEXT, "session": TEXT, "grading": TEXT,
     "repeat": NUMBER, "matched": NUMBER, "score": NUMBER, "wall_seconds": NUMBER, "turns": NUMBER, "tool_calls": NUMBER, "tokens_new": NUMBER,
     "tokens_cached": NUMBER, "tokens_generated": NUMBER, "cost": NUMBER, "session_position": NUMBER,
@@ -41,7 +41,7 @@ SPEC: dict[str, str | tuple[str, str]] = {
     "task_id": (TEXT, "(SELECT task_id FROM run_details WHERE run_details.id = runs.id)"),  # the task's text, in the tasks table
 }
 KINDS = {name: spec if isinstance(spec, str) else spec[0] for name, spec in SPEC.items()}
-SQL = {name: f'"{name}"' if isinstance(spec, str) else spec[1] for name, spec in SPEC.items()}
+SQL = {name: schema.READ[name] if isinstance(spec, str) else spec[1] for name, spec in SPEC.items()}
 FORMAT = hashlib.blake2b(repr((2, SPEC)).encode(), digest_size=6).hexdigest()  # another SPEC: every cache is remade
 INT = ".int"  # beside each number column: which runs held an int (10, not 10.0), so that rows give back exactly what was stored
 

@@ -34,7 +34,7 @@ import orjson
 from .entry import DETAIL_KEYS, read, read_many  # noqa: F401 (DETAIL_KEYS: what the index keeps of a run's details)
 from .folders import RACY_NS, look, result_stat
 from .results import COLUMNS
-from .schema import CELL_COLUMNS, IDENTITY, INSERT_RUN, QUOTED, SAME_CELL, VERSION, cell_of, create, run_row
+from .schema import CELL_COLUMNS, INSERT_RUN, QUOTED, SAME_CELL, VERSION, cell_of, create, run_row
 
 NAME = "index.sqlite"
 COLUMNS_NAME = "index.columns.npz"  # columns.py's cache of what the aggregating readers need, derived from the index
@@ -141,9 +141,10 @@ def store_rows(db: sqlite3.Connection, store: Path, read_rows: list[tuple], gone
         db.execute("DELETE FROM pending WHERE path = ?", (path,))
         touched |= cells_under(db, path)  # what it was, if it changed cell
         if kind == "row":
-            ids[path] = db.execute(INSERT_RUN, run_row(path, size, mtime_ns, rest[:-3])).lastrowid
+            row, cell = run_row(path, size, mtime_ns, rest[:-3])
+            ids[path] = db.execute(INSERT_RUN, row).lastrowid
             db.execute("DELETE FROM bad WHERE path = ?", (path,))
-            touched.add(tuple(rest[COLUMNS.index(c)] for c in IDENTITY))
+            touched.add(cell)
         else:
             forget(db, path)
             db.execute("INSERT INTO bad VALUES (?, ?, ?, ?)", (path, size, mtime_ns, *rest))
@@ -167,7 +168,7 @@ def mark_bad(store: Path, folder: str, why: str) -> None:
 
 
 def cells_under(db: sqlite3.Connection, path: str, below: bool = False) -> set[tuple]:
-    """The cells (IDENTITY) of the runs at a run folder, or with `below` under a folder."""
+    """The cells (IDENTITY, as stored) of the runs at a run folder, or with `below` under a folder."""
     where, params = ("path > ? AND path < ?", (path + "/", path + "0")) if below else ("path = ?", (path,))
     return set(db.execute(f"SELECT {CELL_COLUMNS} FROM runs WHERE {where}", params))
 

@@ -1,16 +1,17 @@
 """The index's schema: its tables, how a run's row is stored in them, and the VERSION that names
 both, so that an index made for another schema is rebuilt from the run folders (it is derived).
 
-Kept small, since a cold reader reads it through (115 MB at 100k runs before, 83 MB now): a run's
+Kept small, since a cold reader reads it through (115 MB at 100k runs before, 77 MB now): a run's
 path (~60 bytes) is kept by `runs` and its path index only. Its details go by the row's integer id,
-result.json's copy of the folder is left out when it is the path, tables of small rows found by
-path are one b-tree each, and runs of one cell are found by a 63-bit hash of the cell, not by an
-index of its eight text columns.
+result.json's copy of the folder is left out when it is the path, the key and SHA are kept as the
+bytes their hex spells, tables of small rows found by path are one b-tree each, and runs of one
+cell are found by a 63-bit hash of the cell, not by an index of its eight text columns.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 
 from .entry import DETAIL_KEYS, FILE_CHARS, FILES_LISTED, RUN_CHARS, TASK_KEYS
@@ -21,7 +22,13 @@ NAMES = ", ".join(f'"{c}"' for c in COLUMNS)
 # result.json's cell.folder is the run folder's path but in a folder copied by hand: stored as NULL
 # when equal to it, and a result's own null as X'' (no result value is a blob), so both read back as given.
 FOLDER = """CASE WHEN "folder" IS NULL THEN path ELSE nullif("folder", X'') END"""
-QUOTED = ", ".join(FOLDER if c == "folder" else f'"{c}"' for c in COLUMNS)  # the value columns, as read
+# The run key and the revision's SHA, a row's widest texts, are lowercase hex: stored as the bytes
+# they spell (half the size) and read back as that text. Any other value is stored as given.
+HEX = ("key", "sha")
+HEX_TEXT = re.compile(r"(?:[0-9a-f]{2})+")
+READ = {c: FOLDER if c == "folder" else f"""CASE WHEN typeof("{c}") = 'blob' THEN lower(hex("{c}")) ELSE "{c}" END""" if c in HEX else f'"{c}"'
+        for c in COLUMNS}  # each value column as SQL that reads it back as given
+QUOTED = ", ".join(READ.values())
 # Value columns have no declared type: SQLite then keeps each value as given (10 stays 10, 10.0 stays 10.0).
 TABLES = {
     "runs": f"id INTEGER PRIMARY KEY, path TEXT UNIQUE, size INTEGER, mtime_ns INTEGER, cell INTEGER, {NAMES}",
@@ -39,8 +46,8 @@ IDENTITY = ("suite", "model", "sha", "task", "tier", "agent_version", "repeat", 
 CELL_COLUMNS = ", ".join(f'"{c}"' for c in IDENTITY)
 SAME_CELL = "cell = ? AND " + " AND ".join(f'"{c}" IS ?' for c in IDENTITY)  # the hash finds the rows, the columns decide
 INDEXES = ["CREATE INDEX runs_cell ON runs (cell)"]
-# PRAGMA user_version: an index made for other tables or another FORMAT is rebuilt from the run folders.
-VERSION = int.from_bytes(hashlib.blake2b(repr((FORMAT, TABLES, ROWLESS, VIEWS, INDEXES, IDENTITY, DETAIL_KEYS, TASK_KEYS, FILES_LISTED, FILE_CHARS, RUN_CHARS)).encode(),
+# PRAGMA user_version: an index made for other tables, values stored otherwise (READ) or another FORMAT is rebuilt from the run folders.
+VERSION = int.from_bytes(hashlib.blake2b(repr((FORMAT, TABLES, ROWLESS, VIEWS, READ, INDEXES, IDENTITY, DETAIL_KEYS, TASK_KEYS, FILES_LISTED, FILE_CHARS, RUN_CHARS)).encode(),
                                          digest_size=4).digest(), "big") >> 1
 
 
@@ -58,20 +65,27 @@ def create(db: sqlite3.Connection) -> None:
 
 
 def cell_of(identity: tuple) -> int:
-    """A cell's (IDENTITY's values) 63-bit hash. Equal wherever SQLite's IS finds the values equal:
-    numbers are hashed as floats (a stored True reads back as 1, and 1 IS 1.0), texts as themselves."""
-    same = tuple(v if v is None or isinstance(v, str) else float(v) for v in identity)
+    """A cell's (IDENTITY's values, as stored) 63-bit hash. Equal wherever SQLite's IS finds the values
+    equal: numbers are hashed as floats (a stored True reads back as 1, and 1 IS 1.0), texts and bytes as themselves."""
+    same = tuple(v if v is None or isinstance(v, (str, bytes)) else float(v) for v in identity)
     return int.from_bytes(hashlib.blake2b(repr(same).encode(), digest_size=8).digest(), "big") >> 1
 
 
 INSERT_RUN = (f"INSERT OR REPLACE INTO runs (id, path, size, mtime_ns, cell, {NAMES}) "  # a run read again keeps its id
               f"VALUES ((SELECT id FROM runs WHERE path = ?), {', '.join('?' * (len(COLUMNS) + 4))})")
-AT = COLUMNS.index("folder")
 CELL_AT = [COLUMNS.index(c) for c in IDENTITY]
 
 
-def run_row(path: str, size: int, mtime_ns: int, values: list) -> tuple:
-    """INSERT_RUN's parameters for a run folder's values (results.COLUMNS)."""
-    folder = values[AT]
-    stored = [*values[:AT], None if folder == path else b"" if folder is None else folder, *values[AT + 1:]]
-    return (path, path, size, mtime_ns, cell_of(tuple(values[k] for k in CELL_AT)), *stored)
+def run_row(path: str, size: int, mtime_ns: int, values: list) -> tuple[tuple, tuple]:
+    """INSERT_RUN's parameters for a run folder's values (results.COLUMNS), and its cell as stored."""
+    stored = [stored_value(path, c, v) for c, v in zip(COLUMNS, values)]
+    cell = tuple(stored[k] for k in CELL_AT)
+    return (path, path, size, mtime_ns, cell_of(cell), *stored), cell
+
+
+def stored_value(path: str, column: str, value):
+    if column == "folder":
+        return None if value == path else b"" if value is None else value
+    if column in HEX and isinstance(value, str) and HEX_TEXT.fullmatch(value):
+        return bytes.fromhex(value)
+    return value
