@@ -41,7 +41,10 @@ TABLES = {
     "generation": "made TEXT, n INTEGER",  # one row: this index's identity and a count every write bumps (columns.py's cache stamp)
 }
 ROWLESS = ("bad", "folders", "pending", "superseded")  # small rows found by path: one b-tree each, not a table and an index of its paths
-VIEWS = {"details": "SELECT path, task_id, detail FROM runs JOIN run_details USING (id)"}  # a run's details by its folder, for a look by hand
+VIEWS = {  # for a look by hand (README): each run's columns as result.json gives them, its details by its folder
+    "results": "SELECT path, " + ", ".join(f'{READ[c]} AS "{c}"' for c in COLUMNS) + " FROM runs",
+    "details": "SELECT path, task_id, detail FROM runs JOIN run_details USING (id)",
+}
 IDENTITY = ("suite", "model", "sha", "task", "tier", "agent_version", "repeat", "session")  # one cell of one suite, whatever its key
 CELL_COLUMNS = ", ".join(f'"{c}"' for c in IDENTITY)
 SAME_CELL = "cell = ? AND " + " AND ".join(f'"{c}" IS ?' for c in IDENTITY)  # the hash finds the rows, the columns decide
