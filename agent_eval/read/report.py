@@ -243,7 +243,7 @@ def collect(store: Path) -> tuple[Columns, Columns, dict[str, dict], dict[str, d
     with columns.snapshot(store, whole=True) as db:
         every = columns.load(db, store)
         one_shot = np.isnan(every["session_position"])  # a session's tasks are another experiment: the Sessions view reads them
-        query = f"SELECT path, detail FROM runs JOIN run_details USING (id) WHERE {index.CURRENT}"
+        query = f"SELECT path, detail FROM runs JOIN details USING (path) WHERE {index.CURRENT}"
         details = [d for (_, d), keep in zip(index.in_folder_order(db.execute(query).fetchall()), one_shot.tolist()) if keep]
         task_info = dict(db.execute("SELECT id, info FROM tasks"))
     tasks = {every.values("task")[every["task"][i]]: orjson.loads(task_info[every.values("task_id")[every["task_id"][i]]])

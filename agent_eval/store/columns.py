@@ -38,7 +38,7 @@ SPEC: dict[str, str | tuple[str, str]] = {
     "profile": TEXT, "ended_by": TEXT, "isolation": TEXT, "harness_version": TEXT, "agent_seconds": NUMBER, "requests": NUMBER,
     "marker_list": (TEXT, '"markers"'),  # each run's markers as listed, in order: the rows' markers (the matrix has no order)
     "part": (TEXT, f"substr({schema.FOLDER}, 6, instr(substr({schema.FOLDER}, 6), '/') - 1)"),  # runs/<part>/…: the report's detail files go by it
-    "task_id": (TEXT, "(SELECT task_id FROM run_details WHERE run_details.id = runs.id)"),  # the task's text, in the tasks table
+    "task_id": (TEXT, "(SELECT task_id FROM details WHERE details.path = runs.path)"),  # the task's text, in the tasks table
 }
 KINDS = {name: spec if isinstance(spec, str) else spec[0] for name, spec in SPEC.items()}
 SQL = {name: schema.READ[name] if isinstance(spec, str) else spec[1] for name, spec in SPEC.items()}

@@ -131,7 +131,7 @@ def store_rows(db: sqlite3.Connection, store: Path, read_rows: list[tuple], gone
     Each file is looked at again here, under the write lock: one another process changed since we
     read it is left to that process (its own update) or to the next check, never overwritten with
     old news. Called inside a transaction; the cells touched are then sorted into newest and superseded."""
-    touched, ids = set(), {}
+    touched = set()
     for path in gone:
         if not os.path.exists(f"{store}/{path}/result.json"):
             touched |= cells_under(db, path)
@@ -142,7 +142,7 @@ def store_rows(db: sqlite3.Connection, store: Path, read_rows: list[tuple], gone
         touched |= cells_under(db, path)  # what it was, if it changed cell
         if kind == "row":
             row, cell = run_row(path, size, mtime_ns, rest[:-3])
-            ids[path] = db.execute(INSERT_RUN, row).lastrowid
+            db.execute(INSERT_RUN, row)
             db.execute("DELETE FROM bad WHERE path = ?", (path,))
             touched.add(cell)
         else:
@@ -150,7 +150,7 @@ def store_rows(db: sqlite3.Connection, store: Path, read_rows: list[tuple], gone
             db.execute("INSERT INTO bad VALUES (?, ?, ?, ?)", (path, size, mtime_ns, *rest))
     for kind, path, _, _, *rest in fresh:  # a second pass keeps `runs` in pages of its own: cheap to read cold
         if kind == "row":
-            db.execute("INSERT OR REPLACE INTO run_details VALUES (?, ?, ?)", (ids[path], rest[-3], rest[-2]))
+            db.execute("INSERT OR REPLACE INTO details VALUES (?, ?, ?)", (path, rest[-3], rest[-2]))
             db.execute("INSERT OR IGNORE INTO tasks VALUES (?, ?)", (rest[-3], rest[-1]))
     supersede(db, touched)
 
@@ -188,11 +188,10 @@ def supersede(db: sqlite3.Connection, cells: set[tuple]) -> None:
 
 def forget(db: sqlite3.Connection, path: str, below: bool = False) -> None:
     """Drop a run folder's rows, or with `below` everything under a folder that is gone."""
-    spans = [("path = ?", (path,))] + ([("path > ? AND path < ?", (path + "/", path + "0"))] if below else [])  # '0' follows '/'
-    for where, params in spans:
-        db.execute(f"DELETE FROM run_details WHERE id IN (SELECT id FROM runs WHERE {where})", params)
-        for table in ("runs", "bad", "pending", "folders", "superseded"):
-            db.execute(f"DELETE FROM {table} WHERE {where}", params)
+    for table in ("runs", "details", "bad", "pending", "folders", "superseded"):
+        db.execute(f"DELETE FROM {table} WHERE path = ?", (path,))
+        if below:
+            db.execute(f"DELETE FROM {table} WHERE path > ? AND path < ?", (path + "/", path + "0"))  # '0' follows '/'
 
 
 def known_runs(db: sqlite3.Connection, folder: str) -> dict[str, tuple[int, int]]:

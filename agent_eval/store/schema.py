@@ -1,11 +1,11 @@
 """The index's schema: its tables, how a run's row is stored in them, and the VERSION that names
 both, so that an index made for another schema is rebuilt from the run folders (it is derived).
 
-Kept small, since a cold reader reads it through (115 MB at 100k runs before, 77 MB now): a run's
-path (~60 bytes) is kept by `runs` and its path index only. Its details go by the row's integer id,
-result.json's copy of the folder is left out when it is the path, the key and SHA are kept as the
-bytes their hex spells, tables of small rows found by path are one b-tree each, and runs of one
-cell are found by a 63-bit hash of the cell, not by an index of its eight text columns.
+Kept small, since a cold reader reads it through (115 MB at 100k runs before, 82 MB now): result.json's
+copy of the run folder is left out when it is the path, the key and SHA are kept as the bytes their
+hex spells, tables of rows found by path are one b-tree each (no second copy of every path in an
+index), and runs of one cell are found by a 63-bit hash of the cell, not by an index of its eight
+text columns.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ READ = {c: FOLDER if c == "folder" else f"""CASE WHEN typeof("{c}") = 'blob' THE
 QUOTED = ", ".join(READ.values())
 # Value columns have no declared type: SQLite then keeps each value as given (10 stays 10, 10.0 stays 10.0).
 TABLES = {
-    "runs": f"id INTEGER PRIMARY KEY, path TEXT UNIQUE, size INTEGER, mtime_ns INTEGER, cell INTEGER, {NAMES}",
-    "run_details": "id INTEGER PRIMARY KEY, task_id TEXT, detail BLOB",  # runs.id's; apart: `runs` stays small to scan
+    "runs": f"path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, cell INTEGER, {NAMES}",
+    "details": "path TEXT PRIMARY KEY, task_id TEXT, detail BLOB",  # apart: `runs` stays small to scan
     "tasks": "id TEXT PRIMARY KEY, info BLOB",
     "bad": "path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, reason TEXT",
     "folders": "path TEXT PRIMARY KEY, mtime_ns INTEGER",  # runs/ down to the task folders, as last listed
@@ -40,11 +40,12 @@ TABLES = {
     "superseded": "path TEXT PRIMARY KEY, newer TEXT",  # runs of a cell that has a newer run under another key
     "generation": "made TEXT, n INTEGER",  # one row: this index's identity and a count every write bumps (columns.py's cache stamp)
 }
-ROWLESS = ("bad", "folders", "pending", "superseded")  # small rows found by path: one b-tree each, not a table and an index of its paths
-VIEWS = {  # for a look by hand (README): each run's columns as result.json gives them, its details by its folder
-    "results": "SELECT path, " + ", ".join(f'{READ[c]} AS "{c}"' for c in COLUMNS) + " FROM runs",
-    "details": "SELECT path, task_id, detail FROM runs JOIN run_details USING (id)",
-}
+# Rows found by path, of a few hundred bytes at most (a run's details, zlib): one b-tree each, not a
+# table and an index of its paths. Not `runs`: its other index (runs_cell) would then hold paths.
+ROWLESS = ("details", "bad", "folders", "pending", "superseded")
+# For a look by hand (README): each run's columns as result.json gives them. A view's name is never
+# one of an older schema's tables: an older agent-eval drops those with DROP TABLE, which fails on a view.
+VIEWS = {"results": "SELECT path, " + ", ".join(f'{READ[c]} AS "{c}"' for c in COLUMNS) + " FROM runs"}
 IDENTITY = ("suite", "model", "sha", "task", "tier", "agent_version", "repeat", "session")  # one cell of one suite, whatever its key
 CELL_COLUMNS = ", ".join(f'"{c}"' for c in IDENTITY)
 SAME_CELL = "cell = ? AND " + " AND ".join(f'"{c}" IS ?' for c in IDENTITY)  # the hash finds the rows, the columns decide
@@ -74,8 +75,7 @@ def cell_of(identity: tuple) -> int:
     return int.from_bytes(hashlib.blake2b(repr(same).encode(), digest_size=8).digest(), "big") >> 1
 
 
-INSERT_RUN = (f"INSERT OR REPLACE INTO runs (id, path, size, mtime_ns, cell, {NAMES}) "  # a run read again keeps its id
-              f"VALUES ((SELECT id FROM runs WHERE path = ?), {', '.join('?' * (len(COLUMNS) + 4))})")
+INSERT_RUN = f"INSERT OR REPLACE INTO runs (path, size, mtime_ns, cell, {NAMES}) VALUES ({', '.join('?' * (len(COLUMNS) + 4))})"
 CELL_AT = [COLUMNS.index(c) for c in IDENTITY]
 
 
@@ -83,7 +83,7 @@ def run_row(path: str, size: int, mtime_ns: int, values: list) -> tuple[tuple, t
     """INSERT_RUN's parameters for a run folder's values (results.COLUMNS), and its cell as stored."""
     stored = [stored_value(path, c, v) for c, v in zip(COLUMNS, values)]
     cell = tuple(stored[k] for k in CELL_AT)
-    return (path, path, size, mtime_ns, cell_of(cell), *stored), cell
+    return (path, size, mtime_ns, cell_of(cell), *stored), cell
 
 
 def stored_value(path: str, column: str, value):
