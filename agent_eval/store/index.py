@@ -31,7 +31,7 @@ from pathlib import Path
 
 import orjson
 
-from .entry import DETAIL_KEYS, read, read_many  # noqa: F401 (DETAIL_KEYS: what the index keeps of a run's details)
+from .entry import DETAIL_KEYS, read, read_many  # noqa: F401 (DETAIL_KEYS: named here too, with what the index keeps)
 from .folders import RACY_NS, look, result_stat
 from .results import COLUMNS
 from .schema import CELL_COLUMNS, INSERT_RUN, QUOTED, SAME_CELL, VERSION, cell_of, create, run_row

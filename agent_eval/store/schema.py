@@ -1,7 +1,7 @@
 """The index's schema: its tables, how a run's row is stored in them, and the VERSION that names
 both, so that an index made for another schema is rebuilt from the run folders (it is derived).
 
-Kept small, since a cold reader reads it through (115 MB at 100k runs before, 82 MB now): result.json's
+Kept small, since a cold reader reads it through (README: Benchmarks has its size at 100k runs): result.json's
 copy of the run folder is left out when it is the path, the key and SHA are kept as the bytes their
 hex spells, tables of rows found by path are one b-tree each (no second copy of every path in an
 index), and runs of one cell are found by a 63-bit hash of the cell, not by an index of its eight
