@@ -56,13 +56,13 @@ Judge = Callable[[Path, dict, Task, str, ModelSpec], Grader]  # run/judge.py: (f
 def regrade(store: Path, suite_path: Path, dry_run: bool = False, verify: Verify | None = None, judge: Judge | None = None) -> Regraded:
     """`verify`, `judge`: how to run a task's verifier again on a stored run, and ask (or find in its
     cache) its judge — the run stage's, passed in by the CLI; without them their stored outcomes stand."""
-    from agent_eval.store import index
+    from agent_eval.store import columns, index
     from agent_eval.suite.load import load
 
     suite, profile, tasks = load(suite_path)
     by_id = {t.id: t for t in tasks}
     checked, changed, skipped, updated = 0, [], [], 0
-    for row in index.rows(Path(store)):
+    for row in columns.rows(Path(store)):
         if row["profile"] != profile.name:
             continue
         path = Path(store) / row["folder"] / "result.json"

@@ -44,10 +44,10 @@ class Run(BaseModel):
 
 def runs(store: Path, task: str, model: str | None = None, tier: str | None = None) -> dict[tuple[str, str], list[Run]]:
     """(model name, tier) -> the task's runs there, in the suites' revision order, then by repeat."""
-    from agent_eval.store import index
+    from agent_eval.store import columns
 
     found, tasks = [], set()
-    for row in index.rows(Path(store)):  # the index picks the runs; their result.json says what happened
+    for row in columns.rows(Path(store)):  # the index picks the runs; their result.json says what happened
         tasks.add(row["task"])
         if fnmatch.fnmatchcase(row["task"], task) and (not model or model in (row["model"], row["model_name"])) and (not tier or row["tier"] == tier):
             folder = Path(store) / row["folder"]

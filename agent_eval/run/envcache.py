@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from agent_eval.store import environments, index
+from agent_eval.store import columns, environments
 from agent_eval.suite.cache import cache_dir
 
 from .envs import READY, RECORD, USED
@@ -48,7 +48,7 @@ def suites_by_record(stores: list[Path]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for store in stores:
         if (Path(store) / "runs").is_dir():
-            for row in index.rows(Path(store)):
+            for row in columns.rows(Path(store)):
                 if row.get("environment"):
                     out.setdefault(row["environment"], set()).add(row["suite"])
     return out

@@ -26,6 +26,7 @@ import numpy as np
 import orjson
 
 from . import index, schema
+from .results import COLUMNS
 
 NUMBER, TEXT, NAMES = "number", "text", "names"
 SPEC: dict[str, str | tuple[str, str]] = {
@@ -189,6 +190,12 @@ def snapshot(store: Path, whole: bool = False):
             db.execute("COMMIT")
     finally:
         db.close()
+
+
+def rows(store: Path) -> list[dict]:
+    """Every current run of the store as flat rows (results.COLUMNS), in folder order: index.rows()
+    value for value, made column by column (no row fetched from SQLite)."""
+    return read(store).rows(list(COLUMNS))
 
 
 def read(store: Path) -> Columns:

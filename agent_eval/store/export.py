@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import columns, index, results
+from . import columns, results
 from .store import read_plans
 
 # What each column holds: the dataset card and the README say the same.
@@ -112,4 +112,4 @@ def load_results(store: str | Path = "agent-eval-results") -> Rows:
     store = Path(store)
     if not (store / "runs").is_dir():
         raise FileNotFoundError(f"{store}: no runs/ folder here; is this a store?")
-    return Rows(index.rows(store))
+    return Rows(columns.rows(store))
