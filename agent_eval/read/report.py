@@ -40,6 +40,7 @@ from agent_eval.store.store import read_plans
 from agent_eval.suite.cache import cache_dir, locked
 from agent_eval.suite.profiles import shipped_root
 
+from . import arrays
 from .arrays import hundredths
 
 STATUSES = ["ok", "agent_error", "timeout", "setup_error", "silent_failure", "infra_error"]
@@ -137,8 +138,7 @@ SEEN = {
 
 def firsts(cols: Columns, column: str) -> list[int]:
     """The first run with each value of a text column, in the order the runs first have them."""
-    _, first = np.unique(cols[column], return_index=True)
-    return sorted(first.tolist())
+    return arrays.firsts(cols[column], len(cols.values(column)))[1].tolist()
 
 
 def page_columns(cols: Columns, index: dict[str, dict[str, int]]) -> dict[str, list]:

@@ -195,7 +195,7 @@ def snapshot(store: Path, whole: bool = False):
 def rows(store: Path) -> list[dict]:
     """Every current run of the store as flat rows (results.COLUMNS), in folder order: index.rows()
     value for value, made column by column (no row fetched from SQLite)."""
-    return read(store).rows(list(COLUMNS))
+    return read(store).rows(COLUMNS)
 
 
 def read(store: Path) -> Columns:

@@ -73,7 +73,7 @@ def ordered(store: Path, say=lambda line: None) -> list[dict]:
     """Every current run of a store as flat rows, in the suites' order (results.in_suite_order):
     what results, export, publish-results and reads list. `say` gets a line for each plan.json left out."""
     cols = columns.read(store)
-    return cols.take(results.suite_order(cols, read_plans(store, say))).rows(list(results.COLUMNS))
+    return cols.take(results.suite_order(cols, read_plans(store, say))).rows(results.COLUMNS)
 
 
 def export(store: Path, format: str, out: Path | None) -> bytes | None:
